@@ -1,0 +1,86 @@
+//! Parse and aggregate throughput on simulated minutes (the hot path of `report`).
+//!
+//! The recording is made in memory by the simulator (scale 0.2, 30 minutes around the
+//! flash crowd), so the benchmark needs no files.
+
+use std::hint::black_box;
+
+use chrono_tz::Asia::Hong_Kong;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+use peerscope::engine::aggregate::Aggregator;
+use peerscope::engine::calendar::{Calendar, MINUTE_MS};
+use peerscope::engine::catalog::Catalog;
+use peerscope::engine::location::IpGeo;
+use peerscope::engine::qoe::QoeParams;
+use peerscope::engine::record::{Origin, parse_feedback};
+use peerscope::recording::decode::lines;
+use peerscope::simulate::emit::{EmitKnobs, sweep};
+use peerscope::simulate::olympics::{FLASH_AT_MS, FLASH_DAY, Knobs, population};
+use peerscope::simulate::plan::ip_geo_csv;
+
+fn simulated_text() -> Vec<u8> {
+    let knobs = Knobs {
+        seed: 1,
+        users: 177_245.0 * 0.2,
+        peak: 1400.0,
+    };
+    let pop = population(knobs, FLASH_DAY - 1..FLASH_DAY + 1);
+    let emit = EmitKnobs {
+        seed: 1,
+        servers: 1,
+        duplicate_share: 0.002,
+        malformed_share: 0.0,
+    };
+    let mut text = Vec::new();
+    sweep(
+        &pop,
+        emit,
+        FLASH_AT_MS - 15 * MINUTE_MS,
+        FLASH_AT_MS + 15 * MINUTE_MS,
+        |m| {
+            text.extend_from_slice(&m.text);
+        },
+    );
+    text
+}
+
+fn bench(c: &mut Criterion) {
+    let text = simulated_text();
+    let records = lines(&text).count() as u64;
+    let mut geo = IpGeo::empty();
+    geo.extend_from_csv(&ip_geo_csv()).expect("plan table");
+
+    let mut group = c.benchmark_group("engine");
+    group.throughput(Throughput::Elements(records));
+    group.sample_size(10);
+    group.bench_function("parse", |b| {
+        b.iter(|| {
+            let mut ok = 0u64;
+            for (_, line) in lines(&text) {
+                ok += u64::from(parse_feedback(black_box(line), Origin::Log).is_ok());
+            }
+            ok
+        });
+    });
+    group.bench_function("parse+aggregate", |b| {
+        b.iter(|| {
+            let mut catalog = Catalog::new(geo.clone());
+            let mut agg =
+                Aggregator::new(QoeParams::default(), Calendar::new(Hong_Kong), MINUTE_MS);
+            for (_, line) in lines(&text) {
+                if let Ok(r) = parse_feedback(line, Origin::Log) {
+                    if let Some(obs) = catalog.observe(&r.core()) {
+                        agg.ingest(&obs);
+                    }
+                }
+            }
+            agg.close();
+            agg.accepted()
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,223 @@
+//! Settings: one serde tree with defaults in code, read from a TOML file, then
+//! overridden by flags, then validated into [`Settings`].
+//!
+//! The file is `--config FILE`, else `$XDG_CONFIG_HOME/peerscope/config.toml`, else
+//! `./config.toml`, else the built-in defaults (which the shipped `config.toml` repeats).
+//! Relative paths in a file are relative to that file's directory.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::qoe::QoeParams;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// IANA zone for days and displayed clocks.
+    pub timezone: String,
+    pub window: WindowConfig,
+    pub qoe: QoeParams,
+    pub maps: MapsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WindowConfig {
+    /// Default sliding window, seconds.
+    pub default_s: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MapsConfig {
+    /// IP-location table `cidr,isp,district,lat,lon`.
+    pub ip_geo: PathBuf,
+    pub districts: PathBuf,
+    pub outline: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            timezone: "Asia/Hong_Kong".into(),
+            window: WindowConfig::default(),
+            qoe: QoeParams::default(),
+            maps: MapsConfig::default(),
+        }
+    }
+}
+
+impl Default for WindowConfig {
+    fn default() -> Self {
+        WindowConfig { default_s: 60 }
+    }
+}
+
+impl Default for MapsConfig {
+    fn default() -> Self {
+        MapsConfig {
+            ip_geo: "maps/ip-geo.csv".into(),
+            districts: "maps/hk-districts.geojson".into(),
+            outline: "maps/hk-outline.geojson".into(),
+        }
+    }
+}
+
+/// Flags that every command shares (DESIGN §7).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CommonArgs {
+    /// Configuration file (TOML)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// IP-location table, `cidr,isp,district,lat,lon`
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ip_geo: Option<PathBuf>,
+    /// IANA time zone for days and clocks, e.g. Asia/Hong_Kong or UTC
+    #[arg(long, global = true, value_name = "ZONE")]
+    pub timezone: Option<String>,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub timezone: Tz,
+    pub window_s: u32,
+    pub qoe: QoeParams,
+    pub ip_geo: PathBuf,
+    pub districts: PathBuf,
+    pub outline: PathBuf,
+    /// Where the settings came from, for messages.
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn from_toml(text: &str, path: &Path) -> anyhow::Result<Config> {
+        toml::from_str(text).with_context(|| format!("invalid configuration in {}", path.display()))
+    }
+
+    fn anchored(mut self, dir: &Path) -> Config {
+        for p in [
+            &mut self.maps.ip_geo,
+            &mut self.maps.districts,
+            &mut self.maps.outline,
+        ] {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        }
+        self
+    }
+}
+
+/// Finds and reads the configuration file, applies the flags, validates.
+pub fn resolve(args: &CommonArgs) -> anyhow::Result<Settings> {
+    let (mut config, source) = match config_path(args) {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read configuration {}", path.display()))?;
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (Config::from_toml(&text, &path)?.anchored(&dir), Some(path))
+        }
+        None => (Config::default(), None),
+    };
+    if let Some(p) = &args.ip_geo {
+        config.maps.ip_geo.clone_from(p);
+    }
+    if let Some(z) = &args.timezone {
+        config.timezone.clone_from(z);
+    }
+    validate(config, source)
+}
+
+fn config_path(args: &CommonArgs) -> Option<PathBuf> {
+    if let Some(p) = &args.config {
+        return Some(p.clone());
+    }
+    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .map(|d| d.join("peerscope/config.toml"));
+    [xdg, Some(PathBuf::from("config.toml"))]
+        .into_iter()
+        .flatten()
+        .find(|p| p.is_file())
+}
+
+pub fn validate(config: Config, source: Option<PathBuf>) -> anyhow::Result<Settings> {
+    let timezone: Tz = config.timezone.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "unknown time zone {:?} (expected an IANA name such as Asia/Hong_Kong)",
+            config.timezone
+        )
+    })?;
+    let q = config.qoe;
+    if ![q.c1, q.c2, q.a, q.lambda].iter().all(|x| x.is_finite()) {
+        bail!("qoe constants must be finite numbers, got {q:?}");
+    }
+    if config.window.default_s == 0 {
+        bail!("window.default_s must be at least 1 second");
+    }
+    Ok(Settings {
+        timezone,
+        window_s: config.window.default_s,
+        qoe: q,
+        ip_geo: config.maps.ip_geo,
+        districts: config.maps.districts,
+        outline: config.maps.outline,
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_is_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        let text = std::fs::read_to_string(&path).expect("config.toml at the repository root");
+        assert_eq!(
+            Config::from_toml(&text, &path).expect("valid"),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_zones_are_errors() {
+        let p = Path::new("x.toml");
+        let err = Config::from_toml("timezon = \"UTC\"", p).expect_err("typo");
+        assert!(format!("{err:#}").contains("timezon"), "{err:#}");
+        let cfg = Config {
+            timezone: "Mars/Olympus".into(),
+            ..Config::default()
+        };
+        let err = validate(cfg, None).expect_err("bad zone");
+        assert!(err.to_string().contains("Mars/Olympus"));
+    }
+
+    #[test]
+    fn flags_override_the_file_and_paths_anchor_to_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "timezone = \"UTC\"\n[maps]\nip_geo = \"geo.csv\"\n").expect("write");
+        let args = CommonArgs {
+            config: Some(file.clone()),
+            ip_geo: None,
+            timezone: None,
+        };
+        let s = resolve(&args).expect("valid");
+        assert_eq!(s.ip_geo, dir.path().join("geo.csv"));
+        assert_eq!(s.timezone, chrono_tz::UTC);
+        let args = CommonArgs {
+            timezone: Some("Europe/London".into()),
+            ..args
+        };
+        assert_eq!(
+            resolve(&args).expect("valid").timezone,
+            chrono_tz::Europe::London
+        );
+    }
+}

@@ -1,0 +1,268 @@
+//! The exact aggregator: every metric of DESIGN §5 over one filtered record stream.
+//!
+//! Records must arrive in `recv` order (the recording reader and the live merger both
+//! guarantee it within a minute). Per peer it keeps when its current online interval
+//! ends; per session its start, end and whether its startup delay arrived; per bucket
+//! the additive sums of [`BucketStats`]. Online peers are counted exactly: a record at
+//! `recv` opens an interval `[recv, recv + 2·period)` that the peer's next record (or its
+//! leave) cuts short, and each interval's ends are filed as ±1 deltas.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use rustc_hash::FxHashSet;
+
+use super::bucket::{BucketStats, Series};
+use super::calendar::{Calendar, Day};
+use super::observation::Observation;
+use super::qoe::QoeParams;
+use super::record::Event;
+
+const NO_END: i64 = i64::MIN;
+
+#[derive(Debug, Clone, Copy)]
+struct PeerTrack {
+    last_recv: i64,
+    last_day: Day,
+    /// End of the current online interval, or `NO_END` when offline.
+    online_end: i64,
+    last_ip_day: (u32, Day),
+}
+
+/// One view: join → leave on one channel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SessionTrack {
+    pub peer: u32,
+    pub start: i64,
+    pub end: i64,
+    pub left: bool,
+    pub startup_seen: bool,
+}
+
+impl SessionTrack {
+    pub fn length_ms(&self) -> i64 {
+        self.end - self.start
+    }
+}
+
+/// Per-day peer counts that are not sums over buckets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayUsers {
+    /// Peers whose first record falls on this day.
+    pub new: u32,
+    /// Distinct peers with a record on this day.
+    pub total: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Aggregator {
+    qoe: QoeParams,
+    calendar: Calendar,
+    buckets: Series,
+    peers: Vec<Option<PeerTrack>>,
+    sessions: Vec<Option<SessionTrack>>,
+    days: BTreeMap<Day, DayUsers>,
+    ip_days: FxHashSet<(u32, Day)>,
+    /// Pending online ends, for counting at an arbitrary clock (lazy: stale entries skipped).
+    ends: BinaryHeap<Reverse<(i64, u32)>>,
+    accepted: u64,
+    latest_recv: i64,
+}
+
+impl Aggregator {
+    pub fn new(qoe: QoeParams, calendar: Calendar, bucket_ms: i64) -> Self {
+        Aggregator {
+            qoe,
+            calendar,
+            buckets: Series::new(bucket_ms),
+            peers: Vec::new(),
+            sessions: Vec::new(),
+            days: BTreeMap::new(),
+            ip_days: FxHashSet::default(),
+            ends: BinaryHeap::new(),
+            accepted: 0,
+            latest_recv: i64::MIN,
+        }
+    }
+
+    pub fn ingest(&mut self, obs: &Observation) {
+        self.accepted += 1;
+        self.latest_recv = self.latest_recv.max(obs.recv);
+        let day = self.calendar.day_of(obs.recv);
+        let bucket = self.buckets.index_of(obs.recv);
+        self.buckets.bucket_mut(bucket).records += 1;
+
+        let slot = grow(&mut self.peers, obs.peer);
+        let is_new = slot.is_none();
+        let peer = slot.get_or_insert_with(|| PeerTrack {
+            last_recv: obs.recv,
+            last_day: Day::MIN,
+            online_end: NO_END,
+            last_ip_day: (u32::MAX, Day::MIN),
+        });
+        if is_new {
+            self.buckets.bucket_mut(bucket).new_peers += 1;
+            self.days.entry(day).or_default().new += 1;
+        }
+        if peer.last_day != day {
+            peer.last_day = day;
+            self.days.entry(day).or_default().total += 1;
+        }
+        if peer.last_ip_day != (obs.ip, day) {
+            peer.last_ip_day = (obs.ip, day);
+            self.ip_days.insert((obs.ip, day));
+        }
+
+        // Online interval: the latest record decides (a late record cannot be the latest).
+        if obs.recv >= peer.last_recv {
+            peer.last_recv = obs.recv;
+            let previous_end = std::mem::replace(&mut peer.online_end, NO_END);
+            if previous_end != NO_END {
+                let at = previous_end.min(obs.recv);
+                add_online(&mut self.buckets, at, -1);
+            }
+            if obs.event != Event::Leave {
+                let end = obs.online_until();
+                peer.online_end = end;
+                add_online(&mut self.buckets, obs.recv, 1);
+                self.ends.push(Reverse((end, obs.peer)));
+            }
+        }
+
+        let session = grow(&mut self.sessions, obs.session).get_or_insert(SessionTrack {
+            peer: obs.peer,
+            start: obs.recv,
+            end: obs.recv,
+            left: false,
+            startup_seen: false,
+        });
+        if !session.left {
+            session.start = session.start.min(obs.recv);
+            session.end = session.end.max(obs.recv);
+            if obs.event == Event::Leave {
+                session.end = obs.recv;
+                session.left = true;
+            }
+        }
+
+        if obs.event == Event::Report {
+            let b = self.buckets.bucket_mut(bucket);
+            b.reports += 1;
+            b.period_s += obs.period_s;
+            b.up += obs.up_kbps * obs.period_s;
+            b.down += obs.down_kbps * obs.period_s;
+            b.server += obs.server_kbps * obs.period_s;
+            b.play_s += obs.play_s;
+            b.stall_s += obs.stall_s;
+            if let Some(mos) = self.qoe.mos(obs.bitrate_kbps, obs.play_s, obs.stall_s) {
+                b.mos_sum += mos;
+                b.mos_n += 1;
+            }
+            if let Some(startup) = obs.startup_ms {
+                if !session.startup_seen {
+                    session.startup_seen = true;
+                    b.startups.push(startup);
+                }
+            }
+        }
+        self.expire(obs.recv);
+    }
+
+    /// Files the ends of online intervals that ran out by `now` (no record came).
+    pub fn expire(&mut self, now: i64) {
+        while let Some(Reverse((end, peer))) = self.ends.peek().copied() {
+            if end > now {
+                break;
+            }
+            self.ends.pop();
+            if let Some(Some(p)) = self.peers.get_mut(peer as usize) {
+                if p.online_end == end {
+                    p.online_end = NO_END;
+                    add_online(&mut self.buckets, end, -1);
+                }
+            }
+        }
+    }
+
+    /// Files every pending end: call once the stream is complete.
+    pub fn close(&mut self) {
+        self.expire(i64::MAX);
+    }
+
+    pub fn buckets(&self) -> &Series {
+        &self.buckets
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    pub fn days(&self) -> &BTreeMap<Day, DayUsers> {
+        &self.days
+    }
+
+    pub fn sessions(&self) -> impl Iterator<Item = &SessionTrack> {
+        self.sessions.iter().flatten()
+    }
+
+    /// Distinct (ip, day) pairs seen.
+    pub fn ip_days(&self) -> &FxHashSet<(u32, Day)> {
+        &self.ip_days
+    }
+
+    pub fn accepted(&self) -> u64 {
+        self.accepted
+    }
+
+    pub fn latest_recv(&self) -> Option<i64> {
+        (self.latest_recv != i64::MIN).then_some(self.latest_recv)
+    }
+
+    /// Online peers at `t`, from the per-peer state (exact for t ≥ every record's recv).
+    pub fn online_now(&self, t: i64) -> usize {
+        self.peers
+            .iter()
+            .flatten()
+            .filter(|p| p.online_end != NO_END && p.last_recv <= t && t < p.online_end)
+            .count()
+    }
+
+    pub fn qoe(&self) -> &QoeParams {
+        &self.qoe
+    }
+}
+
+fn add_online(buckets: &mut Series, at: i64, delta: i32) {
+    let index = buckets.index_ending_at_or_after(at);
+    buckets.bucket_mut(index).online_delta += delta;
+}
+
+fn grow<T>(v: &mut Vec<Option<T>>, id: u32) -> &mut Option<T> {
+    let i = id as usize;
+    if i >= v.len() {
+        v.resize_with(i + 1, || None);
+    }
+    &mut v[i]
+}
+
+/// Merges the buckets of `series` into windows ending at each bucket end, returning
+/// (bucket index, online peers at its end) for every stored bucket.
+pub fn online_at_bucket_ends(series: &Series) -> Vec<(i64, i64)> {
+    let mut online = 0i64;
+    series
+        .iter()
+        .map(|(i, b)| {
+            online += i64::from(b.online_delta);
+            (*i, online)
+        })
+        .collect()
+}
+
+/// Sums of every bucket in `[from, to)`.
+pub fn merged(series: &Series, from: i64, to: i64) -> BucketStats {
+    let mut total = BucketStats::default();
+    for (_, b) in series.range(from, to) {
+        total.merge(b);
+    }
+    total
+}

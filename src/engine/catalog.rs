@@ -1,0 +1,91 @@
+//! The front of the engine: turns parsed records into [`Observation`]s.
+//!
+//! It interns identifiers, locates each peer's address (cached per peer, since a peer
+//! rarely changes address) and drops duplicates — the same (`peer`, `seq`) seen twice,
+//! as after a client retry routed to another feedback server.
+
+use super::core::FeedbackCore;
+use super::intern::Interner;
+use super::location::{IpGeo, Location};
+use super::observation::Observation;
+use super::seqset::SeqSet;
+
+#[derive(Debug, Default)]
+struct PeerEntry {
+    seqs: SeqSet,
+    ip: u32,
+    location: Option<Location>,
+}
+
+/// Identifier tables shared by every view of the data.
+#[derive(Debug)]
+pub struct Catalog {
+    pub geo: IpGeo,
+    pub peers: Interner,
+    pub sessions: Interner,
+    pub channels: Interner,
+    pub ips: Interner,
+    peer_entries: Vec<PeerEntry>,
+    duplicates: u64,
+}
+
+impl Catalog {
+    pub fn new(geo: IpGeo) -> Self {
+        Catalog {
+            geo,
+            peers: Interner::default(),
+            sessions: Interner::default(),
+            channels: Interner::default(),
+            ips: Interner::default(),
+            peer_entries: Vec::new(),
+            duplicates: 0,
+        }
+    }
+
+    /// Resolves a record, or `None` when it duplicates one already accepted.
+    pub fn observe(&mut self, r: &FeedbackCore<'_>) -> Option<Observation> {
+        let peer = self.peers.intern(r.peer);
+        if peer as usize == self.peer_entries.len() {
+            self.peer_entries.push(PeerEntry::default());
+        }
+        let entry = &mut self.peer_entries[peer as usize];
+        if !entry.seqs.insert(r.seq) {
+            self.duplicates += 1;
+            return None;
+        }
+        let ip_text = r.ip;
+        let ip = self.ips.intern(ip_text);
+        let location = match entry.location {
+            Some(loc) if entry.ip == ip => loc,
+            _ => {
+                let loc = self.geo.locate_str(ip_text);
+                entry.ip = ip;
+                entry.location = Some(loc);
+                loc
+            }
+        };
+        Some(Observation {
+            peer,
+            session: self.sessions.intern(r.session),
+            channel: self.channels.intern(r.channel),
+            ip,
+            location,
+            seq: r.seq,
+            recv: r.recv,
+            event: r.event,
+            period_s: r.period_s,
+            up_kbps: r.up_kbps,
+            down_kbps: r.down_kbps,
+            server_kbps: r.server_kbps,
+            bitrate_kbps: r.bitrate_kbps,
+            play_s: r.play_s,
+            stall_s: r.stall_s,
+            startup_ms: r.startup_ms,
+        })
+    }
+
+    /// Records dropped as duplicates so far.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+}

@@ -1,0 +1,16 @@
+//! The engine: plain Rust, no terminal, network or runtime. Sources push records in;
+//! reports and views read figures out.
+
+pub mod aggregate;
+pub mod bucket;
+pub mod calendar;
+pub mod catalog;
+pub mod core;
+pub mod filter;
+pub mod intern;
+pub mod location;
+pub mod observation;
+pub mod qoe;
+pub mod record;
+mod scalar;
+pub mod seqset;

@@ -1,0 +1,38 @@
+//! The engine's view of one accepted feedback record: identifiers interned, location
+//! resolved, duplicates already removed. Everything downstream works on these.
+
+use super::location::Location;
+use super::record::Event;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation {
+    pub peer: u32,
+    pub session: u32,
+    pub channel: u32,
+    pub ip: u32,
+    pub location: Location,
+    pub seq: u64,
+    /// Event time: the server's clock at acceptance, ms since epoch.
+    pub recv: i64,
+    pub event: Event,
+    pub period_s: f64,
+    pub up_kbps: f64,
+    pub down_kbps: f64,
+    pub server_kbps: f64,
+    pub bitrate_kbps: f64,
+    pub play_s: f64,
+    pub stall_s: f64,
+    pub startup_ms: Option<i64>,
+}
+
+impl Observation {
+    /// The first instant at which this record no longer keeps its peer online:
+    /// online while t − recv < 2 × period_s (DESIGN §5).
+    pub fn online_until(&self) -> i64 {
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+        let end = (self.recv as f64 + 2000.0 * self.period_s).ceil();
+        #[allow(clippy::cast_possible_truncation)]
+        let end = end.min(i64::MAX as f64) as i64;
+        end.max(self.recv.saturating_add(1))
+    }
+}

@@ -1,0 +1,11 @@
+//! peerscope: terminal monitoring of P2P live streaming from feedback logs.
+//!
+//! The library holds everything the `peerscope` binary does; `engine` is plain Rust
+//! with no I/O, `recording` reads log directories, `report` prints tables from them,
+//! `simulate` writes Olympic-style workloads.
+
+pub mod config;
+pub mod engine;
+pub mod recording;
+pub mod report;
+pub mod simulate;

@@ -1,0 +1,45 @@
+//! The `peerscope` command: one binary, one subcommand per part of the system.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use peerscope::config::{self, CommonArgs};
+use peerscope::report::{self, ReportArgs, UsageError};
+use peerscope::simulate::{self, SimulateArgs};
+
+#[derive(Debug, Parser)]
+#[command(name = "peerscope", version, about = "Terminal monitoring for P2P live streaming", long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Daily, per-minute and per-ISP tables from a recording
+    Report(ReportArgs),
+    /// Generate an Olympic-style workload into a recording directory
+    Simulate(SimulateArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = config::resolve(&cli.common).and_then(|settings| match &cli.command {
+        Command::Report(args) => report::run(args, &settings),
+        Command::Simulate(args) => simulate::run(args, &settings),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("peerscope: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

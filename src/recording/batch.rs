@@ -1,0 +1,143 @@
+//! One minute of feedback, parsed and sorted by `recv`, in a compact owned form.
+//!
+//! Minutes are parsed on worker threads and consumed in order by the engine, so a batch
+//! must own its data. Strings go into one arena per batch and rows hold spans into it:
+//! four allocations per minute instead of four per record.
+
+use std::ops::Range;
+
+use crate::engine::core::FeedbackCore;
+use crate::engine::record::{Event, Origin, parse_feedback};
+
+use super::decode::{lines, read_minute_file};
+use super::scan::MinuteGroup;
+use super::skipped::Skipped;
+
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    peer: Span,
+    session: Span,
+    channel: Span,
+    ip: Span,
+    seq: u64,
+    recv: i64,
+    event: Event,
+    period_s: f64,
+    up_kbps: f64,
+    down_kbps: f64,
+    server_kbps: f64,
+    bitrate_kbps: f64,
+    play_s: f64,
+    stall_s: f64,
+    startup_ms: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+pub struct FeedbackBatch {
+    pub start_ms: i64,
+    arena: String,
+    rows: Vec<Row>,
+    pub skipped: Skipped,
+    /// Bytes decoded (uncompressed) for this minute.
+    pub bytes: u64,
+}
+
+impl FeedbackBatch {
+    /// Reads and parses every file of the group; the rows come out sorted by `recv`
+    /// (ties keep file order, so the result does not depend on thread timing).
+    pub fn read(group: &MinuteGroup) -> FeedbackBatch {
+        let mut batch = FeedbackBatch {
+            start_ms: group.start_ms,
+            ..FeedbackBatch::default()
+        };
+        for file in &group.files {
+            let text = read_minute_file(file);
+            if let Some(why) = text.damage {
+                batch.skipped.damaged(&file.path, why);
+            }
+            batch.bytes += text.bytes.len() as u64;
+            batch.rows.reserve(text.bytes.len() / 300);
+            for (n, line) in lines(&text.bytes) {
+                match parse_feedback(line, Origin::Log) {
+                    Ok(r) => {
+                        let row = Row {
+                            peer: batch.push(&r.peer),
+                            session: batch.push(&r.session),
+                            channel: batch.push(&r.channel),
+                            ip: batch.push(r.ip.as_deref().unwrap_or("")),
+                            seq: r.seq,
+                            recv: r.recv,
+                            event: r.event,
+                            period_s: r.period_s,
+                            up_kbps: r.up_kbps,
+                            down_kbps: r.down_kbps,
+                            server_kbps: r.server_kbps,
+                            bitrate_kbps: r.bitrate_kbps,
+                            play_s: r.play_s,
+                            stall_s: r.stall_s,
+                            startup_ms: r.startup_ms,
+                        };
+                        batch.rows.push(row);
+                    }
+                    Err(e) => batch.skipped.record(&file.path, n, &e),
+                }
+            }
+        }
+        batch.rows.sort_by_key(|r| r.recv);
+        batch
+    }
+
+    fn push(&mut self, s: &str) -> Span {
+        let start = self.arena.len();
+        self.arena.push_str(s);
+        Span {
+            start: offset(start),
+            end: offset(self.arena.len()),
+        }
+    }
+
+    fn text(&self, s: Span) -> &str {
+        &self.arena[Range {
+            start: s.start as usize,
+            end: s.end as usize,
+        }]
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn records(&self) -> impl Iterator<Item = FeedbackCore<'_>> {
+        self.rows.iter().map(|r| FeedbackCore {
+            peer: self.text(r.peer),
+            session: self.text(r.session),
+            channel: self.text(r.channel),
+            ip: self.text(r.ip),
+            seq: r.seq,
+            recv: r.recv,
+            event: r.event,
+            period_s: r.period_s,
+            up_kbps: r.up_kbps,
+            down_kbps: r.down_kbps,
+            server_kbps: r.server_kbps,
+            bitrate_kbps: r.bitrate_kbps,
+            play_s: r.play_s,
+            stall_s: r.stall_s,
+            startup_ms: r.startup_ms,
+        })
+    }
+}
+
+fn offset(n: usize) -> u32 {
+    u32::try_from(n).expect("a minute's strings fit in 4 GiB")
+}

@@ -1,0 +1,8 @@
+//! Recordings on disk (DESIGN §3): finding minute files, decoding them, and handing
+//! their records to the engine minute by minute in `recv` order.
+
+pub mod batch;
+pub mod decode;
+pub mod pipeline;
+pub mod scan;
+pub mod skipped;

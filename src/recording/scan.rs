@@ -1,0 +1,219 @@
+//! Finding the minute files of a recording (DESIGN §3).
+//!
+//! A recording is any directory holding one or more log trees
+//! `<root>/<stream>/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz]`; files of the same stream and
+//! minute from different feedback servers are merged. When a server crashed during
+//! compression both `X.jsonl` and `X.jsonl.gz` may exist: the `.jsonl` is the original and
+//! is read alone. Temporary files (`*.tmp`) are never read.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+
+use crate::engine::calendar::MINUTE_MS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stream {
+    Feedback,
+    Probes,
+}
+
+impl Stream {
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Stream::Feedback => "feedback",
+            Stream::Probes => "probes",
+        }
+    }
+
+    pub fn from_dir_name(name: &str) -> Option<Self> {
+        match name {
+            "feedback" => Some(Stream::Feedback),
+            "probes" => Some(Stream::Probes),
+            _ => None,
+        }
+    }
+}
+
+/// One minute file of one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinuteFile {
+    pub path: PathBuf,
+    pub gzip: bool,
+}
+
+/// All files of one stream and minute, across servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinuteGroup {
+    /// Start of the minute, ms since epoch (UTC).
+    pub start_ms: i64,
+    pub files: Vec<MinuteFile>,
+}
+
+/// Problems met while scanning: unreadable directories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanProblem {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    pub feedback: Vec<MinuteGroup>,
+    pub probes: Vec<MinuteGroup>,
+    pub problems: Vec<ScanProblem>,
+}
+
+impl Recording {
+    pub fn scan(root: &Path) -> std::io::Result<Recording> {
+        // The root itself must be readable: that is the caller's error to report.
+        std::fs::read_dir(root)?;
+        // (stream, minute, directory) → (plain copy, gzip copy)
+        let mut found: BTreeMap<(Stream, i64, PathBuf), Copies> = BTreeMap::new();
+        let mut problems = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) => {
+                    problems.push(ScanProblem {
+                        path: dir,
+                        message: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                if kind.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let Some((stream, minute, gzip)) = classify(&path) else {
+                    continue;
+                };
+                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                let slot = found.entry((stream, minute, dir)).or_default();
+                if gzip {
+                    slot.1 = Some(path);
+                } else {
+                    slot.0 = Some(path);
+                }
+            }
+        }
+        let mut rec = Recording {
+            problems,
+            ..Recording::default()
+        };
+        for ((stream, minute, _), (plain, gz)) in found {
+            let file = match (plain, gz) {
+                (Some(p), _) => MinuteFile {
+                    path: p,
+                    gzip: false,
+                },
+                (None, Some(g)) => MinuteFile {
+                    path: g,
+                    gzip: true,
+                },
+                (None, None) => continue,
+            };
+            let groups = match stream {
+                Stream::Feedback => &mut rec.feedback,
+                Stream::Probes => &mut rec.probes,
+            };
+            match groups.last_mut() {
+                Some(g) if g.start_ms == minute => g.files.push(file),
+                _ => groups.push(MinuteGroup {
+                    start_ms: minute,
+                    files: vec![file],
+                }),
+            }
+        }
+        Ok(rec)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.feedback.is_empty() && self.probes.is_empty()
+    }
+
+    /// Total bytes on disk of the feedback files.
+    pub fn feedback_bytes(&self) -> u64 {
+        self.feedback
+            .iter()
+            .flat_map(|g| &g.files)
+            .filter_map(|f| std::fs::metadata(&f.path).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+type Copies = (Option<PathBuf>, Option<PathBuf>);
+
+/// Recognises `<stream>/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz]`.
+fn classify(path: &Path) -> Option<(Stream, i64, bool)> {
+    let name = path.file_name()?.to_str()?;
+    let (stem, gzip) = if let Some(s) = name.strip_suffix(".jsonl.gz") {
+        (s, true)
+    } else {
+        (name.strip_suffix(".jsonl")?, false)
+    };
+    let minute = minute_of_name(stem)?;
+    let day_dir = path.parent()?;
+    if day_dir.file_name()?.to_str()? != &stem[..8] {
+        return None;
+    }
+    let stream = Stream::from_dir_name(day_dir.parent()?.file_name()?.to_str()?)?;
+    Some((stream, minute, gzip))
+}
+
+/// `YYYYMMDD-HHMM` (UTC) → start of that minute in ms.
+pub fn minute_of_name(stem: &str) -> Option<i64> {
+    if stem.len() != 13 || !stem.is_char_boundary(8) {
+        return None;
+    }
+    let t = NaiveDateTime::parse_from_str(stem, "%Y%m%d-%H%M").ok()?;
+    Some(t.and_utc().timestamp() * 1000 / MINUTE_MS * MINUTE_MS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_map_to_utc_minutes() {
+        assert_eq!(minute_of_name("20120807-0130"), Some(1_344_303_000_000));
+        assert_eq!(minute_of_name("20120807-2460"), None);
+        assert_eq!(minute_of_name("2012080-01300"), None);
+    }
+
+    #[test]
+    fn scan_merges_servers_and_prefers_the_uncompressed_copy() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mk = |rel: &str| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&p, b"").expect("write");
+        };
+        mk("a/feedback/20120807/20120807-0130.jsonl.gz");
+        mk("b/feedback/20120807/20120807-0130.jsonl");
+        mk("b/feedback/20120807/20120807-0130.jsonl.gz");
+        mk("b/feedback/20120807/20120807-0131.jsonl.gz.tmp");
+        mk("b/feedback/20120807/notes.txt");
+        mk("a/probes/20120807/20120807-0130.jsonl.gz");
+        mk("a/feedback/20120808/20120807-0132.jsonl");
+        let rec = Recording::scan(dir.path()).expect("scan");
+        assert_eq!(rec.feedback.len(), 1);
+        let files = &rec.feedback[0].files;
+        assert_eq!(files.len(), 2);
+        assert!(
+            files
+                .iter()
+                .any(|f| !f.gzip && f.path.starts_with(dir.path().join("b")))
+        );
+        assert_eq!(rec.probes.len(), 1);
+    }
+}

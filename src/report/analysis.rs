@@ -1,0 +1,87 @@
+//! Reads a whole recording through the engine under one filter: the shared first step
+//! of every `report` table.
+
+use std::collections::BTreeSet;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::engine::aggregate::Aggregator;
+use crate::engine::calendar::{Calendar, MINUTE_MS};
+use crate::engine::catalog::Catalog;
+use crate::engine::filter::Filter;
+use crate::engine::location::IpGeo;
+use crate::engine::qoe::QoeParams;
+use crate::recording::pipeline::read_in_order;
+use crate::recording::scan::Recording;
+use crate::recording::skipped::Skipped;
+
+pub struct Analysis {
+    pub catalog: Catalog,
+    pub aggregate: Aggregator,
+    /// Starts (ms) of the minutes holding at least one valid record, before filtering:
+    /// the rows of `--by minute`.
+    pub minutes: BTreeSet<i64>,
+    pub skipped: Skipped,
+    pub duplicates: u64,
+    pub bytes: u64,
+}
+
+pub struct AnalysisOptions<'a> {
+    pub geo: IpGeo,
+    pub calendar: Calendar,
+    pub qoe: QoeParams,
+    pub filter: &'a Filter,
+    pub threads: usize,
+    pub progress: bool,
+}
+
+pub fn analyse(recording: &Recording, opts: AnalysisOptions<'_>) -> Analysis {
+    let mut catalog = Catalog::new(opts.geo);
+    let mut aggregate = Aggregator::new(opts.qoe, opts.calendar, MINUTE_MS);
+    let mut minutes = BTreeSet::new();
+    let mut skipped = Skipped::default();
+    let mut bytes = 0;
+    let bar = opts.progress.then(|| {
+        let bar = ProgressBar::new(recording.feedback.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} reading {pos}/{len} minutes {wide_bar} {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    read_in_order(&recording.feedback, opts.threads, |batch| {
+        skipped.merge(&batch.skipped);
+        bytes += batch.bytes;
+        let mut last_minute = i64::MIN;
+        for record in batch.records() {
+            let minute = record.recv.div_euclid(MINUTE_MS) * MINUTE_MS;
+            if minute != last_minute {
+                minutes.insert(minute);
+                last_minute = minute;
+            }
+            let Some(obs) = catalog.observe(&record) else {
+                continue;
+            };
+            if opts.filter.is_empty() || opts.filter.matches(&obs, &catalog) {
+                aggregate.ingest(&obs);
+            }
+        }
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+        true
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    aggregate.close();
+    let duplicates = catalog.duplicates();
+    Analysis {
+        catalog,
+        aggregate,
+        minutes,
+        skipped,
+        duplicates,
+        bytes,
+    }
+}

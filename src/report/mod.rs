@@ -1,0 +1,121 @@
+//! `peerscope report`: daily, per-minute and per-ISP tables from a recording (DESIGN §8).
+
+pub mod analysis;
+pub mod table;
+pub mod tables;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use crate::config::Settings;
+use crate::engine::calendar::Calendar;
+use crate::engine::filter::Filter;
+use crate::engine::location::IpGeo;
+use crate::recording::scan::Recording;
+
+use analysis::{AnalysisOptions, analyse};
+use table::Format;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum By {
+    Day,
+    Minute,
+    Isp,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// Recording directory (one or more feedback servers' log trees)
+    pub dir: PathBuf,
+    /// Table to print
+    #[arg(long, value_enum, default_value = "day")]
+    pub by: By,
+    /// Only this day, YYYY-MM-DD in the configured time zone
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub day: Option<String>,
+    /// Keep only records matching isp=A,channel=B,district=C (repeat a key for alternatives)
+    #[arg(long, value_name = "TERMS")]
+    pub filter: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Worker threads for reading minute files (default: all cores)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// A usage error: bad flag value or nothing to report on (exit status 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
+    let day = match &args.day {
+        None => None,
+        Some(text) => Some(Calendar::parse_day(text).ok_or_else(|| {
+            UsageError(format!(
+                "--day {text:?} is not a date (expected YYYY-MM-DD)"
+            ))
+        })?),
+    };
+    let filter = match &args.filter {
+        None => Filter::default(),
+        Some(text) => Filter::parse(text).map_err(|e| UsageError(e.to_string()))?,
+    };
+    if !args.dir.is_dir() {
+        return Err(UsageError(format!("{} is not a directory", args.dir.display())).into());
+    }
+    let recording = Recording::scan(&args.dir)
+        .with_context(|| format!("cannot read recording {}", args.dir.display()))?;
+    if recording.feedback.is_empty() {
+        return Err(UsageError(format!(
+            "no recording in {}: expected <stream>/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz] files below it",
+            args.dir.display()
+        ))
+        .into());
+    }
+    for p in &recording.problems {
+        eprintln!("warning: cannot read {}: {}", p.path.display(), p.message);
+    }
+    let geo = IpGeo::load(&settings.ip_geo).with_context(|| {
+        "set maps.ip_geo in the configuration or pass --ip-geo FILE".to_string()
+    })?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get));
+    let analysis = analyse(
+        &recording,
+        AnalysisOptions {
+            geo,
+            calendar: Calendar::new(settings.timezone),
+            qoe: settings.qoe,
+            filter: &filter,
+            threads,
+            progress: std::io::stderr().is_terminal(),
+        },
+    );
+    let table = match args.by {
+        By::Day => tables::by_day(&analysis, day),
+        By::Minute => tables::by_minute(&analysis, day),
+        By::Isp => tables::by_isp(&analysis, day),
+    };
+    let text = table.render(args.format, &analysis.skipped);
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Ok(());
+        }
+        bail!("cannot write the report: {e}");
+    }
+    if args.format == Format::Csv {
+        eprintln!("{}", analysis.skipped);
+    }
+    for (path, why) in &analysis.skipped.damaged_files {
+        if args.format != Format::Table {
+            eprintln!("warning: {}: {why}", path.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,382 @@
+//! Turning views into feedback records, minute by minute, as feedback servers log them.
+//!
+//! A sweep walks the clock one minute at a time; every view active in the minute emits
+//! its join, its 30-second reports and its leave. Each record goes to one of the servers
+//! (round robin as nginx would), arrives after a network delay (`recv`), and a few are
+//! retried by the client and so also land on another server later (duplicates). The
+//! minute file of recv-minute m is complete once every event before the end of m has been
+//! emitted, since `recv` never precedes the event.
+
+use std::collections::BTreeMap;
+
+use super::olympics::{CHANNELS, FLASH_TROUBLE, NATS, OSES, PLAYERS, Population, User, View};
+use super::rng::{Rng, mix};
+
+pub const MINUTE_MS: i64 = 60_000;
+const REPORT_MS: i64 = 30_000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct EmitKnobs {
+    pub seed: u64,
+    pub servers: usize,
+    pub duplicate_share: f64,
+    pub malformed_share: f64,
+}
+
+/// One finished minute file: its server index, minute start and sorted lines.
+pub struct MinuteOut {
+    pub server: usize,
+    pub minute_ms: i64,
+    pub text: Vec<u8>,
+    pub records: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Join,
+    Report(u32),
+    Leave,
+}
+
+struct Event {
+    at: i64,
+    view: usize,
+    kind: Kind,
+}
+
+#[derive(Default)]
+struct ServerMinute {
+    text: Vec<u8>,
+    lines: Vec<(i64, u32, u32)>,
+}
+
+#[derive(Default)]
+pub struct Totals {
+    pub records: u64,
+    pub duplicates: u64,
+    pub malformed: u64,
+}
+
+/// Emits every record with event time in [from, to), calling `sink` per finished file.
+pub fn sweep(
+    pop: &Population,
+    k: EmitKnobs,
+    from: i64,
+    to: i64,
+    mut sink: impl FnMut(MinuteOut),
+) -> Totals {
+    let mut seq = vec![0u64; pop.users.len()];
+    let mut pending: BTreeMap<i64, Vec<ServerMinute>> = BTreeMap::new();
+    let mut active: Vec<usize> = Vec::new();
+    let mut next_view = 0;
+    let mut totals = Totals::default();
+    let mut events = Vec::new();
+    let first_minute = from.div_euclid(MINUTE_MS);
+    let last_minute = (to - 1).div_euclid(MINUTE_MS);
+    for minute in first_minute..=last_minute {
+        let lo = (minute * MINUTE_MS).max(from);
+        let hi = ((minute + 1) * MINUTE_MS).min(to);
+        while next_view < pop.views.len() && pop.views[next_view].start < hi {
+            if pop.views[next_view].end >= from {
+                active.push(next_view);
+            }
+            next_view += 1;
+        }
+        events.clear();
+        active.retain(|&i| {
+            let v = &pop.views[i];
+            view_events(v, i, lo, hi, &mut events);
+            v.end >= hi
+        });
+        events.sort_by_key(|e| (e.at, e.view));
+        let mut rng = Rng::new(k.seed, 0x5EED_0000 ^ minute as u64);
+        for e in &events {
+            let v = &pop.views[e.view];
+            let user = &pop.users[v.user as usize];
+            let s = &mut seq[v.user as usize];
+            let this_seq = *s;
+            *s += 1;
+            #[allow(clippy::cast_possible_truncation)]
+            let recv = e.at + rng.lognormal(80.0, 0.7).min(3000.0) as i64;
+            let server = rng.below(k.servers as u64) as usize;
+            let mut copies = vec![(server, recv)];
+            if k.servers > 1 && rng.chance(k.duplicate_share) {
+                // The client timed out and retried; round robin sent it elsewhere.
+                #[allow(clippy::cast_possible_truncation)]
+                let again = recv + rng.uniform(1000.0, 5000.0) as i64;
+                copies.push((
+                    (server + 1 + rng.below(k.servers as u64 - 1) as usize) % k.servers,
+                    again,
+                ));
+                totals.duplicates += 1;
+            }
+            let body = record_body(&mut rng, e, v, user, this_seq);
+            for (srv, recv) in copies {
+                let slot = pending
+                    .entry(recv.div_euclid(MINUTE_MS))
+                    .or_insert_with(|| (0..k.servers).map(|_| ServerMinute::default()).collect());
+                let sm = &mut slot[srv];
+                let start = sm.text.len();
+                sm.text.extend_from_slice(&body);
+                push_stamp(&mut sm.text, recv, srv);
+                sm.lines.push((recv, offset(start), offset(sm.text.len())));
+                totals.records += 1;
+                if rng.chance(k.malformed_share) {
+                    let bad = malformed(&mut rng, &sm.text[start..]);
+                    let start = sm.text.len();
+                    sm.text.extend_from_slice(&bad);
+                    sm.lines.push((recv, offset(start), offset(sm.text.len())));
+                    totals.malformed += 1;
+                }
+            }
+        }
+        // Minutes up to this one can receive nothing more.
+        while let Some(entry) = pending.first_entry() {
+            if *entry.key() > minute {
+                break;
+            }
+            let (m, servers) = entry.remove_entry();
+            flush(m, servers, &mut sink);
+        }
+    }
+    for (m, servers) in std::mem::take(&mut pending) {
+        flush(m, servers, &mut sink);
+    }
+    totals
+}
+
+fn offset(n: usize) -> u32 {
+    u32::try_from(n).expect("a minute file under 4 GiB")
+}
+
+fn flush(minute: i64, servers: Vec<ServerMinute>, sink: &mut impl FnMut(MinuteOut)) {
+    for (server, mut sm) in servers.into_iter().enumerate() {
+        if sm.lines.is_empty() {
+            continue;
+        }
+        sm.lines.sort_by_key(|l| l.0);
+        let mut text = Vec::with_capacity(sm.text.len() + sm.lines.len());
+        for (_, a, b) in &sm.lines {
+            text.extend_from_slice(&sm.text[*a as usize..*b as usize]);
+            text.push(b'\n');
+        }
+        sink(MinuteOut {
+            server,
+            minute_ms: minute * MINUTE_MS,
+            text,
+            records: sm.lines.len() as u64,
+        });
+    }
+}
+
+/// The events of view `v` with time in [lo, hi).
+fn view_events(v: &View, index: usize, lo: i64, hi: i64, out: &mut Vec<Event>) {
+    if (lo..hi).contains(&v.start) {
+        out.push(Event {
+            at: v.start,
+            view: index,
+            kind: Kind::Join,
+        });
+    }
+    // Reports k = 1, 2, … at start + 30 s·k, with a little jitter, while before the end.
+    let first_k = ((lo - v.start - 1000).div_euclid(REPORT_MS)).max(1);
+    let mut k = first_k;
+    loop {
+        let at = report_time(v, k);
+        if at >= hi || at >= v.end {
+            break;
+        }
+        if at >= lo {
+            out.push(Event {
+                at,
+                view: index,
+                kind: Kind::Report(u32::try_from(k).unwrap_or(u32::MAX)),
+            });
+        }
+        k += 1;
+    }
+    if v.leaves && (lo..hi).contains(&v.end) {
+        out.push(Event {
+            at: v.end,
+            view: index,
+            kind: Kind::Leave,
+        });
+    }
+}
+
+fn report_time(v: &View, k: i64) -> i64 {
+    #[allow(clippy::cast_possible_wrap)]
+    let jitter = (mix(v.id ^ k as u64) % 600) as i64 - 300;
+    v.start + k * REPORT_MS + jitter
+}
+
+fn record_body(rng: &mut Rng, e: &Event, v: &View, user: &User, seq: u64) -> Vec<u8> {
+    let mut b = Vec::with_capacity(400);
+    b.extend_from_slice(b"{\"v\":1,\"peer\":\"");
+    b.extend_from_slice(user.peer.as_bytes());
+    b.extend_from_slice(b"\",\"session\":\"s");
+    push_hex(&mut b, v.id);
+    b.extend_from_slice(b"\",\"seq\":");
+    push_int(&mut b, seq);
+    b.extend_from_slice(b",\"ts\":");
+    push_int(&mut b, e.at + i64::from(user.clock_skew_ms));
+    let event = match e.kind {
+        Kind::Join => "join",
+        Kind::Report(_) => "report",
+        Kind::Leave => "leave",
+    };
+    b.extend_from_slice(b",\"event\":\"");
+    b.extend_from_slice(event.as_bytes());
+    b.extend_from_slice(b"\",\"channel\":\"");
+    let (channel, _, bitrate) = CHANNELS[usize::from(v.channel)];
+    b.extend_from_slice(channel.as_bytes());
+    b.extend_from_slice(b"\",\"period_s\":");
+    let troubled = (FLASH_TROUBLE.0..FLASH_TROUBLE.1).contains(&e.at);
+    let (nat, _, up_factor) = NATS[usize::from(user.nat)];
+    let bitrate = if troubled && v.crowd {
+        bitrate * 0.75
+    } else {
+        bitrate
+    };
+    match e.kind {
+        Kind::Report(k) => {
+            let period = 30.0;
+            push_tenths(&mut b, period);
+            let down = bitrate * rng.uniform(1.85, 2.25);
+            let up = down * up_factor * rng.uniform(0.7, 1.3);
+            let server = down * rng.uniform(0.05, 0.25);
+            let stall_chance = if troubled {
+                if v.crowd { 0.45 } else { 0.25 }
+            } else {
+                0.03
+            };
+            let stall = if rng.chance(stall_chance) {
+                (rng.uniform(0.5, 12.0) * 10.0).round() / 10.0
+            } else {
+                0.0
+            };
+            let fields: [(&[u8], f64); 7] = [
+                (b",\"up_kbps\":", up),
+                (b",\"down_kbps\":", down),
+                (b",\"server_kbps\":", server),
+                (b",\"bitrate_kbps\":", bitrate),
+                (b",\"play_s\":", period - stall),
+                (b",\"stall_s\":", stall),
+                (b",\"startup_ms\":", 0.0),
+            ];
+            for (name, value) in &fields[..6] {
+                b.extend_from_slice(name);
+                push_tenths(&mut b, *value);
+            }
+            b.extend_from_slice(fields[6].0);
+            if k == 1 {
+                #[allow(clippy::cast_possible_truncation)]
+                let startup = rng.lognormal(if v.crowd { 6000.0 } else { 2500.0 }, 0.6) as i64;
+                push_int(&mut b, startup);
+            } else {
+                b.extend_from_slice(b"null");
+            }
+        }
+        Kind::Join | Kind::Leave => {
+            push_tenths(&mut b, 30.0);
+            b.extend_from_slice(
+                b",\"up_kbps\":0,\"down_kbps\":0,\"server_kbps\":0,\"bitrate_kbps\":",
+            );
+            push_tenths(&mut b, bitrate);
+            b.extend_from_slice(b",\"play_s\":0,\"stall_s\":0,\"startup_ms\":null");
+        }
+    }
+    b.extend_from_slice(b",\"buffer_s\":");
+    push_tenths(
+        &mut b,
+        if matches!(e.kind, Kind::Report(_)) {
+            rng.uniform(4.0, 30.0)
+        } else {
+            0.0
+        },
+    );
+    b.extend_from_slice(b",\"partners\":");
+    push_int(
+        &mut b,
+        if matches!(e.kind, Kind::Join) {
+            0
+        } else {
+            4 + rng.below(36)
+        },
+    );
+    b.extend_from_slice(b",\"nat\":\"");
+    b.extend_from_slice(nat.as_bytes());
+    b.extend_from_slice(b"\",\"player\":\"");
+    b.extend_from_slice(PLAYERS[usize::from(user.player)].as_bytes());
+    b.extend_from_slice(b"\",\"os\":\"");
+    b.extend_from_slice(OSES[usize::from(user.os)].as_bytes());
+    b.extend_from_slice(b"\",\"rtt_ms\":");
+    push_tenths(&mut b, rng.lognormal(40.0, 0.5));
+    b.extend_from_slice(b",\"ip\":\"");
+    b.extend_from_slice(user.ip.as_bytes());
+    b.push(b'"');
+    b
+}
+
+fn push_stamp(b: &mut Vec<u8>, recv: i64, server: usize) {
+    b.extend_from_slice(b",\"recv\":");
+    push_int(b, recv);
+    b.extend_from_slice(b",\"srv\":\"fs");
+    push_int(b, server as u64 + 1);
+    b.extend_from_slice(b"\"}");
+}
+
+fn push_int(b: &mut Vec<u8>, n: impl itoa::Integer) {
+    b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// Writes `x` rounded to one decimal, without a trailing `.0`.
+fn push_tenths(b: &mut Vec<u8>, x: f64) {
+    #[allow(clippy::cast_possible_truncation)]
+    let tenths = (x * 10.0).round() as i64;
+    push_int(b, tenths / 10);
+    let frac = (tenths % 10).unsigned_abs();
+    if frac != 0 {
+        b.push(b'.');
+        b.push(b'0' + u8::try_from(frac).unwrap_or(0));
+    }
+}
+
+fn push_hex(b: &mut Vec<u8>, n: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..16).rev() {
+        b.push(HEX[((n >> (i * 4)) & 0xf) as usize]);
+    }
+}
+
+/// A damaged copy of a good line, of one of the kinds real logs show.
+fn malformed(rng: &mut Rng, good: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(good);
+    match rng.below(5) {
+        0 => good[..good.len() / 2].to_vec(),
+        1 => text
+            .replacen("\"seq\":", "\"seq\":\"", 1)
+            .replacen(",\"ts\"", "\",\"ts\"", 1)
+            .into_bytes(),
+        2 => text.replacen("\"channel\":", "\"chanel\":", 1).into_bytes(),
+        3 => b"\xff\xfe{\"v\":1,\"peer\":\"\xc3\"}".to_vec(),
+        _ => text
+            .replacen("\"period_s\":", "\"period_s\":-", 1)
+            .into_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenths_are_compact() {
+        let mut b = Vec::new();
+        for x in [30.0, 853.44, 0.05, 12.96] {
+            push_tenths(&mut b, x);
+            b.push(b' ');
+        }
+        assert_eq!(String::from_utf8(b).expect("utf8"), "30 853.4 0.1 13 ");
+    }
+}
