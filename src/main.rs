@@ -27,10 +27,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = config::resolve(&cli.common).and_then(|settings| match &cli.command {
+    let settings = match config::resolve(&cli.common) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("peerscope: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match &cli.command {
         Command::Report(args) => report::run(args, &settings),
         Command::Simulate(args) => simulate::run(args, &settings),
-    });
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

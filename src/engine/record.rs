@@ -161,59 +161,87 @@ pub struct ProbeRecord<'a> {
     pub srv: Option<Cow<'a, str>>,
 }
 
-const FEEDBACK_FIELDS: [&str; 24] = [
-    "v",
-    "peer",
-    "session",
-    "seq",
-    "ts",
-    "event",
-    "channel",
-    "period_s",
-    "up_kbps",
-    "down_kbps",
-    "server_kbps",
-    "bitrate_kbps",
-    "play_s",
-    "stall_s",
-    "startup_ms",
-    "buffer_s",
-    "partners",
-    "nat",
-    "player",
-    "os",
-    "rtt_ms",
-    "ip",
-    "recv",
-    "srv",
-];
+/// Declares a field table and a `match`-based lookup from name to position: decoding
+/// looks every key up, so this is on the hot path.
+macro_rules! field_table {
+    ($table:ident, $lookup:ident, [$($name:literal),* $(,)?]) => {
+        const $table: [&str; [$($name),*].len()] = [$($name),*];
 
-const PROBE_FIELDS: [&str; 14] = [
-    "v",
-    "probe",
-    "dest",
-    "group",
-    "ts",
-    "rtt_ms",
-    "loss_fwd",
-    "loss_rev",
-    "reorder_fwd",
-    "reorder_rev",
-    "samples",
-    "hops",
-    "recv",
-    "srv",
-];
+        fn $lookup(key: &str) -> Option<usize> {
+            let mut i = 0usize;
+            $(
+                if key == $name {
+                    return Some(i);
+                }
+                i += 1;
+            )*
+            let _ = i;
+            None
+        }
+    };
+}
+
+field_table!(
+    FEEDBACK_FIELDS,
+    feedback_field,
+    [
+        "v",
+        "peer",
+        "session",
+        "seq",
+        "ts",
+        "event",
+        "channel",
+        "period_s",
+        "up_kbps",
+        "down_kbps",
+        "server_kbps",
+        "bitrate_kbps",
+        "play_s",
+        "stall_s",
+        "startup_ms",
+        "buffer_s",
+        "partners",
+        "nat",
+        "player",
+        "os",
+        "rtt_ms",
+        "ip",
+        "recv",
+        "srv",
+    ]
+);
+
+field_table!(
+    PROBE_FIELDS,
+    probe_field,
+    [
+        "v",
+        "probe",
+        "dest",
+        "group",
+        "ts",
+        "rtt_ms",
+        "loss_fwd",
+        "loss_rev",
+        "reorder_fwd",
+        "reorder_rev",
+        "samples",
+        "hops",
+        "recv",
+        "srv",
+    ]
+);
 
 /// The raw fields of one object, in the order of a field table.
 struct Slots<'a, const N: usize> {
-    names: &'static [&'static str; N],
+    lookup: fn(&str) -> Option<usize>,
     values: [Option<Scalar<'a>>; N],
 }
 
 impl<'a, const N: usize> Slots<'a, N> {
     fn take(&mut self, name: &'static str) -> Option<Scalar<'a>> {
-        let i = self.names.iter().position(|n| *n == name)?;
+        let i = (self.lookup)(name)?;
         self.values[i].take()
     }
 
@@ -418,7 +446,7 @@ fn decode<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, RecordError> {
 }
 
 macro_rules! slots_deserialize {
-    ($ty:ident, $fields:ident) => {
+    ($ty:ident, $fields:ident, $lookup:ident) => {
         struct $ty<'a>(Slots<'a, { $fields.len() }>);
 
         impl<'de> Deserialize<'de> for $ty<'de> {
@@ -430,11 +458,11 @@ macro_rules! slots_deserialize {
                         f.write_str("a record object")
                     }
                     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                        let mut slots = Slots {
-                            names: &$fields,
+                        let mut slots: Slots<'de, { $fields.len() }> = Slots {
+                            lookup: $lookup,
                             values: std::array::from_fn(|_| None),
                         };
-                        visit_object(map, &$fields, &mut slots.values)?;
+                        visit_object(map, $lookup, &mut slots.values)?;
                         Ok($ty(slots))
                     }
                     fn visit_seq<A: serde::de::SeqAccess<'de>>(
@@ -450,8 +478,8 @@ macro_rules! slots_deserialize {
     };
 }
 
-slots_deserialize!(FeedbackSlots, FEEDBACK_FIELDS);
-slots_deserialize!(ProbeSlots, PROBE_FIELDS);
+slots_deserialize!(FeedbackSlots, FEEDBACK_FIELDS, feedback_field);
+slots_deserialize!(ProbeSlots, PROBE_FIELDS, probe_field);
 
 /// Parses and validates one feedback line (no trailing newline).
 pub fn parse_feedback(line: &[u8], origin: Origin) -> Result<Feedback<'_>, RecordError> {

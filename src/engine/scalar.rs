@@ -92,14 +92,14 @@ impl<'de> Visitor<'de> for ScalarVisitor {
 /// unknown keys are skipped (they stay in the log; the engine ignores them).
 pub(crate) fn visit_object<'de, A>(
     mut map: A,
-    names: &[&str],
+    lookup: fn(&str) -> Option<usize>,
     slots: &mut [Option<Scalar<'de>>],
 ) -> Result<(), A::Error>
 where
     A: MapAccess<'de>,
 {
     while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-        match names.iter().position(|n| *n == key) {
+        match lookup(&key) {
             Some(i) => slots[i] = Some(map.next_value::<Scalar<'de>>()?),
             None => {
                 map.next_value::<IgnoredAny>()?;

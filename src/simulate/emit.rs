@@ -112,6 +112,10 @@ pub fn sweep(
             }
             let body = record_body(&mut rng, e, v, user, this_seq);
             for (srv, recv) in copies {
+                if recv >= to {
+                    // The recording ends at `to` by the servers' clocks.
+                    continue;
+                }
                 let slot = pending
                     .entry(recv.div_euclid(MINUTE_MS))
                     .or_insert_with(|| (0..k.servers).map(|_| ServerMinute::default()).collect());

@@ -33,7 +33,7 @@ const HOURLY_STARTS: [f64; 24] = [
     0.46, 0.56, 0.70, 0.78, 0.86, 0.90, 0.96, 1.00,
 ];
 /// Peak concurrency per daily viewer produced by the view model above (measured).
-const PEAK_PER_VIEWER: f64 = 0.095;
+const PEAK_PER_VIEWER: f64 = 0.0875;
 /// Mean view length, minutes, and extra views per viewer-day.
 const VIEW_MEAN_MIN: f64 = 50.0;
 const EXTRA_VIEWS: f64 = 0.7;

@@ -1,0 +1,132 @@
+//! Bad input to `report`: each case gets a clear message and its exit status.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn peerscope(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_peerscope"))
+        .args(args)
+        .current_dir(cwd)
+        .env("XDG_CONFIG_HOME", cwd)
+        .output()
+        .expect("run peerscope")
+}
+
+fn sample() -> &'static str {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/recordings/olympics-2012-sample"
+    )
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn assert_fails(out: &Output, code: i32, message: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    assert!(
+        stderr.contains(message),
+        "expected {message:?} in: {stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing on stdout on error");
+}
+
+#[test]
+fn a_directory_without_a_recording_is_exit_2() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let dir = empty.path().to_str().expect("utf8");
+    assert_fails(&peerscope(&["report", dir], repo()), 2, "no recording in");
+    assert_fails(
+        &peerscope(&["report", "/nonexistent/dir"], repo()),
+        2,
+        "is not a directory",
+    );
+}
+
+#[test]
+fn unknown_flag_values_are_exit_2() {
+    let s = sample();
+    assert_fails(
+        &peerscope(&["report", s, "--by", "week"], repo()),
+        2,
+        "invalid value 'week'",
+    );
+    assert_fails(
+        &peerscope(&["report", s, "--format", "xml"], repo()),
+        2,
+        "invalid value 'xml'",
+    );
+    assert_fails(
+        &peerscope(&["report", s, "--day", "07/08/2012"], repo()),
+        2,
+        "is not a date",
+    );
+    assert_fails(
+        &peerscope(&["report", s, "--filter", "asn=4760"], repo()),
+        2,
+        "unknown key",
+    );
+    assert_fails(
+        &peerscope(&["report", s, "--timezone", "Mars/Olympus"], repo()),
+        2,
+        "unknown time zone",
+    );
+}
+
+#[test]
+fn a_bad_config_names_the_file_and_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "timezone = \"UTC\"\nwindow_s = 10\n").expect("write");
+    let out = peerscope(
+        &["--config", cfg.to_str().expect("utf8"), "report", sample()],
+        repo(),
+    );
+    assert_fails(&out, 2, "window_s");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml"));
+}
+
+#[test]
+fn a_missing_ip_table_says_how_to_fix_it() {
+    let out = peerscope(
+        &["report", sample(), "--ip-geo", "/nonexistent/geo.csv"],
+        repo(),
+    );
+    assert_fails(&out, 1, "/nonexistent/geo.csv");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--ip-geo"));
+}
+
+#[test]
+fn the_sample_reports_from_any_directory_with_its_config() {
+    // Run from elsewhere: the config file anchors the map paths.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let cfg = repo().join("config.toml");
+    let out = peerscope(
+        &[
+            "--config",
+            cfg.to_str().expect("utf8"),
+            "report",
+            sample(),
+            "--by",
+            "isp",
+            "--format",
+            "csv",
+        ],
+        elsewhere.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    assert!(text.starts_with("isp,distinct_ips,share\n"));
+    for isp in ["PCCW", "HKBN", "HGC", "i-CABLE", "Others"] {
+        assert!(
+            text.contains(&format!("\n{isp},")),
+            "{isp} missing in {text}"
+        );
+    }
+}
