@@ -1,0 +1,146 @@
+//! What the views read: an immutable picture of the engine at one clock, under one
+//! filter and window. Built by [`Monitor::snapshot`](super::monitor::Monitor::snapshot);
+//! owns its data so a UI can keep it while the engine moves on.
+
+use super::bucket::Figures;
+use super::filter::Filter;
+
+/// Metrics a view can show, also the histogram's choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    Online,
+    NewPeers,
+    UpKbps,
+    DownKbps,
+    Contribution,
+    P2pShare,
+    StartupP50,
+    StartupP90,
+    Continuity,
+    Qoe,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 10] = [
+        Metric::Online,
+        Metric::NewPeers,
+        Metric::UpKbps,
+        Metric::DownKbps,
+        Metric::Contribution,
+        Metric::P2pShare,
+        Metric::StartupP50,
+        Metric::StartupP90,
+        Metric::Continuity,
+        Metric::Qoe,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::Online => "online peers",
+            Metric::NewPeers => "new peers",
+            Metric::UpKbps => "upload kbps",
+            Metric::DownKbps => "download kbps",
+            Metric::Contribution => "contribution",
+            Metric::P2pShare => "P2P share",
+            Metric::StartupP50 => "startup p50 ms",
+            Metric::StartupP90 => "startup p90 ms",
+            Metric::Continuity => "continuity",
+            Metric::Qoe => "QoE (MOS)",
+        }
+    }
+
+    /// This metric's value in a window's figures and online count.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn of(self, p: &Point) -> Option<f64> {
+        let f = &p.figures;
+        match self {
+            Metric::Online => Some(p.online as f64),
+            Metric::NewPeers => Some(f64::from(f.new_peers)),
+            Metric::UpKbps => f.up_kbps,
+            Metric::DownKbps => f.down_kbps,
+            Metric::Contribution => f.contribution,
+            Metric::P2pShare => f.p2p_share,
+            Metric::StartupP50 => f.startup_p50_ms.map(|v| v as f64),
+            Metric::StartupP90 => f.startup_p90_ms.map(|v| v as f64),
+            Metric::Continuity => f.continuity,
+            Metric::Qoe => f.qoe,
+        }
+    }
+}
+
+/// The figures of one window ending at `at`, with the online peers at `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Point {
+    pub at: i64,
+    pub online: i64,
+    pub figures: Figures,
+}
+
+/// Per-peer distribution of one metric over the window.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Histogram {
+    pub metric: Option<Metric>,
+    /// (low edge, high edge, share of peers 0..1); the last bin is open above.
+    pub bins: Vec<(f64, f64, f64)>,
+    pub peers: usize,
+    pub median: Option<f64>,
+    pub p90: Option<f64>,
+}
+
+/// One row of a breakdown by ISP, channel or district.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Breakdown {
+    pub name: String,
+    pub point: Point,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub at: i64,
+    pub window_ms: i64,
+    pub filter: Filter,
+    /// The current window.
+    pub current: Point,
+    /// The preceding windows, oldest first, ending with `current`: sparklines and trends.
+    pub recent: Vec<Point>,
+    /// Points at `step_ms` over the requested range, oldest first.
+    pub timeline: Vec<Point>,
+    pub timeline_step_ms: i64,
+    pub histogram: Histogram,
+    pub by_isp: Vec<Breakdown>,
+    pub by_channel: Vec<Breakdown>,
+    pub by_district: Vec<Breakdown>,
+    /// Online peers per filter value, ignoring the filter: the filter panel's counts.
+    pub isp_counts: Vec<(String, i64)>,
+    pub channel_counts: Vec<(String, i64)>,
+    pub district_counts: Vec<(String, i64)>,
+    pub duplicates: u64,
+    pub accepted: u64,
+}
+
+/// What a snapshot is asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub now: i64,
+    pub window_ms: i64,
+    pub filter: Filter,
+    /// Windows of history for sparklines.
+    pub recent_windows: usize,
+    pub timeline_range_ms: i64,
+    pub timeline_step_ms: i64,
+    pub histogram: Option<Metric>,
+}
+
+impl Query {
+    pub fn at(now: i64, window_ms: i64) -> Self {
+        Query {
+            now,
+            window_ms,
+            filter: Filter::default(),
+            recent_windows: 30,
+            timeline_range_ms: 3_600_000,
+            timeline_step_ms: 60_000,
+            histogram: None,
+        }
+    }
+}
