@@ -78,6 +78,9 @@ pub struct CommonArgs {
     /// IANA time zone for days and clocks, e.g. Asia/Hong_Kong or UTC
     #[arg(long, global = true, value_name = "ZONE")]
     pub timezone: Option<String>,
+    /// Override any configuration key, e.g. --set qoe.lambda=0.002 (repeatable)
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
 }
 
 /// Validated settings.
@@ -123,6 +126,9 @@ pub fn resolve(args: &CommonArgs) -> anyhow::Result<Settings> {
         }
         None => (Config::default(), None),
     };
+    if !args.overrides.is_empty() {
+        config = apply_overrides(config, &args.overrides)?;
+    }
     if let Some(p) = &args.ip_geo {
         config.maps.ip_geo.clone_from(p);
     }
@@ -130,6 +136,38 @@ pub fn resolve(args: &CommonArgs) -> anyhow::Result<Settings> {
         config.timezone.clone_from(z);
     }
     validate(config, source)
+}
+
+/// Applies `key.path=value` overrides through the same serde tree as the file, so a
+/// typo in a key or a wrong type is the same clear error. A value that is not TOML
+/// (`UTC`, a path) is taken as a string.
+pub fn apply_overrides(config: Config, overrides: &[String]) -> anyhow::Result<Config> {
+    let mut tree = toml::Value::try_from(config).context("cannot represent the configuration")?;
+    for item in overrides {
+        let Some((key, raw)) = item.split_once('=') else {
+            bail!("--set {item:?}: expected KEY=VALUE, e.g. qoe.lambda=0.002");
+        };
+        let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+        let mut node = &mut tree;
+        let parts: Vec<&str> = key.trim().split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let Some(table) = node.as_table_mut() else {
+                bail!("--set {item:?}: {} is not a section", parts[..i].join("."));
+            };
+            if i + 1 == parts.len() {
+                table.insert((*part).to_owned(), value.clone());
+                break;
+            }
+            node = table
+                .entry((*part).to_owned())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        }
+    }
+    tree.try_into::<Config>()
+        .map_err(|e| anyhow::anyhow!("invalid --set: {e}"))
 }
 
 fn config_path(args: &CommonArgs) -> Option<PathBuf> {
@@ -186,6 +224,28 @@ mod tests {
     }
 
     #[test]
+    fn set_overrides_any_key_and_rejects_unknown_ones() {
+        let c = apply_overrides(
+            Config::default(),
+            &["qoe.lambda=0.002".into(), "timezone=UTC".into()],
+        )
+        .expect("valid");
+        assert!((c.qoe.lambda - 0.002).abs() < f64::EPSILON);
+        assert_eq!(c.timezone, "UTC");
+        let c =
+            apply_overrides(Config::default(), &["window.default_s=300".into()]).expect("valid");
+        assert_eq!(c.window.default_s, 300);
+        let err = apply_overrides(Config::default(), &["qoe.lamda=1".into()]).expect_err("typo");
+        assert!(err.to_string().contains("lamda"), "{err}");
+        let err = apply_overrides(Config::default(), &["qoe.c1=high".into()]).expect_err("type");
+        assert!(
+            err.to_string().contains("c1") || err.to_string().contains("float"),
+            "{err}"
+        );
+        assert!(apply_overrides(Config::default(), &["qoe".into()]).is_err());
+    }
+
+    #[test]
     fn unknown_keys_and_zones_are_errors() {
         let p = Path::new("x.toml");
         let err = Config::from_toml("timezon = \"UTC\"", p).expect_err("typo");
@@ -205,8 +265,7 @@ mod tests {
         std::fs::write(&file, "timezone = \"UTC\"\n[maps]\nip_geo = \"geo.csv\"\n").expect("write");
         let args = CommonArgs {
             config: Some(file.clone()),
-            ip_geo: None,
-            timezone: None,
+            ..CommonArgs::default()
         };
         let s = resolve(&args).expect("valid");
         assert_eq!(s.ip_geo, dir.path().join("geo.csv"));

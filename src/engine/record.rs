@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
+use super::fastpath::scan_flat;
 use super::scalar::{Scalar, not_an_object, visit_object};
 
 /// Longest accepted identifiers, in characters (DESIGN §2.1).
@@ -161,77 +162,103 @@ pub struct ProbeRecord<'a> {
     pub srv: Option<Cow<'a, str>>,
 }
 
-/// Declares a field table and a `match`-based lookup from name to position: decoding
-/// looks every key up, so this is on the hot path.
-macro_rules! field_table {
-    ($table:ident, $lookup:ident, [$($name:literal),* $(,)?]) => {
-        const $table: [&str; [$($name),*].len()] = [$($name),*];
+const FEEDBACK_FIELDS: [&str; 24] = [
+    "v",
+    "peer",
+    "session",
+    "seq",
+    "ts",
+    "event",
+    "channel",
+    "period_s",
+    "up_kbps",
+    "down_kbps",
+    "server_kbps",
+    "bitrate_kbps",
+    "play_s",
+    "stall_s",
+    "startup_ms",
+    "buffer_s",
+    "partners",
+    "nat",
+    "player",
+    "os",
+    "rtt_ms",
+    "ip",
+    "recv",
+    "srv",
+];
 
-        fn $lookup(key: &str) -> Option<usize> {
-            let mut i = 0usize;
-            $(
-                if key == $name {
-                    return Some(i);
-                }
-                i += 1;
-            )*
-            let _ = i;
-            None
-        }
-    };
+/// Position of a field in [`FEEDBACK_FIELDS`]; a `match` compiles to a length switch and one
+/// comparison, and every key of every line goes through here.
+fn feedback_field(key: &str) -> Option<usize> {
+    match key {
+        "v" => Some(0),
+        "peer" => Some(1),
+        "session" => Some(2),
+        "seq" => Some(3),
+        "ts" => Some(4),
+        "event" => Some(5),
+        "channel" => Some(6),
+        "period_s" => Some(7),
+        "up_kbps" => Some(8),
+        "down_kbps" => Some(9),
+        "server_kbps" => Some(10),
+        "bitrate_kbps" => Some(11),
+        "play_s" => Some(12),
+        "stall_s" => Some(13),
+        "startup_ms" => Some(14),
+        "buffer_s" => Some(15),
+        "partners" => Some(16),
+        "nat" => Some(17),
+        "player" => Some(18),
+        "os" => Some(19),
+        "rtt_ms" => Some(20),
+        "ip" => Some(21),
+        "recv" => Some(22),
+        "srv" => Some(23),
+        _ => None,
+    }
 }
 
-field_table!(
-    FEEDBACK_FIELDS,
-    feedback_field,
-    [
-        "v",
-        "peer",
-        "session",
-        "seq",
-        "ts",
-        "event",
-        "channel",
-        "period_s",
-        "up_kbps",
-        "down_kbps",
-        "server_kbps",
-        "bitrate_kbps",
-        "play_s",
-        "stall_s",
-        "startup_ms",
-        "buffer_s",
-        "partners",
-        "nat",
-        "player",
-        "os",
-        "rtt_ms",
-        "ip",
-        "recv",
-        "srv",
-    ]
-);
+const PROBE_FIELDS: [&str; 14] = [
+    "v",
+    "probe",
+    "dest",
+    "group",
+    "ts",
+    "rtt_ms",
+    "loss_fwd",
+    "loss_rev",
+    "reorder_fwd",
+    "reorder_rev",
+    "samples",
+    "hops",
+    "recv",
+    "srv",
+];
 
-field_table!(
-    PROBE_FIELDS,
-    probe_field,
-    [
-        "v",
-        "probe",
-        "dest",
-        "group",
-        "ts",
-        "rtt_ms",
-        "loss_fwd",
-        "loss_rev",
-        "reorder_fwd",
-        "reorder_rev",
-        "samples",
-        "hops",
-        "recv",
-        "srv",
-    ]
-);
+/// Position of a field in [`PROBE_FIELDS`]; a `match` compiles to a length switch and one
+/// comparison, and every key of every line goes through here.
+fn probe_field(key: &str) -> Option<usize> {
+    match key {
+        "v" => Some(0),
+        "probe" => Some(1),
+        "dest" => Some(2),
+        "group" => Some(3),
+        "ts" => Some(4),
+        "rtt_ms" => Some(5),
+        "loss_fwd" => Some(6),
+        "loss_rev" => Some(7),
+        "reorder_fwd" => Some(8),
+        "reorder_rev" => Some(9),
+        "samples" => Some(10),
+        "hops" => Some(11),
+        "recv" => Some(12),
+        "srv" => Some(13),
+        _ => None,
+    }
+}
 
 /// The raw fields of one object, in the order of a field table.
 struct Slots<'a, const N: usize> {
@@ -425,7 +452,40 @@ fn one_of<T: Copy>(name: &'static str, v: Scalar, choices: &[(&str, T)]) -> Resu
         })
 }
 
-/// Decodes one line into its slots, mapping JSON errors to a reason.
+/// The serde decoder of one record type, filling its slots.
+type GeneralDecoder<'a, const N: usize> =
+    fn(&'a [u8]) -> Result<[Option<Scalar<'a>>; N], RecordError>;
+
+/// Decodes one line into its slots: the fast path for flat records, else serde.
+fn decode_slots<'a, const N: usize>(
+    line: &'a [u8],
+    lookup: fn(&str) -> Option<usize>,
+    general: GeneralDecoder<'a, N>,
+) -> Result<Slots<'a, N>, RecordError> {
+    let mut values = std::array::from_fn(|_| None);
+    if FAST_PATH.with(std::cell::Cell::get) && scan_flat(line, lookup, &mut values).is_some() {
+        return Ok(Slots { lookup, values });
+    }
+    Ok(Slots {
+        lookup,
+        values: general(line)?,
+    })
+}
+
+thread_local! {
+    /// Off only in the differential test that compares the two decoders.
+    static FAST_PATH: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+#[cfg(test)]
+pub(crate) fn with_general_decoder<T>(f: impl FnOnce() -> T) -> T {
+    FAST_PATH.with(|c| c.set(false));
+    let out = f();
+    FAST_PATH.with(|c| c.set(true));
+    out
+}
+
+/// Decodes one line with serde, mapping JSON errors to a reason.
 fn decode<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, RecordError> {
     serde_json::from_slice::<T>(line).map_err(|e| {
         let reason = if e.is_data() {
@@ -483,7 +543,9 @@ slots_deserialize!(ProbeSlots, PROBE_FIELDS, probe_field);
 
 /// Parses and validates one feedback line (no trailing newline).
 pub fn parse_feedback(line: &[u8], origin: Origin) -> Result<Feedback<'_>, RecordError> {
-    let FeedbackSlots(mut s) = decode(line)?;
+    let mut s = decode_slots(line, feedback_field, |l| {
+        decode::<FeedbackSlots>(l).map(|f| f.0.values)
+    })?;
     s.version()?;
     let startup_ms = match s.take("startup_ms") {
         // Absent is read as null: the value is only sent once per session.
@@ -545,7 +607,9 @@ pub fn parse_feedback(line: &[u8], origin: Origin) -> Result<Feedback<'_>, Recor
 
 /// Parses and validates one probe line (no trailing newline).
 pub fn parse_probe(line: &[u8], origin: Origin) -> Result<ProbeRecord<'_>, RecordError> {
-    let ProbeSlots(mut s) = decode(line)?;
+    let mut s = decode_slots(line, probe_field, |l| {
+        decode::<ProbeSlots>(l).map(|f| f.0.values)
+    })?;
     s.version()?;
     let hops = match s.take("hops") {
         None | Some(Scalar::Null) => None,

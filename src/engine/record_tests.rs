@@ -179,3 +179,76 @@ fn probe_rejections_name_fields() {
         assert_eq!((err.reason, err.field), (reason, Some(field)), "{err}");
     }
 }
+
+mod differential {
+    use super::*;
+    use proptest::prelude::*;
+
+    const INTERESTING: &[u8] = b"\"\\-0123456789.eE+ {}[],:tfnul\x01\xff\xc3\t";
+
+    fn mutate(base: &str, edits: &[(usize, usize, bool)]) -> Vec<u8> {
+        let mut line = base.as_bytes().to_vec();
+        for &(pos, pick, insert) in edits {
+            let pos = pos % (line.len() + 1);
+            let byte = INTERESTING[pick % INTERESTING.len()];
+            if insert || pos == line.len() {
+                line.insert(pos, byte);
+            } else {
+                line[pos] = byte;
+            }
+        }
+        line
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn fast_and_general_decoders_agree(
+            edits in proptest::collection::vec((0usize..400, 0usize..64, any::<bool>()), 0..4),
+            cut in proptest::option::of(0usize..400),
+            probe in any::<bool>(),
+        ) {
+            let base = if probe { PROBE.replace(r#","hops":[{"ip":"10.0.0.1","asn":null},{"ip":"1.2.3.4","asn":4760}]"#, "") } else { GOOD.to_owned() };
+            let mut line = mutate(&base, &edits);
+            if let Some(c) = cut {
+                line.truncate(c % (line.len() + 1));
+            }
+            if probe {
+                let fast = format!("{:?}", parse_probe(&line, Origin::Log));
+                let general = with_general_decoder(|| format!("{:?}", parse_probe(&line, Origin::Log)));
+                prop_assert_eq!(fast, general);
+            } else {
+                let fast = format!("{:?}", parse_feedback(&line, Origin::Log));
+                let general = with_general_decoder(|| format!("{:?}", parse_feedback(&line, Origin::Log)));
+                prop_assert_eq!(fast, general);
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_read_the_same_both_ways() {
+        for n in [
+            "0",
+            "7",
+            "-7",
+            "1.5",
+            "1e3",
+            "1E-3",
+            "-0.0",
+            "123456789012345678",
+            "9223372036854775808",
+            "0.1",
+            "2.2250738585072014e-308",
+            "1.7976931348623157e308",
+            "30.000000000000004",
+        ] {
+            let line = GOOD.replace("\"period_s\":30", &format!("\"period_s\":{n}"));
+            let fast = format!("{:?}", parse_feedback(line.as_bytes(), Origin::Log));
+            let general = with_general_decoder(|| {
+                format!("{:?}", parse_feedback(line.as_bytes(), Origin::Log))
+            });
+            assert_eq!(fast, general, "{n}");
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! A fast decoder for the common case: one flat JSON object whose strings have no
+//! escapes. It fills the same slots as the general (serde) decoder and gives up — the
+//! caller then falls back to serde — on anything else: escapes, nesting, numbers serde
+//! would read differently, syntax errors. So it never decides a line is invalid; it only
+//! makes valid lines cheap. A differential property test keeps the two in agreement.
+
+use std::borrow::Cow;
+
+use super::scalar::Scalar;
+
+/// Fills `slots` from `line`, or returns `None` to ask for the general decoder.
+pub(crate) fn scan_flat<'a>(
+    line: &'a [u8],
+    lookup: fn(&str) -> Option<usize>,
+    slots: &mut [Option<Scalar<'a>>],
+) -> Option<()> {
+    let mut i = skip_ws(line, 0);
+    if *line.get(i)? != b'{' {
+        return None;
+    }
+    i = skip_ws(line, i + 1);
+    if *line.get(i)? == b'}' {
+        return end(line, i + 1);
+    }
+    loop {
+        if *line.get(i)? != b'"' {
+            return None;
+        }
+        let (key, next) = simple_string(line, i + 1)?;
+        i = skip_ws(line, next);
+        if *line.get(i)? != b':' {
+            return None;
+        }
+        i = skip_ws(line, i + 1);
+        let (value, next) = scalar(line, i)?;
+        if let Some(k) = lookup(key) {
+            slots[k] = Some(value);
+        }
+        i = skip_ws(line, next);
+        match *line.get(i)? {
+            b',' => i = skip_ws(line, i + 1),
+            b'}' => return end(line, i + 1),
+            _ => return None,
+        }
+    }
+}
+
+fn end(line: &[u8], i: usize) -> Option<()> {
+    (skip_ws(line, i) == line.len()).then_some(())
+}
+
+fn skip_ws(line: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = line.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// A string without escapes or control characters, starting after its opening quote.
+fn simple_string(line: &[u8], start: usize) -> Option<(&str, usize)> {
+    let rest = line.get(start..)?;
+    let len = memchr::memchr(b'"', rest)?;
+    let body = &rest[..len];
+    // Escapes and control characters are the general decoder's business.
+    if body.iter().any(|&b| b == b'\\' || b < 0x20) {
+        return None;
+    }
+    let text = std::str::from_utf8(body).ok()?;
+    Some((text, start + len + 1))
+}
+
+fn scalar(line: &[u8], i: usize) -> Option<(Scalar<'_>, usize)> {
+    match *line.get(i)? {
+        b'"' => {
+            let (s, next) = simple_string(line, i + 1)?;
+            Some((Scalar::Str(Cow::Borrowed(s)), next))
+        }
+        b'-' | b'0'..=b'9' => number(line, i),
+        b't' => literal(line, i, b"true", Scalar::Bool(true)),
+        b'f' => literal(line, i, b"false", Scalar::Bool(false)),
+        b'n' => literal(line, i, b"null", Scalar::Null),
+        _ => None,
+    }
+}
+
+fn literal<'a>(
+    line: &[u8],
+    i: usize,
+    word: &[u8],
+    value: Scalar<'a>,
+) -> Option<(Scalar<'a>, usize)> {
+    line.get(i..i + word.len())
+        .filter(|w| *w == word)
+        .map(|_| (value, i + word.len()))
+}
+
+/// A JSON number read exactly as serde_json reads it, or `None` where it would differ
+/// (negative zero, integers beyond 64 bits, out-of-range floats).
+fn number(line: &[u8], start: usize) -> Option<(Scalar<'static>, usize)> {
+    let mut i = start;
+    let negative = line[i] == b'-';
+    if negative {
+        i += 1;
+    }
+    let int_start = i;
+    while line.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    let int_digits = i - int_start;
+    if int_digits == 0 || (int_digits > 1 && line[int_start] == b'0') {
+        return None;
+    }
+    let mut integer = true;
+    if line.get(i) == Some(&b'.') {
+        integer = false;
+        let frac_start = i + 1;
+        i = frac_start;
+        while line.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == frac_start {
+            return None;
+        }
+    }
+    if let Some(b'e' | b'E') = line.get(i) {
+        integer = false;
+        i += 1;
+        if let Some(b'+' | b'-') = line.get(i) {
+            i += 1;
+        }
+        let exp_start = i;
+        while line.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == exp_start {
+            return None;
+        }
+    }
+    let value = if let Some(v) = exact_small(&line[int_start..i], negative, integer) {
+        v
+    } else {
+        general_number(
+            std::str::from_utf8(&line[start..i]).ok()?,
+            negative,
+            integer,
+        )?
+    };
+    Some((value, i))
+}
+
+/// Powers of ten exactly representable in an f64.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Plain integers and decimals without exponent, read without `str::parse`: a mantissa
+/// below 2^53 and at most 22 fraction digits make `m / 10^k` a single correctly rounded
+/// division, the same value `str::parse` (and serde_json with `float_roundtrip`) give.
+fn exact_small(digits: &[u8], negative: bool, integer: bool) -> Option<Scalar<'static>> {
+    let mut mantissa: u64 = 0;
+    let mut fraction_digits = 0usize;
+    let mut in_fraction = false;
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+                if in_fraction {
+                    fraction_digits += 1;
+                }
+            }
+            b'.' => in_fraction = true,
+            _ => return None,
+        }
+    }
+    if integer {
+        let n = i64::try_from(mantissa).ok()?;
+        return match (negative, n) {
+            (true, 0) => None,
+            (true, n) => Some(Scalar::Int(-n)),
+            (false, n) => Some(Scalar::Int(n)),
+        };
+    }
+    if mantissa >= 1 << 53 || fraction_digits >= POW10.len() {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let x = mantissa as f64 / POW10[fraction_digits];
+    Some(Scalar::Float(if negative { -x } else { x }))
+}
+
+fn general_number(text: &str, negative: bool, integer: bool) -> Option<Scalar<'static>> {
+    let value = if integer {
+        if negative {
+            match text.parse::<i64>() {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => Scalar::Int(n),
+            }
+        } else {
+            let n = text.parse::<u64>().ok()?;
+            i64::try_from(n).map_or(Scalar::BigUint(n), Scalar::Int)
+        }
+    } else {
+        let x = text.parse::<f64>().ok()?;
+        if !x.is_finite() {
+            return None;
+        }
+        Scalar::Float(x)
+    };
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(k: &str) -> Option<usize> {
+        ["a", "b", "c"].iter().position(|n| *n == k)
+    }
+
+    fn scan(line: &str) -> Option<Vec<Option<Scalar<'_>>>> {
+        let mut slots = vec![None, None, None];
+        scan_flat(line.as_bytes(), lookup, &mut slots).map(|()| slots)
+    }
+
+    #[test]
+    fn reads_flat_objects() {
+        let s = scan(r#" { "a" : -12 , "x": [1], "b":"hé", "c": 2.5e1 } "#);
+        assert_eq!(s, None, "nested values go to the general decoder");
+        let s = scan(r#"{"a":-12,"x":true,"b":"hé","c":2.5e1}"#).expect("flat");
+        assert_eq!(s[0], Some(Scalar::Int(-12)));
+        assert_eq!(s[1], Some(Scalar::Str(Cow::Borrowed("hé"))));
+        assert_eq!(s[2], Some(Scalar::Float(25.0)));
+    }
+
+    #[test]
+    fn gives_up_where_serde_would_differ_or_fail() {
+        for line in [
+            r#"{"a":"x\"y"}"#,
+            r#"{"a":-0}"#,
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":1e999}"#,
+            r#"{"a":18446744073709551616}"#,
+            r#"{"a":1}x"#,
+            r#"{"a":1,}"#,
+            r#"{"a" 1}"#,
+            "[1]",
+            r#"{"a":tru}"#,
+            "",
+            "{",
+            "{\"a\":\"\u{1}\"}",
+        ] {
+            assert_eq!(scan(line), None, "{line}");
+        }
+        assert_eq!(scan("{}"), Some(vec![None, None, None]));
+    }
+}
