@@ -14,6 +14,20 @@ pub(crate) fn scan_flat<'a>(
     lookup: fn(&str) -> Option<usize>,
     slots: &mut [Option<Scalar<'a>>],
 ) -> Option<()> {
+    walk_flat(line, |key, value| {
+        if let Some(k) = lookup(key) {
+            slots[k] = Some(value);
+        }
+        Some(())
+    })
+}
+
+/// Calls `field` for each key and scalar value of a flat object; `None` from `field`, or
+/// anything the fast path does not handle, stops the walk with `None`.
+pub(crate) fn walk_flat<'a>(
+    line: &'a [u8],
+    mut field: impl FnMut(&'a str, Scalar<'a>) -> Option<()>,
+) -> Option<()> {
     let mut i = skip_ws(line, 0);
     if *line.get(i)? != b'{' {
         return None;
@@ -33,9 +47,7 @@ pub(crate) fn scan_flat<'a>(
         }
         i = skip_ws(line, i + 1);
         let (value, next) = scalar(line, i)?;
-        if let Some(k) = lookup(key) {
-            slots[k] = Some(value);
-        }
+        field(key, value)?;
         i = skip_ws(line, next);
         match *line.get(i)? {
             b',' => i = skip_ws(line, i + 1),

@@ -6,6 +6,7 @@ pub mod bucket;
 pub mod calendar;
 pub mod catalog;
 pub mod core;
+mod fastfeedback;
 mod fastpath;
 pub mod filter;
 pub mod intern;

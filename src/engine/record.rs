@@ -543,6 +543,11 @@ slots_deserialize!(ProbeSlots, PROBE_FIELDS, probe_field);
 
 /// Parses and validates one feedback line (no trailing newline).
 pub fn parse_feedback(line: &[u8], origin: Origin) -> Result<Feedback<'_>, RecordError> {
+    if FAST_PATH.with(std::cell::Cell::get) {
+        if let Some(record) = super::fastfeedback::feedback(line, origin) {
+            return Ok(record);
+        }
+    }
     let mut s = decode_slots(line, feedback_field, |l| {
         decode::<FeedbackSlots>(l).map(|f| f.0.values)
     })?;
