@@ -75,7 +75,7 @@ pub struct CommonArgs {
     /// IP-location table, `cidr,isp,district,lat,lon`
     #[arg(long, global = true, value_name = "FILE")]
     pub ip_geo: Option<PathBuf>,
-    /// IANA time zone for days and clocks, e.g. Asia/Hong_Kong or UTC
+    /// IANA time zone for days and clocks, e.g. `Asia/Hong_Kong` or UTC
     #[arg(long, global = true, value_name = "ZONE")]
     pub timezone: Option<String>,
     /// Override any configuration key, e.g. --set qoe.lambda=0.002 (repeatable)

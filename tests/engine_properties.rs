@@ -148,7 +148,7 @@ fn write_recording(dir: &Path, recs: &[Rec], shuffle_seed: u64) {
             .join(format!("fs{srv}/feedback"))
             .join(t.format("%Y%m%d").to_string());
         std::fs::create_dir_all(&d).expect("mkdir");
-        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let body = lines.join("\n") + "\n";
         std::fs::write(d.join(t.format("%Y%m%d-%H%M.jsonl").to_string()), body).expect("write");
     }
 }

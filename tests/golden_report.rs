@@ -20,13 +20,13 @@
 //!
 //! Also: two malformed lines in fs1's 00:01 file (invalid JSON, wrong type), and fs2's
 //! 00:02 file is two gzip members, the second (peer E's record) cut short: E is lost.
-//! Every period_s is 30, so a peer is online for 60 s after its latest record.
+//! Every `period_s` is 30, so a peer is online for 60 s after its latest record.
 //!
 //! MOS(B, D) = −5·D + 4(1 − e^(−0.0015·B)) + 2:
 //!   A@35 (B 400, D 0)   = 4 × 0.451188364 + 2 = 3.804753456
 //!   B@50 (B 500, D 0)   = 4 × 0.527633447 + 2 = 4.110533788
 //!   A@65 (D 0.1)        = 3.804753456 − 0.5   = 3.304753456
-//!   B@110 (play + stall = 0): left out of continuity and QoE
+//!   B@110 (play + stall = 0): left out of continuity and `QoE`
 //!   C@160 (D 0.5)       = 3.804753456 − 2.5   = 1.304753456
 
 use std::io::Write;
@@ -251,11 +251,11 @@ fn minutes_match_the_hand_worked_figures() {
     // At 00:01:00 A (latest 00:00:35) and B (00:00:50) are online.
     assert_eq!(m0["concurrent"], 2);
     assert_eq!(m0["new_peers"], 2);
-    close(&m0["up_kbps"], (1000.0 + 200.0) / 2.0);
-    close(&m0["down_kbps"], (1000.0 + 600.0) / 2.0);
+    close(&m0["up_kbps"], f64::midpoint(1000.0, 200.0));
+    close(&m0["down_kbps"], f64::midpoint(1000.0, 600.0));
     close(&m0["contribution"], 1200.0 / 1600.0);
     close(&m0["continuity"], 1.0);
-    close(&m0["qoe"], (3.804_753_456 + 4.110_533_788) / 2.0);
+    close(&m0["qoe"], f64::midpoint(3.804_753_456, 4.110_533_788));
     // Startups 1500 and 3000: nearest rank ⌈0.5 × 2⌉ = 1st.
     assert_eq!(m0["startup_p50_ms"], 1500);
 
@@ -264,7 +264,7 @@ fn minutes_match_the_hand_worked_figures() {
     assert_eq!(m1["concurrent"], 1);
     assert_eq!(m1["new_peers"], 0);
     close(&m1["up_kbps"], 500.0 / 2.0);
-    close(&m1["down_kbps"], (1000.0 + 800.0) / 2.0);
+    close(&m1["down_kbps"], f64::midpoint(1000.0, 800.0));
     close(&m1["contribution"], 500.0 / 1800.0);
     close(&m1["continuity"], 27.0 / 30.0);
     close(&m1["qoe"], 3.304_753_456);

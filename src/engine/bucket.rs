@@ -13,9 +13,9 @@ pub struct BucketStats {
     pub records: u32,
     /// `report` records, the ones rates and quality come from.
     pub reports: u32,
-    /// Σ period_s over reports: the weight of the rate means.
+    /// Σ `period_s` over reports: the weight of the rate means.
     pub period_s: f64,
-    /// Σ up_kbps × period_s, and likewise for down and server.
+    /// Σ `up_kbps` × `period_s`, and likewise for down and server.
     pub up: f64,
     pub down: f64,
     pub server: f64,

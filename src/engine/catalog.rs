@@ -10,11 +10,26 @@ use super::location::{IpGeo, Location};
 use super::observation::Observation;
 use super::seqset::SeqSet;
 
+/// Per peer: seen sequence numbers, and the ids of its latest session, channel and
+/// address, which the next record nearly always repeats (a compare instead of a hash).
 #[derive(Debug, Default)]
 struct PeerEntry {
     seqs: SeqSet,
     ip: u32,
     location: Option<Location>,
+    session: Option<u32>,
+    channel: Option<u32>,
+}
+
+fn cached(interner: &mut Interner, slot: &mut Option<u32>, name: &str) -> u32 {
+    match *slot {
+        Some(id) if interner.name(id) == name => id,
+        _ => {
+            let id = interner.intern(name);
+            *slot = Some(id);
+            id
+        }
+    }
 }
 
 /// Identifier tables shared by every view of the data.
@@ -53,21 +68,22 @@ impl Catalog {
             self.duplicates += 1;
             return None;
         }
-        let ip_text = r.ip;
-        let ip = self.ips.intern(ip_text);
         let location = match entry.location {
-            Some(loc) if entry.ip == ip => loc,
+            Some(loc) if self.ips.name(entry.ip) == r.ip => loc,
             _ => {
-                let loc = self.geo.locate_str(ip_text);
-                entry.ip = ip;
+                let loc = self.geo.locate_str(r.ip);
+                entry.ip = self.ips.intern(r.ip);
                 entry.location = Some(loc);
                 loc
             }
         };
+        let ip = entry.ip;
+        let session = cached(&mut self.sessions, &mut entry.session, r.session);
+        let channel = cached(&mut self.channels, &mut entry.channel, r.channel);
         Some(Observation {
             peer,
-            session: self.sessions.intern(r.session),
-            channel: self.channels.intern(r.channel),
+            session,
+            channel,
             ip,
             location,
             seq: r.seq,

@@ -40,7 +40,7 @@ const STALL: usize = 6;
 const BUFFER: usize = 7;
 const RTT: usize = 8;
 
-fn text<'a>(v: Scalar<'a>, max: usize) -> Option<&'a str> {
+fn text<'a>(v: &Scalar<'a>, max: usize) -> Option<&'a str> {
     match v {
         // Characters never outnumber bytes: count only when the bytes say it matters.
         Scalar::Str(Cow::Borrowed(s))
@@ -84,19 +84,19 @@ pub(crate) fn feedback(line: &[u8], origin: Origin) -> Option<Feedback<'_>> {
     walk_flat(line, |key, v| {
         match key {
             "v" => p.version_ok = int(&v)? == 1,
-            "peer" => p.peer = Some(text(v, 64)?),
-            "session" => p.session = Some(text(v, 64)?),
+            "peer" => p.peer = Some(text(&v, 64)?),
+            "session" => p.session = Some(text(&v, 64)?),
             "seq" => p.seq = Some(uint(&v)?),
             "ts" => p.ts = Some(int(&v)?),
             "event" => {
-                p.event = Some(match text(v, 16)? {
+                p.event = Some(match text(&v, 16)? {
                     "join" => Event::Join,
                     "report" => Event::Report,
                     "leave" => Event::Leave,
                     _ => return None,
                 });
             }
-            "channel" => p.channel = Some(text(v, 32)?),
+            "channel" => p.channel = Some(text(&v, 32)?),
             "period_s" => p.numbers[PERIOD] = Some(number(&v, true)?),
             "up_kbps" => p.numbers[UP] = Some(number(&v, false)?),
             "down_kbps" => p.numbers[DOWN] = Some(number(&v, false)?),
@@ -113,7 +113,7 @@ pub(crate) fn feedback(line: &[u8], origin: Origin) -> Option<Feedback<'_>> {
             "buffer_s" => p.numbers[BUFFER] = Some(number(&v, false)?),
             "partners" => p.partners = Some(uint(&v)?),
             "nat" => {
-                p.nat = Some(match text(v, 16)? {
+                p.nat = Some(match text(&v, 16)? {
                     "open" => Nat::Open,
                     "cone" => Nat::Cone,
                     "symmetric" => Nat::Symmetric,
@@ -121,12 +121,12 @@ pub(crate) fn feedback(line: &[u8], origin: Origin) -> Option<Feedback<'_>> {
                     _ => return None,
                 });
             }
-            "player" => p.player = Some(text(v, 32)?),
-            "os" => p.os = Some(text(v, 32)?),
+            "player" => p.player = Some(text(&v, 32)?),
+            "os" => p.os = Some(text(&v, 32)?),
             "rtt_ms" => p.numbers[RTT] = Some(number(&v, false)?),
-            "ip" => p.ip = Some(text(v, 256)?),
+            "ip" => p.ip = Some(text(&v, 256)?),
             "recv" => p.recv = Some(int(&v)?),
-            "srv" => p.srv = Some(text(v, 256)?),
+            "srv" => p.srv = Some(text(&v, 256)?),
             _ => {}
         }
         Some(())

@@ -106,7 +106,7 @@ fn literal<'a>(
         .map(|_| (value, i + word.len()))
 }
 
-/// A JSON number read exactly as serde_json reads it, or `None` where it would differ
+/// A JSON number read exactly as `serde_json` reads it, or `None` where it would differ
 /// (negative zero, integers beyond 64 bits, out-of-range floats).
 fn number(line: &[u8], start: usize) -> Option<(Scalar<'static>, usize)> {
     let mut i = start;
@@ -168,7 +168,7 @@ const POW10: [f64; 23] = [
 
 /// Plain integers and decimals without exponent, read without `str::parse`: a mantissa
 /// below 2^53 and at most 22 fraction digits make `m / 10^k` a single correctly rounded
-/// division, the same value `str::parse` (and serde_json with `float_roundtrip`) give.
+/// division, the same value `str::parse` (and `serde_json` with `float_roundtrip`) give.
 fn exact_small(digits: &[u8], negative: bool, integer: bool) -> Option<Scalar<'static>> {
     let mut mantissa: u64 = 0;
     let mut fraction_digits = 0usize;

@@ -52,16 +52,13 @@ struct Family {
 impl Family {
     fn insert(&mut self, bits: u128, len: u8, width: u8, loc: Location) {
         let key = mask(bits, len, width);
-        match self.by_len.iter_mut().find(|(l, _)| *l == len) {
-            Some((_, map)) => {
-                map.insert(key, loc);
-            }
-            None => {
-                let mut map = FxHashMap::default();
-                map.insert(key, loc);
-                self.by_len.push((len, map));
-                self.by_len.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
-            }
+        if let Some((_, map)) = self.by_len.iter_mut().find(|(l, _)| *l == len) {
+            map.insert(key, loc);
+        } else {
+            let mut map = FxHashMap::default();
+            map.insert(key, loc);
+            self.by_len.push((len, map));
+            self.by_len.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
         }
     }
 

@@ -182,16 +182,15 @@ impl Monitor {
 
     fn track_online(&mut self, obs: &Observation, cell: CellId) {
         let live = &mut self.peers[obs.peer as usize];
-        let i = match live.tracks.iter().position(|t| t.cell == cell) {
-            Some(i) => i,
-            None => {
-                live.tracks.push(Track {
-                    cell,
-                    last_recv: obs.recv,
-                    end: NO_END,
-                });
-                live.tracks.len() - 1
-            }
+        let i = if let Some(i) = live.tracks.iter().position(|t| t.cell == cell) {
+            i
+        } else {
+            live.tracks.push(Track {
+                cell,
+                last_recv: obs.recv,
+                end: NO_END,
+            });
+            live.tracks.len() - 1
         };
         let track = &mut live.tracks[i];
         if obs.recv < track.last_recv {

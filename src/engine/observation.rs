@@ -27,7 +27,7 @@ pub struct Observation {
 
 impl Observation {
     /// The first instant at which this record no longer keeps its peer online:
-    /// online while t − recv < 2 × period_s (DESIGN §5).
+    /// online while t − recv < 2 × `period_s` (DESIGN §5).
     pub fn online_until(&self) -> i64 {
         #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
         let end = (self.recv as f64 + 2000.0 * self.period_s).ceil();

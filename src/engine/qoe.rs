@@ -25,7 +25,7 @@ impl Default for QoeParams {
 
 impl QoeParams {
     /// MOS of one report, or `None` when it covers no playback time (play + stall = 0),
-    /// which leaves it out of continuity and QoE.
+    /// which leaves it out of continuity and `QoE`.
     pub fn mos(&self, bitrate_kbps: f64, play_s: f64, stall_s: f64) -> Option<f64> {
         let total = play_s + stall_s;
         if total <= 0.0 {

@@ -434,9 +434,13 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-fn one_of<T: Copy>(name: &'static str, v: Scalar, choices: &[(&str, T)]) -> Result<T, RecordError> {
-    let Scalar::Str(s) = &v else {
-        return Err(wrong_type(name, "a string", &v));
+fn one_of<T: Copy>(
+    name: &'static str,
+    v: &Scalar,
+    choices: &[(&str, T)],
+) -> Result<T, RecordError> {
+    let Scalar::Str(s) = v else {
+        return Err(wrong_type(name, "a string", v));
     };
     choices
         .iter()
@@ -559,7 +563,7 @@ pub fn parse_feedback(line: &[u8], origin: Origin) -> Result<Feedback<'_>, Recor
     };
     let event = one_of(
         "event",
-        s.required("event")?,
+        &s.required("event")?,
         &[
             ("join", Event::Join),
             ("report", Event::Report),
@@ -568,7 +572,7 @@ pub fn parse_feedback(line: &[u8], origin: Origin) -> Result<Feedback<'_>, Recor
     )?;
     let nat = one_of(
         "nat",
-        s.required("nat")?,
+        &s.required("nat")?,
         &[
             ("open", Nat::Open),
             ("cone", Nat::Cone),

@@ -53,7 +53,7 @@ impl History {
                 .map(|&(width_ms, keep_ms)| Tier {
                     width_ms,
                     keep_ms,
-                    slots: Default::default(),
+                    slots: std::collections::VecDeque::default(),
                 })
                 .collect(),
         }

@@ -30,7 +30,7 @@ pub fn read_minute_file(file: &MinuteFile) -> FileText {
 
 fn read_inner(path: &Path, gzip: bool) -> std::io::Result<FileText> {
     let f = File::open(path)?;
-    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let size = f.metadata().map_or(0, |m| m.len());
     if !gzip {
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         BufReader::new(f).read_to_end(&mut bytes)?;
@@ -52,8 +52,7 @@ fn read_inner(path: &Path, gzip: bool) -> std::io::Result<FileText> {
             let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
             bytes.truncate(keep);
             Some(format!(
-                "damaged gzip ({e}); kept the {} complete bytes before it",
-                keep
+                "damaged gzip ({e}); kept the {keep} complete bytes before it"
             ))
         }
     };

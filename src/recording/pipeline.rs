@@ -49,7 +49,7 @@ pub fn read_in_order(
         drop(tx);
         let mut pending = BTreeMap::new();
         let mut want = 0;
-        for (i, batch) in rx.iter() {
+        for (i, batch) in &rx {
             pending.insert(i, batch);
             while let Some(batch) = pending.remove(&want) {
                 want += 1;

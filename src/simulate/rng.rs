@@ -1,4 +1,4 @@
-//! A small, stable random generator (xoshiro256**, seeded by SplitMix64) and the
+//! A small, stable random generator (xoshiro256**, seeded by `SplitMix64`) and the
 //! distributions the scenarios draw from.
 //!
 //! Written here rather than taken from `rand` so that a recording made with `--seed N`
@@ -9,7 +9,7 @@ pub struct Rng {
     s: [u64; 4],
 }
 
-/// Mixes one 64-bit value (SplitMix64's finaliser): for seeding and stable hashes.
+/// Mixes one 64-bit value (`SplitMix64`'s finaliser): for seeding and stable hashes.
 pub fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
