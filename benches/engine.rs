@@ -82,15 +82,28 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     // Record generation alone (compression runs on the writer threads).
-    let knobs = Knobs { seed: 1, users: 177_245.0 * 0.2, peak: 1400.0 };
+    let knobs = Knobs {
+        seed: 1,
+        users: 177_245.0 * 0.2,
+        peak: 1400.0,
+    };
     let pop = population(knobs, FLASH_DAY - 1..FLASH_DAY + 1);
-    let emit = EmitKnobs { seed: 1, servers: 2, duplicate_share: 0.002, malformed_share: 0.0 };
+    let emit = EmitKnobs {
+        seed: 1,
+        servers: 2,
+        duplicate_share: 0.002,
+        malformed_share: 0.0,
+    };
     let from = FLASH_AT_MS - 15 * MINUTE_MS;
     let to = FLASH_AT_MS + 15 * MINUTE_MS;
     let mut group = c.benchmark_group("simulate");
-    group.throughput(Throughput::Elements(sweep(&pop, emit, from, to, |_| {}).records));
+    group.throughput(Throughput::Elements(
+        sweep(&pop, emit, from, to, |_| {}).records,
+    ));
     group.sample_size(10);
-    group.bench_function("generate", |b| b.iter(|| sweep(&pop, emit, from, to, |m| drop(black_box(m))).records));
+    group.bench_function("generate", |b| {
+        b.iter(|| sweep(&pop, emit, from, to, |m| drop(black_box(m))).records)
+    });
     group.finish();
 }
 

@@ -14,7 +14,7 @@ pub(crate) fn scan_flat<'a>(
     lookup: fn(&str) -> Option<usize>,
     slots: &mut [Option<Scalar<'a>>],
 ) -> Option<()> {
-    walk_flat(line, |key, value| {
+    walk_flat(std::str::from_utf8(line).ok()?, |key, value| {
         if let Some(k) = lookup(key) {
             slots[k] = Some(value);
         }
@@ -23,11 +23,13 @@ pub(crate) fn scan_flat<'a>(
 }
 
 /// Calls `field` for each key and scalar value of a flat object; `None` from `field`, or
-/// anything the fast path does not handle, stops the walk with `None`.
+/// anything the fast path does not handle, stops the walk with `None`. The line is
+/// UTF-8-checked once by the caller, so strings are slices of it.
 pub(crate) fn walk_flat<'a>(
-    line: &'a [u8],
+    text: &'a str,
     mut field: impl FnMut(&'a str, Scalar<'a>) -> Option<()>,
 ) -> Option<()> {
+    let line = text.as_bytes();
     let mut i = skip_ws(line, 0);
     if *line.get(i)? != b'{' {
         return None;
@@ -40,13 +42,13 @@ pub(crate) fn walk_flat<'a>(
         if *line.get(i)? != b'"' {
             return None;
         }
-        let (key, next) = simple_string(line, i + 1)?;
+        let (key, next) = simple_string(text, i + 1)?;
         i = skip_ws(line, next);
         if *line.get(i)? != b':' {
             return None;
         }
         i = skip_ws(line, i + 1);
-        let (value, next) = scalar(line, i)?;
+        let (value, next) = scalar(text, i)?;
         field(key, value)?;
         i = skip_ws(line, next);
         match *line.get(i)? {
@@ -61,7 +63,7 @@ fn end(line: &[u8], i: usize) -> Option<()> {
     (skip_ws(line, i) == line.len()).then_some(())
 }
 
-fn skip_ws(line: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_ws(line: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = line.get(i) {
         i += 1;
     }
@@ -69,22 +71,23 @@ fn skip_ws(line: &[u8], mut i: usize) -> usize {
 }
 
 /// A string without escapes or control characters, starting after its opening quote.
-fn simple_string(line: &[u8], start: usize) -> Option<(&str, usize)> {
-    let rest = line.get(start..)?;
-    let len = memchr::memchr(b'"', rest)?;
-    let body = &rest[..len];
-    // Escapes and control characters are the general decoder's business.
-    if body.iter().any(|&b| b == b'\\' || b < 0x20) {
+pub(crate) fn simple_string(text: &str, start: usize) -> Option<(&str, usize)> {
+    let rest = text.as_bytes().get(start..)?;
+    // Strings here are short: a plain loop beats setting up a vector search.
+    let len = rest
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    if rest[len] != b'"' {
         return None;
     }
-    let text = std::str::from_utf8(body).ok()?;
-    Some((text, start + len + 1))
+    Some((text.get(start..start + len)?, start + len + 1))
 }
 
-fn scalar(line: &[u8], i: usize) -> Option<(Scalar<'_>, usize)> {
+fn scalar(text: &str, i: usize) -> Option<(Scalar<'_>, usize)> {
+    let line = text.as_bytes();
     match *line.get(i)? {
         b'"' => {
-            let (s, next) = simple_string(line, i + 1)?;
+            let (s, next) = simple_string(text, i + 1)?;
             Some((Scalar::Str(Cow::Borrowed(s)), next))
         }
         b'-' | b'0'..=b'9' => number(line, i),
@@ -108,9 +111,9 @@ fn literal<'a>(
 
 /// A JSON number read exactly as `serde_json` reads it, or `None` where it would differ
 /// (negative zero, integers beyond 64 bits, out-of-range floats).
-fn number(line: &[u8], start: usize) -> Option<(Scalar<'static>, usize)> {
+pub(crate) fn number(line: &[u8], start: usize) -> Option<(Scalar<'static>, usize)> {
     let mut i = start;
-    let negative = line[i] == b'-';
+    let negative = *line.get(i)? == b'-';
     if negative {
         i += 1;
     }
