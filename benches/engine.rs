@@ -102,7 +102,7 @@ fn bench(c: &mut Criterion) {
     ));
     group.sample_size(10);
     group.bench_function("generate", |b| {
-        b.iter(|| sweep(&pop, emit, from, to, |m| drop(black_box(m))).records)
+        b.iter(|| sweep(&pop, emit, from, to, |m| drop(black_box(m))).records);
     });
     group.finish();
 }

@@ -7,8 +7,7 @@
 //! `recv` opens an interval `[recv, recv + 2·period)` that the peer's next record (or its
 //! leave) cuts short, and each interval's ends are filed as ±1 deltas.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
 use rustc_hash::FxHashSet;
 
@@ -63,8 +62,6 @@ pub struct Aggregator {
     sessions: Vec<Option<SessionTrack>>,
     days: BTreeMap<Day, DayUsers>,
     ip_days: FxHashSet<(u32, Day)>,
-    /// Pending online ends, for counting at an arbitrary clock (lazy: stale entries skipped).
-    ends: BinaryHeap<Reverse<(i64, u32)>>,
     accepted: u64,
     latest_recv: i64,
 }
@@ -79,7 +76,6 @@ impl Aggregator {
             sessions: Vec::new(),
             days: BTreeMap::new(),
             ip_days: FxHashSet::default(),
-            ends: BinaryHeap::new(),
             accepted: 0,
             latest_recv: i64::MIN,
         }
@@ -125,7 +121,6 @@ impl Aggregator {
                 let end = obs.online_until();
                 peer.online_end = end;
                 add_online(&mut self.buckets, obs.recv, 1);
-                self.ends.push(Reverse((end, obs.peer)));
             }
         }
 
@@ -165,28 +160,18 @@ impl Aggregator {
                 }
             }
         }
-        self.expire(obs.recv);
     }
 
-    /// Files the ends of online intervals that ran out by `now` (no record came).
-    pub fn expire(&mut self, now: i64) {
-        while let Some(Reverse((end, peer))) = self.ends.peek().copied() {
-            if end > now {
-                break;
-            }
-            self.ends.pop();
-            if let Some(Some(p)) = self.peers.get_mut(peer as usize) {
-                if p.online_end == end {
-                    p.online_end = NO_END;
-                    add_online(&mut self.buckets, end, -1);
-                }
+    /// Files the end of every interval still open: call once the stream is complete.
+    /// (Until then an interval's end is filed when the peer's next record cuts it
+    /// short; deltas carry their own time, so filing late changes nothing.)
+    pub fn close(&mut self) {
+        for p in self.peers.iter_mut().flatten() {
+            let end = std::mem::replace(&mut p.online_end, NO_END);
+            if end != NO_END {
+                add_online(&mut self.buckets, end, -1);
             }
         }
-    }
-
-    /// Files every pending end: call once the stream is complete.
-    pub fn close(&mut self) {
-        self.expire(i64::MAX);
     }
 
     pub fn buckets(&self) -> &Series {

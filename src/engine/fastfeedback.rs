@@ -133,6 +133,8 @@ impl<'a> Cursor<'a> {
         number(&self.scalar_number()?, positive)
     }
 
+    /// `Some(None)` for null, `Some(Some(n))` for an integer, `None` for anything else.
+    #[allow(clippy::option_option)]
     fn null_or_int(&mut self) -> Option<Option<i64>> {
         if self.key("null").is_some() {
             Some(None)
@@ -349,7 +351,7 @@ mod tests {
             LINE.replace(r#""v":1,"#, r#""v":1, "#),
             LINE.replace(r#","srv":"fs1""#, ""),
             LINE.replace(r#""nat":"unknown""#, r#""nat":"carrier""#),
-            LINE.replace("}", r#","extra":1}"#),
+            LINE.replace('}', r#","extra":1}"#),
         ] {
             assert_eq!(canonical(&line), None, "{line}");
         }
