@@ -8,4 +8,5 @@ pub mod config;
 pub mod engine;
 pub mod recording;
 pub mod report;
+pub mod server;
 pub mod simulate;
