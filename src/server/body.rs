@@ -1,0 +1,281 @@
+//! Request bodies of `POST /v1/feedback` and `/v1/probes` (DESIGN §4): one JSON object, a
+//! JSON array of them, or NDJSON; optionally gzip. Size limits apply after
+//! decompression too, so a small gzip body cannot inflate a thousandfold.
+
+use std::io::Read;
+
+use flate2::read::MultiGzDecoder;
+use serde_json::value::RawValue;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes on the wire.
+    pub max_body: usize,
+    /// Bytes after decompression.
+    pub max_decoded: usize,
+    /// Bytes of one record.
+    pub max_record: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: 1 << 20,
+            max_decoded: 8 << 20,
+            max_record: 64 << 10,
+        }
+    }
+}
+
+/// Why a whole body was refused; each maps to one status code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("body of {size} bytes is over the limit of {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("body inflates past the limit of {limit} bytes")]
+    InflatesTooLarge { limit: usize },
+    #[error("body is not valid gzip: {0}")]
+    BadGzip(String),
+    #[error("body is empty")]
+    Empty,
+    #[error("body is not a JSON object, array or NDJSON: {0}")]
+    Unparseable(String),
+}
+
+impl BodyError {
+    pub fn status(&self) -> u16 {
+        match self {
+            BodyError::TooLarge { .. } | BodyError::InflatesTooLarge { .. } => 413,
+            BodyError::BadGzip(_) | BodyError::Empty | BodyError::Unparseable(_) => 400,
+        }
+    }
+
+    /// The `/metrics` label for this refusal.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            BodyError::TooLarge { .. } => "body_too_large",
+            BodyError::InflatesTooLarge { .. } => "inflates_too_large",
+            BodyError::BadGzip(_) => "bad_gzip",
+            BodyError::Empty => "empty_body",
+            BodyError::Unparseable(_) => "unparseable_body",
+        }
+    }
+}
+
+/// The body's bytes, inflated when `gzip`, within the limits.
+pub fn decode(body: &[u8], gzip: bool, limits: &Limits) -> Result<Vec<u8>, BodyError> {
+    if body.len() > limits.max_body {
+        return Err(BodyError::TooLarge {
+            size: body.len(),
+            limit: limits.max_body,
+        });
+    }
+    if !gzip {
+        return Ok(body.to_vec());
+    }
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limits.max_decoded));
+    let cap = u64::try_from(limits.max_decoded)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    MultiGzDecoder::new(body)
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| BodyError::BadGzip(e.to_string()))?;
+    if out.len() > limits.max_decoded {
+        return Err(BodyError::InflatesTooLarge {
+            limit: limits.max_decoded,
+        });
+    }
+    Ok(out)
+}
+
+/// One record of a body: its position (0-based) and its text, or why it is unusable.
+pub type Item<'a> = (usize, Result<&'a [u8], String>);
+
+/// Splits a decoded body into records: a JSON array's elements, a single object, or the
+/// non-blank lines of NDJSON (CRLF and a leading BOM allowed). A bad NDJSON line is one
+/// bad record; only a body with no record structure at all is refused whole.
+pub fn split<'a>(body: &'a [u8], limits: &Limits) -> Result<Vec<Item<'a>>, BodyError> {
+    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+    let first = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .ok_or(BodyError::Empty)?;
+    let too_long = |n: usize| {
+        format!(
+            "record of {n} bytes is over the limit of {}",
+            limits.max_record
+        )
+    };
+    if body[first] == b'[' {
+        let elements: Vec<&RawValue> =
+            serde_json::from_slice(body).map_err(|e| BodyError::Unparseable(e.to_string()))?;
+        return Ok(elements
+            .into_iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let text = raw.get().as_bytes();
+                (
+                    i,
+                    if text.len() > limits.max_record {
+                        Err(too_long(text.len()))
+                    } else {
+                        Ok(text)
+                    },
+                )
+            })
+            .collect());
+    }
+    // One object, possibly spread over several lines.
+    if serde_json::from_slice::<&RawValue>(body).is_ok() {
+        let text = body.trim_ascii();
+        return Ok(vec![(
+            0,
+            if text.len() > limits.max_record {
+                Err(too_long(text.len()))
+            } else {
+                Ok(text)
+            },
+        )]);
+    }
+    let lines: Vec<&[u8]> = body
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.trim_ascii().is_empty())
+        .collect();
+    if lines.len() < 2 {
+        let e = serde_json::from_slice::<&RawValue>(body)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        return Err(BodyError::Unparseable(e));
+    }
+    Ok(lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            (
+                i,
+                if l.len() > limits.max_record {
+                    Err(too_long(l.len()))
+                } else {
+                    Ok(l)
+                },
+            )
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::best());
+        e.write_all(data).expect("gzip");
+        e.finish().expect("gzip")
+    }
+
+    fn texts(items: &[Item]) -> Vec<Result<String, ()>> {
+        items
+            .iter()
+            .map(|(_, r)| {
+                r.as_ref()
+                    .map(|t| String::from_utf8_lossy(t).into_owned())
+                    .map_err(|_| ())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn objects_arrays_and_ndjson() {
+        let l = Limits::default();
+        assert_eq!(
+            texts(&split(b" {\"a\":1}\n", &l).expect("object")),
+            vec![Ok("{\"a\":1}".into())]
+        );
+        assert_eq!(
+            texts(&split(b"{\n  \"a\": 1\n}", &l).expect("pretty object")).len(),
+            1
+        );
+        let arr = split(b"[{\"a\":1}, {\"b\":[2]}]", &l).expect("array");
+        assert_eq!(
+            texts(&arr),
+            vec![Ok("{\"a\":1}".into()), Ok("{\"b\":[2]}".into())]
+        );
+        let nd = split(b"\xef\xbb\xbf{\"a\":1}\r\n\r\n{bad\n{\"c\":3}", &l).expect("ndjson");
+        assert_eq!(
+            texts(&nd),
+            vec![
+                Ok("{\"a\":1}".into()),
+                Ok("{bad".into()),
+                Ok("{\"c\":3}".into())
+            ]
+        );
+        assert_eq!(nd[2].0, 2);
+    }
+
+    #[test]
+    fn refusals_have_their_status() {
+        let l = Limits::default();
+        for (body, status) in [
+            (&b""[..], 400),
+            (b"   \n ", 400),
+            (b"{\"a\":", 400),
+            (b"[{\"a\":1},", 400),
+            (b"nonsense", 400),
+        ] {
+            let err = split(body, &l).expect_err("refused");
+            assert_eq!(err.status(), status, "{body:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn limits_apply_before_and_after_inflating() {
+        let l = Limits {
+            max_body: 1000,
+            max_decoded: 10_000,
+            max_record: 100,
+        };
+        assert_eq!(
+            decode(&[b' '; 1001], false, &l).map_err(|e| e.status()),
+            Err(413)
+        );
+        assert!(decode(&[b' '; 1000], false, &l).is_ok());
+        // A bomb: 1 MB of zeros gzips to about 1 KB, a thousandfold.
+        let bomb = gz(&vec![0u8; 1 << 20]);
+        assert!(bomb.len() <= 1100, "{}", bomb.len());
+        let err = decode(
+            &bomb,
+            true,
+            &Limits {
+                max_body: 2000,
+                ..l
+            },
+        )
+        .expect_err("bomb");
+        assert_eq!((err.status(), err.reason()), (413, "inflates_too_large"));
+        assert_eq!(
+            decode(&gz(&[b'x'; 10_000]), true, &l).map(|v| v.len()),
+            Ok(10_000)
+        );
+        assert_eq!(
+            decode(b"not gzip", true, &l).map_err(|e| e.status()),
+            Err(400)
+        );
+        let long = format!("[{{\"a\":\"{}\"}}]", "x".repeat(200));
+        assert!(split(long.as_bytes(), &l).expect("array")[0].1.is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        assert_eq!(
+            split(deep.as_bytes(), &Limits::default()).map_err(|e| e.status()),
+            Err(400)
+        );
+    }
+}

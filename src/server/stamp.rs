@@ -1,0 +1,133 @@
+//! Turning an accepted peer record into its log line (DESIGN §2, §4): the server is
+//! authoritative for `ip` and adds `recv` and `srv`; every other field, known or not, is
+//! kept as the peer sent it.
+//!
+//! The common record — one line, none of those three keys — is stamped by appending text
+//! before its closing brace; anything else is rewritten through a JSON map, so a peer
+//! cannot smuggle its own `ip` or a second line into the log.
+
+use serde_json::{Map, Value};
+
+use crate::engine::record::{Origin, Reason, RecordError, parse_feedback, parse_probe};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Feedback,
+    Probe,
+}
+
+/// Validates `record` and returns its log line (without the newline).
+pub fn stamp(
+    kind: Kind,
+    record: &[u8],
+    recv: i64,
+    srv: &str,
+    ip: &str,
+) -> Result<Vec<u8>, RecordError> {
+    match kind {
+        Kind::Feedback => parse_feedback(record, Origin::Peer).map(|_| ())?,
+        Kind::Probe => parse_probe(record, Origin::Peer).map(|_| ())?,
+    }
+    let text = record.trim_ascii();
+    let plain = !text.iter().any(|&b| b == b'\n' || b == b'\r')
+        && !contains(text, b"\"ip\"")
+        && !contains(text, b"\"recv\"")
+        && !contains(text, b"\"srv\"")
+        && text.len() > 2;
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    if plain {
+        let mut line = Vec::with_capacity(text.len() + 64);
+        line.extend_from_slice(&text[..text.len() - 1]);
+        if kind == Kind::Feedback {
+            line.extend_from_slice(b",\"ip\":");
+            line.extend_from_slice(quote(ip).as_bytes());
+        }
+        line.extend_from_slice(b",\"recv\":");
+        line.extend_from_slice(recv.to_string().as_bytes());
+        line.extend_from_slice(b",\"srv\":");
+        line.extend_from_slice(quote(srv).as_bytes());
+        line.push(b'}');
+        return Ok(line);
+    }
+    let mut map: Map<String, Value> = serde_json::from_slice(text).map_err(|e| RecordError {
+        reason: Reason::InvalidJson,
+        field: None,
+        detail: format!("invalid JSON: {e}"),
+    })?;
+    if kind == Kind::Feedback {
+        map.insert("ip".into(), Value::from(ip));
+    }
+    map.insert("recv".into(), Value::from(recv));
+    map.insert("srv".into(), Value::from(srv));
+    serde_json::to_vec(&map).map_err(|e| RecordError {
+        reason: Reason::InvalidJson,
+        field: None,
+        detail: e.to_string(),
+    })
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(haystack, needle).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER: &str = r#"{"v":1,"peer":"p1","session":"s1","seq":7,"ts":1,"event":"report","channel":"main","period_s":30,"up_kbps":800,"down_kbps":900,"server_kbps":100,"bitrate_kbps":420,"play_s":30,"stall_s":0,"startup_ms":null,"buffer_s":12,"partners":9,"nat":"cone","player":"x","os":"y","rtt_ms":33,"custom":{"k":[1,2]}}"#;
+
+    fn logged(line: &[u8]) -> serde_json::Value {
+        let r = parse_feedback(line, Origin::Log).expect("the log line is a valid logged record");
+        assert_eq!(r.seq, 7);
+        serde_json::from_slice(line).expect("JSON")
+    }
+
+    #[test]
+    fn plain_records_get_the_stamp_appended_and_keep_unknown_fields() {
+        let line =
+            stamp(Kind::Feedback, PEER.as_bytes(), 1234, "fs1", "203.0.113.9").expect("valid");
+        assert!(line.starts_with(&PEER.as_bytes()[..PEER.len() - 1]));
+        let v = logged(&line);
+        assert_eq!(
+            (v["ip"].as_str(), v["recv"].as_i64(), v["srv"].as_str()),
+            (Some("203.0.113.9"), Some(1234), Some("fs1"))
+        );
+        assert_eq!(v["custom"]["k"][1], 2);
+    }
+
+    #[test]
+    fn a_peer_cannot_choose_its_ip_recv_or_log_lines() {
+        let sneaky = PEER.replace(r#""v":1,"#, "\"v\":1,\"ip\":\"10.9.9.9\",\"recv\":1,\n");
+        let line = stamp(
+            Kind::Feedback,
+            sneaky.as_bytes(),
+            99,
+            "fs\"2",
+            "2001:db8::1",
+        )
+        .expect("valid");
+        assert!(!line.contains(&b'\n'));
+        let v = logged(&line);
+        assert_eq!(
+            (v["ip"].as_str(), v["recv"].as_i64(), v["srv"].as_str()),
+            (Some("2001:db8::1"), Some(99), Some("fs\"2"))
+        );
+    }
+
+    #[test]
+    fn invalid_records_are_refused_with_their_field() {
+        let bad = PEER.replace("\"seq\":7", "\"seq\":\"7\"");
+        let err = stamp(Kind::Feedback, bad.as_bytes(), 1, "fs1", "1.2.3.4").expect_err("refused");
+        assert_eq!(err.field, Some("seq"));
+        assert!(stamp(Kind::Feedback, b"{}", 1, "fs1", "1.2.3.4").is_err());
+    }
+
+    #[test]
+    fn probes_get_recv_and_srv() {
+        let probe = r#"{"v":1,"probe":"UA","dest":"bbc","group":"Internet(England)","ts":1,"rtt_ms":215.5,"loss_fwd":0,"loss_rev":0,"reorder_fwd":0,"reorder_rev":0.2,"samples":100}"#;
+        let line = stamp(Kind::Probe, probe.as_bytes(), 5, "fs1", "1.2.3.4").expect("valid");
+        let p = parse_probe(&line, Origin::Log).expect("logged probe");
+        assert_eq!(p.recv, 5);
+        assert!(!String::from_utf8_lossy(&line).contains("\"ip\""));
+    }
+}
