@@ -3,3 +3,4 @@
 pub mod body;
 pub mod logfile;
 pub mod stamp;
+pub mod writer;

@@ -1,0 +1,354 @@
+//! The log writer: one thread per stream appends records to the open minute file and
+//! acknowledges them only once they are durable (DESIGN §4).
+//!
+//! Requests hand over their stamped lines and wait. The thread takes every job pending,
+//! writes them, makes them durable with one `fdatasync` for the whole group (group
+//! commit: with many clients, one fsync serves them all), then answers each job. With
+//! `Fsync::Interval` it answers after writing and syncs at most every interval (a crash
+//! may lose that interval's acknowledged records); with `Fsync::None` the OS decides.
+//!
+//! A write or sync error answers every job of the group with an error (the HTTP layer
+//! turns it into 503), cuts the file back to its last durable length, and drops the file
+//! handle: it is reopened and its tail repaired before it is trusted again — never "retry
+//! the fsync and report success". Files roll over at the minute boundary of the server's
+//! clock; a closed minute is never reopened: a record stamped in an earlier minute (the
+//! clock went back) goes into the open minute and is counted as late.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::logfile::{compress_minute, gz_path, minute_path, repair_tail};
+
+pub const MINUTE_MS: i64 = 60_000;
+
+/// Wall-clock time for stamping and filing; a test clock can jump.
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> i64;
+}
+
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    /// Acknowledge after `fdatasync`, shared by every request in the group.
+    Batch,
+    /// Acknowledge after writing; sync at most every interval.
+    Interval(Duration),
+    /// Acknowledge after writing; never sync explicitly.
+    None,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub records: AtomicU64,
+    pub bytes: AtomicU64,
+    pub fsyncs: AtomicU64,
+    pub fsync_micros: AtomicU64,
+    pub groups: AtomicU64,
+    pub late_records: AtomicU64,
+    pub write_errors: AtomicU64,
+    pub rotations: AtomicU64,
+    /// Closed minutes left uncompressed (start-up recovery compresses them).
+    pub compress_failures: AtomicU64,
+}
+
+/// Why a job was not acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot store records: {0}")]
+pub struct StoreError(pub String);
+
+struct Job {
+    /// Lines, each ending in `\n`, all stamped with `recv` in `minute_ms`.
+    lines: Vec<u8>,
+    records: u64,
+    minute_ms: i64,
+    reply: mpsc::Sender<Result<(), StoreError>>,
+}
+
+/// Handle to a stream's writer thread.
+pub struct LogWriter {
+    tx: Option<SyncSender<Job>>,
+    thread: Option<JoinHandle<()>>,
+    pub stats: Arc<WriterStats>,
+}
+
+pub struct WriterConfig {
+    pub root: PathBuf,
+    pub stream: String,
+    pub fsync: Fsync,
+    pub gzip_level: u32,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl LogWriter {
+    pub fn start(config: WriterConfig) -> io::Result<LogWriter> {
+        std::fs::create_dir_all(config.root.join(&config.stream))?;
+        let (tx, rx) = mpsc::sync_channel::<Job>(1024);
+        let stats = Arc::new(WriterStats::default());
+        let thread_stats = Arc::clone(&stats);
+        let thread = std::thread::Builder::new()
+            .name(format!("log-{}", config.stream))
+            .spawn(move || run(&config, &rx, &thread_stats))?;
+        Ok(LogWriter {
+            tx: Some(tx),
+            thread: Some(thread),
+            stats,
+        })
+    }
+
+    /// Appends lines stamped in `minute_ms` and waits until they are stored.
+    pub fn append(&self, lines: Vec<u8>, records: u64, minute_ms: i64) -> Result<(), StoreError> {
+        let (reply, answer) = mpsc::channel();
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| StoreError("writer stopped".into()))?;
+        tx.send(Job {
+            lines,
+            records,
+            minute_ms,
+            reply,
+        })
+        .map_err(|_| StoreError("writer stopped".into()))?;
+        answer
+            .recv()
+            .map_err(|_| StoreError("writer stopped".into()))?
+    }
+
+    /// Finishes pending jobs, syncs and closes the open file, and waits for compression.
+    pub fn shutdown(mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Open {
+    minute_ms: i64,
+    path: PathBuf,
+    file: File,
+    /// Length known to be durable (or at least fully written): the cut-back point.
+    good_len: u64,
+}
+
+/// Opens the file for `minute_ms`, or for the first later minute not yet closed: a
+/// compressed minute is never written again (its records go, late, to the next one).
+fn open_minute(root: &Path, stream: &str, mut minute_ms: i64) -> io::Result<Open> {
+    while gz_path(&minute_path(root, stream, minute_ms)).exists() {
+        minute_ms += MINUTE_MS;
+    }
+    let path = minute_path(root, stream, minute_ms);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if path.exists() {
+        repair_tail(&path)?;
+    }
+    let file = OpenOptions::new().create(true).append(true).open(&path)?;
+    let good_len = file.metadata()?.len();
+    Ok(Open {
+        minute_ms,
+        path,
+        file,
+        good_len,
+    })
+}
+
+fn run(config: &WriterConfig, rx: &Receiver<Job>, shared: &Arc<WriterStats>) {
+    let stats: &WriterStats = shared;
+    let compressor = Compressor::start(config.gzip_level, Arc::clone(shared));
+    let mut open: Option<Open> = None;
+    let mut last_sync = Instant::now();
+    let mut dirty = false;
+    loop {
+        let first = match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => {
+                // Idle: roll over a finished minute and honour the sync interval.
+                let now_minute = config.clock.now_ms().div_euclid(MINUTE_MS) * MINUTE_MS;
+                if open.as_ref().is_some_and(|o| o.minute_ms < now_minute) {
+                    close(&mut open, &compressor, stats);
+                }
+                if dirty && matches!(config.fsync, Fsync::Interval(_)) {
+                    if let Some(o) = &open {
+                        let _ = o.file.sync_data();
+                    }
+                    dirty = false;
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut group = vec![first];
+        while let Ok(job) = rx.try_recv() {
+            group.push(job);
+            if group.len() >= 4096 {
+                break;
+            }
+        }
+        stats.groups.fetch_add(1, Ordering::Relaxed);
+        // File by the stamp, never into a closed minute.
+        let wanted = group.iter().map(|j| j.minute_ms).max().unwrap_or(0);
+        if open.as_ref().is_some_and(|o| wanted > o.minute_ms) {
+            close(&mut open, &compressor, stats);
+        }
+        let result = write_group(config, &mut open, wanted, &group, stats);
+        let result = result.and_then(|()| match config.fsync {
+            Fsync::Batch => sync(open.as_ref(), stats),
+            Fsync::Interval(every) => {
+                dirty = true;
+                if last_sync.elapsed() >= every {
+                    last_sync = Instant::now();
+                    dirty = false;
+                    sync(open.as_ref(), stats)
+                } else {
+                    Ok(())
+                }
+            }
+            Fsync::None => Ok(()),
+        });
+        match result {
+            Ok(()) => {
+                if let Some(o) = open.as_mut() {
+                    o.good_len = o.file.metadata().map_or(o.good_len, |m| m.len());
+                }
+                for job in &group {
+                    stats.records.fetch_add(job.records, Ordering::Relaxed);
+                    stats
+                        .bytes
+                        .fetch_add(job.lines.len() as u64, Ordering::Relaxed);
+                    let _ = job.reply.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                stats.write_errors.fetch_add(1, Ordering::Relaxed);
+                // Nothing of this group is acknowledged, so nothing of it may stay behind.
+                if let Some(o) = open.take() {
+                    let _ = o.file.set_len(o.good_len);
+                    let _ = o.file.sync_all();
+                }
+                let err = StoreError(e.to_string());
+                for job in &group {
+                    let _ = job.reply.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+    if let Some(o) = &open {
+        let _ = o.file.sync_all();
+    }
+    // The open minute stays uncompressed: a restart in the same minute appends to it.
+    drop(open);
+    compressor.finish();
+}
+
+fn write_group(
+    config: &WriterConfig,
+    open: &mut Option<Open>,
+    wanted: i64,
+    group: &[Job],
+    stats: &WriterStats,
+) -> io::Result<()> {
+    if open.is_none() {
+        *open = Some(open_minute(&config.root, &config.stream, wanted)?);
+    }
+    let Some(o) = open.as_mut() else {
+        return Err(io::Error::other("no open file"));
+    };
+    let mut buf = Vec::with_capacity(group.iter().map(|j| j.lines.len()).sum());
+    for job in group {
+        if job.minute_ms < o.minute_ms {
+            stats.late_records.fetch_add(job.records, Ordering::Relaxed);
+        }
+        buf.extend_from_slice(&job.lines);
+    }
+    o.file.write_all(&buf)
+}
+
+fn sync(open: Option<&Open>, stats: &WriterStats) -> io::Result<()> {
+    let Some(o) = open else { return Ok(()) };
+    let started = Instant::now();
+    o.file.sync_data()?;
+    stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+    stats.fsync_micros.fetch_add(
+        u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
+    Ok(())
+}
+
+fn close(open: &mut Option<Open>, compressor: &Compressor, stats: &WriterStats) {
+    if let Some(o) = open.take() {
+        let _ = o.file.sync_all();
+        stats.rotations.fetch_add(1, Ordering::Relaxed);
+        compressor.submit(o.path);
+    }
+}
+
+/// Compresses closed minutes on its own thread, so rotation never waits for gzip.
+struct Compressor {
+    tx: Option<mpsc::Sender<PathBuf>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Compressor {
+    fn start(level: u32, stats: Arc<WriterStats>) -> Compressor {
+        let (tx, rx) = mpsc::channel::<PathBuf>();
+        let thread = std::thread::Builder::new()
+            .name("compress".into())
+            .spawn(move || {
+                for path in rx {
+                    // A failure leaves the .jsonl: start-up recovery compresses it later.
+                    if compress_minute(&path, level, None).is_err() {
+                        stats.compress_failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+            .ok();
+        Compressor {
+            tx: Some(tx),
+            thread,
+        }
+    }
+
+    fn submit(&self, path: PathBuf) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(path);
+        }
+    }
+
+    fn finish(mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;
