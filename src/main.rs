@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 use peerscope::config::{self, CommonArgs};
 use peerscope::report::{self, ReportArgs, UsageError};
+use peerscope::server::{self, ServeArgs};
 use peerscope::simulate::{self, SimulateArgs};
 
 #[derive(Debug, Parser)]
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Daily, per-minute and per-ISP tables from a recording
     Report(ReportArgs),
+    /// A feedback server: accept records over HTTP, append them to per-minute logs, serve them
+    Serve(ServeArgs),
     /// Generate an Olympic-style workload into a recording directory
     Simulate(SimulateArgs),
 }
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Report(args) => report::run(args, &settings),
+        Command::Serve(args) => server::run(args, &settings),
         Command::Simulate(args) => simulate::run(args, &settings),
     };
     match result {

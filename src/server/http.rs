@@ -1,0 +1,584 @@
+//! The HTTP API of a feedback server (DESIGN §4), on axum.
+//!
+//! Handlers are thin: bodies are decoded by [`body`](super::body), records stamped by
+//! [`stamp`](super::stamp), stored by the group-commit [`writer`](super::writer), and
+//! read back through [`files`](super::files). Every refusal has its status code, a JSON
+//! error body and a counter in `/metrics`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::body::{self, Limits};
+use super::files::{self, Cursor, Tail};
+use super::stamp::{Kind, stamp};
+use super::writer::{Clock, LogWriter, MINUTE_MS, WriterStats};
+
+/// The response header carrying the next tail cursor.
+pub const CURSOR_HEADER: &str = "x-peerscope-cursor";
+
+#[derive(Default)]
+pub struct Counters {
+    accepted: [AtomicU64; 2],
+    rejected: Mutex<BTreeMap<(&'static str, String), u64>>,
+    refused: Mutex<BTreeMap<&'static str, u64>>,
+    unauthorized: AtomicU64,
+    bad_names: AtomicU64,
+    expired_cursors: AtomicU64,
+    store_errors: AtomicU64,
+}
+
+pub struct AppState {
+    pub root: PathBuf,
+    pub name: String,
+    pub limits: Limits,
+    pub token: Option<Vec<u8>>,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub clock: Arc<dyn Clock>,
+    pub feedback: LogWriter,
+    pub probes: LogWriter,
+    pub max_wait: Duration,
+    pub counters: Counters,
+    pub appended: tokio::sync::Notify,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/feedback", post(ingest_feedback))
+        .route("/v1/probes", post(ingest_probes))
+        .route("/v1/logs", get(list_logs))
+        .route("/v1/logs/latest", get(latest_log))
+        .route("/v1/logs/{stream}/{name}", get(download))
+        .route("/v1/tail", get(tail))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .with_state(state)
+}
+
+fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({"error": message.to_string()}).to_string(),
+    )
+        .into_response()
+}
+
+fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
+    if let Ok(mut m) = map.lock() {
+        *m.entry(key).or_default() += 1;
+    }
+}
+
+/// The peer's address: the connection's, or the proxy's header when the connection comes
+/// from a trusted proxy.
+fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if trusted.contains(&peer.ip()) {
+        let from_header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        };
+        if let Some(ip) = from_header("x-real-ip").or_else(|| from_header("x-forwarded-for")) {
+            return ip;
+        }
+    }
+    peer.ip()
+}
+
+/// Compares the bearer token in constant time.
+fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(token) = &state.token else {
+        return true;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .as_bytes();
+    let mut diff = u8::from(given.len() != token.len());
+    for (i, t) in token.iter().enumerate() {
+        diff |= t ^ given.get(i).copied().unwrap_or(0);
+    }
+    let ok = diff == 0;
+    if !ok {
+        state.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
+    }
+    ok
+}
+
+async fn ingest_feedback(
+    State(s): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    ingest(s, Kind::Feedback, peer, headers, body).await
+}
+
+async fn ingest_probes(
+    State(s): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    ingest(s, Kind::Probe, peer, headers, body).await
+}
+
+fn stream_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Feedback => "feedback",
+        Kind::Probe => "probes",
+    }
+}
+
+async fn ingest(
+    s: Arc<AppState>,
+    kind: Kind,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let refuse = |e: &body::BodyError| {
+        bump(&s.counters.refused, e.reason());
+        error(
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            e,
+        )
+    };
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity");
+    let gzip = match encoding.trim().to_ascii_lowercase().as_str() {
+        "identity" | "" => false,
+        "gzip" | "x-gzip" => true,
+        other => {
+            bump(&s.counters.refused, "unsupported_encoding");
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("Content-Encoding {other:?} is not accepted (use gzip)"),
+            );
+        }
+    };
+    // Over the limit, or the client went away mid-body: either way nothing is stored.
+    let Ok(raw) = axum::body::to_bytes(body, s.limits.max_body).await else {
+        return refuse(&body::BodyError::TooLarge {
+            size: s.limits.max_body + 1,
+            limit: s.limits.max_body,
+        });
+    };
+    let decoded = match body::decode(&raw, gzip, &s.limits) {
+        Ok(d) => d,
+        Err(e) => return refuse(&e),
+    };
+    let items = match body::split(&decoded, &s.limits) {
+        Ok(i) => i,
+        Err(e) => return refuse(&e),
+    };
+    let recv = s.clock.now_ms();
+    let minute = recv.div_euclid(MINUTE_MS) * MINUTE_MS;
+    let ip = client_ip(peer, &headers, &s.trusted_proxies).to_string();
+    let stream = stream_name(kind);
+    let mut lines = Vec::with_capacity(decoded.len() + items.len() * 64);
+    let mut accepted = 0u64;
+    let mut rejected = Vec::new();
+    for (index, item) in items {
+        let outcome = item
+            .map_err(|m| ("too_long".to_owned(), m))
+            .and_then(|text| {
+                stamp(kind, text, recv, &s.name, &ip)
+                    .map_err(|e| (e.reason.name().to_owned(), e.to_string()))
+            });
+        match outcome {
+            Ok(line) => {
+                lines.extend_from_slice(&line);
+                lines.push(b'\n');
+                accepted += 1;
+            }
+            Err((reason, message)) => {
+                bump(&s.counters.rejected, (stream, reason));
+                rejected.push(json!({"index": index, "error": message}));
+            }
+        }
+    }
+    if accepted > 0 {
+        let store = Arc::clone(&s);
+        let stored = tokio::task::spawn_blocking(move || {
+            let writer = match kind {
+                Kind::Feedback => &store.feedback,
+                Kind::Probe => &store.probes,
+            };
+            writer.append(lines, accepted, minute)
+        })
+        .await;
+        match stored {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                s.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                return error(StatusCode::SERVICE_UNAVAILABLE, e);
+            }
+            Err(e) => {
+                s.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("storage task failed: {e}"),
+                );
+            }
+        }
+        s.counters.accepted[usize::from(kind == Kind::Probe)]
+            .fetch_add(accepted, Ordering::Relaxed);
+        s.appended.notify_waiters();
+    }
+    if rejected.is_empty() {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({"accepted": accepted, "rejected": rejected}).to_string(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct StreamQuery {
+    stream: Option<String>,
+    since: Option<String>,
+    cursor: Option<String>,
+    wait: Option<f64>,
+}
+
+/// The stream asked for (default `feedback`), or the message of a 400.
+fn checked_stream(s: &AppState, q: &StreamQuery) -> Result<String, String> {
+    let stream = q.stream.clone().unwrap_or_else(|| "feedback".into());
+    if files::valid_stream(&stream) {
+        Ok(stream)
+    } else {
+        s.counters.bad_names.fetch_add(1, Ordering::Relaxed);
+        Err(format!("unknown stream {stream:?} (feedback or probes)"))
+    }
+}
+
+async fn list_logs(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<StreamQuery>,
+) -> Response {
+    if !authorized(&s, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+    }
+    let stream = match checked_stream(&s, &q) {
+        Ok(st) => st,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
+    };
+    match files::list(&s.root, &stream) {
+        Ok(mut list) => {
+            if let Some(since) = &q.since {
+                list.retain(|f| f.minute.as_str() >= since.as_str());
+            }
+            axum::Json(list).into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn latest_log(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<StreamQuery>,
+) -> Response {
+    if !authorized(&s, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+    }
+    let stream = match checked_stream(&s, &q) {
+        Ok(st) => st,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
+    };
+    match files::list(&s.root, &stream).map(|l| l.last().cloned()) {
+        Ok(Some(f)) => axum::Json(json!({"name": f.name})).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "no log file yet"),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn download(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((stream, name)): Path<(String, String)>,
+) -> Response {
+    if !authorized(&s, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+    }
+    let Some(path) = files::resolve(&s.root, &stream, &name) else {
+        s.counters.bad_names.fetch_add(1, Ordering::Relaxed);
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no log file {stream}/{name}"),
+        );
+    };
+    let mut bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::NOT_FOUND, e),
+    };
+    if !files::valid_name(&name).is_some_and(|(_, gzip)| gzip) {
+        // The open minute: whole lines only.
+        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        bytes.truncate(keep);
+    }
+    let total = bytes.len();
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let Some(range) = range else {
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            bytes,
+        )
+            .into_response();
+    };
+    let start = range
+        .strip_prefix("bytes=")
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse::<usize>().ok());
+    match start {
+        Some(n) if n < total => {
+            let mut resp = (StatusCode::PARTIAL_CONTENT, bytes[n..].to_vec()).into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {n}-{}/{total}", total - 1)) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            resp
+        }
+        Some(_) => {
+            let mut resp = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            resp
+        }
+        None => error(
+            StatusCode::BAD_REQUEST,
+            format!("unsupported Range {range:?} (only bytes=N-)"),
+        ),
+    }
+}
+
+async fn tail(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<StreamQuery>,
+) -> Response {
+    if !authorized(&s, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+    }
+    let stream = match checked_stream(&s, &q) {
+        Ok(st) => st,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
+    };
+    let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(text) => match Cursor::parse(text) {
+            Some(c) => Some(c),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("bad cursor {text:?} (YYYYMMDD-HHMM:OFFSET)"),
+                );
+            }
+        },
+    };
+    let wait = Duration::from_secs_f64(q.wait.unwrap_or(0.0).clamp(0.0, s.max_wait.as_secs_f64()));
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut cursor = cursor;
+    loop {
+        // Register interest before looking, so an append in between is not missed.
+        let appended = s.appended.notified();
+        let root = s.root.clone();
+        let stream2 = stream.clone();
+        let c = cursor.clone();
+        let read =
+            tokio::task::spawn_blocking(move || files::tail(&root, &stream2, c, 1 << 20)).await;
+        let result = match read {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        };
+        match result {
+            Tail::Gone { oldest } => {
+                s.counters.expired_cursors.fetch_add(1, Ordering::Relaxed);
+                let mut resp = error(
+                    StatusCode::GONE,
+                    format!("cursor no longer valid; oldest is {oldest}"),
+                );
+                if let Ok(v) = HeaderValue::from_str(&oldest.to_string()) {
+                    resp.headers_mut().insert(CURSOR_HEADER, v);
+                }
+                return resp;
+            }
+            Tail::Data { lines, next } => {
+                if lines.is_empty() && tokio::time::Instant::now() < deadline {
+                    cursor = Some(next);
+                    let _ = tokio::time::timeout_at(
+                        deadline.min(tokio::time::Instant::now() + Duration::from_millis(500)),
+                        appended,
+                    )
+                    .await;
+                    continue;
+                }
+                let mut resp = (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/x-ndjson")],
+                    lines,
+                )
+                    .into_response();
+                if let Ok(v) = HeaderValue::from_str(&next.to_string()) {
+                    resp.headers_mut().insert(CURSOR_HEADER, v);
+                }
+                return resp;
+            }
+        }
+    }
+}
+
+async fn metrics(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if !authorized(&s, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+    }
+    let c = &s.counters;
+    let mut out = String::new();
+    let mut counter = |name: &str, help: &str, rows: Vec<(String, u64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (labels, v) in rows {
+            let _ = writeln!(out, "{name}{labels} {v}");
+        }
+    };
+    let per_stream = |f: &dyn Fn(&WriterStats) -> u64| {
+        vec![
+            ("{stream=\"feedback\"}".to_owned(), f(&s.feedback.stats)),
+            ("{stream=\"probes\"}".to_owned(), f(&s.probes.stats)),
+        ]
+    };
+    counter(
+        "peerscope_records_accepted_total",
+        "Records stored and acknowledged.",
+        vec![
+            (
+                "{stream=\"feedback\"}".into(),
+                c.accepted[0].load(Ordering::Relaxed),
+            ),
+            (
+                "{stream=\"probes\"}".into(),
+                c.accepted[1].load(Ordering::Relaxed),
+            ),
+        ],
+    );
+    let rejected: Vec<(String, u64)> = c
+        .rejected
+        .lock()
+        .map(|m| {
+            m.iter()
+                .map(|((st, r), n)| (format!("{{stream=\"{st}\",reason=\"{r}\"}}"), *n))
+                .collect()
+        })
+        .unwrap_or_default();
+    counter(
+        "peerscope_records_rejected_total",
+        "Records refused, by reason.",
+        rejected,
+    );
+    let refused: Vec<(String, u64)> = c
+        .refused
+        .lock()
+        .map(|m| {
+            m.iter()
+                .map(|(r, n)| (format!("{{reason=\"{r}\"}}"), *n))
+                .collect()
+        })
+        .unwrap_or_default();
+    counter(
+        "peerscope_bodies_refused_total",
+        "Request bodies refused whole, by reason.",
+        refused,
+    );
+    counter(
+        "peerscope_bytes_written_total",
+        "Bytes appended to log files.",
+        per_stream(&|w| w.bytes.load(Ordering::Relaxed)),
+    );
+    counter(
+        "peerscope_fsyncs_total",
+        "fdatasync calls.",
+        per_stream(&|w| w.fsyncs.load(Ordering::Relaxed)),
+    );
+    counter(
+        "peerscope_fsync_microseconds_total",
+        "Time spent in fdatasync.",
+        per_stream(&|w| w.fsync_micros.load(Ordering::Relaxed)),
+    );
+    counter(
+        "peerscope_commit_groups_total",
+        "Groups of requests written together.",
+        per_stream(&|w| w.groups.load(Ordering::Relaxed)),
+    );
+    counter(
+        "peerscope_late_records_total",
+        "Records filed into a later minute than their stamp.",
+        per_stream(&|w| w.late_records.load(Ordering::Relaxed)),
+    );
+    counter(
+        "peerscope_write_errors_total",
+        "Failed writes or syncs (answered 503).",
+        per_stream(&|w| w.write_errors.load(Ordering::Relaxed)),
+    );
+    counter(
+        "peerscope_rotations_total",
+        "Minute files closed.",
+        per_stream(&|w| w.rotations.load(Ordering::Relaxed)),
+    );
+    counter(
+        "peerscope_compress_failures_total",
+        "Closed minutes left uncompressed.",
+        per_stream(&|w| w.compress_failures.load(Ordering::Relaxed)),
+    );
+    counter(
+        "peerscope_unauthorized_total",
+        "Read requests without a valid token.",
+        vec![(String::new(), c.unauthorized.load(Ordering::Relaxed))],
+    );
+    counter(
+        "peerscope_bad_names_total",
+        "Downloads or streams refused by name.",
+        vec![(String::new(), c.bad_names.load(Ordering::Relaxed))],
+    );
+    counter(
+        "peerscope_expired_cursors_total",
+        "Tail requests answered 410.",
+        vec![(String::new(), c.expired_cursors.load(Ordering::Relaxed))],
+    );
+    counter(
+        "peerscope_store_errors_total",
+        "Ingest requests answered 503.",
+        vec![(String::new(), c.store_errors.load(Ordering::Relaxed))],
+    );
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        out,
+    )
+        .into_response()
+}
