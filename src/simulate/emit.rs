@@ -57,19 +57,23 @@ pub struct Totals {
     pub malformed: u64,
 }
 
-/// Emits every record with event time in [from, to), calling `sink` per finished file.
-pub fn sweep(
-    pop: &Population,
-    k: EmitKnobs,
-    from: i64,
-    to: i64,
-    mut sink: impl FnMut(MinuteOut),
-) -> Totals {
+/// One step of the walk over a scenario: a record to emit, or a minute finished.
+enum Step<'a> {
+    Record {
+        event: &'a Event,
+        view: &'a View,
+        user: &'a User,
+        seq: u64,
+    },
+    MinuteDone(i64),
+}
+
+/// Walks every event with time in [from, to) in time order, numbering each peer's
+/// messages; the random stream is per minute, so a step's draws depend only on its minute.
+fn walk(pop: &Population, seed: u64, from: i64, to: i64, mut step: impl FnMut(&mut Rng, Step<'_>)) {
     let mut seq = vec![0u64; pop.users.len()];
-    let mut pending: BTreeMap<i64, Vec<ServerMinute>> = BTreeMap::new();
     let mut active: Vec<usize> = Vec::new();
     let mut next_view = 0;
-    let mut totals = Totals::default();
     let mut events = Vec::new();
     let first_minute = from.div_euclid(MINUTE_MS);
     let last_minute = (to - 1).div_euclid(MINUTE_MS);
@@ -89,13 +93,75 @@ pub fn sweep(
             v.end >= hi
         });
         events.sort_by_key(|e| (e.at, e.view));
-        let mut rng = Rng::new(k.seed, 0x5EED_0000 ^ minute as u64);
+        let mut rng = Rng::new(seed, 0x5EED_0000 ^ minute as u64);
         for e in &events {
-            let v = &pop.views[e.view];
-            let user = &pop.users[v.user as usize];
-            let s = &mut seq[v.user as usize];
+            let view = &pop.views[e.view];
+            let s = &mut seq[view.user as usize];
             let this_seq = *s;
             *s += 1;
+            step(
+                &mut rng,
+                Step::Record {
+                    event: e,
+                    view,
+                    user: &pop.users[view.user as usize],
+                    seq: this_seq,
+                },
+            );
+        }
+        step(&mut rng, Step::MinuteDone(minute));
+    }
+}
+
+/// A record as its peer sends it (no `recv`/`srv`; the `ip` it believes it has).
+pub struct PeerRecord {
+    pub at: i64,
+    pub ip: String,
+    pub peer: String,
+    pub seq: u64,
+    pub body: Vec<u8>,
+}
+
+/// Every record with event time in [from, to), in time order, as peers send them.
+pub fn each_record(pop: &Population, seed: u64, from: i64, to: i64, mut f: impl FnMut(PeerRecord)) {
+    walk(pop, seed, from, to, |rng, step| {
+        if let Step::Record {
+            event,
+            view,
+            user,
+            seq,
+        } = step
+        {
+            let mut body = record_body(rng, event, view, user, seq);
+            body.push(b'}');
+            f(PeerRecord {
+                at: event.at,
+                ip: user.ip.clone(),
+                peer: user.peer.clone(),
+                seq,
+                body,
+            });
+        }
+    });
+}
+
+/// Emits every record with event time in [from, to), calling `sink` per finished file.
+pub fn sweep(
+    pop: &Population,
+    k: EmitKnobs,
+    from: i64,
+    to: i64,
+    mut sink: impl FnMut(MinuteOut),
+) -> Totals {
+    let mut pending: BTreeMap<i64, Vec<ServerMinute>> = BTreeMap::new();
+    let mut totals = Totals::default();
+    walk(pop, k.seed, from, to, |rng, step| match step {
+        Step::Record {
+            event: e,
+            view: v,
+            user,
+            seq: this_seq,
+        } => {
             #[allow(clippy::cast_possible_truncation)]
             let recv = e.at + rng.lognormal(80.0, 0.7).min(3000.0) as i64;
             let server = rng.below(k.servers as u64) as usize;
@@ -110,7 +176,7 @@ pub fn sweep(
                 ));
                 totals.duplicates += 1;
             }
-            let body = record_body(&mut rng, e, v, user, this_seq);
+            let body = record_body(rng, e, v, user, this_seq);
             for (srv, recv) in copies {
                 if recv >= to {
                     // The recording ends at `to` by the servers' clocks.
@@ -126,7 +192,7 @@ pub fn sweep(
                 sm.lines.push((recv, offset(start), offset(sm.text.len())));
                 totals.records += 1;
                 if rng.chance(k.malformed_share) {
-                    let bad = malformed(&mut rng, &sm.text[start..]);
+                    let bad = malformed(rng, &sm.text[start..]);
                     let start = sm.text.len();
                     sm.text.extend_from_slice(&bad);
                     sm.lines.push((recv, offset(start), offset(sm.text.len())));
@@ -134,15 +200,17 @@ pub fn sweep(
                 }
             }
         }
-        // Minutes up to this one can receive nothing more.
-        while let Some(entry) = pending.first_entry() {
-            if *entry.key() > minute {
-                break;
+        Step::MinuteDone(minute) => {
+            // Minutes up to this one can receive nothing more.
+            while let Some(entry) = pending.first_entry() {
+                if *entry.key() > minute {
+                    break;
+                }
+                let (m, servers) = entry.remove_entry();
+                flush(m, servers, &mut sink);
             }
-            let (m, servers) = entry.remove_entry();
-            flush(m, servers, &mut sink);
         }
-    }
+    });
     for (m, servers) in std::mem::take(&mut pending) {
         flush(m, servers, &mut sink);
     }

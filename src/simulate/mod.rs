@@ -2,6 +2,7 @@
 //! directory (two feedback servers' trees by default), deterministic for a seed.
 
 pub mod emit;
+pub mod live;
 pub mod olympics;
 pub mod plan;
 pub mod rng;
@@ -34,8 +35,26 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 2012)]
     pub seed: u64,
     /// Recording directory to write (server trees go below it)
-    #[arg(long, value_name = "DIR", required_unless_present = "write_ip_geo")]
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["write_ip_geo", "target"], conflicts_with = "target")]
     pub out: Option<PathBuf>,
+    /// POST the records live to this feedback server or coordinator (e.g. http://127.0.0.1:8080)
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Live: records per second instead of the scenario's own pace
+    #[arg(long, value_name = "N", requires = "target")]
+    pub rate: Option<f64>,
+    /// Live: records per request (1 = each peer posts its own, as players do)
+    #[arg(long, default_value_t = 1, requires = "target")]
+    pub batch: usize,
+    /// Live: requests in flight at once
+    #[arg(long, default_value_t = 16, requires = "target")]
+    pub concurrency: usize,
+    /// Live: retries of a request that got no answer, 429 or 5xx (same seq)
+    #[arg(long, default_value_t = 5, requires = "target")]
+    pub retries: u32,
+    /// Live: write "peer seq" of every acknowledged record to FILE
+    #[arg(long, value_name = "FILE", requires = "target")]
+    pub acked: Option<PathBuf>,
     /// Start, local time (configured zone), e.g. "2012-08-07 08:00"; default: event start
     #[arg(long, value_name = "TIME")]
     pub from: Option<String>,
@@ -74,10 +93,18 @@ pub fn run(args: &SimulateArgs, settings: &Settings) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
         return Ok(());
     }
-    let Some(out) = &args.out else {
-        return Err(UsageError("--out DIR is required".into()).into());
-    };
     let usage = |m: String| anyhow::Error::from(UsageError(m));
+    if args.target.is_none() && args.out.is_none() {
+        return Err(usage("--out DIR or --target URL is required".into()));
+    }
+    if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite()))
+        || args.batch == 0
+        || args.concurrency == 0
+    {
+        return Err(usage(
+            "--rate, --batch and --concurrency must be positive".into(),
+        ));
+    }
     if !(args.scale > 0.0 && args.scale.is_finite()) {
         return Err(usage(format!(
             "--scale must be a positive number, got {}",
@@ -137,6 +164,35 @@ pub fn run(args: &SimulateArgs, settings: &Settings) -> anyhow::Result<()> {
     .unwrap_or(0);
     let started = Instant::now();
     let pop = population(knobs, first_day..last_day);
+    if let Some(target) = &args.target {
+        let report = live::run_live(
+            &pop,
+            args.seed,
+            from,
+            to,
+            &live::LiveKnobs {
+                target: target.clone(),
+                rate: args.rate,
+                batch: args.batch,
+                concurrency: args.concurrency,
+                retries: args.retries,
+                acked: args.acked.clone(),
+                timeout: std::time::Duration::from_secs(10),
+            },
+        )?;
+        eprintln!("{report}");
+        if report.failed > 0 {
+            anyhow::bail!(
+                "{} records were not acknowledged after {} retries",
+                report.failed,
+                args.retries
+            );
+        }
+        return Ok(());
+    }
+    let Some(out) = &args.out else {
+        return Err(usage("--out DIR is required".into()));
+    };
     let layout = Layout {
         root: out.clone(),
         gzip: (!args.plain).then_some(args.gzip_level),

@@ -1,0 +1,248 @@
+//! `simulate --target URL`: the end hosts live. Records are POSTed at their scenario time
+//! (real pace, relative to `--from`) or at a fixed `--rate`, one per request as players do
+//! or in `--batch`es as a load generator does, by `--concurrency` workers.
+//!
+//! A request that fails without an answer, or is answered 429 or 5xx, is retried with the
+//! same body — the same (`peer`, `seq`) — so a retry the server did store after all is a
+//! detectable duplicate. 4xx answers are not retried. `--acked FILE` lists every record a
+//! server acknowledged, for checking that none was lost.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::emit::{PeerRecord, each_record};
+use super::olympics::Population;
+
+#[derive(Debug, Clone)]
+pub struct LiveKnobs {
+    pub target: String,
+    pub rate: Option<f64>,
+    pub batch: usize,
+    pub concurrency: usize,
+    pub retries: u32,
+    pub acked: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+struct Job {
+    records: Vec<PeerRecord>,
+}
+
+#[derive(Default)]
+struct Tally {
+    requests: AtomicU64,
+    acked: AtomicU64,
+    rejected: AtomicU64,
+    failed: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// What a live run achieved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveReport {
+    pub records: u64,
+    pub requests: u64,
+    pub acked: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    pub retries: u64,
+    pub seconds: f64,
+    pub latency_ms: [f64; 3],
+}
+
+impl std::fmt::Display for LiveReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [p50, p90, p99] = self.latency_ms;
+        write!(
+            f,
+            "sent {} records in {} requests over {:.1} s ({:.0} records/s): {} acknowledged, {} rejected, {} failed after retries, {} retries; latency p50 {p50:.1} ms, p90 {p90:.1} ms, p99 {p99:.1} ms",
+            self.records,
+            self.requests,
+            self.seconds,
+            self.records as f64 / self.seconds.max(1e-9),
+            self.acked,
+            self.rejected,
+            self.failed,
+            self.retries,
+        )
+    }
+}
+
+fn endpoint(target: &str) -> String {
+    let t = target.trim_end_matches('/');
+    if t.ends_with("/v1/feedback") {
+        t.to_owned()
+    } else {
+        format!("{t}/v1/feedback")
+    }
+}
+
+pub fn run_live(
+    pop: &Population,
+    seed: u64,
+    from: i64,
+    to: i64,
+    k: &LiveKnobs,
+) -> anyhow::Result<LiveReport> {
+    let url = endpoint(&k.target);
+    let client = reqwest::blocking::Client::builder()
+        .timeout(k.timeout)
+        .pool_max_idle_per_host(k.concurrency)
+        .build()
+        .context("cannot build the HTTP client")?;
+    let acked_log = match &k.acked {
+        Some(p) => Some(Mutex::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        ))),
+        None => None,
+    };
+    let tally = Tally::default();
+    let latencies = Mutex::new(Vec::<f64>::new());
+    let (tx, rx) = mpsc::sync_channel::<Job>(k.concurrency * 4);
+    let rx = Mutex::new(rx);
+    let started = Instant::now();
+    let mut records = 0u64;
+    std::thread::scope(|scope| {
+        for _ in 0..k.concurrency.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let Ok(Ok(job)) = rx.lock().map(|r| r.recv()) else {
+                        return;
+                    };
+                    send(
+                        &client,
+                        &url,
+                        &job,
+                        k,
+                        &tally,
+                        &latencies,
+                        acked_log.as_ref(),
+                    );
+                }
+            });
+        }
+        let mut batch = Vec::with_capacity(k.batch);
+        let mut index = 0u64;
+        each_record(pop, seed, from, to, |r| {
+            index += 1;
+            let due = match k.rate {
+                Some(rate) => Duration::from_secs_f64(index as f64 / rate),
+                None => Duration::from_millis(u64::try_from(r.at - from).unwrap_or(0)),
+            };
+            batch.push(r);
+            if batch.len() >= k.batch.max(1) {
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+                records += batch.len() as u64;
+                let _ = tx.send(Job {
+                    records: std::mem::take(&mut batch),
+                });
+            }
+        });
+        if !batch.is_empty() {
+            records += batch.len() as u64;
+            let _ = tx.send(Job { records: batch });
+        }
+        drop(tx);
+    });
+    if let Some(log) = acked_log {
+        log.into_inner()
+            .map_err(|_| anyhow::anyhow!("acked log lock"))?
+            .flush()?;
+    }
+    let mut lat = latencies.into_inner().unwrap_or_default();
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| crate::engine::qoe::nearest_rank(&lat, p).unwrap_or(0.0);
+    Ok(LiveReport {
+        records,
+        requests: tally.requests.load(Ordering::Relaxed),
+        acked: tally.acked.load(Ordering::Relaxed),
+        rejected: tally.rejected.load(Ordering::Relaxed),
+        failed: tally.failed.load(Ordering::Relaxed),
+        retries: tally.retries.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+        latency_ms: [pct(50.0), pct(90.0), pct(99.0)],
+    })
+}
+
+fn send(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    job: &Job,
+    k: &LiveKnobs,
+    tally: &Tally,
+    latencies: &Mutex<Vec<f64>>,
+    acked_log: Option<&Mutex<std::io::BufWriter<std::fs::File>>>,
+) {
+    let mut body = Vec::new();
+    for r in &job.records {
+        body.extend_from_slice(&r.body);
+        body.push(b'\n');
+    }
+    for attempt in 0..=k.retries {
+        if attempt > 0 {
+            tally.retries.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis((50u64 << attempt.min(5)).min(2000)));
+        }
+        let mut req = client
+            .post(url)
+            .body(body.clone())
+            .header("Content-Type", "application/x-ndjson");
+        if let [only] = job.records.as_slice() {
+            // A player posts its own records; a server that trusts us as a proxy uses this.
+            req = req.header("X-Real-IP", only.ip.as_str());
+        }
+        let t = Instant::now();
+        tally.requests.fetch_add(1, Ordering::Relaxed);
+        let Ok(resp) = req.send() else { continue };
+        let status = resp.status().as_u16();
+        if status == 429 || status >= 500 {
+            continue;
+        }
+        if let Ok(mut l) = latencies.lock() {
+            l.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let rejected: Vec<u64> = if status == 200 {
+            resp.json::<serde_json::Value>()
+                .ok()
+                .and_then(|v| {
+                    v["rejected"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|r| r["index"].as_u64()).collect())
+                })
+                .unwrap_or_default()
+        } else if status == 204 {
+            Vec::new()
+        } else {
+            (0..job.records.len() as u64).collect()
+        };
+        tally
+            .rejected
+            .fetch_add(rejected.len() as u64, Ordering::Relaxed);
+        let ok: Vec<&PeerRecord> = job
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !rejected.contains(&(*i as u64)))
+            .map(|(_, r)| r)
+            .collect();
+        tally.acked.fetch_add(ok.len() as u64, Ordering::Relaxed);
+        if let Some(log) = acked_log {
+            if let Ok(mut w) = log.lock() {
+                for r in ok {
+                    let _ = writeln!(w, "{} {}", r.peer, r.seq);
+                }
+            }
+        }
+        return;
+    }
+    tally
+        .failed
+        .fetch_add(job.records.len() as u64, Ordering::Relaxed);
+}

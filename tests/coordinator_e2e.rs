@@ -1,0 +1,238 @@
+//! The whole ingest path on 127.0.0.1: `simulate --target` → nginx (running
+//! `deploy/nginx.conf`) → two `peerscope serve`, with one server killed midway. The union
+//! of both servers' logs holds every acknowledged record, each (peer, seq) once after
+//! dedup, with no line that fails to parse. Needs nginx (`.ci/run` installs it).
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// nginx's master must be asked to stop: SIGKILL would orphan its workers.
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &Path, name: &str) -> (Proc, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_peerscope"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--name",
+            name,
+            "--log-dir",
+        ])
+        .arg(dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start serve");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let first = lines.next().expect("line").expect("utf8");
+    std::thread::spawn(move || for _ in lines {});
+    let addr = first
+        .split("listening on ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .expect("address")
+        .to_owned();
+    (Proc(child), addr)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn logged(dir: &Path) -> Vec<(String, u64)> {
+    let rec = peerscope::recording::scan::Recording::scan(dir).expect("scan");
+    let mut out = Vec::new();
+    for g in &rec.feedback {
+        for f in &g.files {
+            let text = peerscope::recording::decode::read_minute_file(f);
+            assert!(
+                text.damage.is_none(),
+                "{}: {:?}",
+                f.path.display(),
+                text.damage
+            );
+            for (n, line) in peerscope::recording::decode::lines(&text.bytes) {
+                let r = peerscope::engine::record::parse_feedback(
+                    line,
+                    peerscope::engine::record::Origin::Log,
+                )
+                .unwrap_or_else(|e| panic!("{}:{n}: {e}", f.path.display()));
+                out.push((r.peer.into_owned(), r.seq));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn simulate_through_nginx_to_two_servers_loses_nothing_acknowledged() {
+    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("nginx is required for this test (apt-get install nginx; .ci/run does)");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (logs1, logs2) = (tmp.path().join("fs1"), tmp.path().join("fs2"));
+    let (s1, a1) = serve(&logs1, "fs1");
+    let (mut s2, a2) = serve(&logs2, "fs2");
+    let port = free_port();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx.conf"))
+            .expect("conf");
+    let mut conf = shipped.clone();
+    for (from, to) in [
+        ("127.0.0.1:8041", a1.as_str()),
+        ("127.0.0.1:8042", a2.as_str()),
+        ("127.0.0.1:8080", &format!("127.0.0.1:{port}")),
+        (
+            "/run/peerscope-nginx.pid",
+            &tmp.path().join("nginx.pid").to_string_lossy(),
+        ),
+    ] {
+        assert!(
+            conf.contains(from),
+            "deploy/nginx.conf no longer has {from}"
+        );
+        conf = conf.replace(from, to);
+    }
+    let temps = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+        .map(|t| format!("    {t}_temp_path {};\n", tmp.path().join(t).display()))
+        .concat();
+    conf = conf.replacen("http {\n", &format!("http {{\n{temps}"), 1);
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n");
+    if root {
+        conf = format!("user root;\n{conf}");
+    }
+    let conf_path = tmp.path().join("nginx.conf");
+    std::fs::write(&conf_path, conf).expect("write conf");
+    let _nginx = Nginx(
+        Command::new(nginx)
+            .args(["-e", "stderr", "-p"])
+            .arg(tmp.path())
+            .arg("-c")
+            .arg(&conf_path)
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx"),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while !reqwest::blocking::get(format!("{url}/healthz")).is_ok_and(|r| r.status() == 200) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nginx did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let acked_path = tmp.path().join("acked.txt");
+    let mut sim = Command::new(env!("CARGO_BIN_EXE_peerscope"))
+        .args([
+            "simulate",
+            "--target",
+            &url,
+            "--from",
+            "2012-08-07 09:25",
+            "--to",
+            "2012-08-07 09:50",
+        ])
+        .args([
+            "--scale",
+            "0.05",
+            "--rate",
+            "2500",
+            "--batch",
+            "5",
+            "--concurrency",
+            "8",
+            "--acked",
+        ])
+        .arg(&acked_path)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start simulate");
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = s2.0.kill(); // one backend dies mid-run
+    assert!(
+        sim.try_wait().expect("simulate").is_none(),
+        "the load ended before the backend died"
+    );
+    let _ = s2.0.wait();
+    let out = sim.wait_with_output().expect("simulate");
+    let report = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "simulate failed: {report}");
+    drop(s1);
+
+    let acked: Vec<(String, u64)> = std::fs::read_to_string(&acked_path)
+        .expect("acked")
+        .lines()
+        .map(|l| {
+            let (p, s) = l.split_once(' ').expect("peer seq");
+            (p.to_owned(), s.parse().expect("seq"))
+        })
+        .collect();
+    assert!(
+        acked.len() > 5000,
+        "only {} acknowledged: {report}",
+        acked.len()
+    );
+    let mut union = logged(&logs1);
+    union.extend(logged(&logs2));
+    let distinct: HashSet<(String, u64)> = union.iter().cloned().collect();
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|k| !distinct.contains(*k))
+        .take(5)
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged but in neither log: {lost:?}\n{report}"
+    );
+    // Copies beyond the first exist only where a request was retried.
+    // "… failed after retries, N retries; latency …"
+    let retries: u64 = report
+        .split(" retries;")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no retry count in {report}"));
+    let duplicates = (union.len() - distinct.len()) as u64;
+    assert!(
+        duplicates <= retries * 5,
+        "{duplicates} duplicates but {retries} retried requests of 5: {report}"
+    );
+    // Round robin reached both servers before one died.
+    assert!(!logged(&logs1).is_empty() && !logged(&logs2).is_empty());
+}
