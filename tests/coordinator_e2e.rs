@@ -48,7 +48,12 @@ fn serve(dir: &Path, name: &str) -> (Proc, String) {
         .spawn()
         .expect("start serve");
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let first = lines.next().expect("line").expect("utf8");
+    // Start-up recovery may report first; the address line follows.
+    let first = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening on "))
+        .expect("the server reports its address");
     std::thread::spawn(move || for _ in lines {});
     let addr = first
         .split("listening on ")

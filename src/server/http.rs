@@ -53,6 +53,7 @@ pub struct AppState {
     pub max_wait: Duration,
     pub counters: Counters,
     pub appended: tokio::sync::Notify,
+    pub rate_limit: Option<super::limit::RateLimit>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -155,6 +156,21 @@ async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let client = client_ip(peer, &headers, &s.trusted_proxies);
+    if let Some(limit) = &s.rate_limit {
+        if !limit.allow(client, std::time::Instant::now()) {
+            bump(&s.counters.refused, "over_rate");
+            let mut resp = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "over the request rate for this client; retry later",
+            );
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(limit.retry_after_s()),
+            );
+            return resp;
+        }
+    }
     let refuse = |e: &body::BodyError| {
         bump(&s.counters.refused, e.reason());
         error(
@@ -194,7 +210,7 @@ async fn ingest(
     };
     let recv = s.clock.now_ms();
     let minute = recv.div_euclid(MINUTE_MS) * MINUTE_MS;
-    let ip = client_ip(peer, &headers, &s.trusted_proxies).to_string();
+    let ip = client.to_string();
     let stream = stream_name(kind);
     let mut lines = Vec::with_capacity(decoded.len() + items.len() * 64);
     let mut accepted = 0u64;

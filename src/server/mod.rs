@@ -5,6 +5,7 @@
 pub mod body;
 pub mod files;
 pub mod http;
+pub mod limit;
 pub mod logfile;
 pub mod stamp;
 pub mod writer;
@@ -66,6 +67,12 @@ pub struct ServeArgs {
     /// Longest tail long-poll wait, seconds
     #[arg(long, default_value_t = 30)]
     pub max_wait_s: u64,
+    /// Requests per second allowed per client address (0 = no limit)
+    #[arg(long, default_value_t = 0.0, value_name = "N")]
+    pub rate_limit: f64,
+    /// Requests a client may send at once above the rate
+    #[arg(long, default_value_t = 100.0, value_name = "N")]
+    pub rate_burst: f64,
     /// gzip level of closed minutes
     #[arg(long, default_value_t = 6)]
     pub gzip_level: u32,
@@ -164,6 +171,8 @@ pub fn run(args: &ServeArgs, _settings: &Settings) -> anyhow::Result<()> {
         max_wait: Duration::from_secs(args.max_wait_s),
         counters: Counters::default(),
         appended: tokio::sync::Notify::new(),
+        rate_limit: (args.rate_limit > 0.0)
+            .then(|| limit::RateLimit::new(args.rate_limit, args.rate_burst)),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
