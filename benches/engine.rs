@@ -16,10 +16,11 @@ use peerscope::engine::qoe::QoeParams;
 use peerscope::engine::record::{Origin, parse_feedback};
 use peerscope::recording::decode::lines;
 use peerscope::simulate::emit::{EmitKnobs, sweep};
-use peerscope::simulate::olympics::{FLASH_AT_MS, FLASH_DAY, Knobs, population};
+use peerscope::simulate::olympics::{FLASH_AT_MS, FLASH_DAY, Knobs, Population, population};
 use peerscope::simulate::plan::ip_geo_csv;
 
-fn simulated_text() -> Vec<u8> {
+/// The scenario at a fifth of full scale, 30 minutes around the flash crowd.
+fn flash_crowd() -> (Population, EmitKnobs, i64, i64) {
     let knobs = Knobs {
         seed: 1,
         users: 177_245.0 * 0.2,
@@ -28,20 +29,22 @@ fn simulated_text() -> Vec<u8> {
     let pop = population(knobs, FLASH_DAY - 1..FLASH_DAY + 1);
     let emit = EmitKnobs {
         seed: 1,
-        servers: 1,
+        servers: 2,
         duplicate_share: 0.002,
         malformed_share: 0.0,
     };
-    let mut text = Vec::new();
-    sweep(
-        &pop,
+    (
+        pop,
         emit,
         FLASH_AT_MS - 15 * MINUTE_MS,
         FLASH_AT_MS + 15 * MINUTE_MS,
-        |m| {
-            text.extend_from_slice(&m.text);
-        },
-    );
+    )
+}
+
+fn simulated_text() -> Vec<u8> {
+    let (pop, emit, from, to) = flash_crowd();
+    let mut text = Vec::new();
+    sweep(&pop, emit, from, to, |m| text.extend_from_slice(&m.text));
     text
 }
 
@@ -82,20 +85,7 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     // Record generation alone (compression runs on the writer threads).
-    let knobs = Knobs {
-        seed: 1,
-        users: 177_245.0 * 0.2,
-        peak: 1400.0,
-    };
-    let pop = population(knobs, FLASH_DAY - 1..FLASH_DAY + 1);
-    let emit = EmitKnobs {
-        seed: 1,
-        servers: 2,
-        duplicate_share: 0.002,
-        malformed_share: 0.0,
-    };
-    let from = FLASH_AT_MS - 15 * MINUTE_MS;
-    let to = FLASH_AT_MS + 15 * MINUTE_MS;
+    let (pop, emit, from, to) = flash_crowd();
     let mut group = c.benchmark_group("simulate");
     group.throughput(Throughput::Elements(
         sweep(&pop, emit, from, to, |_| {}).records,

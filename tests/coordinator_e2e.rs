@@ -4,11 +4,14 @@
 //! dedup, with no line that fails to parse. Needs nginx (`.ci/run` installs it).
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::logged;
 
 struct Proc(Child);
 
@@ -32,35 +35,12 @@ impl Drop for Nginx {
 }
 
 fn serve(dir: &Path, name: &str) -> (Proc, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_peerscope"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--trusted-proxy",
-            "127.0.0.1",
-            "--name",
-            name,
-            "--log-dir",
-        ])
-        .arg(dir)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start serve");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    // Start-up recovery may report first; the address line follows.
-    let first = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.contains("listening on "))
-        .expect("the server reports its address");
-    std::thread::spawn(move || for _ in lines {});
-    let addr = first
-        .split("listening on ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .expect("address")
-        .to_owned();
+    let (child, addr) = common::spawn_serve(
+        dir,
+        "127.0.0.1:0",
+        &["--trusted-proxy", "127.0.0.1", "--name", name],
+        &[],
+    );
     (Proc(child), addr)
 }
 
@@ -70,31 +50,6 @@ fn free_port() -> u16 {
         .local_addr()
         .expect("addr")
         .port()
-}
-
-fn logged(dir: &Path) -> Vec<(String, u64)> {
-    let rec = peerscope::recording::scan::Recording::scan(dir).expect("scan");
-    let mut out = Vec::new();
-    for g in &rec.feedback {
-        for f in &g.files {
-            let text = peerscope::recording::decode::read_minute_file(f);
-            assert!(
-                text.damage.is_none(),
-                "{}: {:?}",
-                f.path.display(),
-                text.damage
-            );
-            for (n, line) in peerscope::recording::decode::lines(&text.bytes) {
-                let r = peerscope::engine::record::parse_feedback(
-                    line,
-                    peerscope::engine::record::Origin::Log,
-                )
-                .unwrap_or_else(|e| panic!("{}:{n}: {e}", f.path.display()));
-                out.push((r.peer.into_owned(), r.seq));
-            }
-        }
-    }
-    out
 }
 
 #[test]

@@ -5,15 +5,18 @@
 #![allow(clippy::many_single_char_names)]
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
+
+mod common;
+use common::logged;
 
 struct Server {
     child: Child,
@@ -26,34 +29,9 @@ impl Server {
     }
 
     fn start_on(dir: &Path, listen: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_peerscope"));
-        cmd.args(["serve", "--listen", listen, "--log-dir"])
-            .arg(dir)
-            .args(["--name", "fsT"])
-            .args(extra)
-            .env_remove("PEERSCOPE_TOKEN")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        // Start-up recovery may report first; the address line follows.
-        let first = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find(|l| l.contains("listening on "))
-            .expect("the server reports its address");
-        let addr = first
-            .split("listening on ")
-            .nth(1)
-            .and_then(|r| r.split(' ').next())
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
-        // Keep draining stderr so the server never blocks on it.
-        std::thread::spawn(move || for _ in lines {});
+        let mut args = vec!["--name", "fsT"];
+        args.extend_from_slice(extra);
+        let (child, addr) = common::spawn_serve(dir, listen, &args, env);
         Server { child, addr }
     }
 
@@ -80,33 +58,6 @@ fn client() -> Client {
         .timeout(Duration::from_secs(20))
         .build()
         .expect("client")
-}
-
-/// Every logged (peer, seq) of a log directory, checking each line parses and each
-/// closed minute is valid gzip.
-fn logged(dir: &Path) -> Vec<(String, u64)> {
-    let rec = peerscope::recording::scan::Recording::scan(dir).expect("scan");
-    let mut out = Vec::new();
-    for g in &rec.feedback {
-        for f in &g.files {
-            let text = peerscope::recording::decode::read_minute_file(f);
-            assert!(
-                text.damage.is_none(),
-                "{}: {:?}",
-                f.path.display(),
-                text.damage
-            );
-            for (n, line) in peerscope::recording::decode::lines(&text.bytes) {
-                let r = peerscope::engine::record::parse_feedback(
-                    line,
-                    peerscope::engine::record::Origin::Log,
-                )
-                .unwrap_or_else(|e| panic!("{}:{n}: {e}", f.path.display()));
-                out.push((r.peer.into_owned(), r.seq));
-            }
-        }
-    }
-    out
 }
 
 fn no_temps(dir: &Path) {

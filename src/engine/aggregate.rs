@@ -142,17 +142,7 @@ impl Aggregator {
 
         if obs.event == Event::Report {
             let b = self.buckets.bucket_mut(bucket);
-            b.reports += 1;
-            b.period_s += obs.period_s;
-            b.up += obs.up_kbps * obs.period_s;
-            b.down += obs.down_kbps * obs.period_s;
-            b.server += obs.server_kbps * obs.period_s;
-            b.play_s += obs.play_s;
-            b.stall_s += obs.stall_s;
-            if let Some(mos) = self.qoe.mos(obs.bitrate_kbps, obs.play_s, obs.stall_s) {
-                b.mos_sum += mos;
-                b.mos_n += 1;
-            }
+            b.add_report(&obs.report_sums(&self.qoe));
             if let Some(startup) = obs.startup_ms {
                 if !session.startup_seen {
                     session.startup_seen = true;

@@ -30,7 +30,35 @@ pub struct BucketStats {
     pub startups: Vec<i64>,
 }
 
+/// What one `report` record adds to the sums of its bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ReportSums {
+    pub period_s: f64,
+    pub up_kbps: f64,
+    pub down_kbps: f64,
+    pub server_kbps: f64,
+    pub play_s: f64,
+    pub stall_s: f64,
+    /// `None` when the report covers no playback (left out of QoE).
+    pub mos: Option<f64>,
+}
+
 impl BucketStats {
+    /// Adds one report: rates weighted by its period, playback, and its MOS if any.
+    pub fn add_report(&mut self, r: &ReportSums) {
+        self.reports += 1;
+        self.period_s += r.period_s;
+        self.up += r.up_kbps * r.period_s;
+        self.down += r.down_kbps * r.period_s;
+        self.server += r.server_kbps * r.period_s;
+        self.play_s += r.play_s;
+        self.stall_s += r.stall_s;
+        if let Some(m) = r.mos {
+            self.mos_sum += m;
+            self.mos_n += 1;
+        }
+    }
+
     pub fn merge(&mut self, o: &BucketStats) {
         self.merge_sums(o);
         self.startups.extend_from_slice(&o.startups);

@@ -13,7 +13,7 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::bucket::BucketStats;
+use super::bucket::{BucketStats, ReportSums};
 use super::catalog::Catalog;
 use super::core::FeedbackCore;
 use super::filter::Filter;
@@ -47,13 +47,7 @@ struct Track {
 struct Sample {
     recv: i64,
     cell: CellId,
-    period_s: f64,
-    up: f64,
-    down: f64,
-    server: f64,
-    play: f64,
-    stall: f64,
-    mos: Option<f64>,
+    sums: ReportSums,
     startup: Option<i64>,
 }
 
@@ -129,23 +123,13 @@ impl Monitor {
         if obs.event != Event::Report {
             return;
         }
-        let mos = self.qoe.mos(obs.bitrate_kbps, obs.play_s, obs.stall_s);
+        let sums = obs.report_sums(&self.qoe);
         let startup = obs
             .startup_ms
             .filter(|_| self.startup_seen.insert(obs.session));
         for c in [ALL, cell] {
             let b = self.history.cell_mut(obs.recv, c);
-            b.reports += 1;
-            b.period_s += obs.period_s;
-            b.up += obs.up_kbps * obs.period_s;
-            b.down += obs.down_kbps * obs.period_s;
-            b.server += obs.server_kbps * obs.period_s;
-            b.play_s += obs.play_s;
-            b.stall_s += obs.stall_s;
-            if let Some(m) = mos {
-                b.mos_sum += m;
-                b.mos_n += 1;
-            }
+            b.add_report(&sums);
             if let Some(s) = startup {
                 b.startups.push(s);
             }
@@ -153,13 +137,7 @@ impl Monitor {
         self.peers[peer].samples.push_back(Sample {
             recv: obs.recv,
             cell,
-            period_s: obs.period_s,
-            up: obs.up_kbps,
-            down: obs.down_kbps,
-            server: obs.server_kbps,
-            play: obs.play_s,
-            stall: obs.stall_s,
-            mos,
+            sums,
             startup,
         });
         self.sampled.insert(obs.peer);
@@ -507,17 +485,7 @@ fn per_peer<'a>(metric: Metric, samples: impl Iterator<Item = &'a Sample>) -> Op
     let mut b = BucketStats::default();
     let mut startup = None;
     for s in samples {
-        b.reports += 1;
-        b.period_s += s.period_s;
-        b.up += s.up * s.period_s;
-        b.down += s.down * s.period_s;
-        b.server += s.server * s.period_s;
-        b.play_s += s.play;
-        b.stall_s += s.stall;
-        if let Some(m) = s.mos {
-            b.mos_sum += m;
-            b.mos_n += 1;
-        }
+        b.add_report(&s.sums);
         startup = startup.or(s.startup);
     }
     if b.reports == 0 {

@@ -1,7 +1,9 @@
 //! The engine's view of one accepted feedback record: identifiers interned, location
 //! resolved, duplicates already removed. Everything downstream works on these.
 
+use super::bucket::ReportSums;
 use super::location::Location;
+use super::qoe::QoeParams;
 use super::record::Event;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,6 +28,19 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// This record's contribution to the sums, were it a report.
+    pub fn report_sums(&self, qoe: &QoeParams) -> ReportSums {
+        ReportSums {
+            period_s: self.period_s,
+            up_kbps: self.up_kbps,
+            down_kbps: self.down_kbps,
+            server_kbps: self.server_kbps,
+            play_s: self.play_s,
+            stall_s: self.stall_s,
+            mos: qoe.mos(self.bitrate_kbps, self.play_s, self.stall_s),
+        }
+    }
+
     /// The first instant at which this record no longer keeps its peer online:
     /// online while t − recv < 2 × `period_s` (DESIGN §5).
     pub fn online_until(&self) -> i64 {

@@ -471,6 +471,45 @@ async fn tail(
     }
 }
 
+/// The writer's counters, per stream: name, help, field.
+type WriterCounter = (&'static str, &'static str, fn(&WriterStats) -> &AtomicU64);
+const WRITER_COUNTERS: [WriterCounter; 8] = [
+    (
+        "peerscope_bytes_written_total",
+        "Bytes appended to log files.",
+        |w| &w.bytes,
+    ),
+    ("peerscope_fsyncs_total", "fdatasync calls.", |w| &w.fsyncs),
+    (
+        "peerscope_fsync_microseconds_total",
+        "Time spent in fdatasync.",
+        |w| &w.fsync_micros,
+    ),
+    (
+        "peerscope_commit_groups_total",
+        "Groups of requests written together.",
+        |w| &w.groups,
+    ),
+    (
+        "peerscope_late_records_total",
+        "Records filed into a later minute than their stamp.",
+        |w| &w.late_records,
+    ),
+    (
+        "peerscope_write_errors_total",
+        "Failed writes or syncs (answered 503).",
+        |w| &w.write_errors,
+    ),
+    ("peerscope_rotations_total", "Minute files closed.", |w| {
+        &w.rotations
+    }),
+    (
+        "peerscope_compress_failures_total",
+        "Closed minutes left uncompressed.",
+        |w| &w.compress_failures,
+    ),
+];
+
 async fn metrics(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if !authorized(&s, &headers) {
         return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
@@ -531,46 +570,13 @@ async fn metrics(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response
         "Request bodies refused whole, by reason.",
         refused,
     );
-    counter(
-        "peerscope_bytes_written_total",
-        "Bytes appended to log files.",
-        per_stream(&|w| w.bytes.load(Ordering::Relaxed)),
-    );
-    counter(
-        "peerscope_fsyncs_total",
-        "fdatasync calls.",
-        per_stream(&|w| w.fsyncs.load(Ordering::Relaxed)),
-    );
-    counter(
-        "peerscope_fsync_microseconds_total",
-        "Time spent in fdatasync.",
-        per_stream(&|w| w.fsync_micros.load(Ordering::Relaxed)),
-    );
-    counter(
-        "peerscope_commit_groups_total",
-        "Groups of requests written together.",
-        per_stream(&|w| w.groups.load(Ordering::Relaxed)),
-    );
-    counter(
-        "peerscope_late_records_total",
-        "Records filed into a later minute than their stamp.",
-        per_stream(&|w| w.late_records.load(Ordering::Relaxed)),
-    );
-    counter(
-        "peerscope_write_errors_total",
-        "Failed writes or syncs (answered 503).",
-        per_stream(&|w| w.write_errors.load(Ordering::Relaxed)),
-    );
-    counter(
-        "peerscope_rotations_total",
-        "Minute files closed.",
-        per_stream(&|w| w.rotations.load(Ordering::Relaxed)),
-    );
-    counter(
-        "peerscope_compress_failures_total",
-        "Closed minutes left uncompressed.",
-        per_stream(&|w| w.compress_failures.load(Ordering::Relaxed)),
-    );
+    for (name, help, field) in WRITER_COUNTERS {
+        counter(
+            name,
+            help,
+            per_stream(&|w| field(w).load(Ordering::Relaxed)),
+        );
+    }
     counter(
         "peerscope_unauthorized_total",
         "Read requests without a valid token.",
