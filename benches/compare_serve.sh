@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Whole-process ingest benchmark on 127.0.0.1, bounded in time: the same wrk client and
+# connection count against
+#   - nginx answering `return 204` (the ceiling for an HTTP POST on this machine),
+#   - peerscope serve with --fsync batch (group commit) and --fsync none,
+# with single-record POSTs and 100-record NDJSON batches. Prints records/s and the ratio
+# to nginx from this one run.
+#
+#   benches/compare_serve.sh [SECONDS] [CONNECTIONS]
+#
+# Needs wrk and nginx (Debian packages). Goals: batches > 200,000 records/s; single-record
+# POSTs with --fsync batch at least half of nginx's request rate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+CONNS=${2:-64}
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 2; }
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+cargo build --release --quiet
+BIN=$PWD/target/release/peerscope
+WORK=$(mktemp -d)
+cleanup() {
+    [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+    kill $(jobs -p) 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+RECORD='{"v":1,"peer":"pBENCH","session":"s1","seq":SEQ,"ts":1,"event":"report","channel":"main","period_s":30,"up_kbps":800,"down_kbps":900,"server_kbps":100,"bitrate_kbps":420,"play_s":30,"stall_s":0,"startup_ms":null,"buffer_s":12,"partners":9,"nat":"cone","player":"x","os":"y","rtt_ms":33}'
+single=${RECORD/SEQ/1}
+batch=$(for i in $(seq 1 100); do printf '%s\n' "${RECORD/SEQ/$i}"; done)
+lua() { # $1 = body file
+    cat > "$WORK/$(basename "$1").lua" <<LUA
+local f = io.open("$1", "rb"); local body = f:read("*a"); f:close()
+wrk.method = "POST"; wrk.body = body; wrk.headers["Content-Type"] = "application/x-ndjson"
+LUA
+    echo "$WORK/$(basename "$1").lua"
+}
+printf '%s' "$single" > "$WORK/single"
+printf '%s' "$batch" > "$WORK/batch"
+LUA_SINGLE=$(lua "$WORK/single")
+LUA_BATCH=$(lua "$WORK/batch")
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+NPORT=$(free_port)
+USER_LINE=""
+[ "$(id -u)" -eq 0 ] && USER_LINE="user root;"
+cat > "$WORK/nginx.conf" <<CONF
+$USER_LINE
+worker_processes 2;
+pid $WORK/nginx.pid;
+error_log stderr error;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/body;
+    client_max_body_size 1m;
+    server { listen 127.0.0.1:$NPORT; location / { return 204; } }
+}
+CONF
+"$NGINX" -e stderr -p "$WORK" -c "$WORK/nginx.conf"
+sleep 0.5
+
+serve() { # $1 = fsync mode; prints the port
+    local port; port=$(free_port)
+    "$BIN" serve --listen "127.0.0.1:$port" --log-dir "$WORK/logs-$1-$port" --fsync "$1" 2>/dev/null &
+    for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+    echo "$port"
+}
+
+rate() { # $1 = url, $2 = lua; prints requests/s
+    wrk -t2 -c"$CONNS" -d"${SECS}s" -s "$2" "$1" | awk '/Requests\/sec/ {print $2}'
+}
+
+printf '%-34s %14s %14s %10s\n' "target" "requests/s" "records/s" "vs nginx"
+base_single=$(rate "http://127.0.0.1:$NPORT/v1/feedback" "$LUA_SINGLE")
+printf '%-34s %14.0f %14.0f %10s\n' "nginx return 204 (single)" "$base_single" "$base_single" "1.00"
+base_batch=$(rate "http://127.0.0.1:$NPORT/v1/feedback" "$LUA_BATCH")
+printf '%-34s %14.0f %14.0f %10s\n' "nginx return 204 (batch of 100)" "$base_batch" "$(echo "$base_batch * 100" | bc)" "1.00"
+for mode in batch none; do
+    port=$(serve "$mode")
+    r=$(rate "http://127.0.0.1:$port/v1/feedback" "$LUA_SINGLE")
+    printf '%-34s %14.0f %14.0f %10.2f\n' "serve --fsync $mode (single)" "$r" "$r" "$(echo "$r / $base_single" | bc -l)"
+    r=$(rate "http://127.0.0.1:$port/v1/feedback" "$LUA_BATCH")
+    printf '%-34s %14.0f %14.0f %10.2f\n' "serve --fsync $mode (batch of 100)" "$r" "$(echo "$r * 100" | bc)" "$(echo "$r / $base_batch" | bc -l)"
+done
