@@ -21,8 +21,8 @@ BIN=$PWD/target/release/peerscope
 WORK=$(mktemp -d)
 cleanup() {
     [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
-    kill $(jobs -p) 2>/dev/null || true
-    wait 2>/dev/null || true
+    [ -f "$WORK/pids" ] && xargs -a "$WORK/pids" kill 2>/dev/null || true
+    sleep 0.5
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -51,7 +51,7 @@ cat > "$WORK/nginx.conf" <<CONF
 $USER_LINE
 worker_processes 2;
 pid $WORK/nginx.pid;
-error_log stderr error;
+error_log $WORK/nginx-error.log error;
 events { worker_connections 4096; }
 http {
     access_log off;
@@ -60,12 +60,15 @@ http {
     server { listen 127.0.0.1:$NPORT; location / { return 204; } }
 }
 CONF
-"$NGINX" -e stderr -p "$WORK" -c "$WORK/nginx.conf"
+"$NGINX" -e "$WORK/nginx-error.log" -p "$WORK" -c "$WORK/nginx.conf" </dev/null >/dev/null 2>&1
 sleep 0.5
 
 serve() { # $1 = fsync mode; prints the port
     local port; port=$(free_port)
-    "$BIN" serve --listen "127.0.0.1:$port" --log-dir "$WORK/logs-$1-$port" --fsync "$1" 2>/dev/null &
+    # Not holding our stdout: this runs inside $(...), which waits for it to close.
+    "$BIN" serve --listen "127.0.0.1:$port" --log-dir "$WORK/logs-$1-$port" --fsync "$1" \
+        </dev/null >/dev/null 2>"$WORK/serve-$1.log" &
+    echo $! >> "$WORK/pids"
     for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
     echo "$port"
 }
