@@ -3,8 +3,7 @@
 //! fails (EFBIG) as on a full disk: those requests get 503, what was acknowledged before
 //! is all there, and nothing of a refused request is left in the log.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 mod common;
 use common::logged;
@@ -18,31 +17,16 @@ fn record(seq: u64) -> String {
 #[test]
 fn a_full_file_answers_503_and_acknowledges_only_what_is_stored() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new("bash")
-        .args([
-            "-c",
-            r#"trap "" XFSZ; ulimit -f 32; exec "$0" "$@""#,
-            env!("CARGO_BIN_EXE_peerscope"),
-        ])
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-dir"])
-        .arg(dir.path())
-        .env_remove("PEERSCOPE_TOKEN")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start serve under ulimit");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let first = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.contains("listening on "))
-        .expect("the server reports its address");
-    std::thread::spawn(move || for _ in lines {});
-    let addr = first
-        .split("listening on ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .expect("address")
-        .to_owned();
+    let mut cmd = Command::new("bash");
+    cmd.args([
+        "-c",
+        r#"trap "" XFSZ; ulimit -f 32; exec "$0" "$@""#,
+        env!("CARGO_BIN_EXE_peerscope"),
+    ])
+    .args(["serve", "--listen", "127.0.0.1:0", "--log-dir"])
+    .arg(dir.path())
+    .env_remove("PEERSCOPE_TOKEN");
+    let (mut child, addr) = common::start_serve(cmd);
     let c = reqwest::blocking::Client::new();
     let mut acked = 0u64;
     let mut refused = 0u64;

@@ -25,7 +25,12 @@ pub fn spawn_serve(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("start serve");
+    start_serve(cmd)
+}
+
+/// Spawns a prepared `serve` command (stderr piped) and waits for the address it reports.
+pub fn start_serve(mut cmd: Command) -> (Child, String) {
+    let mut child = cmd.stderr(Stdio::piped()).spawn().expect("start serve");
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
     // Start-up recovery may report first; the address line follows.
     let first = lines
