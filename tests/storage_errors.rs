@@ -1,17 +1,63 @@
-//! Storage errors never produce a false 2xx (RELIABILITY 4). The server runs with a file-
-//! size limit (`ulimit -f`, SIGXFSZ ignored), so once its minute file is full every write
-//! fails (EFBIG) as on a full disk: those requests get 503, what was acknowledged before
-//! is all there, and nothing of a refused request is left in the log.
+//! Storage errors never produce a false 2xx (RELIABILITY 4): a file-size limit, a real
+//! full disk (a small tmpfs), and an `fdatasync` that fails with EIO (strace injection).
+//! Each time the refused requests get 503, what was acknowledged is all there, nothing of
+//! a refused request is left in the log, and once the fault is gone the server carries
+//! on with no manual step.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::logged;
+use common::{feedback_record, logged, prerequisite, terminate};
 
 fn record(seq: u64) -> String {
-    format!(
-        r#"{{"v":1,"peer":"full","session":"s","seq":{seq},"ts":1,"event":"report","channel":"main","period_s":30,"up_kbps":800,"down_kbps":900,"server_kbps":100,"bitrate_kbps":420,"play_s":30,"stall_s":0,"startup_ms":null,"buffer_s":12,"partners":9,"nat":"cone","player":"x","os":"y","rtt_ms":33}}"#
-    )
+    feedback_record("full", seq)
+}
+
+/// Posts two records (`2 * seq`, `2 * seq + 1`) in one request; returns the status.
+fn post_pair(c: &reqwest::blocking::Client, addr: &str, seq: u64) -> u16 {
+    let body = format!("{}\n{}\n", record(seq * 2), record(seq * 2 + 1));
+    c.post(format!("http://{addr}/v1/feedback"))
+        .body(body)
+        .send()
+        .expect("post")
+        .status()
+        .as_u16()
+}
+
+fn metric(c: &reqwest::blocking::Client, addr: &str, line_start: &str) -> u64 {
+    let text = c
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .expect("metrics")
+        .text()
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_start))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {line_start} in {text}"))
+}
+
+/// A size-limited tmpfs, unmounted when dropped (also when a test fails).
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
 }
 
 #[test]
@@ -32,14 +78,7 @@ fn a_full_file_answers_503_and_acknowledges_only_what_is_stored() {
     let mut refused = 0u64;
     for seq in 0..200u64 {
         // Two records per request: a refused request must leave neither behind.
-        let body = format!("{}\n{}\n", record(seq * 2), record(seq * 2 + 1));
-        let status = c
-            .post(format!("http://{addr}/v1/feedback"))
-            .body(body)
-            .send()
-            .expect("post")
-            .status();
-        match status.as_u16() {
+        match post_pair(&c, &addr, seq) {
             204 => acked += 2,
             503 => refused += 1,
             other => panic!("unexpected status {other}"),
@@ -74,4 +113,124 @@ fn a_full_file_answers_503_and_acknowledges_only_what_is_stored() {
     );
     let seqs: Vec<u64> = stored.iter().map(|(_, s)| *s).collect();
     assert_eq!(seqs, (0..acked).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_full_disk_answers_503_and_carries_on_when_space_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(mount) = Tmpfs::mount(&dir.path().join("disk"), "256k") else {
+        prerequisite(false, "mounting a tmpfs (root)");
+        return;
+    };
+    // Ballast takes half the disk; deleting it later is "space returns".
+    let ballast = mount.0.join("ballast");
+    std::fs::write(&ballast, vec![0u8; 128 << 10]).expect("ballast");
+    let logs = mount.0.join("logs");
+    let (mut child, addr) = common::spawn_serve(&logs, "127.0.0.1:0", &[], &[]);
+    let c = reqwest::blocking::Client::new();
+    let mut acked = Vec::new();
+    let mut refused = 0u64;
+    let mut seq = 0u64;
+    while refused < 5 {
+        assert!(seq < 5000, "the disk never filled up");
+        match post_pair(&c, &addr, seq) {
+            204 => acked.extend([seq * 2, seq * 2 + 1]),
+            503 => refused += 1,
+            other => panic!("unexpected status {other}"),
+        }
+        seq += 1;
+    }
+    assert!(
+        !acked.is_empty(),
+        "nothing was stored before the disk filled"
+    );
+    assert_eq!(metric(&c, &addr, "peerscope_store_errors_total "), refused);
+
+    std::fs::remove_file(&ballast).expect("free space");
+    for _ in 0..20 {
+        assert_eq!(
+            post_pair(&c, &addr, seq),
+            204,
+            "no recovery after space returned"
+        );
+        acked.extend([seq * 2, seq * 2 + 1]);
+        seq += 1;
+    }
+    terminate(&mut child);
+    let stored: Vec<u64> = logged(&logs).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(
+        stored, acked,
+        "the log holds exactly the acknowledged records, in order"
+    );
+}
+
+#[test]
+fn a_failing_fdatasync_answers_503_and_is_not_retried_as_success() {
+    let strace = Command::new("strace").arg("-V").output().is_ok();
+    if !prerequisite(strace, "strace") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Sequential requests make one commit group, so one fdatasync, each: the 5th and
+    // 6th fail with EIO.
+    let mut cmd = Command::new("strace");
+    cmd.args([
+        "-f",
+        "-qq",
+        "-o",
+        "/dev/null",
+        "-e",
+        "trace=fdatasync",
+        "-e",
+        "inject=fdatasync:error=EIO:when=5..6",
+    ])
+    .arg(env!("CARGO_BIN_EXE_peerscope"))
+    .args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--fsync",
+        "batch",
+        "--log-dir",
+    ])
+    .arg(dir.path())
+    .env_remove("PEERSCOPE_TOKEN");
+    let (mut child, addr) = common::start_serve(cmd);
+    let c = reqwest::blocking::Client::new();
+    let mut statuses = Vec::new();
+    let mut acked = Vec::new();
+    for seq in 0..12u64 {
+        let status = post_pair(&c, &addr, seq);
+        if status == 204 {
+            acked.extend([seq * 2, seq * 2 + 1]);
+        }
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses,
+        [204, 204, 204, 204, 503, 503, 204, 204, 204, 204, 204, 204],
+        "exactly the requests whose fdatasync failed are refused"
+    );
+    assert_eq!(
+        metric(
+            &c,
+            &addr,
+            "peerscope_write_errors_total{stream=\"feedback\"} "
+        ),
+        2
+    );
+    // SIGTERM to the traced server (strace itself would only detach), then strace ends.
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
+        .expect("strace's children");
+    let server = children
+        .split_whitespace()
+        .next()
+        .expect("the traced server");
+    let _ = Command::new("kill").args(["-TERM", server]).status();
+    let _ = child.wait();
+    let stored: Vec<u64> = logged(dir.path()).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(
+        stored, acked,
+        "records whose sync failed were cut from the file, not kept unverified"
+    );
 }

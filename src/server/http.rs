@@ -54,6 +54,12 @@ pub struct AppState {
     pub counters: Counters,
     pub appended: tokio::sync::Notify,
     pub rate_limit: Option<super::limit::RateLimit>,
+    /// Longest time to receive a request body once its headers are in.
+    pub body_timeout: Duration,
+    /// Tail requests allowed to wait at once; more get 503 at once.
+    pub tail_waiters: tokio::sync::Semaphore,
+    pub max_tail_waiters: usize,
+    pub connections: Arc<super::accept::ConnectionStats>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -193,8 +199,21 @@ async fn ingest(
             );
         }
     };
+    // A client trickling its body would hold a connection for ever (slowloris on the body).
+    let Ok(raw) = tokio::time::timeout(
+        s.body_timeout,
+        axum::body::to_bytes(body, s.limits.max_body),
+    )
+    .await
+    else {
+        bump(&s.counters.refused, "body_timeout");
+        return error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body took longer than {:?}", s.body_timeout),
+        );
+    };
     // Over the limit, or the client went away mid-body: either way nothing is stored.
-    let Ok(raw) = axum::body::to_bytes(body, s.limits.max_body).await else {
+    let Ok(raw) = raw else {
         return refuse(&body::BodyError::TooLarge {
             size: s.limits.max_body + 1,
             limit: s.limits.max_body,
@@ -235,28 +254,13 @@ async fn ingest(
         }
     }
     if accepted > 0 {
-        let store = Arc::clone(&s);
-        let stored = tokio::task::spawn_blocking(move || {
-            let writer = match kind {
-                Kind::Feedback => &store.feedback,
-                Kind::Probe => &store.probes,
-            };
-            writer.append(lines, accepted, minute)
-        })
-        .await;
-        match stored {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                s.counters.store_errors.fetch_add(1, Ordering::Relaxed);
-                return error(StatusCode::SERVICE_UNAVAILABLE, e);
-            }
-            Err(e) => {
-                s.counters.store_errors.fetch_add(1, Ordering::Relaxed);
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("storage task failed: {e}"),
-                );
-            }
+        let writer = match kind {
+            Kind::Feedback => &s.feedback,
+            Kind::Probe => &s.probes,
+        };
+        if let Err(e) = writer.store(lines, accepted, minute).await {
+            s.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+            return error(StatusCode::SERVICE_UNAVAILABLE, e);
         }
         s.counters.accepted[usize::from(kind == Kind::Probe)]
             .fetch_add(accepted, Ordering::Relaxed);
@@ -420,6 +424,24 @@ async fn tail(
     };
     let wait = Duration::from_secs_f64(q.wait.unwrap_or(0.0).clamp(0.0, s.max_wait.as_secs_f64()));
     let deadline = tokio::time::Instant::now() + wait;
+    // Each waiter is a connection and a task: bound them, so idle long-polls cannot pile up.
+    let _waiting = if wait.is_zero() {
+        None
+    } else if let Ok(permit) = s.tail_waiters.try_acquire() {
+        Some(permit)
+    } else {
+        bump(&s.counters.refused, "tail_waiters");
+        let mut resp = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} tail requests are already waiting; retry shortly",
+                s.max_tail_waiters
+            ),
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(1));
+        return resp;
+    };
     let mut cursor = cursor;
     loop {
         // Register interest before looking, so an append in between is not missed.
@@ -592,10 +614,31 @@ async fn metrics(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response
         "Tail requests answered 410.",
         vec![(String::new(), c.expired_cursors.load(Ordering::Relaxed))],
     );
+    let conns = &s.connections;
+    counter(
+        "peerscope_connections_refused_total",
+        "Connections closed on accept: over --max-connections.",
+        vec![(String::new(), conns.refused.load(Ordering::Relaxed))],
+    );
+    counter(
+        "peerscope_accept_errors_total",
+        "Failed accepts (for example out of file descriptors).",
+        vec![(String::new(), conns.accept_errors.load(Ordering::Relaxed))],
+    );
     counter(
         "peerscope_store_errors_total",
         "Ingest requests answered 503.",
         vec![(String::new(), c.store_errors.load(Ordering::Relaxed))],
+    );
+    let _ = writeln!(
+        out,
+        "# HELP peerscope_connections_open Connections open now.\n# TYPE peerscope_connections_open gauge\npeerscope_connections_open {}",
+        conns.open.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP peerscope_tail_waiting Tail requests waiting now.\n# TYPE peerscope_tail_waiting gauge\npeerscope_tail_waiting {}",
+        s.max_tail_waiters - s.tail_waiters.available_permits()
     );
     (
         StatusCode::OK,

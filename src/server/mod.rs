@@ -2,6 +2,7 @@
 //! over HTTP, appends them to per-minute log files with group commit, and serves those
 //! logs (listing, download with `Range`, long-poll tail, Prometheus metrics).
 
+pub mod accept;
 pub mod body;
 pub mod files;
 pub mod http;
@@ -73,6 +74,18 @@ pub struct ServeArgs {
     /// Requests a client may send at once above the rate
     #[arg(long, default_value_t = 100.0, value_name = "N")]
     pub rate_burst: f64,
+    /// Longest time to receive a request's headers; also the keep-alive idle time
+    #[arg(long, default_value_t = 30, value_name = "S")]
+    pub header_timeout_s: u64,
+    /// Longest time to receive a request body once its headers are in
+    #[arg(long, default_value_t = 30, value_name = "S")]
+    pub body_timeout_s: u64,
+    /// Connections open at once; more are closed on accept (keep below `ulimit -n`)
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    pub max_connections: usize,
+    /// Tail long-polls waiting at once; more are answered 503 with Retry-After
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub max_tail_waiters: usize,
     /// gzip level of closed minutes
     #[arg(long, default_value_t = 6)]
     pub gzip_level: u32,
@@ -155,6 +168,7 @@ pub fn run(args: &ServeArgs, _settings: &Settings) -> anyhow::Result<()> {
         })
         .with_context(|| format!("cannot start the {stream} writer"))
     };
+    let connections = Arc::new(accept::ConnectionStats::default());
     let state = Arc::new(AppState {
         root: args.log_dir.clone(),
         name: args.name.clone(),
@@ -173,6 +187,10 @@ pub fn run(args: &ServeArgs, _settings: &Settings) -> anyhow::Result<()> {
         appended: tokio::sync::Notify::new(),
         rate_limit: (args.rate_limit > 0.0)
             .then(|| limit::RateLimit::new(args.rate_limit, args.rate_burst)),
+        body_timeout: Duration::from_secs(args.body_timeout_s),
+        tail_waiters: tokio::sync::Semaphore::new(args.max_tail_waiters),
+        max_tail_waiters: args.max_tail_waiters,
+        connections: Arc::clone(&connections),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -187,14 +205,14 @@ pub fn run(args: &ServeArgs, _settings: &Settings) -> anyhow::Result<()> {
             args.name,
             args.log_dir.display()
         );
+        let limits = accept::ConnectionLimits {
+            header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
+            max_connections: args.max_connections.max(1),
+            drain: Duration::from_secs(args.max_wait_s + 5),
+        };
         let app = http::router(Arc::clone(&state));
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")
+        accept::serve(listener, app, limits, connections, shutdown_signal()).await;
+        anyhow::Ok(())
     })?;
     // In-flight requests are done; dropping the writers syncs and closes the files.
     drop(runtime);

@@ -19,9 +19,11 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
 
 use super::logfile::{compress_minute, gz_path, minute_path, repair_tail};
 
@@ -76,7 +78,8 @@ struct Job {
     lines: Vec<u8>,
     records: u64,
     minute_ms: i64,
-    reply: mpsc::Sender<Result<(), StoreError>>,
+    /// A oneshot, so an async request awaits its answer without holding a thread.
+    reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
 /// Handle to a stream's writer thread.
@@ -110,23 +113,53 @@ impl LogWriter {
         })
     }
 
-    /// Appends lines stamped in `minute_ms` and waits until they are stored.
+    /// Appends lines stamped in `minute_ms` and resolves once they are stored.
+    ///
+    /// The hand-over never blocks a runtime thread: a free queue slot takes the job at
+    /// once; a full queue (the disk is slower than the clients) waits on a blocking
+    /// thread, which is the back-pressure that keeps memory bounded.
+    pub async fn store(
+        &self,
+        lines: Vec<u8>,
+        records: u64,
+        minute_ms: i64,
+    ) -> Result<(), StoreError> {
+        let stopped = || StoreError("writer stopped".into());
+        let tx = self.tx.as_ref().ok_or_else(stopped)?;
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            lines,
+            records,
+            minute_ms,
+            reply,
+        };
+        match tx.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(job)) => {
+                let tx = tx.clone();
+                tokio::task::spawn_blocking(move || tx.send(job))
+                    .await
+                    .map_err(|_| stopped())?
+                    .map_err(|_| stopped())?;
+            }
+            Err(TrySendError::Disconnected(_)) => return Err(stopped()),
+        }
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Appends lines stamped in `minute_ms` and waits, blocking, until they are stored.
     pub fn append(&self, lines: Vec<u8>, records: u64, minute_ms: i64) -> Result<(), StoreError> {
-        let (reply, answer) = mpsc::channel();
-        let tx = self
-            .tx
-            .as_ref()
-            .ok_or_else(|| StoreError("writer stopped".into()))?;
+        let stopped = || StoreError("writer stopped".into());
+        let tx = self.tx.as_ref().ok_or_else(stopped)?;
+        let (reply, answer) = oneshot::channel();
         tx.send(Job {
             lines,
             records,
             minute_ms,
             reply,
         })
-        .map_err(|_| StoreError("writer stopped".into()))?;
-        answer
-            .recv()
-            .map_err(|_| StoreError("writer stopped".into()))?
+        .map_err(|_| stopped())?;
+        answer.blocking_recv().map_err(|_| stopped())?
     }
 
     /// Finishes pending jobs, syncs and closes the open file, and waits for compression.
@@ -236,7 +269,7 @@ fn run(config: &WriterConfig, rx: &Receiver<Job>, shared: &Arc<WriterStats>) {
                 if let Some(o) = open.as_mut() {
                     o.good_len = o.file.metadata().map_or(o.good_len, |m| m.len());
                 }
-                for job in &group {
+                for job in group {
                     stats.records.fetch_add(job.records, Ordering::Relaxed);
                     stats
                         .bytes
@@ -252,7 +285,7 @@ fn run(config: &WriterConfig, rx: &Receiver<Job>, shared: &Arc<WriterStats>) {
                     let _ = o.file.sync_all();
                 }
                 let err = StoreError(e.to_string());
-                for job in &group {
+                for job in group {
                     let _ = job.reply.send(Err(err.clone()));
                 }
             }

@@ -75,3 +75,62 @@ pub fn logged(dir: &Path) -> Vec<(String, u64)> {
     }
     out
 }
+
+/// A feedback report of `peer` with sequence number `seq`.
+pub fn feedback_record(peer: &str, seq: u64) -> String {
+    format!(
+        r#"{{"v":1,"peer":"{peer}","session":"s","seq":{seq},"ts":1,"event":"report","channel":"main","period_s":30,"up_kbps":800,"down_kbps":900,"server_kbps":100,"bitrate_kbps":420,"play_s":30,"stall_s":0,"startup_ms":null,"buffer_s":12,"partners":9,"nat":"cone","player":"x","os":"y","rtt_ms":33}}"#
+    )
+}
+
+/// Whether a test that needs `what` (root, a mount, a Debian package) can run here.
+/// `.ci/run` sets `PEERSCOPE_FULL_E2E=1`, and then a missing prerequisite is a failure
+/// rather than a skip, so CI can never pass by skipping.
+pub fn prerequisite(available: bool, what: &str) -> bool {
+    if available {
+        return true;
+    }
+    assert!(
+        std::env::var_os("PEERSCOPE_FULL_E2E").is_none(),
+        "PEERSCOPE_FULL_E2E is set but {what} is not available"
+    );
+    eprintln!("skipped: {what} is not available (set PEERSCOPE_FULL_E2E=1 to require it)");
+    false
+}
+
+/// Every minute file of the feedback stream with the `seq`s it holds, in file order.
+pub fn minutes(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u64>)> {
+    let rec = peerscope::recording::scan::Recording::scan(dir).expect("scan");
+    let mut out = Vec::new();
+    for g in &rec.feedback {
+        for f in &g.files {
+            let text = peerscope::recording::decode::read_minute_file(f);
+            assert!(
+                text.damage.is_none(),
+                "{}: {:?}",
+                f.path.display(),
+                text.damage
+            );
+            let seqs = peerscope::recording::decode::lines(&text.bytes)
+                .map(|(_, line)| {
+                    peerscope::engine::record::parse_feedback(
+                        line,
+                        peerscope::engine::record::Origin::Log,
+                    )
+                    .expect("parses")
+                    .seq
+                })
+                .collect();
+            out.push((f.path.clone(), seqs));
+        }
+    }
+    out
+}
+
+/// Stops a server with SIGTERM (a clean shutdown) and waits for it.
+pub fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
