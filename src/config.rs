@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::alerts::AlertRules;
 use crate::engine::qoe::QoeParams;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +22,7 @@ pub struct Config {
     pub window: WindowConfig,
     pub qoe: QoeParams,
     pub maps: MapsConfig,
+    pub alerts: AlertRules,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +48,7 @@ impl Default for Config {
             window: WindowConfig::default(),
             qoe: QoeParams::default(),
             maps: MapsConfig::default(),
+            alerts: AlertRules::default(),
         }
     }
 }
@@ -92,6 +95,7 @@ pub struct Settings {
     pub ip_geo: PathBuf,
     pub districts: PathBuf,
     pub outline: PathBuf,
+    pub alerts: AlertRules,
     /// Where the settings came from, for messages.
     pub source: Option<PathBuf>,
 }
@@ -205,6 +209,7 @@ pub fn validate(config: Config, source: Option<PathBuf>) -> anyhow::Result<Setti
         ip_geo: config.maps.ip_geo,
         districts: config.maps.districts,
         outline: config.maps.outline,
+        alerts: config.alerts,
         source,
     })
 }

@@ -10,3 +10,5 @@ pub mod recording;
 pub mod report;
 pub mod server;
 pub mod simulate;
+pub mod source;
+pub mod ui;

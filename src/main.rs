@@ -8,6 +8,7 @@ use peerscope::config::{self, CommonArgs};
 use peerscope::report::{self, ReportArgs, UsageError};
 use peerscope::server::{self, ServeArgs};
 use peerscope::simulate::{self, SimulateArgs};
+use peerscope::ui::{self, replay::ReplayArgs};
 
 #[derive(Debug, Parser)]
 #[command(name = "peerscope", version, about = "Terminal monitoring for P2P live streaming", long_about = None)]
@@ -26,6 +27,8 @@ enum Command {
     Serve(ServeArgs),
     /// Generate an Olympic-style workload into a recording directory
     Simulate(SimulateArgs),
+    /// Replay a recording in the terminal UI, driven by a replay clock
+    Replay(ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args, &settings),
         Command::Serve(args) => server::run(args, &settings),
         Command::Simulate(args) => simulate::run(args, &settings),
+        Command::Replay(args) => ui::replay::run(args, &settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

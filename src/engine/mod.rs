@@ -2,6 +2,7 @@
 //! reports and views read figures out.
 
 pub mod aggregate;
+pub mod alerts;
 pub mod bucket;
 pub mod calendar;
 pub mod catalog;
@@ -9,6 +10,7 @@ pub mod core;
 mod fastfeedback;
 mod fastpath;
 pub mod filter;
+pub mod first_seen;
 pub mod intern;
 pub mod location;
 pub mod monitor;

@@ -17,11 +17,12 @@ use super::bucket::{BucketStats, ReportSums};
 use super::catalog::Catalog;
 use super::core::FeedbackCore;
 use super::filter::Filter;
+use super::first_seen::FirstSeen;
 use super::location::{DistrictId, IpGeo, IspId};
 use super::observation::Observation;
 use super::qoe::{QoeParams, nearest_rank};
 use super::record::Event;
-use super::snapshot::{Breakdown, Histogram, Metric, Point, Query, Snapshot};
+use super::snapshot::{Breakdown, Histogram, Metric, Point, Query, Snapshot, SplitBy};
 use super::tiers::{ALL, CellId, History};
 
 const NO_END: i64 = i64::MIN;
@@ -71,6 +72,9 @@ pub struct Monitor {
     clock: i64,
     latest_recv: i64,
     accepted: u64,
+    /// First appearances over the whole recording, when known: "new" is then exact
+    /// even for an engine started in the middle (a replay seek).
+    first_seen: Option<std::sync::Arc<FirstSeen>>,
 }
 
 impl Monitor {
@@ -88,7 +92,16 @@ impl Monitor {
             clock: i64::MIN,
             latest_recv: i64::MIN,
             accepted: 0,
+            first_seen: None,
         }
+    }
+
+    /// Judges "new peer" by the recording's first appearances rather than by what this
+    /// engine has seen.
+    #[must_use]
+    pub fn with_first_seen(mut self, first_seen: std::sync::Arc<FirstSeen>) -> Self {
+        self.first_seen = Some(first_seen);
+        self
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -111,7 +124,11 @@ impl Monitor {
         if peer >= self.peers.len() {
             self.peers.resize_with(peer + 1, PeerLive::default);
         }
-        let is_new = self.peers[peer].tracks.is_empty();
+        let unseen_here = self.peers[peer].tracks.is_empty();
+        let is_new = match &self.first_seen {
+            Some(first) => unseen_here && first.first(record.peer) == Some(obs.recv),
+            None => unseen_here,
+        };
         for c in [ALL, cell] {
             self.track_online(&obs, c);
             let b = self.history.cell_mut(obs.recv, c);
@@ -260,17 +277,7 @@ impl Monitor {
             }
         };
         // The history under the filter: one merged bucket per slot, oldest first.
-        let mut series: Vec<(i64, i64, BucketStats)> =
-            Vec::with_capacity(self.history.slot_count());
-        for (slot, width) in self.history.slots() {
-            let mut merged = BucketStats::default();
-            for (cell, stats) in &slot.cells {
-                if selected(*cell) {
-                    merged.merge(stats);
-                }
-            }
-            series.push((slot.start, width, merged));
-        }
+        let series = self.merged_series(&selected);
         let online_now = self.online_by_cell(q.now);
         let online_selected: i64 = online_now
             .iter()
@@ -299,9 +306,12 @@ impl Monitor {
         let step = q.timeline_step_ms.max(1);
         let last = q.now.div_euclid(step) * step;
         let count = (q.timeline_range_ms / step).max(1);
-        let timeline = (0..count)
+        let ends: Vec<i64> = (0..count).rev().map(|k| last - k * step).collect();
+        let timeline = ends.iter().map(|&end| window_point(end, step)).collect();
+        let last_minute = q.now.div_euclid(60_000) * 60_000;
+        let minutes = (0..q.minutes_range_ms / 60_000)
             .rev()
-            .map(|k| window_point(last - k * step, step))
+            .map(|k| window_point(last_minute - k * 60_000, 60_000))
             .collect();
 
         let breakdown = |key: &dyn Fn(&CellKey) -> String| -> Vec<Breakdown> {
@@ -339,6 +349,16 @@ impl Monitor {
             recent,
             timeline,
             timeline_step_ms: step,
+            minutes,
+            split: match q.split {
+                Some(SplitBy::Isp) => {
+                    self.split_timelines(SplitBy::Isp, &by_isp, &matching, &ends, step)
+                }
+                Some(SplitBy::Channel) => {
+                    self.split_timelines(SplitBy::Channel, &by_channel, &matching, &ends, step)
+                }
+                None => Vec::new(),
+            },
             histogram: q
                 .histogram
                 .map(|m| self.histogram(m, q, &selected))
@@ -352,6 +372,49 @@ impl Monitor {
             duplicates: self.catalog.duplicates(),
             accepted: self.accepted,
         }
+    }
+
+    /// One merged bucket per slot over the cells `pick` takes, oldest first.
+    fn merged_series(&self, pick: &dyn Fn(CellId) -> bool) -> Vec<(i64, i64, BucketStats)> {
+        let mut series = Vec::with_capacity(self.history.slot_count());
+        for (slot, width) in self.history.slots() {
+            let mut merged = BucketStats::default();
+            for (cell, stats) in &slot.cells {
+                if pick(*cell) {
+                    merged.merge(stats);
+                }
+            }
+            series.push((slot.start, width, merged));
+        }
+        series
+    }
+
+    /// The timeline of each of the largest groups (by online peers) under the filter.
+    fn split_timelines(
+        &self,
+        by: SplitBy,
+        rows: &[Breakdown],
+        matching: &[bool],
+        ends: &[i64],
+        step: i64,
+    ) -> Vec<(String, Vec<Point>)> {
+        let geo = &self.catalog.geo;
+        rows.iter()
+            .take(6)
+            .map(|row| {
+                let pick = |c: CellId| {
+                    c != ALL
+                        && matching.get(c as usize).copied().unwrap_or(false)
+                        && self.cell_keys.get(c as usize).is_some_and(|k| match by {
+                            SplitBy::Isp => geo.isp_name(k.isp) == row.name,
+                            SplitBy::Channel => self.catalog.channels.name(k.channel) == row.name,
+                        })
+                };
+                let series = self.merged_series(&pick);
+                let points = ends.iter().map(|&end| point(&series, end, step)).collect();
+                (row.name.clone(), points)
+            })
+            .collect()
     }
 
     fn breakdown(

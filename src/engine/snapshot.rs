@@ -87,6 +87,13 @@ pub struct Histogram {
     pub p90: Option<f64>,
 }
 
+/// How a timeline is split into several series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitBy {
+    Isp,
+    Channel,
+}
+
 /// One row of a breakdown by ISP, channel or district.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Breakdown {
@@ -106,6 +113,11 @@ pub struct Snapshot {
     /// Points at `step_ms` over the requested range, oldest first.
     pub timeline: Vec<Point>,
     pub timeline_step_ms: i64,
+    /// One-minute points over the last `Query::minutes_range_ms`, oldest first: what
+    /// alerts are evaluated on, whatever the timeline's step.
+    pub minutes: Vec<Point>,
+    /// The timeline per ISP or channel (the largest few by online peers), when asked.
+    pub split: Vec<(String, Vec<Point>)>,
     pub histogram: Histogram,
     pub by_isp: Vec<Breakdown>,
     pub by_channel: Vec<Breakdown>,
@@ -128,6 +140,9 @@ pub struct Query {
     pub recent_windows: usize,
     pub timeline_range_ms: i64,
     pub timeline_step_ms: i64,
+    /// Range of the one-minute points (0: none).
+    pub minutes_range_ms: i64,
+    pub split: Option<SplitBy>,
     pub histogram: Option<Metric>,
 }
 
@@ -140,6 +155,8 @@ impl Query {
             recent_windows: 30,
             timeline_range_ms: 3_600_000,
             timeline_step_ms: 60_000,
+            minutes_range_ms: 0,
+            split: None,
             histogram: None,
         }
     }

@@ -1,0 +1,313 @@
+//! The interactive loop shared by `replay` and `watch`.
+//!
+//! One bounded channel carries every event into the loop: keys and resizes from an
+//! input thread, frames from the engine thread, SIGTERM/SIGHUP from a signal thread.
+//! The engine thread computes frames on its own ("latest request wins"), so a slow
+//! seek or a hung source never blocks the keys or the screen. The loop redraws only
+//! when something changed, at most `fps` times a second, so it stays light over SSH.
+
+use std::sync::mpsc::{RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use crossterm::event::{self, Event, KeyEventKind};
+
+use super::data::FrameData;
+use super::frame;
+use super::request::{FrameRequest, frame_request};
+use super::state::{Mode, UiState};
+use super::theme::Theme;
+use super::update::{Effect, on_key};
+
+/// Computes frames; runs on the engine thread.
+pub trait FrameSource: Send {
+    fn frame(&mut self, request: &FrameRequest) -> FrameData;
+    /// Where "whole recording" starts and the clock's bounds (replay), if known.
+    fn span(&self) -> (Option<i64>, Option<i64>);
+}
+
+/// The clock the views follow: a replay clock moved by keys and speed, or the wall.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    Replay { at: i64 },
+    Live,
+}
+
+impl Clock {
+    pub fn now(&self) -> i64 {
+        match self {
+            Clock::Replay { at } => *at,
+            Clock::Live => chrono::Utc::now().timestamp_millis(),
+        }
+    }
+}
+
+enum UiEvent {
+    Input(Event),
+    Frame(Box<FrameData>),
+    Terminate,
+}
+
+/// The latest request for the engine thread; older ones are dropped unread.
+#[derive(Default)]
+struct Mailbox {
+    slot: Mutex<Option<FrameRequest>>,
+    ready: Condvar,
+}
+
+impl Mailbox {
+    fn put(&self, r: FrameRequest) {
+        if let Ok(mut s) = self.slot.lock() {
+            *s = Some(r);
+            self.ready.notify_one();
+        }
+    }
+
+    fn take(&self) -> Option<FrameRequest> {
+        let mut s = self.slot.lock().ok()?;
+        loop {
+            if let Some(r) = s.take() {
+                return Some(r);
+            }
+            s = self.ready.wait(s).ok()?;
+        }
+    }
+}
+
+fn spawn_engine(mut source: Box<dyn FrameSource>, mailbox: Arc<Mailbox>, tx: SyncSender<UiEvent>) {
+    std::thread::Builder::new()
+        .name("engine".into())
+        .spawn(move || {
+            while let Some(request) = mailbox.take() {
+                let data = source.frame(&request);
+                if tx.send(UiEvent::Frame(Box::new(data))).is_err() {
+                    return;
+                }
+            }
+        })
+        .ok();
+}
+
+fn spawn_input(tx: SyncSender<UiEvent>) {
+    std::thread::Builder::new()
+        .name("input".into())
+        .spawn(move || {
+            while let Ok(ev) = event::read() {
+                if tx.send(UiEvent::Input(ev)).is_err() {
+                    return;
+                }
+            }
+        })
+        .ok();
+}
+
+/// SIGTERM and SIGHUP take the same exit as `q`: the terminal is restored.
+fn spawn_signals(tx: SyncSender<UiEvent>) {
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut term), Ok(mut hup)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::hangup()),
+                ) else {
+                    return;
+                };
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
+                let _ = tx.send(UiEvent::Terminate);
+            });
+        })
+        .ok();
+}
+
+/// Restores the terminal when dropped, on every way out (the panic hook is ratatui's).
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Reads a typed time (`g`) in the configured zone.
+pub type TimeParser = Box<dyn Fn(&str) -> Option<i64>>;
+
+pub struct AppOptions {
+    pub fps: u32,
+    pub export_dir: std::path::PathBuf,
+    pub parse_time: TimeParser,
+}
+
+/// Runs the TUI until `q`, Ctrl-C, SIGTERM or SIGHUP.
+pub fn run(
+    source: Box<dyn FrameSource>,
+    mut ui: UiState,
+    mut clock: Clock,
+    options: &AppOptions,
+) -> anyhow::Result<()> {
+    let (start, end) = source.span();
+    let (tx, rx) = sync_channel::<UiEvent>(256);
+    let mailbox = Arc::new(Mailbox::default());
+    spawn_engine(source, Arc::clone(&mailbox), tx.clone());
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    let _guard = TerminalGuard;
+    spawn_input(tx.clone());
+    spawn_signals(tx);
+    let theme = Theme::from_env();
+    let interval = Duration::from_secs_f64(1.0 / f64::from(options.fps.clamp(1, 60)));
+    let mut data: Option<Box<FrameData>> = None;
+    let mut last_request: Option<FrameRequest> = None;
+    let mut waiting = false;
+    let mut dirty = true;
+    let mut last_tick = Instant::now();
+    let mut last_draw: Option<Instant> = None;
+    loop {
+        let timeout = interval.saturating_sub(last_tick.elapsed());
+        let mut events = Vec::new();
+        match rx.recv_timeout(timeout) {
+            Ok(e) => events.push(e),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        events.extend(rx.try_iter());
+        for e in events {
+            match e {
+                UiEvent::Terminate => ui.quit = true,
+                UiEvent::Frame(f) => {
+                    data = Some(f);
+                    waiting = false;
+                    dirty = true;
+                    // As fast as possible: the next minute as soon as this one is drawn.
+                    if let (Clock::Replay { at }, None, false) = (&mut clock, ui.speed(), ui.paused)
+                    {
+                        *at = clamp(*at + 60_000, start, end);
+                    }
+                }
+                UiEvent::Input(Event::Key(k)) if k.kind != KeyEventKind::Release => {
+                    let effect = on_key(&mut ui, k, data.as_deref(), &*options.parse_time);
+                    apply(
+                        effect,
+                        &mut clock,
+                        &mut ui,
+                        data.as_deref(),
+                        start,
+                        end,
+                        &options.export_dir,
+                    );
+                    dirty = true;
+                }
+                UiEvent::Input(Event::Resize(..)) => dirty = true,
+                UiEvent::Input(_) => {}
+            }
+        }
+        if ui.quit {
+            break;
+        }
+        let elapsed = last_tick.elapsed();
+        if elapsed >= interval {
+            last_tick = Instant::now();
+            if let (Clock::Replay { at }, Some(speed), false) = (&mut clock, ui.speed(), ui.paused)
+            {
+                let step = (elapsed.as_secs_f64() * f64::from(speed) * 1000.0) as i64;
+                let moved = clamp(*at + step, start, end);
+                if moved == *at && end.is_some_and(|e| moved >= e) && !ui.paused {
+                    ui.paused = true; // the end of the recording: stop there
+                    ui.message = Some("end of the recording".into());
+                    dirty = true;
+                }
+                *at = moved;
+            }
+            if matches!(clock, Clock::Live) {
+                dirty = true; // the clock in the status bar moves
+            }
+        }
+        let request = frame_request(&ui, clock.now(), start);
+        if last_request.as_ref() != Some(&request) && !(waiting && ui.speed().is_none()) {
+            mailbox.put(request.clone());
+            last_request = Some(request);
+            waiting = true;
+        }
+        if dirty && last_draw.is_none_or(|t| t.elapsed() >= interval) {
+            let now = clock.now();
+            terminal
+                .draw(|f| {
+                    let area = f.area();
+                    frame::render(data.as_deref(), &ui, now, area, f.buffer_mut(), theme);
+                })
+                .context("cannot draw")?;
+            last_draw = Some(Instant::now());
+            dirty = false;
+        }
+    }
+    Ok(())
+}
+
+fn clamp(t: i64, start: Option<i64>, end: Option<i64>) -> i64 {
+    let t = start.map_or(t, |s| t.max(s));
+    end.map_or(t, |e| t.min(e))
+}
+
+fn apply(
+    effect: Effect,
+    clock: &mut Clock,
+    ui: &mut UiState,
+    data: Option<&FrameData>,
+    start: Option<i64>,
+    end: Option<i64>,
+    export_dir: &std::path::Path,
+) {
+    match (effect, clock) {
+        (Effect::Seek(delta), Clock::Replay { at }) => *at = clamp(*at + delta, start, end),
+        (Effect::SeekTo(t), Clock::Replay { at }) => *at = clamp(t, start, end),
+        (Effect::Export, _) => {
+            ui.message = Some(match data {
+                Some(d) => match super::export::write(d, ui, export_dir) {
+                    Ok(path) => super::export::message(&path, ui),
+                    Err(e) => format!("{e:#}"),
+                },
+                None => "nothing to export yet".into(),
+            });
+        }
+        _ => {}
+    }
+}
+
+/// Renders one frame as text: `--snapshot`.
+pub fn render_text(
+    data: Option<&FrameData>,
+    ui: &UiState,
+    clock: i64,
+    width: u16,
+    height: u16,
+) -> String {
+    let area = ratatui::layout::Rect::new(0, 0, width, height);
+    let mut buf = ratatui::buffer::Buffer::empty(area);
+    frame::render(
+        data,
+        ui,
+        clock,
+        area,
+        &mut buf,
+        Theme::color(super::theme::Palette::None),
+    );
+    frame::to_text(&buf)
+}
+
+/// Whether the loop is for a replay (keys like Space apply).
+pub fn mode_of(clock: &Clock) -> Mode {
+    match clock {
+        Clock::Replay { .. } => Mode::Replay,
+        Clock::Live => Mode::Live,
+    }
+}

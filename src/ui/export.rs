@@ -1,0 +1,99 @@
+//! `e`: the current view's data, under the active filters, as CSV — exactly what is on
+//! the screen, with full precision.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::engine::snapshot::Metric;
+
+use super::data::FrameData;
+use super::format;
+use super::panels::status::filter_label;
+use super::state::{Split, UiState, View};
+
+fn num(v: Option<f64>) -> String {
+    v.map_or_else(String::new, |v| format!("{v}"))
+}
+
+/// The CSV text of the view `ui.view` shows.
+pub fn csv(data: &FrameData, ui: &UiState) -> String {
+    let s = &data.snapshot;
+    let time = |ms: i64| format::clock(ms, data.tz, ui.utc, "%Y-%m-%dT%H:%M:%S%:z");
+    let mut out = String::new();
+    match ui.view {
+        View::Overview => {
+            out.push_str("section,name,metric,value\n");
+            for m in Metric::ALL {
+                let _ = writeln!(out, "kpi,all,{},{}", m.label(), num(m.of(&s.current)));
+            }
+            for (section, rows) in [("isp", &s.by_isp), ("channel", &s.by_channel)] {
+                for r in rows {
+                    let _ = writeln!(
+                        out,
+                        "{section},{},online peers,{}",
+                        quote(&r.name),
+                        r.point.online
+                    );
+                }
+            }
+            for a in &data.alerts {
+                let _ = writeln!(out, "alert,{},{},{}", time(a.at), a.kind.label(), a.value);
+            }
+        }
+        View::Timeline => {
+            let metric = ui.metric();
+            out.push_str("time,series,metric,value\n");
+            let series: Vec<(&str, &Vec<_>)> = if ui.split == Split::None || s.split.is_empty() {
+                vec![("all", &s.timeline)]
+            } else {
+                s.split.iter().map(|(n, p)| (n.as_str(), p)).collect()
+            };
+            for (name, points) in series {
+                for p in points {
+                    let _ = writeln!(
+                        out,
+                        "{},{},{},{}",
+                        time(p.at),
+                        quote(name),
+                        metric.label(),
+                        num(metric.of(p))
+                    );
+                }
+            }
+        }
+        View::Histogram => {
+            let h = &s.histogram;
+            let label = h.metric.map_or("", Metric::label);
+            out.push_str("metric,bin_low,bin_high,share_of_peers\n");
+            for (lo, hi, share) in &h.bins {
+                let _ = writeln!(out, "{label},{lo},{hi},{share}");
+            }
+        }
+    }
+    out
+}
+
+fn quote(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Writes the export into `dir` as `peerscope-VIEW-YYYYMMDD-HHMMSS.csv` (the clock of
+/// the data, not of the wall).
+pub fn write(data: &FrameData, ui: &UiState, dir: &Path) -> anyhow::Result<PathBuf> {
+    let stamp = format::clock(data.snapshot.at, data.tz, ui.utc, "%Y%m%d-%H%M%S");
+    let path = dir.join(format!("peerscope-{}-{stamp}.csv", ui.view.name()));
+    std::fs::write(&path, csv(data, ui))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// The status-bar message after an export.
+pub fn message(path: &Path, ui: &UiState) -> String {
+    format!("exported {} ({})", path.display(), filter_label(ui))
+}

@@ -1,0 +1,141 @@
+//! The screen: view tabs on top, the view, the status bar at the bottom, overlays over
+//! all of it. Draws one [`FrameData`] under one [`UiState`]; nothing changes while
+//! drawing.
+//!
+//! ```text
+//! ┌ 1 Overview │ 2 Timeline │ 3 Histogram ─────────────── peerscope ┐
+//! │                                                                 │
+//! │                      the view (80×22 and up)                    │
+//! │                                                                 │
+//! └ REPLAY ×60 │ 2012-08-07 09:31:20 HKT │ W 1 min │ isp=PCCW │ … ──┘
+//! ```
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
+
+use super::data::FrameData;
+use super::panels::{filters, help, status};
+use super::state::{Mode, Overlay, UiState, View};
+use super::theme::Theme;
+use super::views::{histogram, overview, timeline};
+
+/// The smallest terminal the layout is made for.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+pub fn render(
+    data: Option<&FrameData>,
+    ui: &UiState,
+    clock: i64,
+    area: Rect,
+    buf: &mut Buffer,
+    theme: Theme,
+) {
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(area, buf);
+        return;
+    }
+    let [tabs, body, bar] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(10),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    render_tabs(ui, tabs, buf, theme);
+    match data {
+        None => Paragraph::new(Span::styled("reading…", theme.dim())).render(body, buf),
+        Some(d) if d.is_empty() => empty(d, ui, body, buf, theme),
+        Some(d) => match ui.view {
+            View::Overview => overview::render(d, ui, body, buf, theme),
+            View::Timeline => timeline::render(d, ui, body, buf, theme),
+            View::Histogram => histogram::render(d, ui, body, buf, theme),
+        },
+    }
+    status::render(data, ui, clock, bar, buf, theme);
+    match &ui.overlay {
+        Overlay::Help => help::render(ui, body, buf, theme),
+        Overlay::Filters { .. } => filters::render(data, ui, body, buf, theme),
+        Overlay::GoTo { text, error } => go_to(text, error.as_deref(), body, buf, theme),
+        Overlay::None => {}
+    }
+}
+
+fn render_tabs(ui: &UiState, area: Rect, buf: &mut Buffer, theme: Theme) {
+    let mut spans = Vec::new();
+    for (i, v) in View::ALL.iter().enumerate() {
+        let text = format!(" {} {} ", i + 1, v.title());
+        if *v == ui.view {
+            spans.push(Span::styled(text, theme.selected()));
+        } else {
+            spans.push(Span::styled(text, theme.dim()));
+        }
+        spans.push(Span::raw("│"));
+    }
+    spans.push(Span::styled(
+        format!(" peerscope · {} ", ui.metric().label()),
+        theme.title(),
+    ));
+    Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+fn empty(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, theme: Theme) {
+    let text = match (ui.mode, data.start) {
+        (Mode::Replay, None) => "This recording holds no feedback records yet. Point replay at a directory written by `peerscope serve` or `peerscope simulate --out`.".to_owned(),
+        (Mode::Replay, Some(_)) => "No records up to this moment of the recording: press → or ] to move forward, or g to go to a time.".to_owned(),
+        (Mode::Live, _) => "Waiting for records from the sources (their health is in the status bar).".to_owned(),
+    };
+    Paragraph::new(Span::styled(text, theme.dim()))
+        .wrap(Wrap { trim: true })
+        .block(Block::bordered().border_style(theme.dim()))
+        .render(area, buf);
+}
+
+fn go_to(text: &str, error: Option<&str>, area: Rect, buf: &mut Buffer, theme: Theme) {
+    let rect = Rect {
+        x: area.x + 2,
+        y: area.bottom().saturating_sub(4),
+        width: area.width.saturating_sub(4).min(70),
+        height: 3,
+    };
+    Clear.render(rect, buf);
+    let mut spans = vec![
+        Span::raw("go to (YYYY-MM-DD HH:MM): "),
+        Span::styled(format!("{text}▏"), theme.highlight()),
+    ];
+    if let Some(e) = error {
+        spans.push(Span::styled(format!("  {e}"), theme.alert()));
+    }
+    Paragraph::new(Line::from(spans))
+        .block(Block::bordered().title(" g "))
+        .render(rect, buf);
+}
+
+fn too_small(area: Rect, buf: &mut Buffer) {
+    let text = format!(
+        "peerscope needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {}×{}. Enlarge it, or press q to quit.",
+        area.width, area.height
+    );
+    Paragraph::new(text)
+        .wrap(Wrap { trim: true })
+        .render(area, buf);
+}
+
+/// A frame as plain text, one line per row, trailing spaces trimmed: `--snapshot` and
+/// the snapshot tests.
+pub fn to_text(buf: &Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in area.top()..area.bottom() {
+        let mut line = String::new();
+        for x in area.left()..area.right() {
+            if let Some(cell) = buf.cell((x, y)) {
+                line.push_str(cell.symbol());
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,5 @@
+//! Panels shared by every view: the status bar and the overlays.
+
+pub mod filters;
+pub mod help;
+pub mod status;

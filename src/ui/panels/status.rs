@@ -1,0 +1,107 @@
+//! The status bar (DESIGN §6): mode, clock, window, active filters, source health and
+//! lag, skipped lines — always, on every view — and the last message.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use crate::ui::data::{FrameData, SourceState};
+use crate::ui::format;
+use crate::ui::state::{Mode, UiState, span_label};
+use crate::ui::theme::Theme;
+
+/// "isp=PCCW,HKBN channel=main", or "no filter".
+pub fn filter_label(ui: &UiState) -> String {
+    let f = &ui.filter;
+    let mut parts = Vec::new();
+    for (name, set) in [
+        ("isp", &f.isps),
+        ("channel", &f.channels),
+        ("district", &f.districts),
+    ] {
+        if !set.is_empty() {
+            parts.push(format!(
+                "{name}={}",
+                set.iter().cloned().collect::<Vec<_>>().join(",")
+            ));
+        }
+    }
+    if parts.is_empty() {
+        "no filter".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+pub fn mode_label(ui: &UiState) -> String {
+    match ui.mode {
+        Mode::Live => "LIVE".into(),
+        Mode::Replay if ui.paused => "PAUSED".into(),
+        Mode::Replay => match ui.speed() {
+            Some(x) => format!("REPLAY ×{x}"),
+            None => "REPLAY ×max".into(),
+        },
+    }
+}
+
+pub fn render(
+    data: Option<&FrameData>,
+    ui: &UiState,
+    clock: i64,
+    area: Rect,
+    buf: &mut Buffer,
+    theme: Theme,
+) {
+    let tz = data.map_or(chrono_tz::UTC, |d| d.tz);
+    let when = format!(
+        "{} {}",
+        format::clock(clock, tz, ui.utc, "%Y-%m-%d %H:%M:%S"),
+        format::zone(clock, tz, ui.utc)
+    );
+    let filter = filter_label(ui);
+    let filter_style = if ui.filter.is_empty() {
+        theme.dim()
+    } else {
+        theme.highlight()
+    };
+    let mut spans = vec![
+        Span::styled(format!(" {} ", mode_label(ui)), theme.selected()),
+        Span::raw(format!(" {when} │ W {} │ ", span_label(ui.window_ms()))),
+        Span::styled(filter, filter_style),
+    ];
+    if let Some(d) = data {
+        let down = d
+            .sources
+            .iter()
+            .filter(|s| matches!(s.state, SourceState::Down | SourceState::Stale))
+            .count();
+        let lag = d.sources.iter().filter_map(|s| s.lag_ms).max();
+        let health = if down > 0 {
+            Span::styled(
+                format!(" │ {down}/{} sources down", d.sources.len()),
+                theme.alert(),
+            )
+        } else {
+            Span::raw(format!(
+                " │ {} ok{}",
+                d.sources.len(),
+                lag.map_or_else(String::new, |l| format!(" lag {:.0}s", l as f64 / 1000.0))
+            ))
+        };
+        spans.push(health);
+        spans.push(Span::raw(format!(
+            " │ skipped {}",
+            format::thousands(d.skipped as i64)
+        )));
+        if let Some(l) = &d.loading {
+            spans.push(Span::styled(format!(" │ {l}"), theme.dim()));
+        }
+    }
+    if let Some(m) = &ui.message {
+        spans.push(Span::styled(format!(" │ {m}"), theme.highlight()));
+    } else {
+        spans.push(Span::styled(" │ ? help", theme.dim()));
+    }
+    Paragraph::new(Line::from(spans)).render(area, buf);
+}

@@ -1,0 +1,81 @@
+//! From UI state and clock to what the engine is asked: the query, and how much history
+//! the engine must hold to answer it.
+
+use crate::engine::snapshot::{Query, SplitBy};
+
+use super::state::{Split, UiState};
+
+/// Timeline steps, finest first; the first giving at most `MAX_POINTS` is used.
+const STEPS_MS: [i64; 6] = [10_000, 60_000, 300_000, 900_000, 3_600_000, 86_400_000];
+const MAX_POINTS: i64 = 180;
+/// Alerts are evaluated on one-minute points over at most this much.
+const ALERT_SPAN_MS: i64 = 24 * 3_600_000;
+/// Sparkline windows.
+const RECENT_WINDOWS: usize = 30;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameRequest {
+    pub query: Query,
+    /// History the engine must hold behind the clock.
+    pub lookback_ms: i64,
+}
+
+/// `start` is where "whole recording" begins (the recording's first minute, or the
+/// first record received).
+pub fn frame_request(ui: &UiState, clock: i64, start: Option<i64>) -> FrameRequest {
+    let window = ui.window_ms();
+    let range = ui
+        .range_ms()
+        .unwrap_or_else(|| start.map_or(3_600_000, |s| (clock - s).max(60_000)));
+    let step = STEPS_MS
+        .iter()
+        .copied()
+        .find(|s| range / s <= MAX_POINTS)
+        .unwrap_or(STEPS_MS[STEPS_MS.len() - 1]);
+    let recent = window * RECENT_WINDOWS as i64;
+    let query = Query {
+        now: clock,
+        window_ms: window,
+        filter: ui.filter.clone(),
+        recent_windows: RECENT_WINDOWS,
+        timeline_range_ms: range,
+        timeline_step_ms: step,
+        minutes_range_ms: range.min(ALERT_SPAN_MS),
+        split: match ui.split {
+            Split::None => None,
+            Split::Isp => Some(SplitBy::Isp),
+            Split::Channel => Some(SplitBy::Channel),
+        },
+        histogram: Some(ui.histogram_metric()),
+    };
+    FrameRequest {
+        query,
+        lookback_ms: range.max(recent) + step,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::state::Mode;
+
+    #[test]
+    fn steps_keep_the_timeline_short_and_the_lookback_covers_it() {
+        let mut ui = UiState::new(Mode::Replay, 60_000);
+        let r = frame_request(&ui, 10_000_000, None);
+        assert_eq!(r.query.timeline_range_ms, 3_600_000);
+        assert_eq!(r.query.timeline_step_ms, 60_000);
+        assert!(r.lookback_ms >= 3_600_000);
+        ui.range = 0;
+        let r = frame_request(&ui, 10_000_000, None);
+        assert_eq!(r.query.timeline_step_ms, 10_000);
+        // Sparklines: 30 windows of 15 min need more than the 15-min range.
+        ui.window = 3;
+        let r = frame_request(&ui, 10_000_000, None);
+        assert!(r.lookback_ms >= 30 * 900_000);
+        ui.range = 4;
+        let r = frame_request(&ui, 100 * 86_400_000, Some(0));
+        assert!(r.query.timeline_range_ms / r.query.timeline_step_ms <= 180);
+        assert_eq!(r.query.minutes_range_ms, 86_400_000);
+    }
+}

@@ -1,0 +1,230 @@
+//! What the UI remembers between frames: the view, the metric, the window, the filter,
+//! overlays, the replay clock's speed. Changed only by [`super::update::update`].
+
+use crate::engine::filter::Filter;
+use crate::engine::snapshot::Metric;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Overview,
+    Timeline,
+    Histogram,
+}
+
+impl View {
+    pub const ALL: [View; 3] = [View::Overview, View::Timeline, View::Histogram];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Overview => "Overview",
+            View::Timeline => "Timeline",
+            View::Histogram => "Histogram",
+        }
+    }
+
+    /// The name used by `--snapshot` and in export file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Overview => "overview",
+            View::Timeline => "timeline",
+            View::Histogram => "histogram",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<View> {
+        View::ALL.into_iter().find(|v| v.name() == name)
+    }
+}
+
+/// Sliding windows the TUI offers (DESIGN §5).
+pub const WINDOWS_MS: [i64; 4] = [10_000, 60_000, 300_000, 900_000];
+/// Timeline ranges; `None` is the whole recording (or everything received).
+pub const RANGES_MS: [Option<i64>; 5] = [
+    Some(900_000),
+    Some(3_600_000),
+    Some(6 * 3_600_000),
+    Some(24 * 3_600_000),
+    None,
+];
+/// Replay speeds; `None` is as fast as the engine goes.
+pub const SPEEDS: [Option<u32>; 12] = [
+    Some(1),
+    Some(2),
+    Some(5),
+    Some(10),
+    Some(30),
+    Some(60),
+    Some(120),
+    Some(300),
+    Some(600),
+    Some(1800),
+    Some(3600),
+    None,
+];
+/// Metrics the histogram can show: per-peer values (not counts of peers).
+pub const HISTOGRAM_METRICS: [Metric; 8] = [
+    Metric::Qoe,
+    Metric::Continuity,
+    Metric::UpKbps,
+    Metric::DownKbps,
+    Metric::Contribution,
+    Metric::P2pShare,
+    Metric::StartupP50,
+    Metric::StartupP90,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    None,
+    Isp,
+    Channel,
+}
+
+impl Split {
+    pub fn label(self) -> &'static str {
+        match self {
+            Split::None => "no split",
+            Split::Isp => "by ISP",
+            Split::Channel => "by channel",
+        }
+    }
+}
+
+/// Which of the filter panel's three columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Facet {
+    Isp,
+    Channel,
+    District,
+}
+
+impl Facet {
+    pub const ALL: [Facet; 3] = [Facet::Isp, Facet::Channel, Facet::District];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Facet::Isp => "ISP",
+            Facet::Channel => "Channel",
+            Facet::District => "District",
+        }
+    }
+
+    /// The filter's set for this facet.
+    pub fn values(self, filter: &mut Filter) -> &mut std::collections::BTreeSet<String> {
+        match self {
+            Facet::Isp => &mut filter.isps,
+            Facet::Channel => &mut filter.channels,
+            Facet::District => &mut filter.districts,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Help,
+    Filters {
+        facet: Facet,
+        row: usize,
+    },
+    /// Typing a time to go to.
+    GoTo {
+        text: String,
+        error: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Replay,
+    Live,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UiState {
+    pub mode: Mode,
+    pub view: View,
+    /// Index into `Metric::ALL` (Overview highlight, Timeline).
+    pub metric: usize,
+    /// Index into `HISTOGRAM_METRICS`.
+    pub histogram_metric: usize,
+    pub window: usize,
+    pub range: usize,
+    pub split: Split,
+    pub filter: Filter,
+    pub overlay: Overlay,
+    /// Selected row of the Overview's ranked lists: (list 0 = ISPs, 1 = channels, row).
+    pub ranked: (usize, usize),
+    pub utc: bool,
+    pub paused: bool,
+    pub speed: usize,
+    /// A one-line message for the status bar (export path, errors).
+    pub message: Option<String>,
+    pub quit: bool,
+}
+
+impl UiState {
+    pub fn new(mode: Mode, window_ms: i64) -> Self {
+        let window = WINDOWS_MS.iter().position(|w| *w >= window_ms).unwrap_or(1);
+        UiState {
+            mode,
+            view: View::Overview,
+            metric: 0,
+            histogram_metric: 0,
+            window,
+            range: 1,
+            split: Split::None,
+            filter: Filter::default(),
+            overlay: Overlay::None,
+            ranked: (0, 0),
+            utc: false,
+            paused: false,
+            speed: 5,
+            message: None,
+            quit: false,
+        }
+    }
+
+    pub fn window_ms(&self) -> i64 {
+        WINDOWS_MS[self.window.min(WINDOWS_MS.len() - 1)]
+    }
+
+    pub fn range_ms(&self) -> Option<i64> {
+        RANGES_MS[self.range.min(RANGES_MS.len() - 1)]
+    }
+
+    pub fn metric(&self) -> Metric {
+        Metric::ALL[self.metric % Metric::ALL.len()]
+    }
+
+    pub fn histogram_metric(&self) -> Metric {
+        HISTOGRAM_METRICS[self.histogram_metric % HISTOGRAM_METRICS.len()]
+    }
+
+    pub fn speed(&self) -> Option<u32> {
+        SPEEDS[self.speed.min(SPEEDS.len() - 1)]
+    }
+
+    /// Sets the speed to the listed one nearest to `x`.
+    pub fn set_speed(&mut self, x: f64) {
+        self.speed = SPEEDS
+            .iter()
+            .enumerate()
+            .min_by(|a, b| {
+                let d = |s: &Option<u32>| s.map_or(f64::MAX, |v| (f64::from(v) - x).abs());
+                d(a.1).total_cmp(&d(b.1))
+            })
+            .map_or(5, |(i, _)| i);
+    }
+}
+
+/// "10 s", "1 min", "6 h".
+pub fn span_label(ms: i64) -> String {
+    if ms % 3_600_000 == 0 {
+        format!("{} h", ms / 3_600_000)
+    } else if ms % 60_000 == 0 {
+        format!("{} min", ms / 60_000)
+    } else {
+        format!("{} s", ms / 1000)
+    }
+}

@@ -1,0 +1,195 @@
+//! Keys → actions → state: `update` changes [`UiState`] and says what the app loop must
+//! do beyond that (move the replay clock, write an export). No terminal in here, so
+//! "press f, select PCCW" is a plain unit test.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::data::FrameData;
+use super::keys::{Action, dispatch};
+use super::state::{
+    Facet, HISTOGRAM_METRICS, Mode, Overlay, RANGES_MS, SPEEDS, Split, UiState, View, WINDOWS_MS,
+};
+use crate::engine::snapshot::Metric;
+
+/// What the app loop does after an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    None,
+    /// Move the replay clock by this many ms.
+    Seek(i64),
+    /// Put the replay clock here.
+    SeekTo(i64),
+    Export,
+}
+
+/// The names and counts of a filter facet, as the panel lists them.
+pub fn facet_rows(data: Option<&FrameData>, facet: Facet) -> Vec<(String, i64)> {
+    let Some(d) = data else { return Vec::new() };
+    let s = &d.snapshot;
+    match facet {
+        Facet::Isp => s.isp_counts.clone(),
+        Facet::Channel => s.channel_counts.clone(),
+        Facet::District => s.district_counts.clone(),
+    }
+}
+
+/// The Overview's ranked lists: ISPs (0) and channels (1).
+pub fn ranked_rows(data: Option<&FrameData>, list: usize) -> Vec<String> {
+    let Some(d) = data else { return Vec::new() };
+    let rows = if list == 0 {
+        &d.snapshot.by_isp
+    } else {
+        &d.snapshot.by_channel
+    };
+    rows.iter().map(|b| b.name.clone()).collect()
+}
+
+/// Handles one key. `parse_time` reads what was typed after `g`.
+pub fn on_key(
+    ui: &mut UiState,
+    key: KeyEvent,
+    data: Option<&FrameData>,
+    parse_time: &dyn Fn(&str) -> Option<i64>,
+) -> Effect {
+    if let Overlay::GoTo { text, error } = &mut ui.overlay {
+        match key.code {
+            KeyCode::Esc => ui.overlay = Overlay::None,
+            KeyCode::Backspace => {
+                text.pop();
+                *error = None;
+            }
+            KeyCode::Enter => match parse_time(text) {
+                Some(t) => {
+                    ui.overlay = Overlay::None;
+                    return Effect::SeekTo(t);
+                }
+                None => *error = Some(format!("not a time: {text:?} (YYYY-MM-DD HH:MM)")),
+            },
+            KeyCode::Char(c) if text.len() < 40 => {
+                text.push(c);
+                *error = None;
+            }
+            _ => {}
+        }
+        return Effect::None;
+    }
+    match dispatch(key, ui.mode, &ui.overlay) {
+        Some(action) => update(ui, action, data),
+        None => Effect::None,
+    }
+}
+
+pub fn update(ui: &mut UiState, action: Action, data: Option<&FrameData>) -> Effect {
+    ui.message = None;
+    if let Overlay::Filters { facet, row } = ui.overlay.clone() {
+        return update_filters(ui, action, data, facet, row);
+    }
+    let views = View::ALL.len();
+    let current = View::ALL.iter().position(|v| *v == ui.view).unwrap_or(0);
+    match action {
+        Action::NextView => ui.view = View::ALL[(current + 1) % views],
+        Action::PrevView => ui.view = View::ALL[(current + views - 1) % views],
+        Action::ShowView(i) => ui.view = View::ALL[i.min(views - 1)],
+        Action::NextMetric => {
+            if ui.view == View::Histogram {
+                ui.histogram_metric = (ui.histogram_metric + 1) % HISTOGRAM_METRICS.len();
+            } else {
+                ui.metric = (ui.metric + 1) % Metric::ALL.len();
+            }
+        }
+        Action::NextWindow => ui.window = (ui.window + 1) % WINDOWS_MS.len(),
+        Action::ZoomIn => ui.range = ui.range.saturating_sub(1),
+        Action::ZoomOut => ui.range = (ui.range + 1).min(RANGES_MS.len() - 1),
+        Action::NextSplit => {
+            ui.split = match ui.split {
+                Split::None => Split::Isp,
+                Split::Isp => Split::Channel,
+                Split::Channel => Split::None,
+            }
+        }
+        Action::OpenFilters => {
+            ui.overlay = Overlay::Filters {
+                facet: Facet::Isp,
+                row: 0,
+            }
+        }
+        Action::ClearFilters => ui.filter = crate::engine::filter::Filter::default(),
+        Action::Help => ui.overlay = Overlay::Help,
+        Action::Close => ui.overlay = Overlay::None,
+        Action::Quit => ui.quit = true,
+        Action::Up => ui.ranked.1 = ui.ranked.1.saturating_sub(1),
+        Action::Down => {
+            let n = ranked_rows(data, ui.ranked.0).len();
+            ui.ranked.1 = (ui.ranked.1 + 1).min(n.saturating_sub(1));
+        }
+        Action::Left | Action::Right => ui.ranked = (1 - ui.ranked.0.min(1), 0),
+        Action::Enter => {
+            if let Some(name) = ranked_rows(data, ui.ranked.0).get(ui.ranked.1) {
+                let facet = if ui.ranked.0 == 0 {
+                    Facet::Isp
+                } else {
+                    Facet::Channel
+                };
+                let set = facet.values(&mut ui.filter);
+                // Enter on the row that is the whole filter undoes it.
+                if set.len() == 1 && set.contains(name) {
+                    set.clear();
+                } else {
+                    set.clear();
+                    set.insert(name.clone());
+                }
+            }
+        }
+        Action::Export => return Effect::Export,
+        Action::ToggleUtc => ui.utc = !ui.utc,
+        Action::Pause if ui.mode == Mode::Replay => ui.paused = !ui.paused,
+        Action::Slower => ui.speed = ui.speed.saturating_sub(1),
+        Action::Faster => ui.speed = (ui.speed + 1).min(SPEEDS.len() - 1),
+        Action::SeekMinutes(m) => return Effect::Seek(m * 60_000),
+        Action::GoTo => {
+            ui.overlay = Overlay::GoTo {
+                text: String::new(),
+                error: None,
+            }
+        }
+        Action::Pause | Action::Toggle => {}
+    }
+    Effect::None
+}
+
+fn update_filters(
+    ui: &mut UiState,
+    action: Action,
+    data: Option<&FrameData>,
+    facet: Facet,
+    row: usize,
+) -> Effect {
+    let column = Facet::ALL.iter().position(|f| *f == facet).unwrap_or(0);
+    let rows = facet_rows(data, facet);
+    let (facet, row) = match action {
+        Action::Up => (facet, row.saturating_sub(1)),
+        Action::Down => (facet, (row + 1).min(rows.len().saturating_sub(1))),
+        Action::Left => (Facet::ALL[(column + 2) % 3], 0),
+        Action::Right => (Facet::ALL[(column + 1) % 3], 0),
+        Action::Toggle => {
+            if let Some((name, _)) = rows.get(row) {
+                let set = facet.values(&mut ui.filter);
+                if !set.remove(name) {
+                    set.insert(name.clone());
+                }
+            }
+            (facet, row)
+        }
+        Action::ClearFilters => {
+            ui.filter = crate::engine::filter::Filter::default();
+            (facet, row)
+        }
+        Action::Close | Action::Quit => {
+            ui.overlay = Overlay::None;
+            return Effect::None;
+        }
+        _ => (facet, row),
+    };
+    ui.overlay = Overlay::Filters { facet, row };
+    Effect::None
+}

@@ -1,0 +1,151 @@
+//! View 2, Timeline: the chosen metric over the chosen range (15 min … whole
+//! recording), optionally one line per ISP or channel, with alert markers along the top.
+//!
+//! ```text
+//! QoE (MOS) · 1 h · step 1 min · by ISP              ▼ alert  ── PCCW ── HKBN
+//! 3.9 ┤⠉⠉⠒⠒⠤⠤⣀
+//! 3.5 ┤        ⠑⠢⡀   ⢀⠔⠊
+//! 3.1 ┤           ⠈⠉⠉
+//!     └┬──────────────┬──────────────┬
+//!    08:31          09:01          09:31
+//! ```
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Widget};
+
+use crate::engine::snapshot::Point;
+use crate::ui::data::FrameData;
+use crate::ui::format;
+use crate::ui::state::{Split, UiState, span_label};
+use crate::ui::theme::{Palette, Theme};
+
+pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, theme: Theme) {
+    let snap = &data.snapshot;
+    let metric = ui.metric();
+    let [head, chart_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(4)]).areas(area);
+    let range = ui
+        .range_ms()
+        .map_or_else(|| "whole recording".to_owned(), span_label);
+    let mut title = vec![
+        Span::styled(metric.label(), theme.title()),
+        Span::raw(format!(
+            " · {range} · step {} · {}",
+            span_label(snap.timeline_step_ms),
+            ui.split.label()
+        )),
+    ];
+    // One series, or one per group: (name, points).
+    let series: Vec<(String, &[Point])> = if ui.split == Split::None || snap.split.is_empty() {
+        vec![("all".to_owned(), snap.timeline.as_slice())]
+    } else {
+        snap.split
+            .iter()
+            .map(|(n, p)| (n.clone(), p.as_slice()))
+            .collect()
+    };
+    if series.len() > 1 {
+        for (i, (name, _)) in series.iter().enumerate() {
+            let mark = if theme.palette == Palette::None {
+                ["•", "+", "x", "o", "*", "#"][i % 6]
+            } else {
+                "──"
+            };
+            title.push(Span::styled(format!("  {mark} {name}"), theme.series(i)));
+        }
+    }
+    Paragraph::new(Line::from(title)).render(head, buf);
+
+    let points: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|(_, pts)| {
+            pts.iter()
+                .filter_map(|p| metric.of(p).map(|v| (p.at as f64, v)))
+                .collect()
+        })
+        .collect();
+    let (Some(first), Some(last)) = (snap.timeline.first(), snap.timeline.last()) else {
+        return;
+    };
+    let (x0, x1) = (first.at as f64, (last.at as f64).max(first.at as f64 + 1.0));
+    let all = points.iter().flatten().map(|p| p.1);
+    let (mut lo, mut hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    if !lo.is_finite() {
+        Paragraph::new(Span::styled("no values in this range", theme.dim()))
+            .block(Block::bordered().border_style(theme.dim()))
+            .render(chart_area, buf);
+        return;
+    }
+    if (hi - lo).abs() < f64::EPSILON {
+        (lo, hi) = (lo - 1.0, hi + 1.0);
+    }
+    let pad = (hi - lo) * 0.05;
+    let (lo, hi) = (lo - pad, hi + pad);
+    let markers = [Marker::Braille, Marker::Dot, Marker::Block];
+    let datasets: Vec<Dataset> = points
+        .iter()
+        .enumerate()
+        .map(|(i, pts)| {
+            let marker = if theme.palette == Palette::None && i > 0 {
+                markers[i % markers.len()]
+            } else {
+                Marker::Braille
+            };
+            Dataset::default()
+                .marker(marker)
+                .graph_type(GraphType::Line)
+                .style(theme.series(i))
+                .data(pts)
+        })
+        .collect();
+    let x_label = |t: f64| Span::raw(format::clock(t as i64, data.tz, ui.utc, "%H:%M"));
+    let y_texts = [lo, f64::midpoint(lo, hi), hi].map(|v| format::value(metric, Some(v)));
+    let label_w = y_texts.iter().map(|t| t.chars().count()).max().unwrap_or(0) as u16;
+    let chart = Chart::new(datasets)
+        .x_axis(
+            Axis::default()
+                .bounds([x0, x1])
+                .labels([x_label(x0), x_label(f64::midpoint(x0, x1)), x_label(x1)])
+                .style(theme.dim()),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([lo, hi])
+                .labels(y_texts.map(Span::raw))
+                .style(theme.dim()),
+        );
+    chart.render(chart_area, buf);
+    alert_markers(data, chart_area, label_w, (x0, x1), buf, theme);
+}
+
+/// A ▼ above the chart at each alert inside the range, so a dip and its alert line up.
+fn alert_markers(
+    data: &FrameData,
+    area: Rect,
+    label_w: u16,
+    (x0, x1): (f64, f64),
+    buf: &mut Buffer,
+    theme: Theme,
+) {
+    // The plot starts after the y labels and the axis line.
+    let left = area.x + label_w + 1;
+    let width = area.right().saturating_sub(left + 1);
+    if width == 0 {
+        return;
+    }
+    for a in &data.alerts {
+        let t = a.at as f64;
+        if t < x0 || t > x1 {
+            continue;
+        }
+        let x = left + ((t - x0) / (x1 - x0) * f64::from(width - 1)).round() as u16;
+        if let Some(cell) = buf.cell_mut((x, area.y)) {
+            cell.set_symbol("▼").set_style(theme.alert());
+        }
+    }
+}
