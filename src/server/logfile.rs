@@ -7,7 +7,7 @@
 //! unlink `X.jsonl` — and [`recover_dir`] finishes or undoes any prefix of them.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use chrono::DateTime;
@@ -105,11 +105,15 @@ impl Step {
 pub fn compress_minute(jsonl: &Path, level: u32, stop_after: Option<Step>) -> io::Result<()> {
     let stop = |s: Step| stop_after == Some(s);
     let tmp = tmp_path(jsonl);
-    let mut input = Vec::new();
-    File::open(jsonl)?.read_to_end(&mut input)?;
-    let mut enc = GzEncoder::new(File::create(&tmp)?, Compression::new(level));
-    enc.write_all(&input)?;
-    let file = enc.finish()?;
+    // Streamed: a busy minute is tens of MB, and holding it whole would set the
+    // server's resident size (glibc keeps such blocks after the first few).
+    let mut input = BufReader::with_capacity(1 << 16, File::open(jsonl)?);
+    let mut enc = GzEncoder::new(
+        io::BufWriter::with_capacity(1 << 16, File::create(&tmp)?),
+        Compression::new(level),
+    );
+    io::copy(&mut input, &mut enc)?;
+    let file = enc.finish()?.into_inner().map_err(io::IntoInnerError::into_error)?;
     if stop(Step::WriteTemp) {
         return Ok(());
     }
