@@ -78,28 +78,17 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// A short line for a list: what crossed which threshold.
     pub fn describe(&self) -> String {
+        let (v, t) = (self.value, self.threshold);
         match self.kind {
-            AlertKind::LowQoe => format!("QoE {:.2} < {:.2}", self.value, self.threshold),
-            AlertKind::LowContinuity => {
-                format!("continuity {:.4} < {:.4}", self.value, self.threshold)
-            }
+            AlertKind::LowQoe => format!("QoE {v:.2} < {t:.2}"),
+            AlertKind::LowContinuity => format!("continuity {v:.3} < {t:.3}"),
             AlertKind::SlowStartup => {
-                format!(
-                    "startup p90 {:.0} ms > {:.0} ms",
-                    self.value, self.threshold
-                )
+                format!("startup p90 {:.1} s > {:.1} s", v / 1000.0, t / 1000.0)
             }
-            AlertKind::FlashCrowd => format!(
-                "online +{:.0} % in a minute (> {:.0} %)",
-                self.value, self.threshold
-            ),
-            AlertKind::StaleSource => {
-                format!(
-                    "no data for {:.0} s (> {:.0} s)",
-                    self.value, self.threshold
-                )
-            }
+            AlertKind::FlashCrowd => format!("flash crowd: online +{v:.0} % in 1 min"),
+            AlertKind::StaleSource => format!("source stale: {v:.0} s > {t:.0} s"),
         }
     }
 }

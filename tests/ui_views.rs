@@ -1,0 +1,205 @@
+//! Snapshots of every view (ratatui's `TestBackend` buffer, via the same `render` the
+//! terminal uses) at 80×24 and 160×48: normal, filtered, paused, an empty recording,
+//! and with and without colour. The data is the shipped sample recording at 09:35 on
+//! 2012-08-07, five minutes into the flash crowd.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use peerscope::engine::alerts::{AlertRules, evaluate};
+use peerscope::engine::calendar::Calendar;
+use peerscope::engine::location::IpGeo;
+use peerscope::engine::monitor::Monitor;
+use peerscope::engine::qoe::QoeParams;
+use peerscope::recording::scan::Recording;
+use peerscope::source::replay::{ReplayEngine, ReplayIndex};
+use peerscope::ui::data::{FrameData, SourceHealth, SourceState};
+use peerscope::ui::frame;
+use peerscope::ui::request::frame_request;
+use peerscope::ui::state::{Mode, UiState, View};
+use peerscope::ui::theme::{Palette, Theme};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn tz() -> chrono_tz::Tz {
+    chrono_tz::Asia::Hong_Kong
+}
+
+fn at() -> i64 {
+    Calendar::new(tz())
+        .parse_time("2012-08-07 09:35")
+        .expect("time")
+}
+
+fn geo() -> IpGeo {
+    IpGeo::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/maps/ip-geo.csv"))).expect("geo")
+}
+
+fn source() -> Vec<SourceHealth> {
+    vec![SourceHealth {
+        name: "recording olympics-2012-sample".into(),
+        state: SourceState::Ok,
+        lag_ms: None,
+        last_error: None,
+        bytes: 0,
+    }]
+}
+
+/// The frame the replay would show for `ui` at 09:35.
+fn sample_frame(ui: &UiState) -> FrameData {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/recordings/olympics-2012-sample"));
+    let index = Arc::new(ReplayIndex::new(Recording::scan(dir).expect("scan")));
+    let mut engine = ReplayEngine::new(Arc::clone(&index), geo(), QoeParams::default());
+    engine.set_first_seen(Arc::new(index.first_seen(2)));
+    let request = frame_request(ui, at(), index.start());
+    engine.seek(at(), request.lookback_ms);
+    let snapshot = engine.monitor().snapshot(&request.query);
+    FrameData {
+        alerts: evaluate(&snapshot.minutes, &AlertRules::default()),
+        snapshot,
+        sources: source(),
+        skipped: engine.skipped,
+        start: index.start(),
+        end: index.end(),
+        loading: None,
+        tz: tz(),
+    }
+}
+
+fn empty_frame(ui: &UiState) -> FrameData {
+    let monitor = Monitor::new(geo(), QoeParams::default());
+    let request = frame_request(ui, at(), None);
+    FrameData {
+        snapshot: monitor.snapshot(&request.query),
+        alerts: Vec::new(),
+        sources: source(),
+        skipped: 0,
+        start: None,
+        end: None,
+        loading: None,
+        tz: tz(),
+    }
+}
+
+fn draw(data: &FrameData, ui: &UiState, (w, h): (u16, u16), palette: Palette) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    terminal
+        .draw(|f| {
+            let area = f.area();
+            frame::render(Some(data), ui, at(), area, f.buffer_mut(), Theme::color(palette));
+        })
+        .expect("draw");
+    terminal
+}
+
+fn text(data: &FrameData, ui: &UiState, size: (u16, u16)) -> String {
+    frame::to_text(draw(data, ui, size, Palette::None).backend().buffer())
+}
+
+fn ui_for(view: View) -> UiState {
+    let mut ui = UiState::new(Mode::Replay, 60_000);
+    ui.view = view;
+    ui
+}
+
+#[test]
+fn views_normal() {
+    for view in View::ALL {
+        let ui = ui_for(view);
+        let data = sample_frame(&ui);
+        for size in SIZES {
+            insta::assert_snapshot!(format!("{}_{}x{}", view.name(), size.0, size.1), text(&data, &ui, size));
+        }
+    }
+}
+
+#[test]
+fn views_filtered_to_one_isp() {
+    for view in View::ALL {
+        let mut ui = ui_for(view);
+        ui.filter.isps.insert("PCCW".into());
+        let data = sample_frame(&ui);
+        for size in SIZES {
+            insta::assert_snapshot!(
+                format!("{}_pccw_{}x{}", view.name(), size.0, size.1),
+                text(&data, &ui, size)
+            );
+        }
+    }
+}
+
+#[test]
+fn views_paused() {
+    for view in View::ALL {
+        let mut ui = ui_for(view);
+        ui.paused = true;
+        let data = sample_frame(&ui);
+        for size in SIZES {
+            let screen = text(&data, &ui, size);
+            assert!(screen.contains(" PAUSED "), "{screen}");
+            insta::assert_snapshot!(format!("{}_paused_{}x{}", view.name(), size.0, size.1), screen);
+        }
+    }
+}
+
+#[test]
+fn views_of_an_empty_recording() {
+    for view in View::ALL {
+        let ui = ui_for(view);
+        let data = empty_frame(&ui);
+        for size in SIZES {
+            insta::assert_snapshot!(format!("{}_empty_{}x{}", view.name(), size.0, size.1), text(&data, &ui, size));
+        }
+    }
+}
+
+/// With colour the cells carry colours (the buffer's Debug keeps them); with
+/// `NO_COLOR` not one cell does, and the text is the same.
+#[test]
+fn views_with_and_without_colour() {
+    for view in View::ALL {
+        let ui = ui_for(view);
+        let data = sample_frame(&ui);
+        let coloured = draw(&data, &ui, (80, 24), Palette::Full);
+        let plain = draw(&data, &ui, (80, 24), Palette::None);
+        let buffer = coloured.backend().buffer();
+        assert!(
+            buffer.content().iter().any(|c| c.fg != ratatui::style::Color::Reset),
+            "no colour in {}",
+            view.name()
+        );
+        assert!(
+            plain.backend().buffer().content().iter().all(|c| c.fg == ratatui::style::Color::Reset
+                && c.bg == ratatui::style::Color::Reset),
+            "colour under NO_COLOR in {}",
+            view.name()
+        );
+        assert_eq!(frame::to_text(buffer), frame::to_text(plain.backend().buffer()));
+        insta::assert_snapshot!(format!("{}_colour_80x24", view.name()), format!("{buffer:?}"));
+    }
+}
+
+#[test]
+fn a_small_terminal_is_told_so() {
+    let ui = ui_for(View::Overview);
+    let data = empty_frame(&ui);
+    let screen = text(&data, &ui, (60, 20));
+    let words = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("at least 80×24; this one is 60×20"), "{screen}");
+}
+
+#[test]
+fn overlays_help_and_filters() {
+    let mut ui = ui_for(View::Overview);
+    let data = sample_frame(&ui);
+    ui.overlay = peerscope::ui::state::Overlay::Help;
+    insta::assert_snapshot!("help_80x24", text(&data, &ui, (80, 24)));
+    ui.overlay = peerscope::ui::state::Overlay::Filters {
+        facet: peerscope::ui::state::Facet::Isp,
+        row: 1,
+    };
+    ui.filter.isps.insert("PCCW".into());
+    insta::assert_snapshot!("filters_160x48", text(&data, &ui, (160, 48)));
+}
