@@ -18,8 +18,8 @@ use peerscope::ui::frame;
 use peerscope::ui::request::frame_request;
 use peerscope::ui::state::{Mode, UiState, View};
 use peerscope::ui::theme::{Palette, Theme};
-use ratatui::backend::TestBackend;
 use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
@@ -34,7 +34,11 @@ fn at() -> i64 {
 }
 
 fn geo() -> IpGeo {
-    IpGeo::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/maps/ip-geo.csv"))).expect("geo")
+    IpGeo::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/maps/ip-geo.csv"
+    )))
+    .expect("geo")
 }
 
 fn source() -> Vec<SourceHealth> {
@@ -49,7 +53,10 @@ fn source() -> Vec<SourceHealth> {
 
 /// The frame the replay would show for `ui` at 09:35.
 fn sample_frame(ui: &UiState) -> FrameData {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/recordings/olympics-2012-sample"));
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/recordings/olympics-2012-sample"
+    ));
     let index = Arc::new(ReplayIndex::new(Recording::scan(dir).expect("scan")));
     let mut engine = ReplayEngine::new(Arc::clone(&index), geo(), QoeParams::default());
     engine.set_first_seen(Arc::new(index.first_seen(2)));
@@ -83,12 +90,24 @@ fn empty_frame(ui: &UiState) -> FrameData {
     }
 }
 
-fn draw(data: &FrameData, ui: &UiState, (w, h): (u16, u16), palette: Palette) -> Terminal<TestBackend> {
+fn draw(
+    data: &FrameData,
+    ui: &UiState,
+    (w, h): (u16, u16),
+    palette: Palette,
+) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     terminal
         .draw(|f| {
             let area = f.area();
-            frame::render(Some(data), ui, at(), area, f.buffer_mut(), Theme::color(palette));
+            frame::render(
+                Some(data),
+                ui,
+                at(),
+                area,
+                f.buffer_mut(),
+                Theme::color(palette),
+            );
         })
         .expect("draw");
     terminal
@@ -110,7 +129,10 @@ fn views_normal() {
         let ui = ui_for(view);
         let data = sample_frame(&ui);
         for size in SIZES {
-            insta::assert_snapshot!(format!("{}_{}x{}", view.name(), size.0, size.1), text(&data, &ui, size));
+            insta::assert_snapshot!(
+                format!("{}_{}x{}", view.name(), size.0, size.1),
+                text(&data, &ui, size)
+            );
         }
     }
 }
@@ -139,7 +161,10 @@ fn views_paused() {
         for size in SIZES {
             let screen = text(&data, &ui, size);
             assert!(screen.contains(" PAUSED "), "{screen}");
-            insta::assert_snapshot!(format!("{}_paused_{}x{}", view.name(), size.0, size.1), screen);
+            insta::assert_snapshot!(
+                format!("{}_paused_{}x{}", view.name(), size.0, size.1),
+                screen
+            );
         }
     }
 }
@@ -150,7 +175,10 @@ fn views_of_an_empty_recording() {
         let ui = ui_for(view);
         let data = empty_frame(&ui);
         for size in SIZES {
-            insta::assert_snapshot!(format!("{}_empty_{}x{}", view.name(), size.0, size.1), text(&data, &ui, size));
+            insta::assert_snapshot!(
+                format!("{}_empty_{}x{}", view.name(), size.0, size.1),
+                text(&data, &ui, size)
+            );
         }
     }
 }
@@ -166,18 +194,32 @@ fn views_with_and_without_colour() {
         let plain = draw(&data, &ui, (80, 24), Palette::None);
         let buffer = coloured.backend().buffer();
         assert!(
-            buffer.content().iter().any(|c| c.fg != ratatui::style::Color::Reset),
+            buffer
+                .content()
+                .iter()
+                .any(|c| c.fg != ratatui::style::Color::Reset),
             "no colour in {}",
             view.name()
         );
         assert!(
-            plain.backend().buffer().content().iter().all(|c| c.fg == ratatui::style::Color::Reset
-                && c.bg == ratatui::style::Color::Reset),
+            plain
+                .backend()
+                .buffer()
+                .content()
+                .iter()
+                .all(|c| c.fg == ratatui::style::Color::Reset
+                    && c.bg == ratatui::style::Color::Reset),
             "colour under NO_COLOR in {}",
             view.name()
         );
-        assert_eq!(frame::to_text(buffer), frame::to_text(plain.backend().buffer()));
-        insta::assert_snapshot!(format!("{}_colour_80x24", view.name()), format!("{buffer:?}"));
+        assert_eq!(
+            frame::to_text(buffer),
+            frame::to_text(plain.backend().buffer())
+        );
+        insta::assert_snapshot!(
+            format!("{}_colour_80x24", view.name()),
+            format!("{buffer:?}")
+        );
     }
 }
 
@@ -187,7 +229,10 @@ fn a_small_terminal_is_told_so() {
     let data = empty_frame(&ui);
     let screen = text(&data, &ui, (60, 20));
     let words = screen.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(words.contains("at least 80×24; this one is 60×20"), "{screen}");
+    assert!(
+        words.contains("at least 80×24; this one is 60×20"),
+        "{screen}"
+    );
 }
 
 #[test]

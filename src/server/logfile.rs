@@ -113,7 +113,10 @@ pub fn compress_minute(jsonl: &Path, level: u32, stop_after: Option<Step>) -> io
         Compression::new(level),
     );
     io::copy(&mut input, &mut enc)?;
-    let file = enc.finish()?.into_inner().map_err(io::IntoInnerError::into_error)?;
+    let file = enc
+        .finish()?
+        .into_inner()
+        .map_err(io::IntoInnerError::into_error)?;
     if stop(Step::WriteTemp) {
         return Ok(());
     }

@@ -1,0 +1,204 @@
+//! The TUI in a real terminal: `peerscope replay` under a detached tmux session, driven
+//! with send-keys and read back with capture-pane after each step. Needs tmux (`.ci/run`
+//! installs it).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+mod common;
+use common::prerequisite;
+
+/// A tmux server of our own (its own socket), killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let out = self.cmd(&["send-keys", "-t", "ps", k]);
+            assert!(out.status.success(), "send-keys {k}");
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "ps"]).stdout).into_owned()
+    }
+
+    /// Waits until the screen satisfies `ok`; returns it.
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < until,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn status_bar(&self) -> String {
+        self.screen()
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+/// The clock shown in the status bar, as "YYYY-MM-DD HH:MM:SS".
+fn clock_of(bar: &str) -> Option<String> {
+    let i = bar.find("2012-")?;
+    bar.get(i..i + 19).map(str::to_owned)
+}
+
+fn seconds(clock: &str) -> i64 {
+    let t = chrono::NaiveDateTime::parse_from_str(clock, "%Y-%m-%d %H:%M:%S").expect("clock");
+    t.and_utc().timestamp()
+}
+
+#[test]
+fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
+    let tmux_ok = Command::new("tmux").arg("-V").output().is_ok();
+    if !prerequisite(tmux_ok, "tmux") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let exit_file = tmp.path().join("exit");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let tmux = Tmux {
+        socket: format!("peerscope-test-{}", std::process::id()),
+    };
+    let command = format!(
+        "cd {} && {} replay recordings/olympics-2012-sample --speed 60 --export-dir {}; echo $? > {}; sleep 30",
+        root.display(),
+        env!("CARGO_BIN_EXE_peerscope"),
+        tmp.path().display(),
+        exit_file.display()
+    );
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ps",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &command,
+    ]);
+    assert!(out.status.success(), "tmux new-session: {out:?}");
+
+    // Overview, with the clock running.
+    let s = tmux.wait_for("the overview", |s| {
+        s.contains("1 Overview") && s.contains("online")
+    });
+    assert!(s.contains("REPLAY ×60"), "{s}");
+    tmux.keys(&["2"]);
+    tmux.wait_for("the timeline", |s| s.contains("online peers · 1 h"));
+    tmux.keys(&["3"]);
+    tmux.wait_for("the histogram", |s| s.contains("QoE (MOS) across"));
+
+    // Filter panel: select the second ISP, close; the status bar shows it.
+    tmux.keys(&["1", "f"]);
+    tmux.wait_for("the filter panel", |s| s.contains("filter · Space select"));
+    tmux.keys(&["j", "Space"]);
+    tmux.wait_for("a selected ISP", |s| s.contains("[x]"));
+    tmux.keys(&["Escape"]);
+    let s = tmux.wait_for("the filter in the status bar", |s| {
+        !s.contains("filter · Space select") && s.contains("isp=")
+    });
+    assert!(!s.contains("no filter"), "{s}");
+
+    // Pause, then seek: exactly one hour forward, and a typed time.
+    tmux.keys(&["Space"]);
+    tmux.wait_for("PAUSED", |s| s.contains("PAUSED"));
+    let before = clock_of(&tmux.status_bar()).expect("a clock");
+    tmux.keys(&["]"]);
+    let after = tmux.wait_for("the clock to move an hour", |s| {
+        clock_of(s.lines().rev().find(|l| l.contains("2012-")).unwrap_or(""))
+            .is_some_and(|c| seconds(&c) == seconds(&before) + 3600)
+    });
+    assert!(after.contains("PAUSED"), "{after}");
+    tmux.keys(&["g"]);
+    tmux.wait_for("the go-to prompt", |s| {
+        s.contains("go to (YYYY-MM-DD HH:MM)")
+    });
+    for c in "2012-08-07 09:30".chars() {
+        let key = c.to_string();
+        tmux.keys(&[if c == ' ' { "Space" } else { &key }]);
+    }
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the clock at 09:30", |s| s.contains("2012-08-07 09:30:00"));
+
+    // Help from the key table, closed by any key; clear the filter; export.
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help", |s| {
+        s.contains("this help") && s.contains("pause / resume")
+    });
+    tmux.keys(&["x"]);
+    tmux.wait_for("the help to close", |s| !s.contains("this help"));
+    tmux.keys(&["c"]);
+    tmux.wait_for("no filter", |s| s.contains("no filter"));
+    tmux.keys(&["e"]);
+    tmux.wait_for("the export message", |s| s.contains("exported"));
+    let exports: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("dir")
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("peerscope-overview-")
+        })
+        .collect();
+    assert_eq!(exports.len(), 1);
+    let csv = std::fs::read_to_string(exports[0].path()).expect("csv");
+    assert!(
+        csv.starts_with("section,name,metric,value\nkpi,all,online peers,"),
+        "{csv}"
+    );
+
+    // Quit: exit status 0 and the terminal is back (no alternate screen).
+    tmux.keys(&["q"]);
+    let until = Instant::now() + Duration::from_secs(10);
+    while !exit_file.exists() {
+        assert!(Instant::now() < until, "replay did not exit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        std::fs::read_to_string(&exit_file).expect("exit").trim(),
+        "0"
+    );
+    let alt = tmux.cmd(&["display-message", "-p", "-t", "ps", "#{alternate_on}"]);
+    assert_eq!(
+        String::from_utf8_lossy(&alt.stdout).trim(),
+        "0",
+        "still on the alternate screen"
+    );
+    assert!(
+        !tmux.screen().contains("1 Overview"),
+        "the TUI is still on screen"
+    );
+}
