@@ -23,6 +23,26 @@ pub struct Config {
     pub qoe: QoeParams,
     pub maps: MapsConfig,
     pub alerts: AlertRules,
+    pub watch: WatchConfig,
+}
+
+/// `peerscope watch` defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchConfig {
+    /// Feedback servers followed when no --server or --dir is given.
+    pub servers: Vec<String>,
+    /// Minutes of history read from each source at start.
+    pub backfill_min: u32,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig {
+            servers: Vec::new(),
+            backfill_min: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +69,7 @@ impl Default for Config {
             qoe: QoeParams::default(),
             maps: MapsConfig::default(),
             alerts: AlertRules::default(),
+            watch: WatchConfig::default(),
         }
     }
 }
@@ -96,6 +117,7 @@ pub struct Settings {
     pub districts: PathBuf,
     pub outline: PathBuf,
     pub alerts: AlertRules,
+    pub watch: WatchConfig,
     /// Where the settings came from, for messages.
     pub source: Option<PathBuf>,
 }
@@ -210,6 +232,7 @@ pub fn validate(config: Config, source: Option<PathBuf>) -> anyhow::Result<Setti
         districts: config.maps.districts,
         outline: config.maps.outline,
         alerts: config.alerts,
+        watch: config.watch,
         source,
     })
 }

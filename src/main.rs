@@ -8,7 +8,7 @@ use peerscope::config::{self, CommonArgs};
 use peerscope::report::{self, ReportArgs, UsageError};
 use peerscope::server::{self, ServeArgs};
 use peerscope::simulate::{self, SimulateArgs};
-use peerscope::ui::{self, replay::ReplayArgs};
+use peerscope::ui::{self, replay::ReplayArgs, watch::WatchArgs};
 
 #[derive(Debug, Parser)]
 #[command(name = "peerscope", version, about = "Terminal monitoring for P2P live streaming", long_about = None)]
@@ -29,6 +29,8 @@ enum Command {
     Simulate(SimulateArgs),
     /// Replay a recording in the terminal UI, driven by a replay clock
     Replay(ReplayArgs),
+    /// Follow feedback servers or log directories live in the terminal UI
+    Watch(WatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => server::run(args, &settings),
         Command::Simulate(args) => simulate::run(args, &settings),
         Command::Replay(args) => ui::replay::run(args, &settings),
+        Command::Watch(args) => ui::watch::run(args, &settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

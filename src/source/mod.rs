@@ -1,4 +1,8 @@
-//! Where records come from: a recording replayed by a clock, or live sources. Sources
-//! feed the engine; they know nothing of the terminal.
+//! Where records come from: a recording replayed by a clock, a local log directory or
+//! feedback servers followed live. Sources feed the engine; they know nothing of the
+//! terminal.
 
+pub mod follow;
+pub mod health;
+pub mod live;
 pub mod replay;

@@ -5,38 +5,7 @@ use chrono_tz::Tz;
 
 use crate::engine::alerts::Alert;
 use crate::engine::snapshot::Snapshot;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceState {
-    /// Reading its backlog.
-    Loading,
-    Ok,
-    /// Connected, but nothing new for longer than the alert threshold.
-    Stale,
-    /// Not reachable; retrying with back-off.
-    Down,
-}
-
-impl SourceState {
-    pub fn label(self) -> &'static str {
-        match self {
-            SourceState::Loading => "loading",
-            SourceState::Ok => "ok",
-            SourceState::Stale => "stale",
-            SourceState::Down => "down",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SourceHealth {
-    pub name: String,
-    pub state: SourceState,
-    /// How far the newest record is behind the clock.
-    pub lag_ms: Option<i64>,
-    pub last_error: Option<String>,
-    pub bytes: u64,
-}
+pub use crate::source::health::{SourceHealth, SourceState};
 
 #[derive(Debug, Clone)]
 pub struct FrameData {

@@ -15,3 +15,4 @@ pub mod state;
 pub mod theme;
 pub mod update;
 pub mod views;
+pub mod watch;

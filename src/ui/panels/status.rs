@@ -71,17 +71,18 @@ pub fn render(
         Span::styled(filter, filter_style),
     ];
     if let Some(d) = data {
-        let down = d
-            .sources
-            .iter()
-            .filter(|s| matches!(s.state, SourceState::Down | SourceState::Stale))
-            .count();
+        let count = |state: SourceState| d.sources.iter().filter(|s| s.state == state).count();
+        let (down, stale) = (count(SourceState::Down), count(SourceState::Stale));
         let lag = d.sources.iter().filter_map(|s| s.lag_ms).max();
-        let health = if down > 0 {
-            Span::styled(
-                format!(" │ {down}/{} sources down", d.sources.len()),
-                theme.alert(),
-            )
+        let health = if down + stale > 0 {
+            let mut parts = Vec::new();
+            if down > 0 {
+                parts.push(format!("{down}/{} sources down", d.sources.len()));
+            }
+            if stale > 0 {
+                parts.push(format!("{stale}/{} stale", d.sources.len()));
+            }
+            Span::styled(format!(" │ {}", parts.join(", ")), theme.alert())
         } else {
             Span::raw(format!(
                 " │ {} ok{}",

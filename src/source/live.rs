@@ -1,0 +1,150 @@
+//! Live records into the engine: lines from several sources, put in `recv` order.
+//!
+//! Sources deliver at their own pace (a backlog in big chunks, then a trickle), and
+//! two feedback servers' records interleave. Lines wait in a heap keyed by `recv` and
+//! go into the engine once they are older than a short hold-back behind the clock, so
+//! the engine sees one ordered stream. A line that arrives later than that still goes
+//! in (the engine files it in its bucket); nothing is dropped. With `--record`, every
+//! line received is also appended to a recording directory, one tree per source.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::engine::monitor::Monitor;
+use crate::engine::record::{Origin, parse_feedback};
+use crate::recording::decode::lines;
+
+/// How long a line waits for earlier lines from other sources.
+pub const HOLD_BACK_MS: i64 = 2_000;
+
+/// A line waiting for its turn: (`recv`, arrival number, the line).
+type Waiting = Reverse<(i64, u64, Box<[u8]>)>;
+
+pub struct LiveFeed {
+    monitor: Monitor,
+    waiting: BinaryHeap<Waiting>,
+    arrivals: u64,
+    /// Newest `recv` per source, for its lag.
+    pub newest: Vec<Option<i64>>,
+    pub bytes: Vec<u64>,
+    pub skipped: u64,
+    recorder: Option<Recorder>,
+}
+
+impl LiveFeed {
+    pub fn new(monitor: Monitor, sources: usize, record: Option<(PathBuf, Vec<String>)>) -> Self {
+        LiveFeed {
+            monitor,
+            waiting: BinaryHeap::new(),
+            arrivals: 0,
+            newest: vec![None; sources],
+            bytes: vec![0; sources],
+            skipped: 0,
+            recorder: record.map(|(root, names)| Recorder::new(&root, &names)),
+        }
+    }
+
+    pub fn monitor(&self) -> &Monitor {
+        &self.monitor
+    }
+
+    /// Takes complete lines from `source`.
+    pub fn add(&mut self, source: usize, bytes: &[u8]) -> std::io::Result<()> {
+        if let Some(b) = self.bytes.get_mut(source) {
+            *b += bytes.len() as u64;
+        }
+        for (_, line) in lines(bytes) {
+            let Ok(r) = parse_feedback(line, Origin::Log) else {
+                self.skipped += 1;
+                continue;
+            };
+            if let Some(n) = self.newest.get_mut(source) {
+                *n = Some(n.map_or(r.recv, |v| v.max(r.recv)));
+            }
+            if let Some(rec) = &mut self.recorder {
+                rec.write(source, r.recv, line)?;
+            }
+            self.arrivals += 1;
+            self.waiting.push(Reverse((
+                r.recv,
+                self.arrivals,
+                line.to_vec().into_boxed_slice(),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Feeds every waiting line with `recv` ≤ `until`, in order, then moves the clock.
+    pub fn settle(&mut self, until: i64, clock: i64) {
+        while let Some(Reverse((recv, _, _))) = self.waiting.peek() {
+            if *recv > until {
+                break;
+            }
+            let Some(Reverse((_, _, line))) = self.waiting.pop() else {
+                break;
+            };
+            if let Ok(r) = parse_feedback(&line, Origin::Log) {
+                self.monitor.ingest(&r.core());
+            }
+        }
+        self.monitor.advance(clock);
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+}
+
+/// Appends received lines to `root/<source>/feedback/YYYYMMDD/YYYYMMDD-HHMM.jsonl`.
+struct Recorder {
+    dirs: Vec<PathBuf>,
+    open: Vec<Option<(i64, File)>>,
+}
+
+impl Recorder {
+    fn new(root: &std::path::Path, names: &[String]) -> Self {
+        let dirs = names
+            .iter()
+            .map(|n| {
+                let safe: String = n
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                root.join(safe)
+            })
+            .collect();
+        Recorder {
+            dirs,
+            open: names.iter().map(|_| None).collect(),
+        }
+    }
+
+    fn write(&mut self, source: usize, recv: i64, line: &[u8]) -> std::io::Result<()> {
+        let minute = recv.div_euclid(60_000) * 60_000;
+        let Some(slot) = self.open.get_mut(source) else {
+            return Ok(());
+        };
+        if slot.as_ref().is_none_or(|(m, _)| *m != minute) {
+            let path = crate::server::logfile::minute_path(&self.dirs[source], "feedback", minute);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let file = OpenOptions::new().create(true).append(true).open(&path)?;
+            *slot = Some((minute, file));
+        }
+        if let Some((_, f)) = slot {
+            f.write_all(line)?;
+            f.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+}

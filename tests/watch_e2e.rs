@@ -1,0 +1,226 @@
+//! `peerscope watch` against real feedback servers on 127.0.0.1: two `serve`, the
+//! simulator posting to both, and `watch --snapshot overview` showing the same online
+//! peers as the engine computes from the servers' logs (via `replay`). Then one server
+//! is killed: the screen keeps rendering and marks that source down, headless and in a
+//! live TUI under tmux.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{prerequisite, spawn_serve};
+
+fn peerscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_peerscope"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .env_remove("PEERSCOPE_TOKEN")
+        .output()
+        .expect("run peerscope")
+}
+
+fn simulate_to(addr: &str, seed: &str) {
+    let out = peerscope(&[
+        "simulate",
+        "--target",
+        &format!("http://{addr}"),
+        "--seed",
+        seed,
+        "--from",
+        "2012-08-07 09:25",
+        "--to",
+        "2012-08-07 09:28",
+        "--scale",
+        "0.05",
+        "--rate",
+        "3000",
+        "--batch",
+        "5",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The value in the Overview's `online` tile.
+fn online_tile(screen: &str) -> i64 {
+    let mut lines = screen.lines();
+    lines
+        .by_ref()
+        .find(|l| l.starts_with("┌online"))
+        .unwrap_or_else(|| panic!("no online tile in\n{screen}"));
+    let row = lines.next().expect("tile row");
+    row.trim_start_matches('│')
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("no value in {row:?}"))
+}
+
+fn now_local() -> String {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Hong_Kong)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+fn text(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn watch_shows_what_the_engine_computes_and_survives_a_dead_server() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let logs = tmp.path().join("logs");
+    let (mut s1, a1) = spawn_serve(&logs.join("fs1"), "127.0.0.1:0", &["--name", "fs1"], &[]);
+    let (mut s2, a2) = spawn_serve(&logs.join("fs2"), "127.0.0.1:0", &["--name", "fs2"], &[]);
+    simulate_to(&a1, "1");
+    simulate_to(&a2, "2");
+    std::thread::sleep(Duration::from_millis(300));
+    let at = now_local();
+    let (u1, u2) = (format!("http://{a1}"), format!("http://{a2}"));
+    let live = text(&peerscope(&[
+        "watch",
+        "--server",
+        &u1,
+        "--server",
+        &u2,
+        "--snapshot",
+        "overview",
+        "--size",
+        "100x30",
+        "--at",
+        &at,
+    ]));
+    let recorded = text(&peerscope(&[
+        "replay",
+        &logs.to_string_lossy(),
+        "--snapshot",
+        "overview",
+        "--size",
+        "100x30",
+        "--at",
+        &at,
+    ]));
+    let online = online_tile(&live);
+    assert!(online > 100, "too few online peers: {online}\n{live}");
+    assert_eq!(
+        online,
+        online_tile(&recorded),
+        "watch:\n{live}\nreplay:\n{recorded}"
+    );
+    assert!(live.contains(" LIVE "), "{live}");
+    assert!(live.contains("│ 2 ok"), "{live}");
+
+    // One server dies: the frame still renders, with that source down.
+    let _ = s2.kill();
+    let _ = s2.wait();
+    let live = text(&peerscope(&[
+        "watch",
+        "--server",
+        &u1,
+        "--server",
+        &u2,
+        "--snapshot",
+        "overview",
+        "--size",
+        "100x30",
+    ]));
+    assert!(live.contains("1/2 sources down"), "{live}");
+    assert!(live.contains(&format!("{u2} down")), "{live}");
+    assert!(online_tile(&live) > 0, "{live}");
+
+    tui_keeps_rendering_when_a_server_dies(&u1, &mut s1, tmp.path());
+}
+
+/// The interactive screen under tmux: the clock keeps moving and the source is marked
+/// down after its server is killed; `q` exits 0.
+fn tui_keeps_rendering_when_a_server_dies(url: &str, server: &mut std::process::Child, tmp: &Path) {
+    let tmux_ok = Command::new("tmux").arg("-V").output().is_ok();
+    if !prerequisite(tmux_ok, "tmux") {
+        return;
+    }
+    let socket = format!("peerscope-watch-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .expect("tmux")
+    };
+    let exit_file = tmp.join("exit");
+    let command = format!(
+        "cd {} && {} watch --server {url}; echo $? > {}; sleep 30",
+        env!("CARGO_MANIFEST_DIR"),
+        env!("CARGO_BIN_EXE_peerscope"),
+        exit_file.display()
+    );
+    assert!(
+        tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "w",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &command
+        ])
+        .status
+        .success()
+    );
+    let screen =
+        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "w"]).stdout).into_owned();
+    let wait_for = |what: &str, ok: &dyn Fn(&str) -> bool| {
+        let until = Instant::now() + Duration::from_secs(15);
+        loop {
+            let s = screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(Instant::now() < until, "timed out waiting for {what}:\n{s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("the live overview", &|s| {
+        s.contains(" LIVE ") && s.contains("1 ok")
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    let first = wait_for("the source marked down", &|s| {
+        s.contains("1/1 sources down")
+    });
+    // Still drawing: the status-bar clock moves on.
+    let clock = |s: &str| {
+        s.lines()
+            .rev()
+            .find(|l| l.contains(" LIVE "))
+            .unwrap_or("")
+            .to_owned()
+    };
+    let before = clock(&first);
+    wait_for("the clock to move", &|s| {
+        clock(s) != before && s.contains("sources down")
+    });
+    assert!(tmux(&["send-keys", "-t", "w", "q"]).status.success());
+    let until = Instant::now() + Duration::from_secs(10);
+    while !exit_file.exists() {
+        assert!(Instant::now() < until, "watch did not exit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        std::fs::read_to_string(&exit_file).expect("exit").trim(),
+        "0"
+    );
+    let _ = tmux(&["kill-server"]);
+}
