@@ -202,3 +202,59 @@ fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
         "the TUI is still on screen"
     );
 }
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let tmux_ok = Command::new("tmux").arg("-V").output().is_ok();
+    if !prerequisite(tmux_ok, "tmux") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let exit_file = tmp.path().join("exit");
+    // A unique argument, to find this process and no other.
+    let marker = tmp.path().join("exports");
+    std::fs::create_dir_all(&marker).expect("dir");
+    let tmux = Tmux {
+        socket: format!("peerscope-term-{}", std::process::id()),
+    };
+    let command = format!(
+        "cd {} && {} replay recordings/olympics-2012-sample --export-dir {}; echo $? > {}; sleep 30",
+        env!("CARGO_MANIFEST_DIR"),
+        env!("CARGO_BIN_EXE_peerscope"),
+        marker.display(),
+        exit_file.display()
+    );
+    let started = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ps",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &command,
+    ]);
+    assert!(started.status.success());
+    tmux.wait_for("the overview", |s| s.contains("1 Overview"));
+    // Anchored on the binary, so the shell around it (whose command line holds the
+    // same words) is left alone to write the exit status.
+    let pattern = format!("^{} replay .*{}", env!("CARGO_BIN_EXE_peerscope"), marker.display());
+    let killed = Command::new("pkill")
+        .args(["-TERM", "-f", &pattern])
+        .status()
+        .expect("pkill");
+    assert!(killed.success());
+    let until = Instant::now() + Duration::from_secs(10);
+    while !exit_file.exists() {
+        assert!(Instant::now() < until, "replay did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        std::fs::read_to_string(&exit_file).expect("exit").trim(),
+        "0"
+    );
+    let alt = tmux.cmd(&["display-message", "-p", "-t", "ps", "#{alternate_on}"]);
+    assert_eq!(String::from_utf8_lossy(&alt.stdout).trim(), "0");
+}

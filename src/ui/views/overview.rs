@@ -245,8 +245,13 @@ fn alerts_and_sources(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buff
             .last_error
             .as_deref()
             .map_or_else(String::new, |e| format!(" {e}"));
+        let bytes = if s.bytes > 0 {
+            format!(" {:.1} MB", s.bytes as f64 / 1e6)
+        } else {
+            String::new()
+        };
         lines.push(Line::styled(
-            format!("{} {}{lag}{err}", s.name, s.state.label()),
+            format!("{} {}{lag}{bytes}{err}", s.name, s.state.label()),
             style,
         ));
     }

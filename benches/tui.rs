@@ -1,0 +1,95 @@
+//! The TUI's costs on the shipped sample: a replay seek (the engine rebuilt at a far
+//! point from the minutes the views need; goal well under a second), a frame's
+//! snapshot, and drawing a view at 160×48 (goal: a small fraction of a 100 ms frame).
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+use peerscope::engine::alerts::{AlertRules, evaluate};
+use peerscope::engine::location::IpGeo;
+use peerscope::engine::qoe::QoeParams;
+use peerscope::recording::scan::Recording;
+use peerscope::source::replay::{ReplayEngine, ReplayIndex};
+use peerscope::ui::data::FrameData;
+use peerscope::ui::frame;
+use peerscope::ui::request::frame_request;
+use peerscope::ui::state::{Mode, UiState, View};
+use peerscope::ui::theme::{Palette, Theme};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+fn bench(c: &mut Criterion) {
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/recordings/olympics-2012-sample"
+    ));
+    let index = Arc::new(ReplayIndex::new(Recording::scan(dir).expect("sample")));
+    let geo = IpGeo::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/maps/ip-geo.csv"
+    )))
+    .expect("geo");
+    let first_seen = Arc::new(index.first_seen(2));
+    let start = index.start().expect("start");
+    let ui = UiState::new(Mode::Replay, 60_000);
+    let far = [start + 150 * 60_000, start + 70 * 60_000];
+
+    let mut group = c.benchmark_group("replay");
+    group.sample_size(10);
+    group.bench_function("seek 1 h of history", |b| {
+        let mut engine = ReplayEngine::new(Arc::clone(&index), geo.clone(), QoeParams::default());
+        engine.set_first_seen(Arc::clone(&first_seen));
+        let mut k = 0;
+        b.iter(|| {
+            k += 1;
+            let at = far[k % 2];
+            engine.seek(at, frame_request(&ui, at, Some(start)).lookback_ms);
+            engine.monitor().accepted()
+        });
+    });
+    let mut engine = ReplayEngine::new(Arc::clone(&index), geo, QoeParams::default());
+    engine.set_first_seen(first_seen);
+    let at = far[0];
+    let request = frame_request(&ui, at, Some(start));
+    engine.seek(at, request.lookback_ms);
+    group.bench_function("snapshot", |b| {
+        b.iter(|| engine.monitor().snapshot(black_box(&request.query)));
+    });
+    let snapshot = engine.monitor().snapshot(&request.query);
+    let data = FrameData {
+        alerts: evaluate(&snapshot.minutes, &AlertRules::default()),
+        snapshot,
+        sources: Vec::new(),
+        skipped: 0,
+        start: Some(start),
+        end: index.end(),
+        loading: None,
+        tz: chrono_tz::Asia::Hong_Kong,
+    };
+    for view in View::ALL {
+        let mut ui = ui.clone();
+        ui.view = view;
+        group.bench_function(format!("draw {} 160x48", view.name()), |b| {
+            let area = Rect::new(0, 0, 160, 48);
+            b.iter(|| {
+                let mut buf = Buffer::empty(area);
+                frame::render(
+                    Some(&data),
+                    &ui,
+                    at,
+                    area,
+                    &mut buf,
+                    Theme::color(Palette::Full),
+                );
+                buf
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
