@@ -84,6 +84,33 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
+    // IP location: a million addresses, half inside the plan's networks (112.116.0.0/14
+    // and around), half anywhere (mostly misses, the slowest case: every length probed).
+    let addresses: Vec<std::net::IpAddr> = (0..1_000_000u32)
+        .map(|i| {
+            let x = i.wrapping_mul(2_654_435_761);
+            let v4 = if i % 2 == 0 {
+                0x7074_0000 | (x >> 14)
+            } else {
+                x
+            };
+            std::net::IpAddr::V4(std::net::Ipv4Addr::from(v4))
+        })
+        .collect();
+    let mut group = c.benchmark_group("location");
+    group.throughput(Throughput::Elements(addresses.len() as u64));
+    group.sample_size(10);
+    group.bench_function("lookup 1M IPv4", |b| {
+        b.iter(|| {
+            let mut known = 0u32;
+            for ip in &addresses {
+                known += u32::from(geo.locate(*ip).lat_lon.is_some());
+            }
+            known
+        });
+    });
+    group.finish();
+
     // Record generation alone (compression runs on the writer threads).
     let (pop, emit, from, to) = flash_crowd();
     let mut group = c.benchmark_group("simulate");

@@ -179,6 +179,40 @@ fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
         "{csv}"
     );
 
+    // Views 4 and 5: select a district, Enter filters to it, the Overview changes.
+    let online = |s: &str| -> i64 {
+        let mut lines = s.lines().skip_while(|l| !l.starts_with("┌online"));
+        lines
+            .nth(1)
+            .and_then(|l| {
+                l.trim_start_matches('│')
+                    .split_whitespace()
+                    .next()
+                    .map(str::to_owned)
+            })
+            .and_then(|v| v.replace(',', "").parse().ok())
+            .unwrap_or(-1)
+    };
+    tmux.keys(&["1"]);
+    let whole = online(&tmux.wait_for("the overview", |s| s.contains("┌online")));
+    assert!(whole > 0);
+    tmux.keys(&["4"]);
+    tmux.wait_for("the district map", |s| {
+        s.contains("by district") && s.contains("Ranked")
+    });
+    tmux.keys(&["j", "Enter"]);
+    tmux.wait_for("the district filter", |s| s.contains("district="));
+    tmux.keys(&["1"]);
+    let part = online(&tmux.wait_for("the filtered overview", |s| s.contains("┌online")));
+    assert!(
+        part >= 0 && part < whole,
+        "online {whole} → {part} under the district filter"
+    );
+    tmux.keys(&["5"]);
+    tmux.wait_for("the area map", |s| s.contains("by area (38 of equal land)"));
+    tmux.keys(&["c"]);
+    tmux.wait_for("no filter", |s| s.contains("no filter"));
+
     // Quit: exit status 0 and the terminal is back (no alternate screen).
     tmux.keys(&["q"]);
     let until = Instant::now() + Duration::from_secs(10);
@@ -239,7 +273,11 @@ fn sigterm_restores_the_terminal() {
     tmux.wait_for("the overview", |s| s.contains("1 Overview"));
     // Anchored on the binary, so the shell around it (whose command line holds the
     // same words) is left alone to write the exit status.
-    let pattern = format!("^{} replay .*{}", env!("CARGO_BIN_EXE_peerscope"), marker.display());
+    let pattern = format!(
+        "^{} replay .*{}",
+        env!("CARGO_BIN_EXE_peerscope"),
+        marker.display()
+    );
     let killed = Command::new("pkill")
         .args(["-TERM", "-f", &pattern])
         .status()

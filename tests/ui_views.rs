@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use peerscope::engine::alerts::{AlertRules, evaluate};
 use peerscope::engine::calendar::Calendar;
+use peerscope::engine::geography::Geography;
 use peerscope::engine::location::IpGeo;
 use peerscope::engine::monitor::Monitor;
 use peerscope::engine::qoe::QoeParams;
@@ -41,6 +42,16 @@ fn geo() -> IpGeo {
     .expect("geo")
 }
 
+fn geography() -> Result<Arc<Geography>, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Geography::load(
+        &root.join("maps/hk-districts.geojson"),
+        &root.join("maps/hk-outline.geojson"),
+    )
+    .map(Arc::new)
+    .map_err(|e| e.to_string())
+}
+
 fn source() -> Vec<SourceHealth> {
     vec![SourceHealth {
         name: "recording olympics-2012-sample".into(),
@@ -60,6 +71,10 @@ fn sample_frame(ui: &UiState) -> FrameData {
     let index = Arc::new(ReplayIndex::new(Recording::scan(dir).expect("scan")));
     let mut engine = ReplayEngine::new(Arc::clone(&index), geo(), QoeParams::default());
     engine.set_first_seen(Arc::new(index.first_seen(2)));
+    let map = geography();
+    if let Ok(g) = &map {
+        engine.set_geography(Arc::clone(g));
+    }
     let request = frame_request(ui, at(), index.start());
     engine.seek(at(), request.lookback_ms);
     let snapshot = engine.monitor().snapshot(&request.query);
@@ -72,6 +87,7 @@ fn sample_frame(ui: &UiState) -> FrameData {
         end: index.end(),
         loading: None,
         tz: tz(),
+        geography: map,
     }
 }
 
@@ -87,6 +103,7 @@ fn empty_frame(ui: &UiState) -> FrameData {
         end: None,
         loading: None,
         tz: tz(),
+        geography: geography(),
     }
 }
 
@@ -184,7 +201,8 @@ fn views_of_an_empty_recording() {
 }
 
 /// With colour the cells carry colours (the buffer's Debug keeps them); with
-/// `NO_COLOR` not one cell does, and the text is the same.
+/// `NO_COLOR` not one cell does, and the text is the same — but for the maps, where
+/// shading characters take the colours' place.
 #[test]
 fn views_with_and_without_colour() {
     for view in View::ALL {
@@ -212,10 +230,17 @@ fn views_with_and_without_colour() {
             "colour under NO_COLOR in {}",
             view.name()
         );
-        assert_eq!(
-            frame::to_text(buffer),
-            frame::to_text(plain.backend().buffer())
-        );
+        let plain_text = frame::to_text(plain.backend().buffer());
+        if matches!(view, View::District | View::Map) {
+            // Maps carry the value in colour, or without colour in shading characters.
+            assert!(
+                plain_text.contains('▒') || plain_text.contains('▓'),
+                "{plain_text}"
+            );
+            assert!(!plain_text.contains('▀'), "{plain_text}");
+        } else {
+            assert_eq!(frame::to_text(buffer), plain_text);
+        }
         insta::assert_snapshot!(
             format!("{}_colour_80x24", view.name()),
             format!("{buffer:?}")
@@ -247,4 +272,37 @@ fn overlays_help_and_filters() {
     };
     ui.filter.isps.insert("PCCW".into());
     insta::assert_snapshot!("filters_160x48", text(&data, &ui, (160, 48)));
+}
+
+/// Views 4 and 5 with a selection moved down the ranking, then filtered to it: the
+/// status bar shows the filter and the Overview's figures change.
+#[test]
+fn district_and_area_selection_and_filter() {
+    use peerscope::ui::keys::Action;
+    use peerscope::ui::update::update;
+    for (view, facet) in [(View::District, "district="), (View::Map, "area=")] {
+        let mut ui = ui_for(view);
+        let data = sample_frame(&ui);
+        update(&mut ui, Action::Down, Some(&data));
+        update(&mut ui, Action::Down, Some(&data));
+        for size in SIZES {
+            insta::assert_snapshot!(
+                format!("{}_selected_{}x{}", view.name(), size.0, size.1),
+                text(&data, &ui, size)
+            );
+        }
+        update(&mut ui, Action::Enter, Some(&data));
+        assert!(!ui.filter.is_empty());
+        let filtered = sample_frame(&ui);
+        let screen = text(&filtered, &ui, (160, 48));
+        assert!(screen.contains(facet), "{screen}");
+        insta::assert_snapshot!(format!("{}_filtered_160x48", view.name()), screen);
+        assert!(
+            filtered.snapshot.current.online < data.snapshot.current.online,
+            "the filter narrows the figures"
+        );
+        // Enter again undoes the filter.
+        update(&mut ui, Action::Enter, Some(&filtered));
+        assert!(ui.filter.is_empty());
+    }
 }

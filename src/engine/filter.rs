@@ -16,6 +16,9 @@ pub struct Filter {
     pub isps: BTreeSet<String>,
     pub channels: BTreeSet<String>,
     pub districts: BTreeSet<String>,
+    /// Map areas (`Area 07`): set from the TUI's Map view. Only the live engine, which
+    /// knows the geography, applies them; `report` filters cannot name them.
+    pub areas: BTreeSet<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -62,7 +65,10 @@ impl Filter {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.isps.is_empty() && self.channels.is_empty() && self.districts.is_empty()
+        self.isps.is_empty()
+            && self.channels.is_empty()
+            && self.districts.is_empty()
+            && self.areas.is_empty()
     }
 
     pub fn matches(&self, obs: &Observation, catalog: &Catalog) -> bool {
@@ -83,6 +89,7 @@ impl fmt::Display for Filter {
             ("isp", &self.isps),
             ("channel", &self.channels),
             ("district", &self.districts),
+            ("area", &self.areas),
         ] {
             terms.extend(set.iter().map(|v| format!("{key}={v}")));
         }

@@ -11,6 +11,7 @@ mod fastfeedback;
 mod fastpath;
 pub mod filter;
 pub mod first_seen;
+pub mod geography;
 pub mod intern;
 pub mod location;
 pub mod monitor;

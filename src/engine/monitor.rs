@@ -18,6 +18,7 @@ use super::catalog::Catalog;
 use super::core::FeedbackCore;
 use super::filter::Filter;
 use super::first_seen::FirstSeen;
+use super::geography::Geography;
 use super::location::{DistrictId, IpGeo, IspId};
 use super::observation::Observation;
 use super::qoe::{QoeParams, nearest_rank};
@@ -34,7 +35,13 @@ struct CellKey {
     isp: IspId,
     channel: u32,
     district: DistrictId,
+    /// Index into the geography's areas, or `NO_AREA`.
+    area: u16,
 }
+
+const NO_AREA: u16 = u16::MAX;
+/// The name of peers placed in no area (no geography, or nowhere on the map).
+pub const UNKNOWN_AREA: &str = "Unknown";
 
 #[derive(Debug, Clone, Copy)]
 struct Track {
@@ -75,6 +82,9 @@ pub struct Monitor {
     /// First appearances over the whole recording, when known: "new" is then exact
     /// even for an engine started in the middle (a replay seek).
     first_seen: Option<std::sync::Arc<FirstSeen>>,
+    geography: Option<std::sync::Arc<Geography>>,
+    /// Area per (coordinates, district): a table has few distinct locations.
+    area_memo: FxHashMap<(u32, u32, DistrictId), u16>,
 }
 
 impl Monitor {
@@ -93,7 +103,41 @@ impl Monitor {
             latest_recv: i64::MIN,
             accepted: 0,
             first_seen: None,
+            geography: None,
+            area_memo: FxHashMap::default(),
         }
+    }
+
+    /// Places peers in the geography's areas, for the Map view and area filters.
+    #[must_use]
+    pub fn with_geography(mut self, geography: std::sync::Arc<Geography>) -> Self {
+        self.geography = Some(geography);
+        self
+    }
+
+    fn area_name(&self, area: u16) -> &str {
+        self.geography
+            .as_ref()
+            .and_then(|g| g.areas.get(area as usize))
+            .map_or(UNKNOWN_AREA, |a| a.name.as_str())
+    }
+
+    fn area_of(&mut self, obs: &Observation) -> u16 {
+        let Some(g) = &self.geography else {
+            return NO_AREA;
+        };
+        let (lat, lon) = obs
+            .location
+            .lat_lon
+            .map_or((u32::MAX, u32::MAX), |(a, b)| (a.to_bits(), b.to_bits()));
+        let key = (lat, lon, obs.location.district);
+        if let Some(a) = self.area_memo.get(&key) {
+            return *a;
+        }
+        let district = self.catalog.geo.district_name(obs.location.district);
+        let area = g.area_of(obs.location.lat_lon, district).unwrap_or(NO_AREA);
+        self.area_memo.insert(key, area);
+        area
     }
 
     /// Judges "new peer" by the recording's first appearances rather than by what this
@@ -165,6 +209,7 @@ impl Monitor {
             isp: obs.location.isp,
             channel: obs.channel,
             district: obs.location.district,
+            area: self.area_of(obs),
         };
         if let Some(&id) = self.cells.get(&key) {
             return id;
@@ -250,6 +295,7 @@ impl Monitor {
                             .contains(self.catalog.channels.name(k.channel)))
                     && (filter.districts.is_empty()
                         || filter.districts.contains(geo.district_name(k.district)))
+                    && (filter.areas.is_empty() || filter.areas.contains(self.area_name(k.area)))
             })
             .collect()
     }
@@ -327,6 +373,11 @@ impl Monitor {
         let by_isp = breakdown(&|k| geo.isp_name(k.isp).to_owned());
         let by_channel = breakdown(&|k| self.catalog.channels.name(k.channel).to_owned());
         let by_district = breakdown(&|k| geo.district_name(k.district).to_owned());
+        let by_area = if self.geography.is_some() {
+            breakdown(&|k| self.area_name(k.area).to_owned())
+        } else {
+            Vec::new()
+        };
 
         let counts = |key: &dyn Fn(&CellKey) -> String| -> Vec<(String, i64)> {
             let mut m: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
@@ -366,6 +417,7 @@ impl Monitor {
             by_isp,
             by_channel,
             by_district,
+            by_area,
             isp_counts: counts(&|k| geo.isp_name(k.isp).to_owned()),
             channel_counts: counts(&|k| self.catalog.channels.name(k.channel).to_owned()),
             district_counts: counts(&|k| geo.district_name(k.district).to_owned()),

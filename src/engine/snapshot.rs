@@ -122,6 +122,8 @@ pub struct Snapshot {
     pub by_isp: Vec<Breakdown>,
     pub by_channel: Vec<Breakdown>,
     pub by_district: Vec<Breakdown>,
+    /// By map area (empty without a geography).
+    pub by_area: Vec<Breakdown>,
     /// Online peers per filter value, ignoring the filter: the filter panel's counts.
     pub isp_counts: Vec<(String, i64)>,
     pub channel_counts: Vec<(String, i64)>,

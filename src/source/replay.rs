@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use crate::engine::first_seen::FirstSeen;
+use crate::engine::geography::Geography;
 use crate::engine::location::IpGeo;
 use crate::engine::monitor::Monitor;
 use crate::engine::qoe::QoeParams;
@@ -74,6 +75,7 @@ pub struct ReplayEngine {
     geo: IpGeo,
     qoe: QoeParams,
     first_seen: Option<Arc<FirstSeen>>,
+    geography: Option<Arc<Geography>>,
     monitor: Monitor,
     /// Records with `recv` ≤ this have been fed (i64::MIN: none).
     clock: i64,
@@ -96,6 +98,7 @@ impl ReplayEngine {
             geo,
             qoe,
             first_seen: None,
+            geography: None,
             monitor,
             clock: i64::MIN,
             fed_from: i64::MAX,
@@ -110,6 +113,12 @@ impl ReplayEngine {
     /// is rebuilt at its next seek.
     pub fn set_first_seen(&mut self, first_seen: Arc<FirstSeen>) {
         self.first_seen = Some(first_seen);
+        self.fed_from = i64::MAX;
+    }
+
+    /// Places peers in map areas from the next seek on.
+    pub fn set_geography(&mut self, geography: Arc<Geography>) {
+        self.geography = Some(geography);
         self.fed_from = i64::MAX;
     }
 
@@ -132,6 +141,9 @@ impl ReplayEngine {
         let mut monitor = Monitor::new(self.geo.clone(), self.qoe);
         if let Some(f) = &self.first_seen {
             monitor = monitor.with_first_seen(Arc::clone(f));
+        }
+        if let Some(g) = &self.geography {
+            monitor = monitor.with_geography(Arc::clone(g));
         }
         self.monitor = monitor;
         let start = from.div_euclid(MINUTE_MS) * MINUTE_MS;

@@ -1,7 +1,11 @@
 //! One frame's worth of data: the engine's snapshot plus what the sources say about
 //! themselves. Views draw this and nothing else.
 
+use std::sync::Arc;
+
 use chrono_tz::Tz;
+
+use crate::engine::geography::Geography;
 
 use crate::engine::alerts::Alert;
 use crate::engine::snapshot::Snapshot;
@@ -21,6 +25,8 @@ pub struct FrameData {
     /// Work still under way that affects the figures (e.g. indexing first appearances).
     pub loading: Option<String>,
     pub tz: Tz,
+    /// The map for views 4 and 5, or why there is none.
+    pub geography: Result<Arc<Geography>, String>,
 }
 
 impl FrameData {
@@ -28,4 +34,12 @@ impl FrameData {
     pub fn is_empty(&self) -> bool {
         self.snapshot.accepted == 0
     }
+}
+
+/// The map files of the settings, loaded; an error becomes the message views 4 and 5
+/// show (the other views work without a map).
+pub fn load_geography(settings: &crate::config::Settings) -> Result<Arc<Geography>, String> {
+    Geography::load(&settings.districts, &settings.outline)
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
 }

@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::engine::geography::Layer;
 use crate::engine::snapshot::Metric;
 
 use super::data::FrameData;
 use super::format;
 use super::panels::status::filter_label;
 use super::state::{Split, UiState, View};
+use super::views::regions;
 
 fn num(v: Option<f64>) -> String {
     v.map_or_else(String::new, |v| format!("{v}"))
@@ -61,6 +63,26 @@ pub fn csv(data: &FrameData, ui: &UiState) -> String {
                         num(metric.of(p))
                     );
                 }
+            }
+        }
+        View::District | View::Map => {
+            let layer = if ui.view == View::District {
+                Layer::Districts
+            } else {
+                Layer::Areas
+            };
+            let metric = ui.metric();
+            out.push_str("region,code,metric,value,online_peers\n");
+            for r in regions::ranking(data, layer, metric) {
+                let _ = writeln!(
+                    out,
+                    "{},{},{},{},{}",
+                    quote(r.name),
+                    quote(r.code),
+                    metric.label(),
+                    num(r.value),
+                    r.row.map_or(0, |b| b.point.online)
+                );
             }
         }
         View::Histogram => {

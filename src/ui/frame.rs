@@ -19,7 +19,7 @@ use super::data::FrameData;
 use super::panels::{filters, help, status};
 use super::state::{Mode, Overlay, UiState, View};
 use super::theme::Theme;
-use super::views::{histogram, overview, timeline};
+use super::views::{district, histogram, map, overview, timeline};
 
 /// The smallest terminal the layout is made for.
 pub const MIN_WIDTH: u16 = 80;
@@ -51,6 +51,8 @@ pub fn render(
             View::Overview => overview::render(d, ui, body, buf, theme),
             View::Timeline => timeline::render(d, ui, body, buf, theme),
             View::Histogram => histogram::render(d, ui, body, buf, theme),
+            View::District => district::render(d, ui, body, buf, theme),
+            View::Map => map::render(d, ui, body, buf, theme),
         },
     }
     status::render(data, ui, clock, bar, buf, theme);

@@ -103,6 +103,20 @@ pub static KEYS: &[Binding] = &[
         Scope::Global,
     ),
     bind(
+        &[Char('4')],
+        "4",
+        Action::ShowView(3),
+        "District map",
+        Scope::Global,
+    ),
+    bind(
+        &[Char('5')],
+        "5",
+        Action::ShowView(4),
+        "Map of the 38 areas",
+        Scope::Global,
+    ),
+    bind(
         &[Char('m')],
         "m",
         Action::NextMetric,
@@ -177,7 +191,7 @@ pub static KEYS: &[Binding] = &[
         &[Enter],
         "Enter",
         Action::Enter,
-        "filter to the selected row (again: undo)",
+        "filter to the selected row or region (again: undo)",
         Scope::Global,
     ),
     bind(

@@ -16,13 +16,14 @@ use crate::config::Settings;
 use crate::engine::alerts::{AlertRules, evaluate};
 use crate::engine::calendar::Calendar;
 use crate::engine::first_seen::FirstSeen;
+use crate::engine::geography::Geography;
 use crate::engine::location::IpGeo;
 use crate::recording::scan::Recording;
 use crate::report::UsageError;
 use crate::source::replay::{ReplayEngine, ReplayIndex};
 
 use super::app::{self, AppOptions, Clock, FrameSource};
-use super::data::{FrameData, SourceHealth, SourceState};
+use super::data::{FrameData, SourceHealth, SourceState, load_geography};
 use super::request::{FrameRequest, frame_request};
 use super::state::{Mode, UiState, View};
 
@@ -104,6 +105,7 @@ struct ReplayFrames {
     rules: AlertRules,
     tz: Tz,
     name: String,
+    geography: Result<Arc<Geography>, String>,
 }
 
 impl FrameSource for ReplayFrames {
@@ -138,6 +140,7 @@ impl FrameSource for ReplayFrames {
             end: self.index.end(),
             loading,
             tz: self.tz,
+            geography: self.geography.clone(),
         }
     }
 
@@ -165,8 +168,14 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     let mut ui = UiState::new(Mode::Replay, i64::from(settings.window_s) * 1000);
     ui.filter = args.view.initial_filter()?;
     ui.set_speed(args.speed);
+    let geography = load_geography(settings);
+    let mut engine = ReplayEngine::new(Arc::clone(&index), geo, settings.qoe);
+    if let Ok(g) = &geography {
+        engine.set_geography(Arc::clone(g));
+    }
     let mut frames = ReplayFrames {
-        engine: ReplayEngine::new(Arc::clone(&index), geo, settings.qoe),
+        engine,
+        geography,
         index: Arc::clone(&index),
         first_seen: None,
         rules: settings.alerts,

@@ -9,16 +9,26 @@ pub enum View {
     Overview,
     Timeline,
     Histogram,
+    District,
+    Map,
 }
 
 impl View {
-    pub const ALL: [View; 3] = [View::Overview, View::Timeline, View::Histogram];
+    pub const ALL: [View; 5] = [
+        View::Overview,
+        View::Timeline,
+        View::Histogram,
+        View::District,
+        View::Map,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
             View::Overview => "Overview",
             View::Timeline => "Timeline",
             View::Histogram => "Histogram",
+            View::District => "District",
+            View::Map => "Map",
         }
     }
 
@@ -28,6 +38,8 @@ impl View {
             View::Overview => "overview",
             View::Timeline => "timeline",
             View::Histogram => "histogram",
+            View::District => "district",
+            View::Map => "map",
         }
     }
 
@@ -155,6 +167,9 @@ pub struct UiState {
     pub overlay: Overlay,
     /// Selected row of the Overview's ranked lists: (list 0 = ISPs, 1 = channels, row).
     pub ranked: (usize, usize),
+    /// The district and the map area selected in views 4 and 5, by name.
+    pub district: Option<String>,
+    pub area: Option<String>,
     pub utc: bool,
     pub paused: bool,
     pub speed: usize,
@@ -177,6 +192,8 @@ impl UiState {
             filter: Filter::default(),
             overlay: Overlay::None,
             ranked: (0, 0),
+            district: None,
+            area: None,
             utc: false,
             paused: false,
             speed: 5,

@@ -9,7 +9,10 @@ use super::keys::{Action, dispatch};
 use super::state::{
     Facet, HISTOGRAM_METRICS, Mode, Overlay, RANGES_MS, SPEEDS, Split, UiState, View, WINDOWS_MS,
 };
+use crate::engine::geography::Layer;
 use crate::engine::snapshot::Metric;
+
+use super::views::regions;
 
 /// What the app loop does after an update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +89,14 @@ pub fn update(ui: &mut UiState, action: Action, data: Option<&FrameData>) -> Eff
     }
     let views = View::ALL.len();
     let current = View::ALL.iter().position(|v| *v == ui.view).unwrap_or(0);
+    if let Some(layer) = map_layer(ui.view) {
+        match action {
+            Action::Up => return move_region(ui, data, layer, -1),
+            Action::Down => return move_region(ui, data, layer, 1),
+            Action::Enter => return filter_region(ui, data, layer),
+            _ => {}
+        }
+    }
     match action {
         Action::NextView => ui.view = View::ALL[(current + 1) % views],
         Action::PrevView => ui.view = View::ALL[(current + views - 1) % views],
@@ -191,5 +202,54 @@ fn update_filters(
         _ => (facet, row),
     };
     ui.overlay = Overlay::Filters { facet, row };
+    Effect::None
+}
+
+fn map_layer(view: View) -> Option<Layer> {
+    match view {
+        View::District => Some(Layer::Districts),
+        View::Map => Some(Layer::Areas),
+        _ => None,
+    }
+}
+
+fn move_region(ui: &mut UiState, data: Option<&FrameData>, layer: Layer, steps: isize) -> Effect {
+    let Some(d) = data else { return Effect::None };
+    let ranking = regions::ranking(d, layer, ui.metric());
+    let slot = match layer {
+        Layer::Districts => &mut ui.district,
+        Layer::Areas => &mut ui.area,
+    };
+    *slot = regions::step(&ranking, slot.as_deref(), steps);
+    Effect::None
+}
+
+/// Enter on a region: filter every view to it; on the region that is the whole
+/// filter already, undo.
+fn filter_region(ui: &mut UiState, data: Option<&FrameData>, layer: Layer) -> Effect {
+    let Some(d) = data else { return Effect::None };
+    let ranking = regions::ranking(d, layer, ui.metric());
+    let current = match layer {
+        Layer::Districts => ui.district.clone(),
+        Layer::Areas => ui.area.clone(),
+    };
+    let Some(name) = regions::selected(&ranking, current.as_deref()).map(|r| r.name.to_owned())
+    else {
+        return Effect::None;
+    };
+    let set = match layer {
+        Layer::Districts => &mut ui.filter.districts,
+        Layer::Areas => &mut ui.filter.areas,
+    };
+    if set.len() == 1 && set.contains(&name) {
+        set.clear();
+    } else {
+        set.clear();
+        set.insert(name.clone());
+    }
+    match layer {
+        Layer::Districts => ui.district = Some(name),
+        Layer::Areas => ui.area = Some(name),
+    }
     Effect::None
 }

@@ -6,6 +6,7 @@
 //! state in the status bar and on the Overview, never a frozen screen.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use chrono_tz::Tz;
 use crate::config::Settings;
 use crate::engine::alerts::{Alert, AlertKind, AlertRules, evaluate};
 use crate::engine::calendar::Calendar;
+use crate::engine::geography::Geography;
 use crate::engine::location::IpGeo;
 use crate::engine::monitor::Monitor;
 use crate::report::UsageError;
@@ -23,7 +25,7 @@ use crate::source::health::{SourceEvent, SourceHealth, SourceState};
 use crate::source::live::{HOLD_BACK_MS, LiveFeed};
 
 use super::app::{self, AppOptions, Clock, FrameSource};
-use super::data::FrameData;
+use super::data::{FrameData, load_geography};
 use super::replay::ViewArgs;
 use super::request::{FrameRequest, frame_request};
 use super::state::{Mode, UiState};
@@ -64,6 +66,7 @@ struct LiveFrames {
     from: i64,
     /// Hold lines back this long behind the clock (0 for a one-off snapshot).
     hold_back_ms: i64,
+    geography: Result<Arc<Geography>, String>,
 }
 
 impl LiveFrames {
@@ -159,6 +162,7 @@ impl FrameSource for LiveFrames {
                 && self.sources.iter().any(|s| !s.caught_up))
             .then(|| "reading backlog…".to_owned()),
             tz: self.tz,
+            geography: self.geography.clone(),
         }
     }
 
@@ -223,8 +227,14 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
     }
     drop(tx);
     let record = args.record.clone().map(|root| (root, names.clone()));
+    let geography = load_geography(settings);
+    let mut monitor = Monitor::new(geo, settings.qoe);
+    if let Ok(g) = &geography {
+        monitor = monitor.with_geography(Arc::clone(g));
+    }
     let mut frames = LiveFrames {
-        feed: LiveFeed::new(Monitor::new(geo, settings.qoe), names.len(), record),
+        geography,
+        feed: LiveFeed::new(monitor, names.len(), record),
         rx,
         sources: names
             .into_iter()

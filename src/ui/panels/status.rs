@@ -19,6 +19,7 @@ pub fn filter_label(ui: &UiState) -> String {
         ("isp", &f.isps),
         ("channel", &f.channels),
         ("district", &f.districts),
+        ("area", &f.areas),
     ] {
         if !set.is_empty() {
             parts.push(format!(

@@ -1,6 +1,10 @@
 //! One module per view; each draws a [`FrameData`](super::data::FrameData) under the
 //! UI state and nothing else.
 
+pub mod choropleth;
+pub mod district;
 pub mod histogram;
+pub mod map;
 pub mod overview;
+pub mod regions;
 pub mod timeline;
