@@ -46,7 +46,7 @@ pub struct ReplayArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ViewArgs {
     /// Render one frame of VIEW as plain text to stdout and exit (overview, timeline,
-    /// histogram)
+    /// histogram, district, map)
     #[arg(long, value_name = "VIEW")]
     pub snapshot: Option<String>,
     /// Size of the --snapshot frame
@@ -74,7 +74,7 @@ impl ViewArgs {
         };
         let view = View::from_name(name).ok_or_else(|| {
             UsageError(format!(
-                "unknown view {name:?} for --snapshot (overview, timeline, histogram)"
+                "unknown view {name:?} for --snapshot (overview, timeline, histogram, district, map)"
             ))
         })?;
         let size = self
