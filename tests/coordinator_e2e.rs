@@ -5,10 +5,9 @@
 
 use std::collections::HashSet;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 use common::logged;
@@ -18,18 +17,6 @@ struct Proc(Child);
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// nginx's master must be asked to stop: SIGKILL would orphan its workers.
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
         let _ = self.0.wait();
     }
 }
@@ -44,78 +31,14 @@ fn serve(dir: &Path, name: &str) -> (Proc, String) {
     (Proc(child), addr)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 #[test]
 fn simulate_through_nginx_to_two_servers_loses_nothing_acknowledged() {
-    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("nginx is required for this test (apt-get install nginx; .ci/run does)");
     let tmp = tempfile::tempdir().expect("tempdir");
     let (logs1, logs2) = (tmp.path().join("fs1"), tmp.path().join("fs2"));
     let (s1, a1) = serve(&logs1, "fs1");
     let (mut s2, a2) = serve(&logs2, "fs2");
-    let port = free_port();
-    let shipped =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx.conf"))
-            .expect("conf");
-    let mut conf = shipped.clone();
-    for (from, to) in [
-        ("127.0.0.1:8041", a1.as_str()),
-        ("127.0.0.1:8042", a2.as_str()),
-        ("127.0.0.1:8080", &format!("127.0.0.1:{port}")),
-        (
-            "/run/peerscope-nginx.pid",
-            &tmp.path().join("nginx.pid").to_string_lossy(),
-        ),
-    ] {
-        assert!(
-            conf.contains(from),
-            "deploy/nginx.conf no longer has {from}"
-        );
-        conf = conf.replace(from, to);
-    }
-    let temps = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
-        .map(|t| format!("    {t}_temp_path {};\n", tmp.path().join(t).display()))
-        .concat();
-    conf = conf.replacen("http {\n", &format!("http {{\n{temps}"), 1);
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout == b"0\n");
-    if root {
-        conf = format!("user root;\n{conf}");
-    }
-    let conf_path = tmp.path().join("nginx.conf");
-    std::fs::write(&conf_path, conf).expect("write conf");
-    let _nginx = Nginx(
-        Command::new(nginx)
-            .args(["-e", "stderr", "-p"])
-            .arg(tmp.path())
-            .arg("-c")
-            .arg(&conf_path)
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx"),
-    );
+    let (_nginx, port) = common::nginx::start(tmp.path(), [&a1, &a2], "");
     let url = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while !reqwest::blocking::get(format!("{url}/healthz")).is_ok_and(|r| r.status() == 200) {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "nginx did not come up"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 
     let acked_path = tmp.path().join("acked.txt");
     let mut sim = Command::new(env!("CARGO_BIN_EXE_peerscope"))

@@ -52,6 +52,9 @@ pub struct SimulateArgs {
     /// Live: retries of a request that got no answer, 429 or 5xx (same seq)
     #[arg(long, default_value_t = 5, requires = "target")]
     pub retries: u32,
+    /// Live: give up on a request after this long (then it is retried, same seq)
+    #[arg(long, default_value_t = 10_000, value_name = "MS", requires = "target")]
+    pub timeout_ms: u64,
     /// Live: write "peer seq" of every acknowledged record to FILE
     #[arg(long, value_name = "FILE", requires = "target")]
     pub acked: Option<PathBuf>,
@@ -177,7 +180,7 @@ pub fn run(args: &SimulateArgs, settings: &Settings) -> anyhow::Result<()> {
                 concurrency: args.concurrency,
                 retries: args.retries,
                 acked: args.acked.clone(),
-                timeout: std::time::Duration::from_secs(10),
+                timeout: std::time::Duration::from_millis(args.timeout_ms.max(1)),
             },
         )?;
         eprintln!("{report}");
