@@ -224,3 +224,57 @@ fn tui_keeps_rendering_when_a_server_dies(url: &str, server: &mut std::process::
     );
     let _ = tmux(&["kill-server"]);
 }
+
+/// A server reached through a proxy that has no `tail` (404): `watch` falls back to
+/// `/v1/logs/latest` + `Range` and shows the same figures as through `tail`.
+#[test]
+fn watch_falls_back_to_polling_when_a_server_has_no_tail() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let logs = tmp.path().join("logs");
+    let (mut server, addr) = spawn_serve(&logs.join("fs1"), "127.0.0.1:0", &["--name", "fs1"], &[]);
+    simulate_to(&addr, "3");
+    // The logs stay in one minute file for the poller: it follows the newest file only.
+    let hide_tail = "        location = /v1/tail { return 404; }\n        location /v1/logs { proxy_pass http://peerscope_feedback; }";
+    let (_nginx, port) = common::nginx::start(tmp.path(), [&addr, &addr], hide_tail);
+    let proxied = format!("http://127.0.0.1:{port}");
+    // `--at` has whole seconds: take one after the last record.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(
+        reqwest::blocking::get(format!("{proxied}/v1/tail?stream=feedback"))
+            .expect("tail")
+            .status()
+            .as_u16(),
+        404
+    );
+    let at = now_local();
+    let direct = text(&peerscope(&[
+        "watch",
+        "--server",
+        &format!("http://{addr}"),
+        "--snapshot",
+        "overview",
+        "--size",
+        "160x48",
+        "--at",
+        &at,
+    ]));
+    let polled = text(&peerscope(&[
+        "watch",
+        "--server",
+        &proxied,
+        "--snapshot",
+        "overview",
+        "--size",
+        "160x48",
+        "--at",
+        &at,
+    ]));
+    assert!(polled.contains("no tail: polling"), "{polled}");
+    assert_eq!(
+        online_tile(&polled),
+        online_tile(&direct),
+        "polled:\n{polled}\ntail:\n{direct}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}

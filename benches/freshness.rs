@@ -1,0 +1,208 @@
+//! Freshness and isolation of `serve`, whole-process on 127.0.0.1 (RELIABILITY 7 and
+//! the feedback-server issue's freshness goal):
+//!
+//! 1. POST → `tail` delivery time at 10,000 records/s (batches of 10 every millisecond):
+//!    a reader long-polls the tail while a poster sends numbered records; the time from
+//!    sending a record to reading it back gives p50 / p99 (goal: p99 under 1 s);
+//! 2. ingest latency p99 with and without a slow tail consumer — a client that asks for
+//!    a large tail and never reads the answer — printed as a ratio.
+//!
+//! `cargo bench --bench freshness` (about 30 s). Figures are from one run.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn record(seq: u64) -> String {
+    format!(
+        r#"{{"v":1,"peer":"fresh","session":"s","seq":{seq},"ts":1,"event":"report","channel":"main","period_s":30,"up_kbps":800,"down_kbps":900,"server_kbps":100,"bitrate_kbps":420,"play_s":30,"stall_s":0,"startup_ms":null,"buffer_s":12,"partners":9,"nat":"cone","player":"x","os":"y","rtt_ms":33}}"#
+    )
+}
+
+fn start_serve(dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_peerscope"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-dir"])
+        .arg(dir)
+        .env_remove("PEERSCOPE_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let line = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening on "))
+        .expect("address");
+    std::thread::spawn(move || for _ in lines {});
+    let addr = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .expect("addr")
+        .to_owned();
+    (child, addr)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+/// Posts `seconds` of 10,000 records/s (10 per request, one request a millisecond);
+/// returns each request's latency (ms) and the send time of each seq.
+fn post_load(
+    addr: &str,
+    first: u64,
+    seconds: u64,
+    sent: &Mutex<HashMap<u64, Instant>>,
+) -> Vec<f64> {
+    let client = reqwest::blocking::Client::new();
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let mut seq = first;
+    for k in 0..seconds * 1000 {
+        let due = Duration::from_millis(k);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        let body: String = (seq..seq + 10).map(|s| record(s) + "\n").collect();
+        let t = Instant::now();
+        if let Ok(mut m) = sent.lock() {
+            for s in seq..seq + 10 {
+                m.insert(s, t);
+            }
+        }
+        let ok = client
+            .post(format!("http://{addr}/v1/feedback"))
+            .body(body)
+            .send()
+            .is_ok_and(|r| r.status().is_success());
+        assert!(ok, "a POST failed");
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        seq += 10;
+    }
+    latencies.sort_by(f64::total_cmp);
+    latencies
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, addr) = start_serve(dir.path());
+    let sent = Arc::new(Mutex::new(HashMap::new()));
+
+    // 1. POST → tail.
+    let client = reqwest::blocking::Client::new();
+    let prime = client
+        .post(format!("http://{addr}/v1/feedback"))
+        .body(record(0))
+        .send()
+        .expect("prime");
+    assert!(prime.status().is_success());
+    let cursor = client
+        .get(format!("http://{addr}/v1/tail?stream=feedback"))
+        .send()
+        .expect("tail")
+        .headers()["x-peerscope-cursor"]
+        .to_str()
+        .expect("cursor")
+        .to_owned();
+    let stop = Arc::new(AtomicBool::new(false));
+    let delays = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let reader = {
+        let (addr, stop, sent, delays) = (
+            addr.clone(),
+            Arc::clone(&stop),
+            Arc::clone(&sent),
+            Arc::clone(&delays),
+        );
+        std::thread::spawn(move || {
+            let c = reqwest::blocking::Client::new();
+            let mut cursor = cursor;
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(resp) = c
+                    .get(format!(
+                        "http://{addr}/v1/tail?stream=feedback&cursor={cursor}&wait=2"
+                    ))
+                    .send()
+                else {
+                    continue;
+                };
+                resp.headers()["x-peerscope-cursor"]
+                    .to_str()
+                    .expect("cursor")
+                    .clone_into(&mut cursor);
+                let body = resp.bytes().expect("body");
+                let now = Instant::now();
+                let sent = sent.lock().expect("sent");
+                let mut d = delays.lock().expect("delays");
+                for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                    let text = String::from_utf8_lossy(line);
+                    let seq = text
+                        .split("\"seq\":")
+                        .nth(1)
+                        .and_then(|r| r.split(',').next())
+                        .and_then(|n| n.parse::<u64>().ok());
+                    if let Some(t) = seq.and_then(|s| sent.get(&s)) {
+                        d.push(now.duration_since(*t).as_secs_f64() * 1000.0);
+                    }
+                }
+            }
+        })
+    };
+    let _ = post_load(&addr, 1_000, 10, &sent);
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let _ = reader.join();
+    let mut d = delays.lock().expect("delays").clone();
+    d.sort_by(f64::total_cmp);
+    println!(
+        "POST → tail at 10,000 records/s: {} records, p50 {:.1} ms, p99 {:.1} ms (goal p99 < 1000 ms)",
+        d.len(),
+        percentile(&d, 50.0),
+        percentile(&d, 99.0)
+    );
+
+    // 2. Ingest p99 alone, then with a tail consumer that never reads.
+    let alone = post_load(&addr, 10_000_000, 5, &sent);
+    let mut stalled = std::net::TcpStream::connect(&addr).expect("connect");
+    let first_minute = cursor_minute(&client, &addr);
+    write!(
+        stalled,
+        "GET /v1/tail?stream=feedback&cursor={first_minute}:0 HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    .expect("stalled request");
+    let with_stalled = post_load(&addr, 20_000_000, 5, &sent);
+    let (p_alone, p_stalled) = (percentile(&alone, 99.0), percentile(&with_stalled, 99.0));
+    println!(
+        "ingest p99: {p_alone:.2} ms alone, {p_stalled:.2} ms beside a stalled tail reader: ratio {:.2}",
+        p_stalled / p_alone
+    );
+    drop(stalled);
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// The oldest minute the server holds (the stalled reader asks for all of it).
+fn cursor_minute(client: &reqwest::blocking::Client, addr: &str) -> String {
+    let listing: serde_json::Value = client
+        .get(format!("http://{addr}/v1/logs?stream=feedback"))
+        .send()
+        .expect("list")
+        .json()
+        .expect("json");
+    listing
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(|f| f.get("minute"))
+        .and_then(|n| n.as_str())
+        .map(str::to_owned)
+        .expect("a file")
+}
