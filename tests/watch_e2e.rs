@@ -117,6 +117,34 @@ fn watch_shows_what_the_engine_computes_and_survives_a_dead_server() {
         online_tile(&recorded),
         "watch:\n{live}\nreplay:\n{recorded}"
     );
+    // --record keeps what arrived as a recording that replays to the same figures.
+    let kept = tmp.path().join("kept");
+    text(&peerscope(&[
+        "watch",
+        "--server",
+        &u1,
+        "--server",
+        &u2,
+        "--record",
+        &kept.to_string_lossy(),
+        "--snapshot",
+        "overview",
+        "--size",
+        "100x30",
+        "--at",
+        &at,
+    ]));
+    let replayed = text(&peerscope(&[
+        "replay",
+        &kept.to_string_lossy(),
+        "--snapshot",
+        "overview",
+        "--size",
+        "100x30",
+        "--at",
+        &at,
+    ]));
+    assert_eq!(online, online_tile(&replayed), "recorded:\n{replayed}");
     assert!(live.contains(" LIVE "), "{live}");
     assert!(live.contains("│ 2 ok"), "{live}");
 
