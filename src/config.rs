@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::alerts::AlertRules;
+use crate::engine::location::IspNames;
 use crate::engine::qoe::QoeParams;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +25,7 @@ pub struct Config {
     pub maps: MapsConfig,
     pub alerts: AlertRules,
     pub watch: WatchConfig,
+    pub isp_names: IspNames,
 }
 
 /// `peerscope watch` defaults.
@@ -59,6 +61,12 @@ pub struct MapsConfig {
     pub ip_geo: PathBuf,
     pub districts: PathBuf,
     pub outline: PathBuf,
+    /// MaxMind City database (`.mmdb`), for addresses the table does not cover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city_db: Option<PathBuf>,
+    /// MaxMind ASN database (`.mmdb`), named as ISPs through `[isp_names]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asn_db: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -70,6 +78,7 @@ impl Default for Config {
             maps: MapsConfig::default(),
             alerts: AlertRules::default(),
             watch: WatchConfig::default(),
+            isp_names: IspNames::default(),
         }
     }
 }
@@ -86,6 +95,8 @@ impl Default for MapsConfig {
             ip_geo: "maps/ip-geo.csv".into(),
             districts: "maps/hk-districts.geojson".into(),
             outline: "maps/hk-outline.geojson".into(),
+            city_db: None,
+            asn_db: None,
         }
     }
 }
@@ -118,6 +129,9 @@ pub struct Settings {
     pub outline: PathBuf,
     pub alerts: AlertRules,
     pub watch: WatchConfig,
+    pub city_db: Option<PathBuf>,
+    pub asn_db: Option<PathBuf>,
+    pub isp_names: IspNames,
     /// Where the settings came from, for messages.
     pub source: Option<PathBuf>,
 }
@@ -133,6 +147,14 @@ impl Config {
             &mut self.maps.districts,
             &mut self.maps.outline,
         ] {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        }
+        for p in [&mut self.maps.city_db, &mut self.maps.asn_db]
+            .into_iter()
+            .flatten()
+        {
             if p.is_relative() {
                 *p = dir.join(&*p);
             }
@@ -233,6 +255,9 @@ pub fn validate(config: Config, source: Option<PathBuf>) -> anyhow::Result<Setti
         outline: config.maps.outline,
         alerts: config.alerts,
         watch: config.watch,
+        city_db: config.maps.city_db,
+        asn_db: config.maps.asn_db,
+        isp_names: config.isp_names,
         source,
     })
 }

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod engine;
+pub mod geodata;
 pub mod recording;
 pub mod report;
 pub mod server;

@@ -86,6 +86,48 @@ pub struct IpGeo {
     districts: Interner,
     unknown: Location,
     prefixes: usize,
+    /// MaxMind databases for addresses the table does not cover.
+    fallback: Option<std::sync::Arc<Fallback>>,
+}
+
+/// How AS numbers and organisations are named as ISPs (`[isp_names]` in the config).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IspNames {
+    /// AS number (as a string key) → ISP name, e.g. "4760" = "PCCW".
+    pub asn: std::collections::BTreeMap<String, String>,
+    /// A word of the AS organisation (any case) → ISP name, e.g. "Broadband" = "HKBN".
+    pub org: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for IspNames {
+    /// The Hong Kong networks of the reference event, by AS number.
+    fn default() -> Self {
+        let asn = [
+            ("3491", "PCCW"),
+            ("4760", "PCCW"),
+            ("9269", "HKBN"),
+            ("9304", "HGC"),
+            ("9908", "i-CABLE"),
+        ]
+        .into_iter()
+        .map(|(a, n)| (a.to_owned(), n.to_owned()))
+        .collect();
+        IspNames {
+            asn,
+            org: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Fallback {
+    db: super::maxmind::MaxMind,
+    isp_by_asn: FxHashMap<u32, IspId>,
+    isp_by_org: Vec<(String, IspId)>,
+    geography: Option<std::sync::Arc<super::geography::Geography>>,
+    /// District id of each of the geography's districts.
+    district_ids: Vec<DistrictId>,
 }
 
 impl Default for IpGeo {
@@ -112,6 +154,7 @@ impl IpGeo {
                 lat_lon: None,
             },
             prefixes: 0,
+            fallback: None,
         }
     }
 
@@ -225,7 +268,70 @@ impl IpGeo {
                 None => self.v6.lookup(u128::from(a), 128),
             },
         };
-        found.unwrap_or(self.unknown)
+        found.unwrap_or_else(|| self.locate_in_databases(ip))
+    }
+
+    /// Adds MaxMind databases for addresses the table does not cover; the district comes
+    /// from the coordinates on `geography`'s map, the ISP from `names`.
+    #[must_use]
+    pub fn with_maxmind(
+        mut self,
+        db: super::maxmind::MaxMind,
+        names: &IspNames,
+        geography: Option<std::sync::Arc<super::geography::Geography>>,
+    ) -> Self {
+        let mut isp_by_asn = FxHashMap::default();
+        for (asn, isp) in &names.asn {
+            if let Ok(n) = asn.trim().trim_start_matches("AS").parse::<u32>() {
+                isp_by_asn.insert(n, id16(self.isps.intern(isp)));
+            }
+        }
+        let isp_by_org = names
+            .org
+            .iter()
+            .map(|(word, isp)| (word.to_lowercase(), id16(self.isps.intern(isp))))
+            .collect();
+        let district_ids = geography
+            .iter()
+            .flat_map(|g| g.districts.iter())
+            .map(|d| id16(self.districts.intern(&d.name)))
+            .collect();
+        self.fallback = Some(std::sync::Arc::new(Fallback {
+            db,
+            isp_by_asn,
+            isp_by_org,
+            geography,
+            district_ids,
+        }));
+        self
+    }
+
+    fn locate_in_databases(&self, ip: IpAddr) -> Location {
+        let Some(fb) = &self.fallback else {
+            return self.unknown;
+        };
+        let answer = fb.db.lookup(ip);
+        let isp = answer
+            .asn
+            .and_then(|n| fb.isp_by_asn.get(&n).copied())
+            .or_else(|| {
+                let org = answer.organisation.as_deref()?.to_lowercase();
+                fb.isp_by_org
+                    .iter()
+                    .find(|(word, _)| org.contains(word.as_str()))
+                    .map(|(_, id)| *id)
+            })
+            .unwrap_or(self.unknown.isp);
+        let district = answer
+            .lat_lon
+            .and_then(|(lat, lon)| fb.geography.as_ref()?.district_at(lat, lon))
+            .and_then(|i| fb.district_ids.get(i as usize).copied())
+            .unwrap_or(self.unknown.district);
+        Location {
+            isp,
+            district,
+            lat_lon: answer.lat_lon.map(|(a, b)| (a as f32, b as f32)),
+        }
     }
 
     pub fn unknown(&self) -> Location {

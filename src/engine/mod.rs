@@ -14,6 +14,7 @@ pub mod first_seen;
 pub mod geography;
 pub mod intern;
 pub mod location;
+pub mod maxmind;
 pub mod monitor;
 pub mod observation;
 pub mod qoe;

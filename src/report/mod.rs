@@ -12,7 +12,6 @@ use anyhow::{Context, bail};
 use crate::config::Settings;
 use crate::engine::calendar::Calendar;
 use crate::engine::filter::Filter;
-use crate::engine::location::IpGeo;
 use crate::recording::scan::Recording;
 
 use analysis::{AnalysisOptions, analyse};
@@ -79,7 +78,14 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
     for p in &recording.problems {
         eprintln!("warning: cannot read {}: {}", p.path.display(), p.message);
     }
-    let geo = IpGeo::load(&settings.ip_geo).with_context(|| {
+    // Database coordinates are placed on the map's districts; without a map they stay
+    // Unknown (the table's own districts do not need it).
+    let geography = if settings.city_db.is_some() {
+        crate::geodata::load_geography(settings).ok()
+    } else {
+        None
+    };
+    let geo = crate::geodata::load_ip_geo(settings, geography).with_context(|| {
         "set maps.ip_geo in the configuration or pass --ip-geo FILE".to_string()
     })?;
     let threads = args

@@ -36,10 +36,4 @@ impl FrameData {
     }
 }
 
-/// The map files of the settings, loaded; an error becomes the message views 4 and 5
-/// show (the other views work without a map).
-pub fn load_geography(settings: &crate::config::Settings) -> Result<Arc<Geography>, String> {
-    Geography::load(&settings.districts, &settings.outline)
-        .map(Arc::new)
-        .map_err(|e| e.to_string())
-}
+pub use crate::geodata::load_geography;

@@ -17,7 +17,6 @@ use crate::engine::alerts::{AlertRules, evaluate};
 use crate::engine::calendar::Calendar;
 use crate::engine::first_seen::FirstSeen;
 use crate::engine::geography::Geography;
-use crate::engine::location::IpGeo;
 use crate::recording::scan::Recording;
 use crate::report::UsageError;
 use crate::source::replay::{ReplayEngine, ReplayIndex};
@@ -156,8 +155,8 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     let recording = Recording::scan(&args.dir)
         .with_context(|| format!("cannot read recording {}", args.dir.display()))?;
     let index = Arc::new(ReplayIndex::new(recording));
-    let geo = IpGeo::load(&settings.ip_geo)
-        .with_context(|| format!("cannot load IP locations {}", settings.ip_geo.display()))?;
+    let geography = load_geography(settings);
+    let geo = crate::geodata::load_ip_geo(settings, geography.clone().ok())?;
     let calendar = Calendar::new(settings.timezone);
     let parse = |what: &str, text: &str| {
         calendar
@@ -168,7 +167,6 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     let mut ui = UiState::new(Mode::Replay, i64::from(settings.window_s) * 1000);
     ui.filter = args.view.initial_filter()?;
     ui.set_speed(args.speed);
-    let geography = load_geography(settings);
     let mut engine = ReplayEngine::new(Arc::clone(&index), geo, settings.qoe);
     if let Ok(g) = &geography {
         engine.set_geography(Arc::clone(g));

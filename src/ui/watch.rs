@@ -10,14 +10,12 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use chrono_tz::Tz;
 
 use crate::config::Settings;
 use crate::engine::alerts::{Alert, AlertKind, AlertRules, evaluate};
 use crate::engine::calendar::Calendar;
 use crate::engine::geography::Geography;
-use crate::engine::location::IpGeo;
 use crate::engine::monitor::Monitor;
 use crate::report::UsageError;
 use crate::source::follow::{self, Origin};
@@ -196,8 +194,8 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
     }
     let token = crate::server::read_token(args.token_file.as_deref())?
         .map(|t| String::from_utf8_lossy(&t).into_owned());
-    let geo = IpGeo::load(&settings.ip_geo)
-        .with_context(|| format!("cannot load IP locations {}", settings.ip_geo.display()))?;
+    let geography = load_geography(settings);
+    let geo = crate::geodata::load_ip_geo(settings, geography.clone().ok())?;
     let calendar = Calendar::new(settings.timezone);
     let snapshot = args.view.snapshot()?;
     let at = match &args.view.at {
@@ -227,7 +225,6 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
     }
     drop(tx);
     let record = args.record.clone().map(|root| (root, names.clone()));
-    let geography = load_geography(settings);
     let mut monitor = Monitor::new(geo, settings.qoe);
     if let Ok(g) = &geography {
         monitor = monitor.with_geography(Arc::clone(g));

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod mmdb;
 pub mod nginx;
 
 use std::io::{BufRead, BufReader};
