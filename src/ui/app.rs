@@ -16,7 +16,7 @@ use crossterm::event::{self, Event, KeyEventKind};
 use super::data::FrameData;
 use super::frame;
 use super::request::{FrameRequest, frame_request};
-use super::state::{Mode, UiState};
+use super::state::UiState;
 use super::theme::Theme;
 use super::update::{Effect, on_key};
 
@@ -302,12 +302,4 @@ pub fn render_text(
         Theme::color(super::theme::Palette::None),
     );
     frame::to_text(&buf)
-}
-
-/// Whether the loop is for a replay (keys like Space apply).
-pub fn mode_of(clock: &Clock) -> Mode {
-    match clock {
-        Clock::Replay { .. } => Mode::Replay,
-        Clock::Live => Mode::Live,
-    }
 }
