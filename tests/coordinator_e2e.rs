@@ -3,8 +3,6 @@
 //! of both servers' logs holds every acknowledged record, each (peer, seq) once after
 //! dedup, with no line that fails to parse. Needs nginx (`.ci/run` installs it).
 
-use std::collections::HashSet;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -78,44 +76,8 @@ fn simulate_through_nginx_to_two_servers_loses_nothing_acknowledged() {
     assert!(out.status.success(), "simulate failed: {report}");
     drop(s1);
 
-    let acked: Vec<(String, u64)> = std::fs::read_to_string(&acked_path)
-        .expect("acked")
-        .lines()
-        .map(|l| {
-            let (p, s) = l.split_once(' ').expect("peer seq");
-            (p.to_owned(), s.parse().expect("seq"))
-        })
-        .collect();
-    assert!(
-        acked.len() > 5000,
-        "only {} acknowledged: {report}",
-        acked.len()
-    );
-    let mut union = logged(&logs1);
-    union.extend(logged(&logs2));
-    let distinct: HashSet<(String, u64)> = union.iter().cloned().collect();
-    let lost: Vec<_> = acked
-        .iter()
-        .filter(|k| !distinct.contains(*k))
-        .take(5)
-        .collect();
-    assert!(
-        lost.is_empty(),
-        "acknowledged but in neither log: {lost:?}\n{report}"
-    );
-    // Copies beyond the first exist only where a request was retried.
-    // "… failed after retries, N retries; latency …"
-    let retries: u64 = report
-        .split(" retries;")
-        .next()
-        .and_then(|s| s.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no retry count in {report}"));
-    let duplicates = (union.len() - distinct.len()) as u64;
-    assert!(
-        duplicates <= retries * 5,
-        "{duplicates} duplicates but {retries} retried requests of 5: {report}"
-    );
+    let acked = common::check_acked_in_union(&acked_path, &[&logs1, &logs2], &report, 5);
+    assert!(acked > 5000, "only {acked} acknowledged: {report}");
     // Round robin reached both servers before one died.
     assert!(!logged(&logs1).is_empty() && !logged(&logs2).is_empty());
 }

@@ -52,9 +52,9 @@ pub fn start_serve(mut cmd: Command) -> (Child, String) {
     (child, addr)
 }
 
-/// Every logged (peer, seq) of a log directory, asserting that each line parses and
-/// each closed minute is valid gzip.
-pub fn logged(dir: &Path) -> Vec<(String, u64)> {
+/// Every minute file of the feedback stream with its records' (peer, seq), in file
+/// order, asserting that each line parses and each closed minute is valid gzip.
+fn walk(dir: &Path) -> Vec<(std::path::PathBuf, Vec<(String, u64)>)> {
     let rec = peerscope::recording::scan::Recording::scan(dir).expect("scan");
     let mut out = Vec::new();
     for g in &rec.feedback {
@@ -66,17 +66,75 @@ pub fn logged(dir: &Path) -> Vec<(String, u64)> {
                 f.path.display(),
                 text.damage
             );
-            for (n, line) in peerscope::recording::decode::lines(&text.bytes) {
-                let r = peerscope::engine::record::parse_feedback(
-                    line,
-                    peerscope::engine::record::Origin::Log,
-                )
-                .unwrap_or_else(|e| panic!("{}:{n}: {e}", f.path.display()));
-                out.push((r.peer.into_owned(), r.seq));
-            }
+            let records = peerscope::recording::decode::lines(&text.bytes)
+                .map(|(n, line)| {
+                    let r = peerscope::engine::record::parse_feedback(
+                        line,
+                        peerscope::engine::record::Origin::Log,
+                    )
+                    .unwrap_or_else(|e| panic!("{}:{n}: {e}", f.path.display()));
+                    (r.peer.into_owned(), r.seq)
+                })
+                .collect();
+            out.push((f.path.clone(), records));
         }
     }
     out
+}
+
+/// Every logged (peer, seq) of a log directory.
+pub fn logged(dir: &Path) -> Vec<(String, u64)> {
+    walk(dir)
+        .into_iter()
+        .flat_map(|(_, records)| records)
+        .collect()
+}
+
+/// Every minute file of the feedback stream with the `seq`s it holds, in file order.
+pub fn minutes(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u64>)> {
+    walk(dir)
+        .into_iter()
+        .map(|(path, records)| (path, records.into_iter().map(|(_, seq)| seq).collect()))
+        .collect()
+}
+
+/// Checks a simulator run through the coordinator: every pair listed in `acked_path`
+/// ("peer seq" lines) is in the union of the logs, and copies beyond the first are no
+/// more than the retries the simulator reported (`report`, its summary line) can
+/// explain with `batch` records each. Returns how many were acknowledged.
+pub fn check_acked_in_union(acked_path: &Path, logs: &[&Path], report: &str, batch: u64) -> usize {
+    let acked: Vec<(String, u64)> = std::fs::read_to_string(acked_path)
+        .expect("acked")
+        .lines()
+        .map(|l| {
+            let (p, s) = l.split_once(' ').expect("peer seq");
+            (p.to_owned(), s.parse().expect("seq"))
+        })
+        .collect();
+    let union: Vec<(String, u64)> = logs.iter().flat_map(|d| logged(d)).collect();
+    let distinct: std::collections::HashSet<&(String, u64)> = union.iter().collect();
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|k| !distinct.contains(k))
+        .take(5)
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged but in no log: {lost:?}\n{report}"
+    );
+    // "… failed after retries, N retries; latency …"
+    let retries: u64 = report
+        .split(" retries;")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no retry count in {report}"));
+    let duplicates = (union.len() - distinct.len()) as u64;
+    assert!(
+        duplicates <= retries * batch,
+        "{duplicates} duplicates but {retries} retried requests of {batch}: {report}"
+    );
+    acked.len()
 }
 
 /// A feedback report of `peer` with sequence number `seq`.
@@ -99,35 +157,6 @@ pub fn prerequisite(available: bool, what: &str) -> bool {
     );
     eprintln!("skipped: {what} is not available (set PEERSCOPE_FULL_E2E=1 to require it)");
     false
-}
-
-/// Every minute file of the feedback stream with the `seq`s it holds, in file order.
-pub fn minutes(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u64>)> {
-    let rec = peerscope::recording::scan::Recording::scan(dir).expect("scan");
-    let mut out = Vec::new();
-    for g in &rec.feedback {
-        for f in &g.files {
-            let text = peerscope::recording::decode::read_minute_file(f);
-            assert!(
-                text.damage.is_none(),
-                "{}: {:?}",
-                f.path.display(),
-                text.damage
-            );
-            let seqs = peerscope::recording::decode::lines(&text.bytes)
-                .map(|(_, line)| {
-                    peerscope::engine::record::parse_feedback(
-                        line,
-                        peerscope::engine::record::Origin::Log,
-                    )
-                    .expect("parses")
-                    .seq
-                })
-                .collect();
-            out.push((f.path.clone(), seqs));
-        }
-    }
-    out
 }
 
 /// Stops a server with SIGTERM (a clean shutdown) and waits for it.
