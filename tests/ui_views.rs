@@ -306,3 +306,18 @@ fn district_and_area_selection_and_filter() {
         assert!(ui.filter.is_empty());
     }
 }
+
+/// The choropleths in colour at the larger size too (the buffer's Debug keeps the
+/// colours of every half-block).
+#[test]
+fn maps_in_colour_at_160x48() {
+    for view in [View::District, View::Map] {
+        let ui = ui_for(view);
+        let data = sample_frame(&ui);
+        let coloured = draw(&data, &ui, (160, 48), Palette::Full);
+        insta::assert_snapshot!(
+            format!("{}_colour_160x48", view.name()),
+            format!("{:?}", coloured.backend().buffer())
+        );
+    }
+}
