@@ -60,7 +60,11 @@ fn online_tile(screen: &str) -> i64 {
         .unwrap_or_else(|| panic!("no value in {row:?}"))
 }
 
+/// A clock for `--at` after every record sent so far: `--at` has whole seconds, so
+/// wait past the next second boundary first.
 fn now_local() -> String {
+    let ms = u64::from(chrono::Utc::now().timestamp_subsec_millis());
+    std::thread::sleep(Duration::from_millis(1000 - ms + 50));
     chrono::Utc::now()
         .with_timezone(&chrono_tz::Asia::Hong_Kong)
         .format("%Y-%m-%d %H:%M:%S")
@@ -265,8 +269,6 @@ fn watch_falls_back_to_polling_when_a_server_has_no_tail() {
     let hide_tail = "        location = /v1/tail { return 404; }\n        location /v1/logs { proxy_pass http://peerscope_feedback; }";
     let (_nginx, port) = common::nginx::start(tmp.path(), [&addr, &addr], hide_tail);
     let proxied = format!("http://127.0.0.1:{port}");
-    // `--at` has whole seconds: take one after the last record.
-    std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(
         reqwest::blocking::get(format!("{proxied}/v1/tail?stream=feedback"))
             .expect("tail")
