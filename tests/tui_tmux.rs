@@ -51,6 +51,27 @@ impl Tmux {
         }
     }
 
+    /// After `how` (a key, a signal): replay wrote exit status 0 to `exit_file` and the
+    /// pane is off the alternate screen, the terminal restored.
+    fn exited_cleanly(&self, exit_file: &std::path::Path, how: &str) {
+        let until = Instant::now() + Duration::from_secs(10);
+        while !exit_file.exists() {
+            assert!(Instant::now() < until, "replay did not stop on {how}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            std::fs::read_to_string(exit_file).expect("exit").trim(),
+            "0"
+        );
+        let alt = self.cmd(&["display-message", "-p", "-t", "ps", "#{alternate_on}"]);
+        assert_eq!(
+            String::from_utf8_lossy(&alt.stdout).trim(),
+            "0",
+            "still on the alternate screen after {how}"
+        );
+    }
+
     fn status_bar(&self) -> String {
         self.screen()
             .lines()
@@ -215,22 +236,7 @@ fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
 
     // Quit: exit status 0 and the terminal is back (no alternate screen).
     tmux.keys(&["q"]);
-    let until = Instant::now() + Duration::from_secs(10);
-    while !exit_file.exists() {
-        assert!(Instant::now() < until, "replay did not exit");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(
-        std::fs::read_to_string(&exit_file).expect("exit").trim(),
-        "0"
-    );
-    let alt = tmux.cmd(&["display-message", "-p", "-t", "ps", "#{alternate_on}"]);
-    assert_eq!(
-        String::from_utf8_lossy(&alt.stdout).trim(),
-        "0",
-        "still on the alternate screen"
-    );
+    tmux.exited_cleanly(&exit_file, "q");
     assert!(
         !tmux.screen().contains("1 Overview"),
         "the TUI is still on screen"
@@ -283,16 +289,5 @@ fn sigterm_restores_the_terminal() {
         .status()
         .expect("pkill");
     assert!(killed.success());
-    let until = Instant::now() + Duration::from_secs(10);
-    while !exit_file.exists() {
-        assert!(Instant::now() < until, "replay did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(
-        std::fs::read_to_string(&exit_file).expect("exit").trim(),
-        "0"
-    );
-    let alt = tmux.cmd(&["display-message", "-p", "-t", "ps", "#{alternate_on}"]);
-    assert_eq!(String::from_utf8_lossy(&alt.stdout).trim(), "0");
+    tmux.exited_cleanly(&exit_file, "SIGTERM");
 }

@@ -71,6 +71,32 @@ fn now_local() -> String {
         .to_string()
 }
 
+/// `peerscope watch --snapshot overview` of `servers` at `size`, with `extra` flags.
+fn watch_overview(servers: &[&str], size: &str, extra: &[&str]) -> String {
+    let mut args = vec!["watch"];
+    for s in servers {
+        args.extend(["--server", s]);
+    }
+    args.extend(["--snapshot", "overview", "--size", size]);
+    args.extend(extra);
+    text(&peerscope(&args))
+}
+
+/// `peerscope replay DIR --snapshot overview --size 100x30 --at AT`.
+fn replay_overview(dir: &Path, at: &str) -> String {
+    let dir = dir.to_string_lossy();
+    text(&peerscope(&[
+        "replay",
+        &dir,
+        "--snapshot",
+        "overview",
+        "--size",
+        "100x30",
+        "--at",
+        at,
+    ]))
+}
+
 fn text(out: &Output) -> String {
     assert!(
         out.status.success(),
@@ -91,29 +117,8 @@ fn watch_shows_what_the_engine_computes_and_survives_a_dead_server() {
     std::thread::sleep(Duration::from_millis(300));
     let at = now_local();
     let (u1, u2) = (format!("http://{a1}"), format!("http://{a2}"));
-    let live = text(&peerscope(&[
-        "watch",
-        "--server",
-        &u1,
-        "--server",
-        &u2,
-        "--snapshot",
-        "overview",
-        "--size",
-        "100x30",
-        "--at",
-        &at,
-    ]));
-    let recorded = text(&peerscope(&[
-        "replay",
-        &logs.to_string_lossy(),
-        "--snapshot",
-        "overview",
-        "--size",
-        "100x30",
-        "--at",
-        &at,
-    ]));
+    let live = watch_overview(&[&u1, &u2], "100x30", &["--at", &at]);
+    let recorded = replay_overview(&logs, &at);
     let online = online_tile(&live);
     assert!(online > 100, "too few online peers: {online}\n{live}");
     assert_eq!(
@@ -123,31 +128,9 @@ fn watch_shows_what_the_engine_computes_and_survives_a_dead_server() {
     );
     // --record keeps what arrived as a recording that replays to the same figures.
     let kept = tmp.path().join("kept");
-    text(&peerscope(&[
-        "watch",
-        "--server",
-        &u1,
-        "--server",
-        &u2,
-        "--record",
-        &kept.to_string_lossy(),
-        "--snapshot",
-        "overview",
-        "--size",
-        "100x30",
-        "--at",
-        &at,
-    ]));
-    let replayed = text(&peerscope(&[
-        "replay",
-        &kept.to_string_lossy(),
-        "--snapshot",
-        "overview",
-        "--size",
-        "100x30",
-        "--at",
-        &at,
-    ]));
+    let kept_dir = kept.to_string_lossy();
+    watch_overview(&[&u1, &u2], "100x30", &["--record", &kept_dir, "--at", &at]);
+    let replayed = replay_overview(&kept, &at);
     assert_eq!(online, online_tile(&replayed), "recorded:\n{replayed}");
     assert!(live.contains(" LIVE "), "{live}");
     assert!(live.contains("│ 2 ok"), "{live}");
@@ -155,17 +138,7 @@ fn watch_shows_what_the_engine_computes_and_survives_a_dead_server() {
     // One server dies: the frame still renders, with that source down.
     let _ = s2.kill();
     let _ = s2.wait();
-    let live = text(&peerscope(&[
-        "watch",
-        "--server",
-        &u1,
-        "--server",
-        &u2,
-        "--snapshot",
-        "overview",
-        "--size",
-        "100x30",
-    ]));
+    let live = watch_overview(&[&u1, &u2], "100x30", &[]);
     assert!(live.contains("1/2 sources down"), "{live}");
     assert!(live.contains(&format!("{u2} down")), "{live}");
     assert!(online_tile(&live) > 0, "{live}");
@@ -277,28 +250,9 @@ fn watch_falls_back_to_polling_when_a_server_has_no_tail() {
         404
     );
     let at = now_local();
-    let direct = text(&peerscope(&[
-        "watch",
-        "--server",
-        &format!("http://{addr}"),
-        "--snapshot",
-        "overview",
-        "--size",
-        "160x48",
-        "--at",
-        &at,
-    ]));
-    let polled = text(&peerscope(&[
-        "watch",
-        "--server",
-        &proxied,
-        "--snapshot",
-        "overview",
-        "--size",
-        "160x48",
-        "--at",
-        &at,
-    ]));
+    let direct_url = format!("http://{addr}");
+    let direct = watch_overview(&[&direct_url], "160x48", &["--at", &at]);
+    let polled = watch_overview(&[&proxied], "160x48", &["--at", &at]);
     assert!(polled.contains("no tail: polling"), "{polled}");
     assert_eq!(
         online_tile(&polled),

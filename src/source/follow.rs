@@ -65,6 +65,16 @@ impl Reporter {
             .is_ok()
     }
 
+    /// Reading goes on: `Loading` until the backlog is read, then `Ok`.
+    fn progress(&mut self, caught_up: bool) -> bool {
+        let state = if caught_up {
+            SourceState::Ok
+        } else {
+            SourceState::Loading
+        };
+        self.state(state, None, caught_up)
+    }
+
     fn lines(&self, bytes: Vec<u8>) -> bool {
         bytes.is_empty()
             || self
@@ -113,12 +123,7 @@ fn follow_dir(dir: &std::path::Path, from_ms: i64, mut out: Reporter) {
                     caught_up = true;
                     std::thread::sleep(Duration::from_millis(500));
                 }
-                let state = if caught_up {
-                    SourceState::Ok
-                } else {
-                    SourceState::Loading
-                };
-                if !out.state(state, None, caught_up) {
+                if !out.progress(caught_up) {
                     return;
                 }
             }
@@ -221,12 +226,7 @@ fn follow_server(url: &str, token: Option<&str>, from_ms: i64, mut out: Reporter
                 }
                 cursor = next;
                 caught_up |= empty;
-                let state = if caught_up {
-                    SourceState::Ok
-                } else {
-                    SourceState::Loading
-                };
-                if !out.state(state, None, caught_up) {
+                if !out.progress(caught_up) {
                     return;
                 }
             }
