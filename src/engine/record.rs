@@ -162,6 +162,27 @@ pub struct ProbeRecord<'a> {
     pub srv: Option<Cow<'a, str>>,
 }
 
+impl ProbeRecord<'_> {
+    /// The record with every string owned, to keep past the line it came from.
+    pub fn into_owned(self) -> ProbeRecord<'static> {
+        ProbeRecord {
+            probe: Cow::Owned(self.probe.into_owned()),
+            dest: Cow::Owned(self.dest.into_owned()),
+            group: Cow::Owned(self.group.into_owned()),
+            ts: self.ts,
+            rtt_ms: self.rtt_ms,
+            loss_fwd: self.loss_fwd,
+            loss_rev: self.loss_rev,
+            reorder_fwd: self.reorder_fwd,
+            reorder_rev: self.reorder_rev,
+            samples: self.samples,
+            hops: self.hops,
+            recv: self.recv,
+            srv: self.srv.map(|s| Cow::Owned(s.into_owned())),
+        }
+    }
+}
+
 const FEEDBACK_FIELDS: [&str; 24] = [
     "v",
     "peer",
