@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::alerts::AlertRules;
 use crate::engine::location::IspNames;
 use crate::engine::qoe::QoeParams;
+use crate::engine::route_change::RouteChangeParams;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -26,6 +27,78 @@ pub struct Config {
     pub alerts: AlertRules,
     pub watch: WatchConfig,
     pub isp_names: IspNames,
+    pub probes: ProbesConfig,
+    pub probe: ProbeAgentConfig,
+}
+
+/// Route-change scoring of probe paths (DESIGN §5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbesConfig {
+    /// A round scoring above this is a route-change event.
+    pub route_change_threshold: f64,
+    /// Rounds of history a round is scored against.
+    pub route_change_window: usize,
+}
+
+impl Default for ProbesConfig {
+    fn default() -> Self {
+        let d = RouteChangeParams::default();
+        ProbesConfig {
+            route_change_threshold: d.threshold,
+            route_change_window: d.window,
+        }
+    }
+}
+
+/// One destination of `peerscope probe`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeDestination {
+    pub name: String,
+    /// `host:port` to open TCP connections to.
+    pub addr: String,
+    #[serde(default = "default_group")]
+    pub group: String,
+}
+
+fn default_group() -> String {
+    "default".into()
+}
+
+/// `peerscope probe` defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeAgentConfig {
+    /// This probe's name in its records (e.g. UA); default: the host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Feedback server or coordinator the records go to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// Seconds between rounds.
+    pub interval_s: u64,
+    /// TCP connects per destination and round.
+    pub samples: u32,
+    /// Give up on one connect after this long.
+    pub timeout_ms: u64,
+    /// Take the hop list from the system's traceroute when it is installed.
+    pub traceroute: bool,
+    pub destinations: Vec<ProbeDestination>,
+}
+
+impl Default for ProbeAgentConfig {
+    fn default() -> Self {
+        ProbeAgentConfig {
+            name: None,
+            server: None,
+            interval_s: 600,
+            samples: 10,
+            timeout_ms: 2_000,
+            traceroute: false,
+            destinations: Vec::new(),
+        }
+    }
 }
 
 /// `peerscope watch` defaults.
@@ -79,6 +152,8 @@ impl Default for Config {
             alerts: AlertRules::default(),
             watch: WatchConfig::default(),
             isp_names: IspNames::default(),
+            probes: ProbesConfig::default(),
+            probe: ProbeAgentConfig::default(),
         }
     }
 }
@@ -132,6 +207,8 @@ pub struct Settings {
     pub city_db: Option<PathBuf>,
     pub asn_db: Option<PathBuf>,
     pub isp_names: IspNames,
+    pub route_change: RouteChangeParams,
+    pub probe: ProbeAgentConfig,
     /// Where the settings came from, for messages.
     pub source: Option<PathBuf>,
 }
@@ -243,6 +320,24 @@ pub fn validate(config: Config, source: Option<PathBuf>) -> anyhow::Result<Setti
     if ![q.c1, q.c2, q.a, q.lambda].iter().all(|x| x.is_finite()) {
         bail!("qoe constants must be finite numbers, got {q:?}");
     }
+    let p = &config.probes;
+    if !(p.route_change_threshold.is_finite() && p.route_change_threshold > 0.0) {
+        bail!(
+            "probes.route_change_threshold must be a positive number, got {}",
+            p.route_change_threshold
+        );
+    }
+    if p.route_change_window < 2 {
+        bail!(
+            "probes.route_change_window must be at least 2 rounds, got {}",
+            p.route_change_window
+        );
+    }
+    let route_change = RouteChangeParams {
+        window: p.route_change_window,
+        threshold: p.route_change_threshold,
+        ..RouteChangeParams::default()
+    };
     if config.window.default_s == 0 {
         bail!("window.default_s must be at least 1 second");
     }
@@ -258,6 +353,8 @@ pub fn validate(config: Config, source: Option<PathBuf>) -> anyhow::Result<Setti
         city_db: config.maps.city_db,
         asn_db: config.maps.asn_db,
         isp_names: config.isp_names,
+        route_change,
+        probe: config.probe,
         source,
     })
 }

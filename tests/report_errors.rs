@@ -130,3 +130,59 @@ fn the_sample_reports_from_any_directory_with_its_config() {
         );
     }
 }
+
+#[test]
+fn probe_table_flags_are_checked() {
+    let s = sample();
+    assert_fails(
+        &peerscope(&["report", s, "--probes", "--metric", "jitter"], repo()),
+        2,
+        "--metric \"jitter\"",
+    );
+    assert_fails(
+        &peerscope(&["report", s, "--probes", "--filter", "isp=PCCW"], repo()),
+        2,
+        "does not apply to --probes",
+    );
+    let no_probes = tempfile::tempdir().expect("tempdir");
+    let day = no_probes.path().join("fs1/feedback/20120807");
+    std::fs::create_dir_all(&day).expect("mkdir");
+    std::fs::write(day.join("20120807-0100.jsonl"), "").expect("write");
+    assert_fails(
+        &peerscope(
+            &[
+                "report",
+                no_probes.path().to_str().expect("utf8"),
+                "--probes",
+            ],
+            repo(),
+        ),
+        2,
+        "no probe records",
+    );
+}
+
+/// The sample's probe table: destinations × probes, the published shape — UF far
+/// worse towards China, Nairobi over a second behind the cut until 10:20.
+#[test]
+fn the_sample_probe_table() {
+    let out = peerscope(&["report", sample(), "--probes", "--format", "csv"], repo());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("dest,group,UA,UB,UC,UD,UE,UF,UG,UH"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 43);
+    assert_eq!(rows[0][1], "HKIX", "nearest group first");
+    let value = |dest: &str, col: usize| -> f64 {
+        rows.iter().find(|r| r[0] == dest).expect(dest)[col]
+            .parse()
+            .expect("number")
+    };
+    assert!(value("pku", 7) > 2.0 * value("pku", 2), "UF to China");
+    assert!(value("uon", 2) > 1_000.0 && value("uct", 2) < 600.0);
+}

@@ -4,5 +4,6 @@
 pub mod batch;
 pub mod decode;
 pub mod pipeline;
+pub mod probes;
 pub mod scan;
 pub mod skipped;

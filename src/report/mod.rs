@@ -1,6 +1,7 @@
 //! `peerscope report`: daily, per-minute and per-ISP tables from a recording (DESIGN §8).
 
 pub mod analysis;
+pub mod probes;
 pub mod table;
 pub mod tables;
 
@@ -12,6 +13,7 @@ use anyhow::{Context, bail};
 use crate::config::Settings;
 use crate::engine::calendar::Calendar;
 use crate::engine::filter::Filter;
+use crate::engine::probes::ProbeMetric;
 use crate::recording::scan::Recording;
 
 use analysis::{AnalysisOptions, analyse};
@@ -40,6 +42,12 @@ pub struct ReportArgs {
     /// Output format
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// The probe table instead: median of --metric per path, destinations × probes
+    #[arg(long)]
+    pub probes: bool,
+    /// Probe metric for --probes: rtt, loss_fwd, loss_rev, reorder_fwd, reorder_rev
+    #[arg(long, default_value = "rtt", value_name = "METRIC")]
+    pub metric: String,
     /// Worker threads for reading minute files (default: all cores)
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -68,6 +76,9 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
     }
     let recording = Recording::scan(&args.dir)
         .with_context(|| format!("cannot read recording {}", args.dir.display()))?;
+    if args.probes {
+        return run_probes(args, settings, &recording, day);
+    }
     if recording.feedback.is_empty() {
         return Err(UsageError(format!(
             "no recording in {}: expected <stream>/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz] files below it",
@@ -107,14 +118,7 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         By::Minute => tables::by_minute(&analysis, day),
         By::Isp => tables::by_isp(&analysis, day),
     };
-    let text = table.render(args.format, &analysis.skipped);
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            return Ok(());
-        }
-        bail!("cannot write the report: {e}");
-    }
+    write_report(&table.render(args.format, &analysis.skipped))?;
     if args.format == Format::Csv {
         eprintln!("{}", analysis.skipped);
     }
@@ -122,6 +126,62 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         if args.format != Format::Table {
             eprintln!("warning: {}: {why}", path.display());
         }
+    }
+    Ok(())
+}
+
+fn run_probes(
+    args: &ReportArgs,
+    settings: &Settings,
+    recording: &Recording,
+    day: Option<crate::engine::calendar::Day>,
+) -> anyhow::Result<()> {
+    let metric = ProbeMetric::from_name(&args.metric).ok_or_else(|| {
+        UsageError(format!(
+            "--metric {:?}: expected rtt, loss_fwd, loss_rev, reorder_fwd or reorder_rev",
+            args.metric
+        ))
+    })?;
+    if args.filter.is_some() {
+        return Err(UsageError(
+            "--filter selects peers by ISP, channel and district; it does not apply to --probes"
+                .into(),
+        )
+        .into());
+    }
+    if recording.probes.is_empty() {
+        return Err(UsageError(format!(
+            "no probe records in {}: expected probes/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz] files below it",
+            args.dir.display()
+        ))
+        .into());
+    }
+    for p in &recording.problems {
+        eprintln!("warning: cannot read {}: {}", p.path.display(), p.message);
+    }
+    let calendar = Calendar::new(settings.timezone);
+    let (table, skipped) =
+        probes::probe_table(&recording.probes, metric, day.map(|d| (d, &calendar)));
+    write_report(&table.render(args.format, &skipped))?;
+    if args.format == Format::Csv {
+        eprintln!("{skipped}");
+    }
+    for (path, why) in &skipped.damaged_files {
+        if args.format != Format::Table {
+            eprintln!("warning: {}: {why}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error.
+fn write_report(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Ok(());
+        }
+        bail!("cannot write the report: {e}");
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ pub enum Cell {
 
 #[derive(Debug, Clone, Default)]
 pub struct Table {
-    pub columns: Vec<&'static str>,
+    pub columns: Vec<String>,
     pub rows: Vec<Vec<Cell>>,
 }
 
@@ -70,6 +70,11 @@ fn precise(x: f64) -> String {
     s.strip_suffix(".0").unwrap_or(s).to_owned()
 }
 
+/// Column names from literals.
+pub fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
 impl Table {
     pub fn render(&self, format: Format, skipped: &Skipped) -> String {
         match format {
@@ -116,7 +121,7 @@ impl Table {
                 .columns
                 .iter()
                 .enumerate()
-                .map(|(i, c)| (widths[i], (*c).to_string(), i > 0)),
+                .map(|(i, c)| (widths[i], c.clone(), i > 0)),
         );
         for (r, row) in cells.iter().zip(&self.rows) {
             line(
@@ -157,7 +162,7 @@ impl Table {
                     .columns
                     .iter()
                     .zip(row)
-                    .map(|(c, v)| ((*c).to_owned(), v.json()))
+                    .map(|(c, v)| (c.clone(), v.json()))
                     .collect();
                 Value::Object(obj)
             })
@@ -183,7 +188,7 @@ mod tests {
 
     fn sample() -> Table {
         Table {
-            columns: vec!["isp", "distinct_ips", "share"],
+            columns: names(&["isp", "distinct_ips", "share"]),
             rows: vec![
                 vec![
                     Cell::Text("PCCW".into()),

@@ -6,7 +6,7 @@ use crate::engine::bucket::BucketStats;
 use crate::engine::calendar::{Calendar, Day, MINUTE_MS};
 
 use super::analysis::Analysis;
-use super::table::{Cell, Table};
+use super::table::{Cell, Table, names};
 
 /// One `--by minute` row, also the input of the daily peak.
 struct MinuteFigures {
@@ -63,7 +63,7 @@ pub fn by_minute(a: &Analysis, day: Option<Day>) -> Table {
         ]);
     }
     Table {
-        columns: vec![
+        columns: names(&[
             "minute",
             "concurrent",
             "new_peers",
@@ -73,7 +73,7 @@ pub fn by_minute(a: &Analysis, day: Option<Day>) -> Table {
             "continuity",
             "qoe",
             "startup_p50_ms",
-        ],
+        ]),
         rows,
     }
 }
@@ -164,7 +164,7 @@ pub fn by_day(a: &Analysis, only: Option<Day>) -> Table {
         ]);
     }
     Table {
-        columns: vec![
+        columns: names(&[
             "day",
             "new_users",
             "total_users",
@@ -177,7 +177,7 @@ pub fn by_day(a: &Analysis, only: Option<Day>) -> Table {
             "qoe",
             "peak_concurrent",
             "peak_at",
-        ],
+        ]),
         rows,
     }
 }
@@ -213,7 +213,7 @@ pub fn by_isp(a: &Analysis, only: Option<Day>) -> Table {
         })
         .collect();
     Table {
-        columns: vec!["isp", "distinct_ips", "share"],
+        columns: names(&["isp", "distinct_ips", "share"]),
         rows,
     }
 }

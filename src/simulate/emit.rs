@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use super::olympics::{CHANNELS, FLASH_TROUBLE, NATS, OSES, PLAYERS, Population, User, View};
 use super::rng::{Rng, mix};
+use crate::recording::scan::Stream;
 
 pub const MINUTE_MS: i64 = 60_000;
 const REPORT_MS: i64 = 30_000;
@@ -23,8 +24,9 @@ pub struct EmitKnobs {
     pub malformed_share: f64,
 }
 
-/// One finished minute file: its server index, minute start and sorted lines.
+/// One finished minute file: its stream, server index, minute start and sorted lines.
 pub struct MinuteOut {
+    pub stream: Stream,
     pub server: usize,
     pub minute_ms: i64,
     pub text: Vec<u8>,
@@ -233,6 +235,7 @@ fn flush(minute: i64, servers: Vec<ServerMinute>, sink: &mut impl FnMut(MinuteOu
             text.push(b'\n');
         }
         sink(MinuteOut {
+            stream: Stream::Feedback,
             server,
             minute_ms: minute * MINUTE_MS,
             text,

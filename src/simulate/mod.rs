@@ -5,6 +5,7 @@ pub mod emit;
 pub mod live;
 pub mod olympics;
 pub mod plan;
+pub mod probes;
 pub mod rng;
 pub mod writer;
 
@@ -85,6 +86,9 @@ pub struct SimulateArgs {
     /// Write plain .jsonl files instead of .jsonl.gz
     #[arg(long)]
     pub plain: bool,
+    /// Leave out the probes stream (8 probes × 43 destinations, a round every 10 min)
+    #[arg(long)]
+    pub no_probes: bool,
     /// Write the IP-location table matching the simulator's address plan to FILE and exit
     #[arg(long, value_name = "FILE")]
     pub write_ip_geo: Option<PathBuf>,
@@ -209,12 +213,20 @@ pub fn run(args: &SimulateArgs, settings: &Settings) -> anyhow::Result<()> {
     };
     let writers =
         std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1));
-    let totals = with_writers(&layout, writers, |send| sweep(&pop, emit, from, to, send))?;
+    let (totals, probe_records) = with_writers(&layout, writers, |send| {
+        let totals = sweep(&pop, emit, from, to, &mut *send);
+        let probes = if args.no_probes {
+            0
+        } else {
+            probes::sweep(args.seed, args.servers, from, to, send)
+        };
+        (totals, probes)
+    })?;
     let secs = started.elapsed().as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
     let rate = totals.records as f64 / secs.max(1e-9);
     eprintln!(
-        "wrote {} records ({} retried duplicates, {} malformed lines) from {} users, {} views to {} in {secs:.1} s ({rate:.0} records/s)",
+        "wrote {} records ({} retried duplicates, {} malformed lines) from {} users, {} views, and {probe_records} probe records to {} in {secs:.1} s ({rate:.0} records/s)",
         totals.records,
         totals.duplicates,
         totals.malformed,

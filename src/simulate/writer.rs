@@ -11,6 +11,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 use super::emit::MinuteOut;
+use crate::recording::scan::Stream;
 
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -20,15 +21,15 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// `<root>/<srv>/feedback/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz]`
-    pub fn path(&self, server: usize, minute_ms: i64) -> PathBuf {
+    /// `<root>/<srv>/<stream>/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz]`
+    pub fn path(&self, stream: Stream, server: usize, minute_ms: i64) -> PathBuf {
         let t = DateTime::from_timestamp_millis(minute_ms).unwrap_or_default();
         let day = t.format("%Y%m%d").to_string();
         let name = t.format("%Y%m%d-%H%M.jsonl").to_string();
         let mut p = self
             .root
             .join(&self.server_names[server])
-            .join("feedback")
+            .join(stream.dir_name())
             .join(day)
             .join(name);
         if self.gzip.is_some() {
@@ -39,7 +40,7 @@ impl Layout {
 }
 
 fn write_one(layout: &Layout, out: &MinuteOut) -> anyhow::Result<()> {
-    let path = layout.path(out.server, out.minute_ms);
+    let path = layout.path(out.stream, out.server, out.minute_ms);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
