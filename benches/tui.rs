@@ -62,6 +62,7 @@ fn bench(c: &mut Criterion) {
     });
     let snapshot = engine.monitor().snapshot(&request.query);
     let data = FrameData {
+        probes: peerscope::engine::probe_snapshot::ProbeSnapshot::default(),
         alerts: evaluate(&snapshot.minutes, &AlertRules::default()),
         snapshot,
         sources: Vec::new(),

@@ -234,6 +234,47 @@ fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
     tmux.keys(&["c"]);
     tmux.wait_for("no filter", |s| s.contains("no filter"));
 
+    // View 6 after the cable repair at 10:20: the matrix, the route changes, one
+    // destination's probe × time heatmap, the next metric, back, export.
+    tmux.keys(&["g"]);
+    for c in "2012-08-07 10:40".chars() {
+        let key = c.to_string();
+        tmux.keys(&[if c == ' ' { "Space" } else { &key }]);
+    }
+    tmux.keys(&["Enter", "6"]);
+    tmux.wait_for("the probe matrix with the repair", |s| {
+        s.contains("RTT ms · latest round per path") && s.contains("Route changes (8)")
+    });
+    tmux.keys(&["j", "Enter"]);
+    tmux.wait_for("the probe × time heatmap", |s| {
+        s.contains("cuhk · HKIX · RTT ms over") && s.contains("darker = larger")
+    });
+    tmux.keys(&["m"]);
+    tmux.wait_for("the next metric", |s| {
+        s.contains("cuhk · HKIX · loss fwd %")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the matrix again", |s| {
+        s.contains("loss fwd % · latest round per path")
+    });
+    tmux.keys(&["e"]);
+    tmux.wait_for("the probe export", |s| s.contains("exported"));
+    let probes_csv = std::fs::read_dir(tmp.path())
+        .expect("dir")
+        .flatten()
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("peerscope-probes-")
+        })
+        .map(|e| std::fs::read_to_string(e.path()).expect("csv"))
+        .expect("a probes export");
+    assert!(
+        probes_csv.starts_with("section,time,dest,group,probe,metric,value,detail\nlatest,"),
+        "{probes_csv}"
+    );
+    assert_eq!(probes_csv.matches("\nroute_change,").count(), 8);
+
     // Quit: exit status 0 and the terminal is back (no alternate screen).
     tmux.keys(&["q"]);
     tmux.exited_cleanly(&exit_file, "q");

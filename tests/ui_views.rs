@@ -11,8 +11,11 @@ use peerscope::engine::calendar::Calendar;
 use peerscope::engine::geography::Geography;
 use peerscope::engine::location::IpGeo;
 use peerscope::engine::monitor::Monitor;
+use peerscope::engine::probes::ProbeBook;
 use peerscope::engine::qoe::QoeParams;
+use peerscope::engine::route_change::RouteChangeParams;
 use peerscope::recording::scan::Recording;
+use peerscope::source::probe_replay::ProbeReplay;
 use peerscope::source::replay::{ReplayEngine, ReplayIndex};
 use peerscope::ui::data::{FrameData, SourceHealth, SourceState};
 use peerscope::ui::frame;
@@ -64,21 +67,29 @@ fn source() -> Vec<SourceHealth> {
 
 /// The frame the replay would show for `ui` at 09:35.
 fn sample_frame(ui: &UiState) -> FrameData {
+    sample_frame_at(ui, at())
+}
+
+fn sample_frame_at(ui: &UiState, at: i64) -> FrameData {
     let dir = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/recordings/olympics-2012-sample"
     ));
-    let index = Arc::new(ReplayIndex::new(Recording::scan(dir).expect("scan")));
+    let recording = Recording::scan(dir).expect("scan");
+    let mut probes = ProbeReplay::new(recording.probes.clone(), RouteChangeParams::default());
+    let index = Arc::new(ReplayIndex::new(recording));
     let mut engine = ReplayEngine::new(Arc::clone(&index), geo(), QoeParams::default());
     engine.set_first_seen(Arc::new(index.first_seen(2)));
     let map = geography();
     if let Ok(g) = &map {
         engine.set_geography(Arc::clone(g));
     }
-    let request = frame_request(ui, at(), index.start());
-    engine.seek(at(), request.lookback_ms);
+    let request = frame_request(ui, at, index.start());
+    engine.seek(at, request.lookback_ms);
     let snapshot = engine.monitor().snapshot(&request.query);
+    probes.seek(at);
     FrameData {
+        probes: probes.snapshot(&request.probes),
         alerts: evaluate(&snapshot.minutes, &AlertRules::default()),
         snapshot,
         sources: source(),
@@ -96,6 +107,7 @@ fn empty_frame(ui: &UiState) -> FrameData {
     let request = frame_request(ui, at(), None);
     FrameData {
         snapshot: monitor.snapshot(&request.query),
+        probes: ProbeBook::new(RouteChangeParams::default()).snapshot(&request.probes),
         alerts: Vec::new(),
         sources: source(),
         skipped: 0,
@@ -120,7 +132,7 @@ fn draw(
             frame::render(
                 Some(data),
                 ui,
-                at(),
+                data.snapshot.at,
                 area,
                 f.buffer_mut(),
                 Theme::color(palette),
@@ -320,4 +332,60 @@ fn maps_in_colour_at_160x48() {
             format!("{:?}", coloured.backend().buffer())
         );
     }
+}
+
+/// View 6 after the cable repair at 10:20: the matrix with the route changes, a
+/// destination selected and opened as a probe × time heatmap over six hours (the
+/// recording's three), the next metric, with and without colour.
+#[test]
+fn probes_matrix_events_and_time_heatmap() {
+    use peerscope::ui::keys::Action;
+    use peerscope::ui::update::update;
+    let t = Calendar::new(tz())
+        .parse_time("2012-08-07 10:40")
+        .expect("time");
+    let mut ui = ui_for(View::Probes);
+    let data = sample_frame_at(&ui, t);
+    assert_eq!(data.probes.events.len(), 8, "one repair per probe");
+    for size in SIZES {
+        insta::assert_snapshot!(
+            format!("probes_events_{}x{}", size.0, size.1),
+            text(&data, &ui, size)
+        );
+    }
+    // Down to uon, the last destination, and open it.
+    for _ in 0..60 {
+        update(&mut ui, Action::Down, Some(&data));
+    }
+    assert_eq!(ui.probe_row, data.probes.rows.len() - 1);
+    let matrix = text(&data, &ui, (80, 24));
+    assert!(
+        matrix.contains("uon"),
+        "the selection scrolls into view: {matrix}"
+    );
+    update(&mut ui, Action::Enter, Some(&data));
+    assert_eq!(ui.probe_dest.as_deref(), Some("uon"));
+    ui.range = 2;
+    let detail = sample_frame_at(&ui, t);
+    for size in SIZES {
+        insta::assert_snapshot!(
+            format!("probes_detail_{}x{}", size.0, size.1),
+            text(&detail, &ui, size)
+        );
+    }
+    let coloured = draw(&detail, &ui, (80, 24), Palette::Full);
+    insta::assert_snapshot!(
+        "probes_detail_colour_80x24",
+        format!("{:?}", coloured.backend().buffer())
+    );
+    update(&mut ui, Action::Close, Some(&detail));
+    assert_eq!(ui.probe_dest, None);
+    update(&mut ui, Action::NextMetric, Some(&data));
+    let loss = sample_frame_at(&ui, t);
+    insta::assert_snapshot!("probes_loss_fwd_160x48", text(&loss, &ui, (160, 48)));
+    let coloured = draw(&loss, &ui, (160, 48), Palette::Full);
+    insta::assert_snapshot!(
+        "probes_loss_fwd_colour_160x48",
+        format!("{:?}", coloured.backend().buffer())
+    );
 }

@@ -262,3 +262,63 @@ fn watch_falls_back_to_polling_when_a_server_has_no_tail() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// Probe records reach view 6 in `watch`: a probe agent posts to a server, `watch
+/// --snapshot probes` shows its path, and `--record` keeps the probes stream.
+#[test]
+fn watch_shows_probe_paths_and_records_them() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mut server, addr) = spawn_serve(
+        &tmp.path().join("logs"),
+        "127.0.0.1:0",
+        &["--name", "fs1"],
+        &[],
+    );
+    let destination = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dest = destination.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || for _ in destination.incoming() {});
+    let url = format!("http://{addr}");
+    let out = peerscope(&[
+        "probe",
+        "--server",
+        &url,
+        "--name",
+        "UT",
+        "--dest",
+        &format!("loopback={dest}@Local"),
+        "--interval-s",
+        "0.3",
+        "--samples",
+        "2",
+        "--rounds",
+        "3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kept = tmp.path().join("kept");
+    let screen = text(&peerscope(&[
+        "watch",
+        "--server",
+        &url,
+        "--snapshot",
+        "probes",
+        "--size",
+        "100x30",
+        "--record",
+        &kept.to_string_lossy(),
+    ]));
+    assert!(screen.contains("1 probes × 1 destinations"), "{screen}");
+    assert!(
+        screen.contains("loopback") && screen.contains("UT"),
+        "{screen}"
+    );
+    let recorded = peerscope::recording::scan::Recording::scan(&kept).expect("scan");
+    assert!(
+        !recorded.probes.is_empty(),
+        "--record keeps the probes stream"
+    );
+    common::terminate(&mut server);
+}

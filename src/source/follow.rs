@@ -1,5 +1,5 @@
-//! Following a feedback server (`/v1/tail`, or `/v1/logs/latest` + `Range` when it has
-//! no tail) or a local log directory, each on its own thread.
+//! Following one stream of a feedback server (`/v1/tail`, or `/v1/logs/latest` +
+//! `Range` when it has no tail) or of a local log directory, each on its own thread.
 //!
 //! A source starts from a cursor at the first minute the views need (the backfill)
 //! and then follows. Every request has a timeout; failures are reported as state and
@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::health::{Backoff, SourceEvent, SourceState};
+use crate::recording::scan::Stream;
 use crate::server::files::{self, Cursor, Tail};
 
 /// The cursor at the start of the minute holding `ms` (minute names are UTC).
@@ -44,12 +45,27 @@ impl Origin {
 /// Reports to the engine; false once the engine is gone.
 struct Reporter {
     source: usize,
+    stream: Stream,
     tx: SyncSender<SourceEvent>,
     last: Option<(SourceState, Option<String>, bool)>,
 }
 
 impl Reporter {
     fn state(&mut self, state: SourceState, error: Option<String>, caught_up: bool) -> bool {
+        // A source's health is its feedback stream's; its probes only say when their
+        // backlog is read or cannot be (a one-off snapshot waits for that).
+        if self.stream == Stream::Probes {
+            if !(caught_up || state == SourceState::Down) || self.last.is_some() {
+                return true;
+            }
+            self.last = Some((state, None, true));
+            return self
+                .tx
+                .send(SourceEvent::ProbesCaughtUp {
+                    source: self.source,
+                })
+                .is_ok();
+        }
         let now = (state, error.clone(), caught_up);
         if self.last.as_ref() == Some(&now) {
             return true;
@@ -81,17 +97,25 @@ impl Reporter {
                 .tx
                 .send(SourceEvent::Lines {
                     source: self.source,
+                    stream: self.stream,
                     bytes,
                 })
                 .is_ok()
     }
 }
 
-/// Starts following `origin` from `from_ms` on a new thread.
-pub fn spawn(origin: Origin, source: usize, from_ms: i64, tx: SyncSender<SourceEvent>) {
-    let name = format!("source-{source}");
+/// Starts following `stream` of `origin` from `from_ms` on a new thread.
+pub fn spawn(
+    origin: Origin,
+    stream: Stream,
+    source: usize,
+    from_ms: i64,
+    tx: SyncSender<SourceEvent>,
+) {
+    let name = format!("source-{source}-{}", stream.dir_name());
     let reporter = Reporter {
         source,
+        stream,
         tx,
         last: None,
     };
@@ -112,7 +136,7 @@ fn follow_dir(dir: &std::path::Path, from_ms: i64, mut out: Reporter) {
         return;
     }
     loop {
-        match files::tail(dir, "feedback", Some(cursor.clone()), 4 << 20) {
+        match files::tail(dir, out.stream.dir_name(), Some(cursor.clone()), 4 << 20) {
             Ok(Tail::Data { lines, next }) => {
                 let empty = lines.is_empty();
                 if !out.lines(lines) {
@@ -149,12 +173,14 @@ enum Step {
 fn tail_once(
     client: &reqwest::blocking::Client,
     url: &str,
+    stream: Stream,
     token: Option<&str>,
     cursor: &Cursor,
     wait_s: u32,
 ) -> Step {
     let mut req = client.get(format!(
-        "{url}/v1/tail?stream=feedback&cursor={cursor}&wait={wait_s}"
+        "{url}/v1/tail?stream={}&cursor={cursor}&wait={wait_s}",
+        stream.dir_name()
     ));
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -217,7 +243,7 @@ fn follow_server(url: &str, token: Option<&str>, from_ms: i64, mut out: Reporter
     loop {
         // While catching up, do not wait for new data: ask again at once.
         let wait = if caught_up { WAIT_S } else { 0 };
-        match tail_once(&client, url, token, &cursor, wait) {
+        match tail_once(&client, url, out.stream, token, &cursor, wait) {
             Step::Data(lines, next) => {
                 backoff.reset();
                 let empty = lines.is_empty();
@@ -266,7 +292,8 @@ fn poll_latest(
         req.send()
     };
     loop {
-        let latest = get("/v1/logs/latest?stream=feedback", 0)
+        let stream = out.stream.dir_name();
+        let latest = get(&format!("/v1/logs/latest?stream={stream}"), 0)
             .ok()
             .filter(|r| r.status().is_success())
             .and_then(|r| r.json::<serde_json::Value>().ok())
@@ -294,7 +321,7 @@ fn poll_latest(
             names.push((name.clone(), 0));
         }
         for (file, offset) in names {
-            let Ok(resp) = get(&format!("/v1/logs/feedback/{file}"), offset) else {
+            let Ok(resp) = get(&format!("/v1/logs/{stream}/{file}"), offset) else {
                 continue;
             };
             let Ok(body) = resp.bytes() else { continue };

@@ -36,7 +36,13 @@ pub struct SourceHealth {
 #[derive(Debug)]
 pub enum SourceEvent {
     /// Complete JSON lines, in the order the source gave them.
-    Lines { source: usize, bytes: Vec<u8> },
+    Lines {
+        source: usize,
+        stream: crate::recording::scan::Stream,
+        bytes: Vec<u8>,
+    },
+    /// The probes stream's backlog has been read.
+    ProbesCaughtUp { source: usize },
     /// A change of state; `caught_up` once the backlog has been read.
     State {
         source: usize,

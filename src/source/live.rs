@@ -14,8 +14,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::engine::monitor::Monitor;
-use crate::engine::record::{Origin, parse_feedback};
+use crate::engine::probes::ProbeBook;
+use crate::engine::record::{Origin, parse_feedback, parse_probe};
 use crate::recording::decode::lines;
+use crate::recording::scan::Stream;
 
 /// How long a line waits for earlier lines from other sources.
 pub const HOLD_BACK_MS: i64 = 2_000;
@@ -26,6 +28,8 @@ type Waiting = Reverse<(i64, u64, Box<[u8]>)>;
 pub struct LiveFeed {
     monitor: Monitor,
     waiting: BinaryHeap<Waiting>,
+    probes: ProbeBook,
+    probes_waiting: BinaryHeap<Waiting>,
     arrivals: u64,
     /// Newest `recv` per source, for its lag.
     pub newest: Vec<Option<i64>>,
@@ -35,10 +39,17 @@ pub struct LiveFeed {
 }
 
 impl LiveFeed {
-    pub fn new(monitor: Monitor, sources: usize, record: Option<(PathBuf, Vec<String>)>) -> Self {
+    pub fn new(
+        monitor: Monitor,
+        probes: ProbeBook,
+        sources: usize,
+        record: Option<(PathBuf, Vec<String>)>,
+    ) -> Self {
         LiveFeed {
             monitor,
             waiting: BinaryHeap::new(),
+            probes,
+            probes_waiting: BinaryHeap::new(),
             arrivals: 0,
             newest: vec![None; sources],
             bytes: vec![0; sources],
@@ -49,6 +60,34 @@ impl LiveFeed {
 
     pub fn monitor(&self) -> &Monitor {
         &self.monitor
+    }
+
+    pub fn probes(&self) -> &ProbeBook {
+        &self.probes
+    }
+
+    /// Takes complete probe lines from `source`. They wait like feedback lines so that
+    /// route changes are scored in `recv` order across servers.
+    pub fn add_probes(&mut self, source: usize, bytes: &[u8]) -> std::io::Result<()> {
+        if let Some(b) = self.bytes.get_mut(source) {
+            *b += bytes.len() as u64;
+        }
+        for (_, line) in lines(bytes) {
+            let Ok(r) = parse_probe(line, Origin::Log) else {
+                self.skipped += 1;
+                continue;
+            };
+            if let Some(rec) = &mut self.recorder {
+                rec.write(source, Stream::Probes, r.recv, line)?;
+            }
+            self.arrivals += 1;
+            self.probes_waiting.push(Reverse((
+                r.recv,
+                self.arrivals,
+                line.to_vec().into_boxed_slice(),
+            )));
+        }
+        Ok(())
     }
 
     /// Takes complete lines from `source`.
@@ -65,7 +104,7 @@ impl LiveFeed {
                 *n = Some(n.map_or(r.recv, |v| v.max(r.recv)));
             }
             if let Some(rec) = &mut self.recorder {
-                rec.write(source, r.recv, line)?;
+                rec.write(source, Stream::Feedback, r.recv, line)?;
             }
             self.arrivals += 1;
             self.waiting.push(Reverse((
@@ -91,6 +130,18 @@ impl LiveFeed {
             }
         }
         self.monitor.advance(clock);
+        while let Some(Reverse((recv, _, _))) = self.probes_waiting.peek() {
+            if *recv > until {
+                break;
+            }
+            let Some(Reverse((_, _, line))) = self.probes_waiting.pop() else {
+                break;
+            };
+            if let Ok(r) = parse_probe(&line, Origin::Log) {
+                self.probes.ingest(&r);
+            }
+        }
+        self.probes.advance(clock);
     }
 
     pub fn waiting(&self) -> usize {
@@ -98,10 +149,11 @@ impl LiveFeed {
     }
 }
 
-/// Appends received lines to `root/<source>/feedback/YYYYMMDD/YYYYMMDD-HHMM.jsonl`.
+/// Appends received lines to `root/<source>/<stream>/YYYYMMDD/YYYYMMDD-HHMM.jsonl`.
 struct Recorder {
     dirs: Vec<PathBuf>,
-    open: Vec<Option<(i64, File)>>,
+    /// The open minute file per source and stream (feedback, probes).
+    open: Vec<[Option<(i64, File)>; 2]>,
 }
 
 impl Recorder {
@@ -124,17 +176,25 @@ impl Recorder {
             .collect();
         Recorder {
             dirs,
-            open: names.iter().map(|_| None).collect(),
+            open: names.iter().map(|_| [None, None]).collect(),
         }
     }
 
-    fn write(&mut self, source: usize, recv: i64, line: &[u8]) -> std::io::Result<()> {
+    fn write(
+        &mut self,
+        source: usize,
+        stream: Stream,
+        recv: i64,
+        line: &[u8],
+    ) -> std::io::Result<()> {
         let minute = recv.div_euclid(60_000) * 60_000;
-        let Some(slot) = self.open.get_mut(source) else {
+        let Some(slots) = self.open.get_mut(source) else {
             return Ok(());
         };
+        let slot = &mut slots[usize::from(stream == Stream::Probes)];
         if slot.as_ref().is_none_or(|(m, _)| *m != minute) {
-            let path = crate::server::logfile::minute_path(&self.dirs[source], "feedback", minute);
+            let path =
+                crate::server::logfile::minute_path(&self.dirs[source], stream.dir_name(), minute);
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
             }

@@ -5,4 +5,5 @@
 pub mod follow;
 pub mod health;
 pub mod live;
+pub mod probe_replay;
 pub mod replay;

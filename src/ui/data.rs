@@ -8,12 +8,15 @@ use chrono_tz::Tz;
 use crate::engine::geography::Geography;
 
 use crate::engine::alerts::Alert;
+use crate::engine::probe_snapshot::ProbeSnapshot;
 use crate::engine::snapshot::Snapshot;
 pub use crate::source::health::{SourceHealth, SourceState};
 
 #[derive(Debug, Clone)]
 pub struct FrameData {
     pub snapshot: Snapshot,
+    /// View 6: the probe matrix, the open destination's series, route changes.
+    pub probes: ProbeSnapshot,
     /// Alerts fired over the timeline's range, oldest first.
     pub alerts: Vec<Alert>,
     pub sources: Vec<SourceHealth>,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::engine::geography::Layer;
+use crate::engine::probe_snapshot::format_as_path;
 use crate::engine::snapshot::Metric;
 
 use super::data::FrameData;
@@ -85,6 +86,7 @@ pub fn csv(data: &FrameData, ui: &UiState) -> String {
                 );
             }
         }
+        View::Probes => probes_csv(data, &time, &mut out),
         View::Histogram => {
             let h = &s.histogram;
             let label = h.metric.map_or("", Metric::label);
@@ -95,6 +97,57 @@ pub fn csv(data: &FrameData, ui: &UiState) -> String {
         }
     }
     out
+}
+
+/// View 6, one row per matrix cell (or per point of the open destination's series)
+/// and per route change: `section` says which; `value` is the metric's value or the
+/// event's score; `detail` the comparison with the other probes or the AS paths.
+fn probes_csv(data: &FrameData, time: &dyn Fn(i64) -> String, out: &mut String) {
+    let p = &data.probes;
+    let metric = p.metric.name();
+    out.push_str("section,time,dest,group,probe,metric,value,detail\n");
+    if let Some(d) = &p.detail {
+        for (probe, points) in &d.series {
+            for (at, v) in points {
+                let _ = writeln!(
+                    out,
+                    "series,{},{},{},{},{metric},{v},",
+                    time(*at),
+                    quote(&d.dest),
+                    quote(&d.group),
+                    quote(probe)
+                );
+            }
+        }
+    } else {
+        for r in &p.rows {
+            for (probe, c) in p.probes.iter().zip(&r.cells) {
+                let Some(c) = c else { continue };
+                let _ = writeln!(
+                    out,
+                    "latest,{},{},{},{},{metric},{},{}",
+                    time(p.now),
+                    quote(&r.dest),
+                    quote(&r.group),
+                    quote(probe),
+                    c.value,
+                    c.comparison.map_or("", |c| c.label())
+                );
+            }
+        }
+    }
+    for e in &p.events {
+        let _ = writeln!(
+            out,
+            "route_change,{},{},,{},score,{},{} -> {}",
+            time(e.at),
+            quote(&e.dest),
+            quote(&e.probe),
+            e.score,
+            format_as_path(&e.before),
+            format_as_path(&e.after)
+        );
+    }
 }
 
 fn quote(s: &str) -> String {

@@ -19,7 +19,7 @@ use super::data::FrameData;
 use super::panels::{filters, help, status};
 use super::state::{Mode, Overlay, UiState, View};
 use super::theme::Theme;
-use super::views::{district, histogram, map, overview, timeline};
+use super::views::{district, histogram, map, overview, probes, timeline};
 
 /// The smallest terminal the layout is made for.
 pub const MIN_WIDTH: u16 = 80;
@@ -46,13 +46,14 @@ pub fn render(
     render_tabs(ui, tabs, buf, theme);
     match data {
         None => Paragraph::new(Span::styled("reading…", theme.dim())).render(body, buf),
-        Some(d) if d.is_empty() => empty(d, ui, body, buf, theme),
+        Some(d) if d.is_empty() && ui.view != View::Probes => empty(d, ui, body, buf, theme),
         Some(d) => match ui.view {
             View::Overview => overview::render(d, ui, body, buf, theme),
             View::Timeline => timeline::render(d, ui, body, buf, theme),
             View::Histogram => histogram::render(d, ui, body, buf, theme),
             View::District => district::render(d, ui, body, buf, theme),
             View::Map => map::render(d, ui, body, buf, theme),
+            View::Probes => probes::render(d, ui, body, buf, theme),
         },
     }
     status::render(data, ui, clock, bar, buf, theme);
@@ -75,8 +76,13 @@ fn render_tabs(ui: &UiState, area: Rect, buf: &mut Buffer, theme: Theme) {
         }
         spans.push(Span::raw("│"));
     }
+    let metric = if ui.view == View::Probes {
+        ui.probe_metric().label()
+    } else {
+        ui.metric().label()
+    };
     spans.push(Span::styled(
-        format!(" peerscope · {} ", ui.metric().label()),
+        format!(" peerscope · {metric} "),
         theme.title(),
     ));
     Paragraph::new(Line::from(spans)).render(area, buf);

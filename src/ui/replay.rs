@@ -19,6 +19,7 @@ use crate::engine::first_seen::FirstSeen;
 use crate::engine::geography::Geography;
 use crate::recording::scan::Recording;
 use crate::report::UsageError;
+use crate::source::probe_replay::ProbeReplay;
 use crate::source::replay::{ReplayEngine, ReplayIndex};
 
 use super::app::{self, AppOptions, Clock, FrameSource};
@@ -45,7 +46,7 @@ pub struct ReplayArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ViewArgs {
     /// Render one frame of VIEW as plain text to stdout and exit (overview, timeline,
-    /// histogram, district, map)
+    /// histogram, district, map, probes)
     #[arg(long, value_name = "VIEW")]
     pub snapshot: Option<String>,
     /// Size of the --snapshot frame
@@ -73,7 +74,7 @@ impl ViewArgs {
         };
         let view = View::from_name(name).ok_or_else(|| {
             UsageError(format!(
-                "unknown view {name:?} for --snapshot (overview, timeline, histogram, district, map)"
+                "unknown view {name:?} for --snapshot (overview, timeline, histogram, district, map, probes)"
             ))
         })?;
         let size = self
@@ -99,6 +100,7 @@ impl ViewArgs {
 /// The replay engine as the app loop's frame source.
 struct ReplayFrames {
     engine: ReplayEngine,
+    probes: ProbeReplay,
     index: Arc<ReplayIndex>,
     first_seen: Option<Receiver<FirstSeen>>,
     rules: AlertRules,
@@ -124,8 +126,10 @@ impl FrameSource for ReplayFrames {
         self.engine.seek(clock, request.lookback_ms);
         let snapshot = self.engine.monitor().snapshot(&request.query);
         let alerts = evaluate(&snapshot.minutes, &self.rules);
+        self.probes.seek(clock);
         FrameData {
             snapshot,
+            probes: self.probes.snapshot(&request.probes),
             alerts,
             sources: vec![SourceHealth {
                 name: self.name.clone(),
@@ -134,7 +138,7 @@ impl FrameSource for ReplayFrames {
                 last_error: None,
                 bytes: 0,
             }],
-            skipped: self.engine.skipped,
+            skipped: self.engine.skipped + self.probes.skipped(),
             start: self.index.start(),
             end: self.index.end(),
             loading,
@@ -154,6 +158,7 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     }
     let recording = Recording::scan(&args.dir)
         .with_context(|| format!("cannot read recording {}", args.dir.display()))?;
+    let probes = ProbeReplay::new(recording.probes.clone(), settings.route_change);
     let index = Arc::new(ReplayIndex::new(recording));
     let geography = load_geography(settings);
     let geo = crate::geodata::load_ip_geo(settings, geography.clone().ok())?;
@@ -173,6 +178,7 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     }
     let mut frames = ReplayFrames {
         engine,
+        probes,
         geography,
         index: Arc::clone(&index),
         first_seen: None,

@@ -1,6 +1,7 @@
 //! From UI state and clock to what the engine is asked: the query, and how much history
 //! the engine must hold to answer it.
 
+use crate::engine::probe_snapshot::ProbeQuery;
 use crate::engine::snapshot::{Query, SplitBy};
 
 use super::state::{Split, UiState};
@@ -16,6 +17,8 @@ const RECENT_WINDOWS: usize = 30;
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrameRequest {
     pub query: Query,
+    /// What view 6 shows: the metric, the open destination over the timeline's range.
+    pub probes: ProbeQuery,
     /// History the engine must hold behind the clock.
     pub lookback_ms: i64,
 }
@@ -48,8 +51,14 @@ pub fn frame_request(ui: &UiState, clock: i64, start: Option<i64>) -> FrameReque
         },
         histogram: Some(ui.histogram_metric()),
     };
+    let probes = ProbeQuery {
+        range_ms: range,
+        dest: ui.probe_dest.clone(),
+        ..ProbeQuery::new(clock, ui.probe_metric())
+    };
     FrameRequest {
         query,
+        probes,
         lookback_ms: range.max(recent) + step,
     }
 }

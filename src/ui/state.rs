@@ -2,6 +2,7 @@
 //! overlays, the replay clock's speed. Changed only by [`super::update::update`].
 
 use crate::engine::filter::Filter;
+use crate::engine::probes::ProbeMetric;
 use crate::engine::snapshot::Metric;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,15 +12,17 @@ pub enum View {
     Histogram,
     District,
     Map,
+    Probes,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Overview,
         View::Timeline,
         View::Histogram,
         View::District,
         View::Map,
+        View::Probes,
     ];
 
     pub fn title(self) -> &'static str {
@@ -29,6 +32,7 @@ impl View {
             View::Histogram => "Histogram",
             View::District => "District",
             View::Map => "Map",
+            View::Probes => "Probes",
         }
     }
 
@@ -40,6 +44,7 @@ impl View {
             View::Histogram => "histogram",
             View::District => "district",
             View::Map => "map",
+            View::Probes => "probes",
         }
     }
 
@@ -170,6 +175,12 @@ pub struct UiState {
     /// The district and the map area selected in views 4 and 5, by name.
     pub district: Option<String>,
     pub area: Option<String>,
+    /// View 6: index into `ProbeMetric::ALL`, the selected destination row, the first
+    /// probe column shown, and the destination whose probe × time heatmap is open.
+    pub probe_metric: usize,
+    pub probe_row: usize,
+    pub probe_column: usize,
+    pub probe_dest: Option<String>,
     pub utc: bool,
     pub paused: bool,
     pub speed: usize,
@@ -194,6 +205,10 @@ impl UiState {
             ranked: (0, 0),
             district: None,
             area: None,
+            probe_metric: 0,
+            probe_row: 0,
+            probe_column: 0,
+            probe_dest: None,
             utc: false,
             paused: false,
             speed: 5,
@@ -216,6 +231,10 @@ impl UiState {
 
     pub fn histogram_metric(&self) -> Metric {
         HISTOGRAM_METRICS[self.histogram_metric % HISTOGRAM_METRICS.len()]
+    }
+
+    pub fn probe_metric(&self) -> ProbeMetric {
+        ProbeMetric::ALL[self.probe_metric % ProbeMetric::ALL.len()]
     }
 
     pub fn speed(&self) -> Option<u32> {

@@ -10,6 +10,7 @@ use super::state::{
     Facet, HISTOGRAM_METRICS, Mode, Overlay, RANGES_MS, SPEEDS, Split, UiState, View, WINDOWS_MS,
 };
 use crate::engine::geography::Layer;
+use crate::engine::probes::ProbeMetric;
 use crate::engine::snapshot::Metric;
 
 use super::views::regions;
@@ -89,6 +90,9 @@ pub fn update(ui: &mut UiState, action: Action, data: Option<&FrameData>) -> Eff
     }
     let views = View::ALL.len();
     let current = View::ALL.iter().position(|v| *v == ui.view).unwrap_or(0);
+    if ui.view == View::Probes && update_probes(ui, action, data) {
+        return Effect::None;
+    }
     if let Some(layer) = map_layer(ui.view) {
         match action {
             Action::Up => return move_region(ui, data, layer, -1),
@@ -203,6 +207,32 @@ fn update_filters(
     };
     ui.overlay = Overlay::Filters { facet, row };
     Effect::None
+}
+
+/// View 6's own keys; false when `action` is not one of them.
+fn update_probes(ui: &mut UiState, action: Action, data: Option<&FrameData>) -> bool {
+    let rows: Vec<&str> = data.map_or_else(Vec::new, |d| {
+        d.probes.rows.iter().map(|r| r.dest.as_str()).collect()
+    });
+    let probes = data.map_or(0, |d| d.probes.probes.len());
+    match action {
+        Action::NextMetric => ui.probe_metric = (ui.probe_metric + 1) % ProbeMetric::ALL.len(),
+        Action::Up if ui.probe_dest.is_none() => ui.probe_row = ui.probe_row.saturating_sub(1),
+        Action::Down if ui.probe_dest.is_none() => {
+            ui.probe_row = (ui.probe_row + 1).min(rows.len().saturating_sub(1));
+        }
+        Action::Left => ui.probe_column = ui.probe_column.saturating_sub(1),
+        Action::Right => ui.probe_column = (ui.probe_column + 1).min(probes.saturating_sub(1)),
+        Action::Enter => {
+            ui.probe_dest = match ui.probe_dest {
+                Some(_) => None,
+                None => rows.get(ui.probe_row).map(|d| (*d).to_owned()),
+            };
+        }
+        Action::Close if ui.probe_dest.is_some() => ui.probe_dest = None,
+        _ => return false,
+    }
+    true
 }
 
 fn map_layer(view: View) -> Option<Layer> {

@@ -17,6 +17,8 @@ use crate::engine::alerts::{Alert, AlertKind, AlertRules, evaluate};
 use crate::engine::calendar::Calendar;
 use crate::engine::geography::Geography;
 use crate::engine::monitor::Monitor;
+use crate::engine::probes::ProbeBook;
+use crate::recording::scan::Stream;
 use crate::report::UsageError;
 use crate::source::follow::{self, Origin};
 use crate::source::health::{SourceEvent, SourceHealth, SourceState};
@@ -27,6 +29,9 @@ use super::data::{FrameData, load_geography};
 use super::replay::ViewArgs;
 use super::request::{FrameRequest, frame_request};
 use super::state::{Mode, UiState};
+
+/// Probe history read at start: one route-change window of 10-minute rounds.
+const PROBE_BACKFILL_MS: i64 = 24 * 3_600_000;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct WatchArgs {
@@ -52,6 +57,7 @@ pub struct WatchArgs {
 struct Tracked {
     health: SourceHealth,
     caught_up: bool,
+    probes_caught_up: bool,
 }
 
 /// Live sources as the app loop's frame source.
@@ -76,11 +82,24 @@ impl LiveFrames {
 
     fn take(&mut self, event: SourceEvent) {
         match event {
-            SourceEvent::Lines { source, bytes } => {
-                if let Err(e) = self.feed.add(source, &bytes) {
+            SourceEvent::Lines {
+                source,
+                stream,
+                bytes,
+            } => {
+                let added = match stream {
+                    Stream::Feedback => self.feed.add(source, &bytes),
+                    Stream::Probes => self.feed.add_probes(source, &bytes),
+                };
+                if let Err(e) = added {
                     if let Some(s) = self.sources.get_mut(source) {
                         s.health.last_error = Some(format!("recording: {e}"));
                     }
+                }
+            }
+            SourceEvent::ProbesCaughtUp { source } => {
+                if let Some(s) = self.sources.get_mut(source) {
+                    s.probes_caught_up = true;
                 }
             }
             SourceEvent::State {
@@ -104,7 +123,7 @@ impl LiveFrames {
         while self
             .sources
             .iter()
-            .any(|s| !s.caught_up && s.health.state != SourceState::Down)
+            .any(|s| !(s.caught_up && s.probes_caught_up) && s.health.state != SourceState::Down)
         {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -150,6 +169,7 @@ impl FrameSource for LiveFrames {
         }
         FrameData {
             snapshot,
+            probes: self.feed.probes().snapshot(&request.probes),
             alerts,
             sources: health,
             skipped: self.feed.skipped,
@@ -220,8 +240,11 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
         .collect();
     let names: Vec<String> = origins.iter().map(Origin::name).collect();
     let (tx, rx) = sync_channel(1024);
+    // Route-change scores need the paths' recent past: a day of probe rounds.
+    let probes_from = from.min(at.unwrap_or(now) - PROBE_BACKFILL_MS);
     for (i, origin) in origins.into_iter().enumerate() {
-        follow::spawn(origin, i, from, tx.clone());
+        follow::spawn(origin.clone(), Stream::Feedback, i, from, tx.clone());
+        follow::spawn(origin, Stream::Probes, i, probes_from, tx.clone());
     }
     drop(tx);
     let record = args.record.clone().map(|root| (root, names.clone()));
@@ -231,7 +254,12 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
     }
     let mut frames = LiveFrames {
         geography,
-        feed: LiveFeed::new(monitor, names.len(), record),
+        feed: LiveFeed::new(
+            monitor,
+            ProbeBook::new(settings.route_change),
+            names.len(),
+            record,
+        ),
         rx,
         sources: names
             .into_iter()
@@ -244,6 +272,7 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
                     bytes: 0,
                 },
                 caught_up: false,
+                probes_caught_up: false,
             })
             .collect(),
         rules: settings.alerts,

@@ -6,5 +6,7 @@ pub mod district;
 pub mod histogram;
 pub mod map;
 pub mod overview;
+pub mod probe_detail;
+pub mod probes;
 pub mod regions;
 pub mod timeline;
