@@ -2,8 +2,9 @@
 //!
 //! The library holds everything the `peerscope` binary does; `engine` is plain Rust
 //! with no I/O, `recording` reads log directories, `report` prints tables from them,
-//! `simulate` writes Olympic-style workloads.
+//! `simulate` writes Olympic-style workloads, `agent` is the probe agent.
 
+pub mod agent;
 pub mod config;
 pub mod engine;
 pub mod geodata;

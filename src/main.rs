@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use peerscope::agent::{self, ProbeArgs};
 use peerscope::config::{self, CommonArgs};
 use peerscope::report::{self, ReportArgs, UsageError};
 use peerscope::server::{self, ServeArgs};
@@ -31,6 +32,8 @@ enum Command {
     Replay(ReplayArgs),
     /// Follow feedback servers or log directories live in the terminal UI
     Watch(WatchArgs),
+    /// A probe agent: measure TCP connect RTT and failures to destinations, POST probe records
+    Probe(ProbeArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args, &settings),
         Command::Replay(args) => ui::replay::run(args, &settings),
         Command::Watch(args) => ui::watch::run(args, &settings),
+        Command::Probe(args) => agent::run(args, &settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
