@@ -11,6 +11,7 @@ pub mod geodata;
 pub mod recording;
 pub mod report;
 pub mod server;
+pub mod signals;
 pub mod simulate;
 pub mod source;
 pub mod ui;

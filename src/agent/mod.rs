@@ -108,34 +108,6 @@ fn record(
     v.to_string()
 }
 
-/// SIGTERM and SIGINT ask the loop to stop after a last attempt to send.
-fn stop_on_signals(stop: Arc<AtomicBool>) {
-    let _ = std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                use tokio::signal::unix::{SignalKind, signal};
-                let (Ok(mut term), Ok(mut int)) = (
-                    signal(SignalKind::terminate()),
-                    signal(SignalKind::interrupt()),
-                ) else {
-                    return;
-                };
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-                stop.store(true, Ordering::SeqCst);
-            });
-        });
-}
-
 /// Sleeps until `until`, waking early when asked to stop; false if so.
 fn sleep_until(until: Instant, stop: &AtomicBool) -> bool {
     while Instant::now() < until {
@@ -191,7 +163,13 @@ pub fn run(args: &ProbeArgs, settings: &Settings) -> anyhow::Result<()> {
     let client = outbox::client(Duration::from_secs(10))?;
     let mut outbox = Outbox::new(args.keep);
     let stop = Arc::new(AtomicBool::new(false));
-    stop_on_signals(Arc::clone(&stop));
+    // SIGTERM and SIGINT ask the loop to stop after a last attempt to send.
+    let flag = Arc::clone(&stop);
+    crate::signals::on_either(
+        tokio::signal::unix::SignalKind::terminate(),
+        tokio::signal::unix::SignalKind::interrupt(),
+        move || flag.store(true, Ordering::SeqCst),
+    );
     let mut rng = crate::simulate::rng::Rng::new(
         u64::try_from(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0),
         u64::from(std::process::id()),

@@ -66,49 +66,37 @@ impl LiveFeed {
         &self.probes
     }
 
-    /// Takes complete probe lines from `source`. They wait like feedback lines so that
-    /// route changes are scored in `recv` order across servers.
-    pub fn add_probes(&mut self, source: usize, bytes: &[u8]) -> std::io::Result<()> {
+    /// Takes complete lines of `stream` from `source`. Probe lines wait like feedback
+    /// lines, so route changes are scored in `recv` order across servers too.
+    pub fn add(&mut self, source: usize, stream: Stream, bytes: &[u8]) -> std::io::Result<()> {
         if let Some(b) = self.bytes.get_mut(source) {
             *b += bytes.len() as u64;
         }
         for (_, line) in lines(bytes) {
-            let Ok(r) = parse_probe(line, Origin::Log) else {
+            let recv = match stream {
+                Stream::Feedback => parse_feedback(line, Origin::Log).map(|r| r.recv),
+                Stream::Probes => parse_probe(line, Origin::Log).map(|r| r.recv),
+            };
+            let Ok(recv) = recv else {
                 self.skipped += 1;
                 continue;
             };
+            if stream == Stream::Feedback {
+                // A source's lag is that of its feedback: probes come every few minutes.
+                if let Some(n) = self.newest.get_mut(source) {
+                    *n = Some(n.map_or(recv, |v| v.max(recv)));
+                }
+            }
             if let Some(rec) = &mut self.recorder {
-                rec.write(source, Stream::Probes, r.recv, line)?;
+                rec.write(source, stream, recv, line)?;
             }
             self.arrivals += 1;
-            self.probes_waiting.push(Reverse((
-                r.recv,
-                self.arrivals,
-                line.to_vec().into_boxed_slice(),
-            )));
-        }
-        Ok(())
-    }
-
-    /// Takes complete lines from `source`.
-    pub fn add(&mut self, source: usize, bytes: &[u8]) -> std::io::Result<()> {
-        if let Some(b) = self.bytes.get_mut(source) {
-            *b += bytes.len() as u64;
-        }
-        for (_, line) in lines(bytes) {
-            let Ok(r) = parse_feedback(line, Origin::Log) else {
-                self.skipped += 1;
-                continue;
+            let heap = match stream {
+                Stream::Feedback => &mut self.waiting,
+                Stream::Probes => &mut self.probes_waiting,
             };
-            if let Some(n) = self.newest.get_mut(source) {
-                *n = Some(n.map_or(r.recv, |v| v.max(r.recv)));
-            }
-            if let Some(rec) = &mut self.recorder {
-                rec.write(source, Stream::Feedback, r.recv, line)?;
-            }
-            self.arrivals += 1;
-            self.waiting.push(Reverse((
-                r.recv,
+            heap.push(Reverse((
+                recv,
                 self.arrivals,
                 line.to_vec().into_boxed_slice(),
             )));
@@ -118,25 +106,13 @@ impl LiveFeed {
 
     /// Feeds every waiting line with `recv` ≤ `until`, in order, then moves the clock.
     pub fn settle(&mut self, until: i64, clock: i64) {
-        while let Some(Reverse((recv, _, _))) = self.waiting.peek() {
-            if *recv > until {
-                break;
-            }
-            let Some(Reverse((_, _, line))) = self.waiting.pop() else {
-                break;
-            };
+        for line in due(&mut self.waiting, until) {
             if let Ok(r) = parse_feedback(&line, Origin::Log) {
                 self.monitor.ingest(&r.core());
             }
         }
         self.monitor.advance(clock);
-        while let Some(Reverse((recv, _, _))) = self.probes_waiting.peek() {
-            if *recv > until {
-                break;
-            }
-            let Some(Reverse((_, _, line))) = self.probes_waiting.pop() else {
-                break;
-            };
+        for line in due(&mut self.probes_waiting, until) {
             if let Ok(r) = parse_probe(&line, Origin::Log) {
                 self.probes.ingest(&r);
             }
@@ -147,6 +123,17 @@ impl LiveFeed {
     pub fn waiting(&self) -> usize {
         self.waiting.len()
     }
+}
+
+/// The lines of `heap` with `recv` ≤ `until`, oldest first, taken out of it.
+fn due(heap: &mut BinaryHeap<Waiting>, until: i64) -> impl Iterator<Item = Box<[u8]>> + '_ {
+    std::iter::from_fn(move || {
+        let Reverse((recv, _, _)) = heap.peek()?;
+        if *recv > until {
+            return None;
+        }
+        heap.pop().map(|Reverse((_, _, line))| line)
+    })
 }
 
 /// Appends received lines to `root/<source>/<stream>/YYYYMMDD/YYYYMMDD-HHMM.jsonl`.

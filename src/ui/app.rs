@@ -104,31 +104,10 @@ fn spawn_input(tx: SyncSender<UiEvent>) {
 
 /// SIGTERM and SIGHUP take the same exit as `q`: the terminal is restored.
 fn spawn_signals(tx: SyncSender<UiEvent>) {
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                use tokio::signal::unix::{SignalKind, signal};
-                let (Ok(mut term), Ok(mut hup)) = (
-                    signal(SignalKind::terminate()),
-                    signal(SignalKind::hangup()),
-                ) else {
-                    return;
-                };
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = hup.recv() => {}
-                }
-                let _ = tx.send(UiEvent::Terminate);
-            });
-        })
-        .ok();
+    use tokio::signal::unix::SignalKind;
+    crate::signals::on_either(SignalKind::terminate(), SignalKind::hangup(), move || {
+        let _ = tx.send(UiEvent::Terminate);
+    });
 }
 
 /// Restores the terminal when dropped, on every way out (the panic hook is ratatui's).

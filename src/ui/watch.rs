@@ -87,11 +87,7 @@ impl LiveFrames {
                 stream,
                 bytes,
             } => {
-                let added = match stream {
-                    Stream::Feedback => self.feed.add(source, &bytes),
-                    Stream::Probes => self.feed.add_probes(source, &bytes),
-                };
-                if let Err(e) = added {
+                if let Err(e) = self.feed.add(source, stream, &bytes) {
                     if let Some(s) = self.sources.get_mut(source) {
                         s.health.last_error = Some(format!("recording: {e}"));
                     }
