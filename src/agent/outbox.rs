@@ -8,6 +8,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::source::follow::short_error;
+
 /// Records per POST.
 const CHUNK: usize = 500;
 
@@ -71,7 +73,7 @@ impl Outbox {
                 .send()
             {
                 Ok(r) => r,
-                Err(e) => return Flush::Kept(short(&e)),
+                Err(e) => return Flush::Kept(short_error(&e)),
             };
             let status = resp.status().as_u16();
             match status {
@@ -105,16 +107,6 @@ impl Outbox {
             self.sent += n as u64;
         }
         Flush::Done
-    }
-}
-
-fn short(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "connection refused".into()
-    } else {
-        e.to_string()
     }
 }
 

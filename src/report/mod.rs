@@ -16,8 +16,9 @@ use crate::engine::filter::Filter;
 use crate::engine::probes::ProbeMetric;
 use crate::recording::scan::Recording;
 
+use crate::recording::skipped::Skipped;
 use analysis::{AnalysisOptions, analyse};
-use table::Format;
+use table::{Format, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum By {
@@ -76,6 +77,9 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
     }
     let recording = Recording::scan(&args.dir)
         .with_context(|| format!("cannot read recording {}", args.dir.display()))?;
+    for p in &recording.problems {
+        eprintln!("warning: cannot read {}: {}", p.path.display(), p.message);
+    }
     if args.probes {
         return run_probes(args, settings, &recording, day);
     }
@@ -85,9 +89,6 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
             args.dir.display()
         ))
         .into());
-    }
-    for p in &recording.problems {
-        eprintln!("warning: cannot read {}: {}", p.path.display(), p.message);
     }
     // Database coordinates are placed on the map's districts; without a map they stay
     // Unknown (the table's own districts do not need it).
@@ -118,16 +119,7 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         By::Minute => tables::by_minute(&analysis, day),
         By::Isp => tables::by_isp(&analysis, day),
     };
-    write_report(&table.render(args.format, &analysis.skipped))?;
-    if args.format == Format::Csv {
-        eprintln!("{}", analysis.skipped);
-    }
-    for (path, why) in &analysis.skipped.damaged_files {
-        if args.format != Format::Table {
-            eprintln!("warning: {}: {why}", path.display());
-        }
-    }
-    Ok(())
+    print_table(&table, args.format, &analysis.skipped)
 }
 
 fn run_probes(
@@ -156,32 +148,31 @@ fn run_probes(
         ))
         .into());
     }
-    for p in &recording.problems {
-        eprintln!("warning: cannot read {}: {}", p.path.display(), p.message);
-    }
     let calendar = Calendar::new(settings.timezone);
     let (table, skipped) =
         probes::probe_table(&recording.probes, metric, day.map(|d| (d, &calendar)));
-    write_report(&table.render(args.format, &skipped))?;
-    if args.format == Format::Csv {
-        eprintln!("{skipped}");
-    }
-    for (path, why) in &skipped.damaged_files {
-        if args.format != Format::Table {
-            eprintln!("warning: {}: {why}", path.display());
-        }
-    }
-    Ok(())
+    print_table(&table, args.format, &skipped)
 }
 
-/// Writes to stdout; a reader that went away (`| head`) is not an error.
-fn write_report(text: &str) -> anyhow::Result<()> {
+/// Writes the table to stdout (a reader that went away, `| head`, is not an error);
+/// the skipped-lines summary goes to stderr for CSV, and damaged files are named on
+/// stderr for the formats whose footer cannot hold them.
+fn print_table(table: &Table, format: Format, skipped: &Skipped) -> anyhow::Result<()> {
+    let text = table.render(format, skipped);
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             return Ok(());
         }
         bail!("cannot write the report: {e}");
+    }
+    if format == Format::Csv {
+        eprintln!("{skipped}");
+    }
+    if format != Format::Table {
+        for (path, why) in &skipped.damaged_files {
+            eprintln!("warning: {}: {why}", path.display());
+        }
     }
     Ok(())
 }

@@ -207,7 +207,8 @@ fn tail_once(
     }
 }
 
-fn short_error(e: &reqwest::Error) -> String {
+/// A request's failure in a few words, for a status line or a log.
+pub fn short_error(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
