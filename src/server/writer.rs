@@ -250,24 +250,27 @@ fn run(config: &WriterConfig, rx: &Receiver<Job>, shared: &Arc<WriterStats>) {
             close(&mut open, &compressor, stats);
         }
         let result = write_group(config, &mut open, wanted, &group, stats);
-        let result = result.and_then(|()| match config.fsync {
-            Fsync::Batch => sync(open.as_ref(), stats),
-            Fsync::Interval(every) => {
-                dirty = true;
-                if last_sync.elapsed() >= every {
-                    last_sync = Instant::now();
-                    dirty = false;
-                    sync(open.as_ref(), stats)
-                } else {
-                    Ok(())
+        let result = result.and_then(|written| {
+            match config.fsync {
+                Fsync::Batch => sync(open.as_ref(), stats)?,
+                Fsync::Interval(every) => {
+                    dirty = true;
+                    if last_sync.elapsed() >= every {
+                        last_sync = Instant::now();
+                        dirty = false;
+                        sync(open.as_ref(), stats)?;
+                    }
                 }
+                Fsync::None => {}
             }
-            Fsync::None => Ok(()),
+            Ok(written)
         });
         match result {
-            Ok(()) => {
+            Ok(written) => {
+                // The file is ours and opened for append: its length is known without
+                // asking the kernel on every group.
                 if let Some(o) = open.as_mut() {
-                    o.good_len = o.file.metadata().map_or(o.good_len, |m| m.len());
+                    o.good_len += written;
                 }
                 for job in group {
                     stats.records.fetch_add(job.records, Ordering::Relaxed);
@@ -305,7 +308,7 @@ fn write_group(
     wanted: i64,
     group: &[Job],
     stats: &WriterStats,
-) -> io::Result<()> {
+) -> io::Result<u64> {
     if open.is_none() {
         *open = Some(open_minute(&config.root, &config.stream, wanted)?);
     }
@@ -319,7 +322,8 @@ fn write_group(
         }
         buf.extend_from_slice(&job.lines);
     }
-    o.file.write_all(&buf)
+    o.file.write_all(&buf)?;
+    Ok(buf.len() as u64)
 }
 
 fn sync(open: Option<&Open>, stats: &WriterStats) -> io::Result<()> {
