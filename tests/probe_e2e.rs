@@ -160,3 +160,81 @@ fn probe_flags_are_checked() {
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }
+
+/// `simulate --target` posts the probes stream too: each probe's round in one request to
+/// `/v1/probes`, at the round's place in scenario time.
+#[test]
+fn simulate_posts_probe_rounds_live() {
+    let logs = tempfile::tempdir().expect("tempdir");
+    let (mut server, addr) = spawn_serve(logs.path(), "127.0.0.1:0", &["--name", "fs1"], &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_peerscope"))
+        .args([
+            "simulate",
+            "--target",
+            &format!("http://{addr}"),
+            "--from",
+            "2012-08-07 09:59",
+            "--to",
+            "2012-08-07 10:02",
+            "--scale",
+            "0.01",
+            "--rate",
+            "2000",
+            "--batch",
+            "10",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("simulate");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("(344 of them probe records)"), "{stderr}");
+    terminate(&mut server);
+    let records = logged_probes(logs.path());
+    assert_eq!(records.len(), 8 * 43, "one round of every path");
+}
+
+/// SIGTERM: the agent stops between rounds and makes a last attempt to send what it
+/// kept while the server was away.
+#[test]
+fn probe_sends_what_it_kept_when_told_to_stop() {
+    let logs = tempfile::tempdir().expect("tempdir");
+    let free = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = free.local_addr().expect("addr").to_string();
+    drop(free);
+    let destination = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dest = destination.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || for _ in destination.incoming() {});
+    // Nothing listens on `addr` yet: the first round is kept.
+    let probe = Command::new(env!("CARGO_BIN_EXE_peerscope"))
+        .args([
+            "probe",
+            "--server",
+            &format!("http://{addr}"),
+            "--name",
+            "UT",
+            "--dest",
+            &format!("loopback={dest}"),
+            "--interval-s",
+            "8",
+            "--samples",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start probe");
+    // The first round starts within the first quarter of the interval (2 s).
+    std::thread::sleep(Duration::from_millis(2_800));
+    let (mut server, _) = spawn_serve(logs.path(), &addr, &["--name", "fs1"], &[]);
+    let _ = Command::new("kill")
+        .args(["-TERM", &probe.id().to_string()])
+        .status();
+    let out = probe.wait_with_output().expect("probe exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("kept for later"), "{stderr}");
+    assert!(stderr.contains("1 rounds, 1 records sent"), "{stderr}");
+    terminate(&mut server);
+    assert_eq!(logged_probes(logs.path()).len(), 1);
+}

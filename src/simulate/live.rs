@@ -4,8 +4,12 @@
 //!
 //! A request that fails without an answer, or is answered 429 or 5xx, is retried with the
 //! same body — the same (`peer`, `seq`) — so a retry the server did store after all is a
-//! detectable duplicate. 4xx answers are not retried. `--acked FILE` lists every record a
-//! server acknowledged, for checking that none was lost.
+//! detectable duplicate. 4xx answers are not retried. `--acked FILE` lists every feedback
+//! record a server acknowledged, for checking that none was lost.
+//!
+//! The probes stream goes along (unless `--no-probes`): each probe POSTs its round's
+//! records to `/v1/probes` in one request when the feedback stream reaches the round's
+//! scenario time, so probes keep their place in time at real pace and under `--rate`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,6 +21,7 @@ use anyhow::Context;
 
 use super::emit::{PeerRecord, each_record};
 use super::olympics::Population;
+use super::probes;
 
 #[derive(Debug, Clone)]
 pub struct LiveKnobs {
@@ -27,10 +32,13 @@ pub struct LiveKnobs {
     pub retries: u32,
     pub acked: Option<PathBuf>,
     pub timeout: Duration,
+    pub probes: bool,
 }
 
 struct Job {
     records: Vec<PeerRecord>,
+    /// Probe records, for `/v1/probes` (`peer` holds the probe's name).
+    probes: bool,
 }
 
 #[derive(Default)]
@@ -45,7 +53,9 @@ struct Tally {
 /// What a live run achieved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveReport {
+    /// Feedback and probe records.
     pub records: u64,
+    pub probe_records: u64,
     pub requests: u64,
     pub acked: u64,
     pub rejected: u64,
@@ -60,8 +70,9 @@ impl std::fmt::Display for LiveReport {
         let [p50, p90, p99] = self.latency_ms;
         write!(
             f,
-            "sent {} records in {} requests over {:.1} s ({:.0} records/s): {} acknowledged, {} rejected, {} failed after retries, {} retries; latency p50 {p50:.1} ms, p90 {p90:.1} ms, p99 {p99:.1} ms",
+            "sent {} records ({} of them probe records) in {} requests over {:.1} s ({:.0} records/s): {} acknowledged, {} rejected, {} failed after retries, {} retries; latency p50 {p50:.1} ms, p90 {p90:.1} ms, p99 {p99:.1} ms",
             self.records,
+            self.probe_records,
             self.requests,
             self.seconds,
             self.records as f64 / self.seconds.max(1e-9),
@@ -73,13 +84,33 @@ impl std::fmt::Display for LiveReport {
     }
 }
 
-fn endpoint(target: &str) -> String {
+/// The feedback and probe endpoints of `target` (a server, or its feedback URL).
+fn endpoints(target: &str) -> (String, String) {
     let t = target.trim_end_matches('/');
-    if t.ends_with("/v1/feedback") {
-        t.to_owned()
-    } else {
-        format!("{t}/v1/feedback")
+    let base = t.strip_suffix("/v1/feedback").unwrap_or(t);
+    (format!("{base}/v1/feedback"), format!("{base}/v1/probes"))
+}
+
+/// One job per probe for the round starting at `start`.
+fn probe_jobs(seed: u64, start: i64, from: i64, to: i64) -> Vec<Job> {
+    let mut by_probe: std::collections::BTreeMap<&str, Vec<PeerRecord>> =
+        std::collections::BTreeMap::new();
+    for r in probes::round(seed, start, from, to) {
+        by_probe.entry(r.probe).or_default().push(PeerRecord {
+            at: r.ts,
+            ip: String::new(),
+            peer: r.probe.to_owned(),
+            seq: 0,
+            body: r.body.into_bytes(),
+        });
     }
+    by_probe
+        .into_values()
+        .map(|records| Job {
+            records,
+            probes: true,
+        })
+        .collect()
 }
 
 pub fn run_live(
@@ -89,7 +120,7 @@ pub fn run_live(
     to: i64,
     k: &LiveKnobs,
 ) -> anyhow::Result<LiveReport> {
-    let url = endpoint(&k.target);
+    let (url, probe_url) = endpoints(&k.target);
     let client = reqwest::blocking::Client::builder()
         .timeout(k.timeout)
         .pool_max_idle_per_host(k.concurrency)
@@ -107,6 +138,7 @@ pub fn run_live(
     let rx = Mutex::new(rx);
     let started = Instant::now();
     let mut records = 0u64;
+    let mut probe_records = 0u64;
     std::thread::scope(|scope| {
         for _ in 0..k.concurrency.max(1) {
             scope.spawn(|| {
@@ -116,7 +148,7 @@ pub fn run_live(
                     };
                     send(
                         &client,
-                        &url,
+                        if job.probes { &probe_url } else { &url },
                         &job,
                         k,
                         &tally,
@@ -128,12 +160,23 @@ pub fn run_live(
         }
         let mut batch = Vec::with_capacity(k.batch);
         let mut index = 0u64;
+        let mut next_round = probes::first_round(from);
+        let mut send_rounds = |until: i64| {
+            while k.probes && next_round < to && next_round <= until {
+                for job in probe_jobs(seed, next_round, from, to) {
+                    probe_records += job.records.len() as u64;
+                    let _ = tx.send(job);
+                }
+                next_round += probes::ROUND_MS;
+            }
+        };
         each_record(pop, seed, from, to, |r| {
             index += 1;
             let due = match k.rate {
                 Some(rate) => Duration::from_secs_f64(index as f64 / rate),
                 None => Duration::from_millis(u64::try_from(r.at - from).unwrap_or(0)),
             };
+            send_rounds(r.at);
             batch.push(r);
             if batch.len() >= k.batch.max(1) {
                 if let Some(wait) = due.checked_sub(started.elapsed()) {
@@ -142,13 +185,18 @@ pub fn run_live(
                 records += batch.len() as u64;
                 let _ = tx.send(Job {
                     records: std::mem::take(&mut batch),
+                    probes: false,
                 });
             }
         });
         if !batch.is_empty() {
             records += batch.len() as u64;
-            let _ = tx.send(Job { records: batch });
+            let _ = tx.send(Job {
+                records: batch,
+                probes: false,
+            });
         }
+        send_rounds(i64::MAX);
         drop(tx);
     });
     if let Some(log) = acked_log {
@@ -160,7 +208,8 @@ pub fn run_live(
     lat.sort_by(f64::total_cmp);
     let pct = |p: f64| crate::engine::qoe::nearest_rank(&lat, p).unwrap_or(0.0);
     Ok(LiveReport {
-        records,
+        records: records + probe_records,
+        probe_records,
         requests: tally.requests.load(Ordering::Relaxed),
         acked: tally.acked.load(Ordering::Relaxed),
         rejected: tally.rejected.load(Ordering::Relaxed),
@@ -194,7 +243,7 @@ fn send(
             .post(url)
             .body(body.clone())
             .header("Content-Type", "application/x-ndjson");
-        if let [only] = job.records.as_slice() {
+        if let (false, [only]) = (job.probes, job.records.as_slice()) {
             // A player posts its own records; a server that trusts us as a proxy uses this.
             req = req.header("X-Real-IP", only.ip.as_str());
         }
@@ -233,7 +282,7 @@ fn send(
             .map(|(_, r)| r)
             .collect();
         tally.acked.fetch_add(ok.len() as u64, Ordering::Relaxed);
-        if let Some(log) = acked_log {
+        if let Some(log) = acked_log.filter(|_| !job.probes) {
             if let Ok(mut w) = log.lock() {
                 for r in ok {
                     let _ = writeln!(w, "{} {}", r.peer, r.seq);

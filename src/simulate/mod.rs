@@ -185,6 +185,7 @@ pub fn run(args: &SimulateArgs, settings: &Settings) -> anyhow::Result<()> {
                 retries: args.retries,
                 acked: args.acked.clone(),
                 timeout: std::time::Duration::from_millis(args.timeout_ms.max(1)),
+                probes: !args.no_probes,
             },
         )?;
         eprintln!("{report}");

@@ -205,33 +205,47 @@ fn record(rng: &mut Rng, probe: usize, dest: usize, round: i64, ts: i64) -> Stri
 
 /// One probe record ready to POST or log: its probe clock and body.
 pub struct ProbeOut {
+    pub probe: &'static str,
     pub ts: i64,
     pub body: String,
 }
 
-/// Every probe record measured in [from, to), round by round, each round in time
-/// order; a probe starts its round at a random offset within the first minute and
-/// measures one destination every 1.5 s.
-pub fn each_round(seed: u64, from: i64, to: i64, mut f: impl FnMut(Vec<ProbeOut>)) {
-    let first = (from - EVENT_START_MS).div_euclid(ROUND_MS) * ROUND_MS + EVENT_START_MS;
-    let mut start = first;
-    while start < to {
-        let round = (start - EVENT_START_MS) / ROUND_MS;
-        let mut rng = Rng::new(seed, 0x5052_4F42_0000_0000 ^ round as u64);
-        let mut out = Vec::with_capacity(PROBES.len() * DESTINATIONS.len());
-        for probe in 0..PROBES.len() {
-            #[allow(clippy::cast_possible_truncation)]
-            let begin = start + rng.uniform(0.0, 60_000.0) as i64;
-            for dest in 0..DESTINATIONS.len() {
-                let ts = begin + dest as i64 * 1_500;
-                let body = record(&mut rng, probe, dest, round, ts);
-                if (from..to).contains(&ts) {
-                    out.push(ProbeOut { ts, body });
-                }
+/// The start of the first round that can hold a record at or after `from`.
+pub fn first_round(from: i64) -> i64 {
+    (from - EVENT_START_MS).div_euclid(ROUND_MS) * ROUND_MS + EVENT_START_MS
+}
+
+/// The records of the round starting at `start` measured in [from, to), in time order;
+/// a probe starts its round at a random offset within the first minute and measures
+/// one destination every 1.5 s.
+pub fn round(seed: u64, start: i64, from: i64, to: i64) -> Vec<ProbeOut> {
+    let index = (start - EVENT_START_MS).div_euclid(ROUND_MS);
+    let mut rng = Rng::new(seed, 0x5052_4F42_0000_0000 ^ index as u64);
+    let mut out = Vec::with_capacity(PROBES.len() * DESTINATIONS.len());
+    for (probe, (name, _, _)) in PROBES.iter().enumerate() {
+        #[allow(clippy::cast_possible_truncation)]
+        let begin = start + rng.uniform(0.0, 60_000.0) as i64;
+        for dest in 0..DESTINATIONS.len() {
+            let ts = begin + dest as i64 * 1_500;
+            let body = record(&mut rng, probe, dest, index, ts);
+            if (from..to).contains(&ts) {
+                out.push(ProbeOut {
+                    probe: name,
+                    ts,
+                    body,
+                });
             }
         }
-        out.sort_by_key(|r| r.ts);
-        f(out);
+    }
+    out.sort_by_key(|r| r.ts);
+    out
+}
+
+/// Every probe record measured in [from, to), round by round.
+pub fn each_round(seed: u64, from: i64, to: i64, mut f: impl FnMut(Vec<ProbeOut>)) {
+    let mut start = first_round(from);
+    while start < to {
+        f(round(seed, start, from, to));
         start += ROUND_MS;
     }
 }
