@@ -1,10 +1,11 @@
 //! The request body decoder and the stamping of each record: never panics, never
-//! inflates past the limit, and every stamped line is a valid logged record.
+//! inflates past the limit, every stamped line is a valid logged record, and the
+//! one-line shortcut of the ingest path accepts only what `split` reads as that one record.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use peerscope::engine::record::{Origin, parse_feedback};
-use peerscope::server::body::{Limits, decode, split};
+use peerscope::server::body::{Limits, decode, single_line, split};
 use peerscope::server::stamp::{Kind, stamp};
 
 fuzz_target!(|data: &[u8]| {
@@ -12,13 +13,26 @@ fuzz_target!(|data: &[u8]| {
     let gzip = data.first().is_some_and(|b| b & 1 == 1);
     let Ok(body) = decode(data.get(1..).unwrap_or_default(), gzip, &limits) else { return };
     assert!(body.len() <= limits.max_decoded);
-    let Ok(items) = split(&body, &limits) else { return };
+    let shortcut = single_line(&body, &limits).and_then(|text| {
+        let mut line = Vec::new();
+        stamp(Kind::Feedback, text, 1, "fs1", "192.0.2.1", &mut line).ok().map(|()| line)
+    });
+    let Ok(items) = split(&body, &limits) else {
+        assert!(shortcut.is_none(), "the shortcut stamped a body that split refuses");
+        return;
+    };
+    let mut stamped = Vec::new();
     for (_, item) in items {
         let Ok(text) = item else { continue };
-        if let Ok(line) = stamp(Kind::Feedback, text, 1, "fs1", "192.0.2.1") {
+        let mut line = Vec::new();
+        if stamp(Kind::Feedback, text, 1, "fs1", "192.0.2.1", &mut line).is_ok() {
             assert!(!line.contains(&b'\n'));
             let record = parse_feedback(&line, Origin::Log).expect("a stamped line is a valid logged record");
             assert_eq!(record.recv, 1);
+            stamped.push(line);
         }
+    }
+    if let Some(line) = shortcut {
+        assert_eq!(stamped, [line], "the shortcut and split disagree");
     }
 });

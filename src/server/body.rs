@@ -2,6 +2,7 @@
 //! JSON array of them, or NDJSON; optionally gzip. Size limits apply after
 //! decompression too, so a small gzip body cannot inflate a thousandfold.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
@@ -63,7 +64,7 @@ impl BodyError {
 }
 
 /// The body's bytes, inflated when `gzip`, within the limits.
-pub fn decode(body: &[u8], gzip: bool, limits: &Limits) -> Result<Vec<u8>, BodyError> {
+pub fn decode<'a>(body: &'a [u8], gzip: bool, limits: &Limits) -> Result<Cow<'a, [u8]>, BodyError> {
     if body.len() > limits.max_body {
         return Err(BodyError::TooLarge {
             size: body.len(),
@@ -71,7 +72,7 @@ pub fn decode(body: &[u8], gzip: bool, limits: &Limits) -> Result<Vec<u8>, BodyE
         });
     }
     if !gzip {
-        return Ok(body.to_vec());
+        return Ok(Cow::Borrowed(body));
     }
     let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limits.max_decoded));
     let cap = u64::try_from(limits.max_decoded)
@@ -86,7 +87,18 @@ pub fn decode(body: &[u8], gzip: bool, limits: &Limits) -> Result<Vec<u8>, BodyE
             limit: limits.max_decoded,
         });
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
+}
+
+/// The body's one record when the body is a single line holding an object, within the
+/// record limit: the shape of nearly every POST from an end host. The record is not
+/// checked here; if it turns out not to be one, [`split`] decides what the body is.
+pub fn single_line<'a>(body: &'a [u8], limits: &Limits) -> Option<&'a [u8]> {
+    let text = body.trim_ascii();
+    (text.first() == Some(&b'{')
+        && text.len() <= limits.max_record
+        && memchr::memchr(b'\n', text).is_none())
+    .then_some(text)
 }
 
 /// One record of a body: its position (0-based) and its text, or why it is unusable.
@@ -216,6 +228,25 @@ mod tests {
             ]
         );
         assert_eq!(nd[2].0, 2);
+    }
+
+    #[test]
+    fn the_one_line_shortcut_takes_only_one_line_objects_within_the_limit() {
+        let l = Limits {
+            max_record: 20,
+            ..Limits::default()
+        };
+        assert_eq!(single_line(b" {\"a\":1}\r\n", &l), Some(&b"{\"a\":1}"[..]));
+        for body in [
+            &b"{\"a\":1}\n{\"b\":2}"[..],
+            b"{\n\"a\":1}",
+            b"[{\"a\":1}]",
+            b"\xef\xbb\xbf{\"a\":1}",
+            b"{\"a\":\"xxxxxxxxxxxxxxxxxxxx\"}",
+            b"",
+        ] {
+            assert_eq!(single_line(body, &l), None, "{body:?}");
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::extract::Request;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -52,7 +52,6 @@ pub struct AppState {
     pub probes: LogWriter,
     pub max_wait: Duration,
     pub counters: Counters,
-    pub appended: tokio::sync::Notify,
     pub rate_limit: Option<super::limit::RateLimit>,
     /// Longest time to receive a request body once its headers are in.
     pub body_timeout: Duration,
@@ -130,22 +129,14 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
     ok
 }
 
-async fn ingest_feedback(
-    State(s): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    ingest(s, Kind::Feedback, peer, headers, body).await
+// The request is taken whole: the `HeaderMap` extractor would clone every header of every
+// POST, and ingest is the hot path.
+async fn ingest_feedback(State(s): State<Arc<AppState>>, request: Request) -> Response {
+    ingest(s, Kind::Feedback, request).await
 }
 
-async fn ingest_probes(
-    State(s): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    ingest(s, Kind::Probe, peer, headers, body).await
+async fn ingest_probes(State(s): State<Arc<AppState>>, request: Request) -> Response {
+    ingest(s, Kind::Probe, request).await
 }
 
 fn stream_name(kind: Kind) -> &'static str {
@@ -155,14 +146,13 @@ fn stream_name(kind: Kind) -> &'static str {
     }
 }
 
-async fn ingest(
-    s: Arc<AppState>,
-    kind: Kind,
-    peer: SocketAddr,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let client = client_ip(peer, &headers, &s.trusted_proxies);
+async fn ingest(s: Arc<AppState>, kind: Kind, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let Some(&ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "no peer address");
+    };
+    let client = client_ip(peer, headers, &s.trusted_proxies);
     if let Some(limit) = &s.rate_limit {
         if !limit.allow(client, std::time::Instant::now()) {
             bump(&s.counters.refused, "over_rate");
@@ -187,10 +177,13 @@ async fn ingest(
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("identity");
-    let gzip = match encoding.trim().to_ascii_lowercase().as_str() {
-        "identity" | "" => false,
-        "gzip" | "x-gzip" => true,
+        .unwrap_or("identity")
+        .trim();
+    let is = |name: &str| encoding.eq_ignore_ascii_case(name);
+    let gzip = match encoding {
+        "" => false,
+        _ if is("identity") => false,
+        _ if is("gzip") || is("x-gzip") => true,
         other => {
             bump(&s.counters.refused, "unsupported_encoding");
             return error(
@@ -223,27 +216,38 @@ async fn ingest(
         Ok(d) => d,
         Err(e) => return refuse(&e),
     };
-    let items = match body::split(&decoded, &s.limits) {
-        Ok(i) => i,
-        Err(e) => return refuse(&e),
-    };
     let recv = s.clock.now_ms();
     let minute = recv.div_euclid(MINUTE_MS) * MINUTE_MS;
     let ip = client.to_string();
     let stream = stream_name(kind);
-    let mut lines = Vec::with_capacity(decoded.len() + items.len() * 64);
+    let mut lines = Vec::with_capacity(decoded.len() + 64);
+    // The common body is one record on one line. The record parser checks it completely,
+    // so the body-level JSON check only runs when it refuses (and then decides, exactly as
+    // for any body, between refusing the body and rejecting the record).
+    if let Some(text) = body::single_line(&decoded, &s.limits) {
+        if stamp(kind, text, recv, &s.name, &ip, &mut lines).is_ok() {
+            lines.push(b'\n');
+            return store(&s, kind, lines, 1, minute)
+                .await
+                .unwrap_or_else(|| StatusCode::NO_CONTENT.into_response());
+        }
+    }
+    let items = match body::split(&decoded, &s.limits) {
+        Ok(i) => i,
+        Err(e) => return refuse(&e),
+    };
+    lines.reserve(items.len() * 64);
     let mut accepted = 0u64;
     let mut rejected = Vec::new();
     for (index, item) in items {
         let outcome = item
             .map_err(|m| ("too_long".to_owned(), m))
             .and_then(|text| {
-                stamp(kind, text, recv, &s.name, &ip)
+                stamp(kind, text, recv, &s.name, &ip, &mut lines)
                     .map_err(|e| (e.reason.name().to_owned(), e.to_string()))
             });
         match outcome {
-            Ok(line) => {
-                lines.extend_from_slice(&line);
+            Ok(()) => {
                 lines.push(b'\n');
                 accepted += 1;
             }
@@ -254,17 +258,9 @@ async fn ingest(
         }
     }
     if accepted > 0 {
-        let writer = match kind {
-            Kind::Feedback => &s.feedback,
-            Kind::Probe => &s.probes,
-        };
-        if let Err(e) = writer.store(lines, accepted, minute).await {
-            s.counters.store_errors.fetch_add(1, Ordering::Relaxed);
-            return error(StatusCode::SERVICE_UNAVAILABLE, e);
+        if let Some(refusal) = store(&s, kind, lines, accepted, minute).await {
+            return refusal;
         }
-        s.counters.accepted[usize::from(kind == Kind::Probe)]
-            .fetch_add(accepted, Ordering::Relaxed);
-        s.appended.notify_waiters();
     }
     if rejected.is_empty() {
         return StatusCode::NO_CONTENT.into_response();
@@ -275,6 +271,26 @@ async fn ingest(
         json!({"accepted": accepted, "rejected": rejected}).to_string(),
     )
         .into_response()
+}
+
+/// Hands accepted lines to the stream's writer; `Some(503)` when they could not be stored.
+async fn store(
+    s: &AppState,
+    kind: Kind,
+    lines: Vec<u8>,
+    accepted: u64,
+    minute: i64,
+) -> Option<Response> {
+    let writer = match kind {
+        Kind::Feedback => &s.feedback,
+        Kind::Probe => &s.probes,
+    };
+    if let Err(e) = writer.store(lines, accepted, minute).await {
+        s.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+        return Some(error(StatusCode::SERVICE_UNAVAILABLE, e));
+    }
+    s.counters.accepted[usize::from(kind == Kind::Probe)].fetch_add(accepted, Ordering::Relaxed);
+    None
 }
 
 #[derive(Deserialize)]
@@ -445,7 +461,12 @@ async fn tail(
     let mut cursor = cursor;
     loop {
         // Register interest before looking, so an append in between is not missed.
-        let appended = s.appended.notified();
+        let writer = if stream == "probes" {
+            &s.probes
+        } else {
+            &s.feedback
+        };
+        let appended = writer.appended.notified();
         let root = s.root.clone();
         let stream2 = stream.clone();
         let c = cursor.clone();

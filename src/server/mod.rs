@@ -184,7 +184,6 @@ pub fn run(args: &ServeArgs, _settings: &Settings) -> anyhow::Result<()> {
         probes: start_writer("probes")?,
         max_wait: Duration::from_secs(args.max_wait_s),
         counters: Counters::default(),
-        appended: tokio::sync::Notify::new(),
         rate_limit: (args.rate_limit > 0.0)
             .then(|| limit::RateLimit::new(args.rate_limit, args.rate_burst)),
         body_timeout: Duration::from_secs(args.body_timeout_s),

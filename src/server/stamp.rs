@@ -16,14 +16,26 @@ pub enum Kind {
     Probe,
 }
 
-/// Validates `record` and returns its log line (without the newline).
+/// Validates `record` and appends its log line (without the newline) to `out`; on an
+/// error `out` is left as it was. Appending saves a buffer and a copy per record on the
+/// ingest path, where most bodies hold one record.
 pub fn stamp(
     kind: Kind,
     record: &[u8],
     recv: i64,
     srv: &str,
     ip: &str,
-) -> Result<Vec<u8>, RecordError> {
+    out: &mut Vec<u8>,
+) -> Result<(), RecordError> {
+    // JSON is UTF-8 (RFC 8259); the record decoders skip over unknown fields' values
+    // without checking them, and the log must not carry bytes no JSON reader accepts.
+    if let Err(e) = std::str::from_utf8(record) {
+        return Err(RecordError {
+            reason: Reason::InvalidJson,
+            field: None,
+            detail: format!("invalid JSON: not UTF-8 at byte {}", e.valid_up_to()),
+        });
+    }
     match kind {
         Kind::Feedback => parse_feedback(record, Origin::Peer).map(|_| ())?,
         Kind::Probe => parse_probe(record, Origin::Peer).map(|_| ())?,
@@ -34,20 +46,19 @@ pub fn stamp(
         && !contains(text, b"\"recv\"")
         && !contains(text, b"\"srv\"")
         && text.len() > 2;
-    let quote = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
     if plain {
-        let mut line = Vec::with_capacity(text.len() + 64);
-        line.extend_from_slice(&text[..text.len() - 1]);
+        out.reserve(text.len() + 64);
+        out.extend_from_slice(&text[..text.len() - 1]);
         if kind == Kind::Feedback {
-            line.extend_from_slice(b",\"ip\":");
-            line.extend_from_slice(quote(ip).as_bytes());
+            out.extend_from_slice(b",\"ip\":");
+            push_json_string(out, ip);
         }
-        line.extend_from_slice(b",\"recv\":");
-        line.extend_from_slice(recv.to_string().as_bytes());
-        line.extend_from_slice(b",\"srv\":");
-        line.extend_from_slice(quote(srv).as_bytes());
-        line.push(b'}');
-        return Ok(line);
+        out.extend_from_slice(b",\"recv\":");
+        out.extend_from_slice(itoa::Buffer::new().format(recv).as_bytes());
+        out.extend_from_slice(b",\"srv\":");
+        push_json_string(out, srv);
+        out.push(b'}');
+        return Ok(());
     }
     let mut map: Map<String, Value> = serde_json::from_slice(text).map_err(|e| RecordError {
         reason: Reason::InvalidJson,
@@ -59,11 +70,25 @@ pub fn stamp(
     }
     map.insert("recv".into(), Value::from(recv));
     map.insert("srv".into(), Value::from(srv));
-    serde_json::to_vec(&map).map_err(|e| RecordError {
+    let line = serde_json::to_vec(&map).map_err(|e| RecordError {
         reason: Reason::InvalidJson,
         field: None,
         detail: e.to_string(),
-    })
+    })?;
+    out.extend_from_slice(&line);
+    Ok(())
+}
+
+/// Appends `s` as a JSON string; addresses and server names rarely need escaping.
+fn push_json_string(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else if serde_json::to_writer(&mut *out, s).is_err() {
+        // Writing a str into a Vec cannot fail; an empty string keeps the line valid.
+        out.extend_from_slice(b"\"\"");
+    }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -76,6 +101,26 @@ mod tests {
 
     const PEER: &str = r#"{"v":1,"peer":"p1","session":"s1","seq":7,"ts":1,"event":"report","channel":"main","period_s":30,"up_kbps":800,"down_kbps":900,"server_kbps":100,"bitrate_kbps":420,"play_s":30,"stall_s":0,"startup_ms":null,"buffer_s":12,"partners":9,"nat":"cone","player":"x","os":"y","rtt_ms":33,"custom":{"k":[1,2]}}"#;
 
+    fn stamped(
+        kind: Kind,
+        record: &[u8],
+        recv: i64,
+        srv: &str,
+        ip: &str,
+    ) -> Result<Vec<u8>, RecordError> {
+        let mut out = b"previous\n".to_vec();
+        let result = stamp(kind, record, recv, srv, ip, &mut out);
+        let line = out.split_off(b"previous\n".len());
+        assert_eq!(out, b"previous\n", "what was in the buffer stays");
+        match result {
+            Ok(()) => Ok(line),
+            Err(e) => {
+                assert!(line.is_empty(), "nothing is appended for a refused record");
+                Err(e)
+            }
+        }
+    }
+
     fn logged(line: &[u8]) -> serde_json::Value {
         let r = parse_feedback(line, Origin::Log).expect("the log line is a valid logged record");
         assert_eq!(r.seq, 7);
@@ -85,7 +130,7 @@ mod tests {
     #[test]
     fn plain_records_get_the_stamp_appended_and_keep_unknown_fields() {
         let line =
-            stamp(Kind::Feedback, PEER.as_bytes(), 1234, "fs1", "203.0.113.9").expect("valid");
+            stamped(Kind::Feedback, PEER.as_bytes(), 1234, "fs1", "203.0.113.9").expect("valid");
         assert!(line.starts_with(&PEER.as_bytes()[..PEER.len() - 1]));
         let v = logged(&line);
         assert_eq!(
@@ -98,7 +143,7 @@ mod tests {
     #[test]
     fn a_peer_cannot_choose_its_ip_recv_or_log_lines() {
         let sneaky = PEER.replace(r#""v":1,"#, "\"v\":1,\"ip\":\"10.9.9.9\",\"recv\":1,\n");
-        let line = stamp(
+        let line = stamped(
             Kind::Feedback,
             sneaky.as_bytes(),
             99,
@@ -117,15 +162,24 @@ mod tests {
     #[test]
     fn invalid_records_are_refused_with_their_field() {
         let bad = PEER.replace("\"seq\":7", "\"seq\":\"7\"");
-        let err = stamp(Kind::Feedback, bad.as_bytes(), 1, "fs1", "1.2.3.4").expect_err("refused");
+        let err =
+            stamped(Kind::Feedback, bad.as_bytes(), 1, "fs1", "1.2.3.4").expect_err("refused");
         assert_eq!(err.field, Some("seq"));
-        assert!(stamp(Kind::Feedback, b"{}", 1, "fs1", "1.2.3.4").is_err());
+        assert!(stamped(Kind::Feedback, b"{}", 1, "fs1", "1.2.3.4").is_err());
+        // Bytes that are not UTF-8 in a field the decoder would skip over.
+        let mut latin1 = PEER.replace("\"rtt_ms\":33", "\"note\":\"caf\u{e9}\",\"rtt_ms\":33");
+        latin1 = latin1.replace('\u{e9}', "\u{1}");
+        let mut bytes = latin1.into_bytes();
+        let at = bytes.iter().position(|&b| b == 1).expect("marker");
+        bytes[at] = 0xe9;
+        let err = stamped(Kind::Feedback, &bytes, 1, "fs1", "1.2.3.4").expect_err("refused");
+        assert!(err.detail.contains("not UTF-8"), "{}", err.detail);
     }
 
     #[test]
     fn probes_get_recv_and_srv() {
         let probe = r#"{"v":1,"probe":"UA","dest":"bbc","group":"Internet(England)","ts":1,"rtt_ms":215.5,"loss_fwd":0,"loss_rev":0,"reorder_fwd":0,"reorder_rev":0.2,"samples":100}"#;
-        let line = stamp(Kind::Probe, probe.as_bytes(), 5, "fs1", "1.2.3.4").expect("valid");
+        let line = stamped(Kind::Probe, probe.as_bytes(), 5, "fs1", "1.2.3.4").expect("valid");
         let p = parse_probe(&line, Origin::Log).expect("logged probe");
         assert_eq!(p.recv, 5);
         assert!(!String::from_utf8_lossy(&line).contains("\"ip\""));

@@ -87,6 +87,10 @@ pub struct LogWriter {
     tx: Option<SyncSender<Job>>,
     thread: Option<JoinHandle<()>>,
     pub stats: Arc<WriterStats>,
+    /// Notified once per stored group, after its requests are answered: what `tail`
+    /// long-polls wait on. Once per group rather than per request keeps its lock off the
+    /// ingest path.
+    pub appended: Arc<tokio::sync::Notify>,
 }
 
 pub struct WriterConfig {
@@ -103,13 +107,16 @@ impl LogWriter {
         let (tx, rx) = mpsc::sync_channel::<Job>(1024);
         let stats = Arc::new(WriterStats::default());
         let thread_stats = Arc::clone(&stats);
+        let appended = Arc::new(tokio::sync::Notify::new());
+        let thread_appended = Arc::clone(&appended);
         let thread = std::thread::Builder::new()
             .name(format!("log-{}", config.stream))
-            .spawn(move || run(&config, &rx, &thread_stats))?;
+            .spawn(move || run(&config, &rx, &thread_stats, &thread_appended))?;
         Ok(LogWriter {
             tx: Some(tx),
             thread: Some(thread),
             stats,
+            appended,
         })
     }
 
@@ -211,7 +218,12 @@ fn open_minute(root: &Path, stream: &str, mut minute_ms: i64) -> io::Result<Open
     })
 }
 
-fn run(config: &WriterConfig, rx: &Receiver<Job>, shared: &Arc<WriterStats>) {
+fn run(
+    config: &WriterConfig,
+    rx: &Receiver<Job>,
+    shared: &Arc<WriterStats>,
+    appended: &tokio::sync::Notify,
+) {
     let stats: &WriterStats = shared;
     let compressor = Compressor::start(config.gzip_level, Arc::clone(shared));
     let mut open: Option<Open> = None;
@@ -279,6 +291,7 @@ fn run(config: &WriterConfig, rx: &Receiver<Job>, shared: &Arc<WriterStats>) {
                         .fetch_add(job.lines.len() as u64, Ordering::Relaxed);
                     let _ = job.reply.send(Ok(()));
                 }
+                appended.notify_waiters();
             }
             Err(e) => {
                 stats.write_errors.fetch_add(1, Ordering::Relaxed);
