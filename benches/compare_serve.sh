@@ -6,7 +6,12 @@
 # with single-record POSTs and 100-record NDJSON batches. Prints records/s and the ratio
 # to nginx from this one run.
 #
-#   benches/compare_serve.sh [SECONDS] [CONNECTIONS]
+#   benches/compare_serve.sh [SECONDS] [CONNECTIONS] [ROUNDS]
+#
+# On a shared machine one measurement can be 20 % off in either direction (a neighbour
+# takes a core for a few seconds), so every target is measured ROUNDS times (default 3),
+# the targets taking turns within each round; the table shows each target's median and
+# the ratio of medians, and the last column the lowest and highest ratio within a round.
 #
 # Needs wrk and nginx (Debian packages). Goals: batches > 200,000 records/s; single-record
 # POSTs with --fsync batch at least half of nginx's request rate.
@@ -14,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 CONNS=${2:-64}
+ROUNDS=${3:-3}
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 2; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 cargo build --release --quiet
@@ -77,15 +83,61 @@ rate() { # $1 = url, $2 = lua; prints requests/s
     wrk -t2 -c"$CONNS" -d"${SECS}s" -s "$2" "$1" | awk '/Requests\/sec/ {print $2}'
 }
 
-printf '%-34s %14s %14s %10s\n' "target" "requests/s" "records/s" "vs nginx"
-base_single=$(rate "http://127.0.0.1:$NPORT/v1/feedback" "$LUA_SINGLE")
-printf '%-34s %14.0f %14.0f %10s\n' "nginx return 204 (single)" "$base_single" "$base_single" "1.00"
-base_batch=$(rate "http://127.0.0.1:$NPORT/v1/feedback" "$LUA_BATCH")
-printf '%-34s %14.0f %14.0f %10s\n' "nginx return 204 (batch of 100)" "$base_batch" "$(echo "$base_batch * 100" | bc)" "1.00"
-for mode in batch none; do
-    port=$(serve "$mode")
-    r=$(rate "http://127.0.0.1:$port/v1/feedback" "$LUA_SINGLE")
-    printf '%-34s %14.0f %14.0f %10.2f\n' "serve --fsync $mode (single)" "$r" "$r" "$(echo "$r / $base_single" | bc -l)"
-    r=$(rate "http://127.0.0.1:$port/v1/feedback" "$LUA_BATCH")
-    printf '%-34s %14.0f %14.0f %10.2f\n' "serve --fsync $mode (batch of 100)" "$r" "$(echo "$r * 100" | bc)" "$(echo "$r / $base_batch" | bc -l)"
+# target name, fsync mode (none for nginx), body (single or batch)
+TARGETS=(
+    "nginx return 204|-|single"
+    "nginx return 204|-|batch"
+    "serve --fsync batch|batch|single"
+    "serve --fsync batch|batch|batch"
+    "serve --fsync none|none|single"
+    "serve --fsync none|none|batch"
+)
+RESULTS="$WORK/results"
+for round in $(seq "$ROUNDS"); do
+    for t in "${TARGETS[@]}"; do
+        IFS='|' read -r name mode body <<<"$t"
+        lua=$LUA_SINGLE
+        [ "$body" = batch ] && lua=$LUA_BATCH
+        if [ "$mode" = - ]; then
+            port=$NPORT
+        else
+            # A fresh server and log directory for each measurement, as a server that
+            # has run for minutes is also compressing the minutes it closed (at these
+            # rates, hundreds of MB a minute), which is not what is measured here.
+            port=$(serve "$mode")
+        fi
+        echo "$round|$name|$body|$(rate "http://127.0.0.1:$port/v1/feedback" "$lua")" >> "$RESULTS"
+        if [ "$mode" != - ]; then
+            pid=$(tail -n 1 "$WORK/pids")
+            kill "$pid"
+            while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+            rm -rf "$WORK"/logs-*
+        fi
+    done
+    echo "round $round of $ROUNDS done" >&2
 done
+
+printf '%-34s %12s %14s %9s %13s\n' "target (median of $ROUNDS)" "requests/s" "records/s" "vs nginx" "round range"
+awk -F'|' '
+    function median(list,   n, v, i, j, t) {
+        n = split(list, v, " ")
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+        return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    { key = $2 "|" $3; rps[key] = rps[key] " " $4; at[$1 "|" key] = $4
+      if (!(key in seen)) { seen[key] = 1; order[++n] = key } ; if ($1 > rounds) rounds = $1 }
+    END {
+        for (i = 1; i <= n; i++) {
+            key = order[i]; split(key, k, "|")
+            base = "nginx return 204|" k[2]
+            m = median(rps[key]); b = median(rps[base])
+            lo = 1e9; hi = 0
+            for (r = 1; r <= rounds; r++) {
+                q = at[r "|" key] / at[r "|" base]
+                if (q < lo) lo = q; if (q > hi) hi = q
+            }
+            per = k[2] == "batch" ? 100 : 1
+            label = k[1] (k[2] == "batch" ? " (batch of 100)" : " (single)")
+            printf "%-34s %12.0f %14.0f %9.2f %6.2f-%-6.2f\n", label, m, m * per, m / b, lo, hi
+        }
+    }' "$RESULTS"
