@@ -11,9 +11,6 @@ use peerscope::server::{self, ServeArgs};
 use peerscope::simulate::{self, SimulateArgs};
 use peerscope::ui::{self, replay::ReplayArgs, watch::WatchArgs};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Debug, Parser)]
 #[command(name = "peerscope", version, about = "Terminal monitoring for P2P live streaming", long_about = None)]
 struct Cli {
