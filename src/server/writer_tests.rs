@@ -157,3 +157,31 @@ fn a_compressed_minute_is_never_written_again() {
     );
     assert_eq!(all_lines(dir.path()).len(), 3);
 }
+
+#[test]
+fn tail_waiters_hear_of_each_stored_group_and_not_of_a_failed_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock(AtomicI64::new(T0)));
+    let w = writer(dir.path(), Fsync::Batch, clock);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let heard = |minute: i64| {
+        // Created before the append, as the tail handler does before it reads the file.
+        let appended = w.appended.notified();
+        let stored = w.append(line(1, minute), 1, minute);
+        let heard = runtime.block_on(async {
+            tokio::time::timeout(Duration::from_millis(300), appended)
+                .await
+                .is_ok()
+        });
+        (stored.is_ok(), heard)
+    };
+    assert_eq!(heard(T0), (true, true));
+    // The next minute's file cannot be created: the group fails and nobody is told.
+    std::fs::remove_dir_all(dir.path()).expect("remove");
+    std::fs::write(dir.path(), b"not a directory").expect("block the path");
+    assert_eq!(heard(T0 + MINUTE_MS), (false, false));
+    std::fs::remove_file(dir.path()).expect("clean up");
+}
