@@ -16,6 +16,14 @@ use peerscope::engine::record::{Origin, parse_probe};
 use peerscope::recording::decode::{lines, read_minute_file};
 use peerscope::recording::scan::Recording;
 
+/// A destination the agent can reach: a loopback listener that accepts and closes.
+fn loopback_destination() -> std::net::SocketAddr {
+    let destination = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = destination.local_addr().expect("addr");
+    std::thread::spawn(move || for _ in destination.incoming() {});
+    addr
+}
+
 /// Every logged probe record's (dest, ts) and RTT.
 fn logged_probes(dir: &Path) -> Vec<(String, i64, f64)> {
     let rec = Recording::scan(dir).expect("scan");
@@ -37,13 +45,7 @@ fn logged_probes(dir: &Path) -> Vec<(String, i64, f64)> {
 fn probe_posts_through_an_outage_and_report_shows_the_path() {
     let logs = tempfile::tempdir().expect("tempdir");
     // The destination: accepts and closes, like any TCP service.
-    let destination = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let dest_addr = destination.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        for conn in destination.incoming() {
-            drop(conn);
-        }
-    });
+    let dest_addr = loopback_destination();
     let (mut server, addr) = spawn_serve(logs.path(), "127.0.0.1:0", &["--name", "fs1"], &[]);
     let rounds = 14;
     let probe = Command::new(env!("CARGO_BIN_EXE_peerscope"))
@@ -202,9 +204,7 @@ fn probe_sends_what_it_kept_when_told_to_stop() {
     let free = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = free.local_addr().expect("addr").to_string();
     drop(free);
-    let destination = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let dest = destination.local_addr().expect("addr").to_string();
-    std::thread::spawn(move || for _ in destination.incoming() {});
+    let dest = loopback_destination();
     // Nothing listens on `addr` yet: the first round is kept.
     let probe = Command::new(env!("CARGO_BIN_EXE_peerscope"))
         .args([
