@@ -566,6 +566,21 @@ macro_rules! slots_deserialize {
 slots_deserialize!(FeedbackSlots, FEEDBACK_FIELDS, feedback_field);
 slots_deserialize!(ProbeSlots, PROBE_FIELDS, probe_field);
 
+/// JSON is UTF-8 (RFC 8259), but serde skips over the values of fields it does not
+/// know without checking them: a peer's record must not carry such bytes into the log,
+/// where no JSON reader would accept the line. (Lines already in logs are read as they
+/// are, so old logs read as before.)
+fn peer_sends_utf8(line: &[u8], origin: Origin) -> Result<(), RecordError> {
+    match std::str::from_utf8(line) {
+        Err(e) if origin == Origin::Peer => Err(RecordError {
+            reason: Reason::InvalidJson,
+            field: None,
+            detail: format!("invalid JSON: not UTF-8 at byte {}", e.valid_up_to()),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Parses and validates one feedback line (no trailing newline).
 pub fn parse_feedback(line: &[u8], origin: Origin) -> Result<Feedback<'_>, RecordError> {
     if FAST_PATH.with(std::cell::Cell::get) {
@@ -573,6 +588,8 @@ pub fn parse_feedback(line: &[u8], origin: Origin) -> Result<Feedback<'_>, Recor
             return Ok(record);
         }
     }
+    // Only here: the fast paths take nothing but UTF-8 already.
+    peer_sends_utf8(line, origin)?;
     let mut s = decode_slots(line, feedback_field, |l| {
         decode::<FeedbackSlots>(l).map(|f| f.0.values)
     })?;
@@ -637,6 +654,7 @@ pub fn parse_feedback(line: &[u8], origin: Origin) -> Result<Feedback<'_>, Recor
 
 /// Parses and validates one probe line (no trailing newline).
 pub fn parse_probe(line: &[u8], origin: Origin) -> Result<ProbeRecord<'_>, RecordError> {
+    peer_sends_utf8(line, origin)?;
     let mut s = decode_slots(line, probe_field, |l| {
         decode::<ProbeSlots>(l).map(|f| f.0.values)
     })?;

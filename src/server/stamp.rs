@@ -27,15 +27,6 @@ pub fn stamp(
     ip: &str,
     out: &mut Vec<u8>,
 ) -> Result<(), RecordError> {
-    // JSON is UTF-8 (RFC 8259); the record decoders skip over unknown fields' values
-    // without checking them, and the log must not carry bytes no JSON reader accepts.
-    if let Err(e) = std::str::from_utf8(record) {
-        return Err(RecordError {
-            reason: Reason::InvalidJson,
-            field: None,
-            detail: format!("invalid JSON: not UTF-8 at byte {}", e.valid_up_to()),
-        });
-    }
     match kind {
         Kind::Feedback => parse_feedback(record, Origin::Peer).map(|_| ())?,
         Kind::Probe => parse_probe(record, Origin::Peer).map(|_| ())?,
@@ -182,6 +173,13 @@ mod tests {
         let line = stamped(Kind::Probe, probe.as_bytes(), 5, "fs1", "1.2.3.4").expect("valid");
         let p = parse_probe(&line, Origin::Log).expect("logged probe");
         assert_eq!(p.recv, 5);
+        let mut latin1 = probe
+            .replace("\"samples\":100", "\"note\":\"caf?\",\"samples\":100")
+            .into_bytes();
+        let at = latin1.iter().position(|&b| b == b'?').expect("marker");
+        latin1[at] = 0xe9;
+        let err = stamped(Kind::Probe, &latin1, 5, "fs1", "1.2.3.4").expect_err("refused");
+        assert!(err.detail.contains("not UTF-8"), "{}", err.detail);
         assert!(!String::from_utf8_lossy(&line).contains("\"ip\""));
     }
 }
