@@ -24,6 +24,24 @@ fn loopback_destination() -> std::net::SocketAddr {
     addr
 }
 
+/// Starts `peerscope probe` as agent "UT" posting to `server`, with `args` after that;
+/// its stderr is kept for the test's assertions.
+fn start_probe_agent(server: &str, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_peerscope"))
+        .args([
+            "probe",
+            "--server",
+            &format!("http://{server}"),
+            "--name",
+            "UT",
+        ])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start probe")
+}
+
 /// Every logged probe record's (dest, ts) and RTT.
 fn logged_probes(dir: &Path) -> Vec<(String, i64, f64)> {
     let rec = Recording::scan(dir).expect("scan");
@@ -48,13 +66,9 @@ fn probe_posts_through_an_outage_and_report_shows_the_path() {
     let dest_addr = loopback_destination();
     let (mut server, addr) = spawn_serve(logs.path(), "127.0.0.1:0", &["--name", "fs1"], &[]);
     let rounds = 14;
-    let probe = Command::new(env!("CARGO_BIN_EXE_peerscope"))
-        .args([
-            "probe",
-            "--server",
-            &format!("http://{addr}"),
-            "--name",
-            "UT",
+    let probe = start_probe_agent(
+        &addr,
+        &[
             "--dest",
             &format!("loopback={dest_addr}@Local"),
             "--dest",
@@ -66,11 +80,8 @@ fn probe_posts_through_an_outage_and_report_shows_the_path() {
             "3",
             "--rounds",
             &rounds.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start probe");
+        ],
+    );
     // Let a few rounds through, then take the server away for about five rounds.
     std::thread::sleep(Duration::from_millis(1_600));
     terminate(&mut server);
@@ -206,24 +217,17 @@ fn probe_sends_what_it_kept_when_told_to_stop() {
     drop(free);
     let dest = loopback_destination();
     // Nothing listens on `addr` yet: the first round is kept.
-    let probe = Command::new(env!("CARGO_BIN_EXE_peerscope"))
-        .args([
-            "probe",
-            "--server",
-            &format!("http://{addr}"),
-            "--name",
-            "UT",
+    let probe = start_probe_agent(
+        &addr,
+        &[
             "--dest",
             &format!("loopback={dest}"),
             "--interval-s",
             "8",
             "--samples",
             "1",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start probe");
+        ],
+    );
     // The first round starts within the first quarter of the interval (2 s).
     std::thread::sleep(Duration::from_millis(2_800));
     let (mut server, _) = spawn_serve(logs.path(), &addr, &["--name", "fs1"], &[]);
