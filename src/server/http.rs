@@ -146,6 +146,16 @@ fn stream_name(kind: Kind) -> &'static str {
     }
 }
 
+impl AppState {
+    /// The writer that owns `kind`'s log files.
+    fn writer(&self, kind: Kind) -> &LogWriter {
+        match kind {
+            Kind::Feedback => &self.feedback,
+            Kind::Probe => &self.probes,
+        }
+    }
+}
+
 async fn ingest(s: Arc<AppState>, kind: Kind, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
@@ -281,11 +291,7 @@ async fn store(
     accepted: u64,
     minute: i64,
 ) -> Option<Response> {
-    let writer = match kind {
-        Kind::Feedback => &s.feedback,
-        Kind::Probe => &s.probes,
-    };
-    if let Err(e) = writer.store(lines, accepted, minute).await {
+    if let Err(e) = s.writer(kind).store(lines, accepted, minute).await {
         s.counters.store_errors.fetch_add(1, Ordering::Relaxed);
         return Some(error(StatusCode::SERVICE_UNAVAILABLE, e));
     }
@@ -302,14 +308,15 @@ struct StreamQuery {
 }
 
 /// The stream asked for (default `feedback`), or the message of a 400.
-fn checked_stream(s: &AppState, q: &StreamQuery) -> Result<String, String> {
-    let stream = q.stream.clone().unwrap_or_else(|| "feedback".into());
-    if files::valid_stream(&stream) {
-        Ok(stream)
-    } else {
-        s.counters.bad_names.fetch_add(1, Ordering::Relaxed);
-        Err(format!("unknown stream {stream:?} (feedback or probes)"))
-    }
+fn checked_stream(s: &AppState, q: &StreamQuery) -> Result<Kind, String> {
+    let stream = q.stream.as_deref().unwrap_or("feedback");
+    [Kind::Feedback, Kind::Probe]
+        .into_iter()
+        .find(|&kind| stream_name(kind) == stream)
+        .ok_or_else(|| {
+            s.counters.bad_names.fetch_add(1, Ordering::Relaxed);
+            format!("unknown stream {stream:?} (feedback or probes)")
+        })
 }
 
 async fn list_logs(
@@ -321,10 +328,10 @@ async fn list_logs(
         return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
     }
     let stream = match checked_stream(&s, &q) {
-        Ok(st) => st,
+        Ok(kind) => kind,
         Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
-    match files::list(&s.root, &stream) {
+    match files::list(&s.root, stream_name(stream)) {
         Ok(mut list) => {
             if let Some(since) = &q.since {
                 list.retain(|f| f.minute.as_str() >= since.as_str());
@@ -344,10 +351,10 @@ async fn latest_log(
         return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
     }
     let stream = match checked_stream(&s, &q) {
-        Ok(st) => st,
+        Ok(kind) => kind,
         Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
-    match files::list(&s.root, &stream).map(|l| l.last().cloned()) {
+    match files::list(&s.root, stream_name(stream)).map(|l| l.last().cloned()) {
         Ok(Some(f)) => axum::Json(json!({"name": f.name})).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, "no log file yet"),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
@@ -423,7 +430,7 @@ async fn tail(
         return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
     }
     let stream = match checked_stream(&s, &q) {
-        Ok(st) => st,
+        Ok(kind) => kind,
         Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
@@ -461,17 +468,13 @@ async fn tail(
     let mut cursor = cursor;
     loop {
         // Register interest before looking, so an append in between is not missed.
-        let writer = if stream == "probes" {
-            &s.probes
-        } else {
-            &s.feedback
-        };
-        let appended = writer.appended.notified();
+        let appended = s.writer(stream).appended.notified();
         let root = s.root.clone();
-        let stream2 = stream.clone();
         let c = cursor.clone();
-        let read =
-            tokio::task::spawn_blocking(move || files::tail(&root, &stream2, c, 1 << 20)).await;
+        let read = tokio::task::spawn_blocking(move || {
+            files::tail(&root, stream_name(stream), c, 1 << 20)
+        })
+        .await;
         let result = match read {
             Ok(Ok(t)) => t,
             Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
