@@ -112,6 +112,16 @@ mod tests {
         }
     }
 
+    /// `record` with a field the decoders skip over, `"note"`, inserted before `field`;
+    /// its value holds a Latin-1 byte, which is not UTF-8.
+    fn with_latin1_note(record: &str, field: &str) -> Vec<u8> {
+        let at = record.find(field).expect("the field is in the record");
+        let mut bytes = record.as_bytes()[..at].to_vec();
+        bytes.extend_from_slice(b"\"note\":\"caf\xe9\",");
+        bytes.extend_from_slice(&record.as_bytes()[at..]);
+        bytes
+    }
+
     fn logged(line: &[u8]) -> serde_json::Value {
         let r = parse_feedback(line, Origin::Log).expect("the log line is a valid logged record");
         assert_eq!(r.seq, 7);
@@ -157,13 +167,8 @@ mod tests {
             stamped(Kind::Feedback, bad.as_bytes(), 1, "fs1", "1.2.3.4").expect_err("refused");
         assert_eq!(err.field, Some("seq"));
         assert!(stamped(Kind::Feedback, b"{}", 1, "fs1", "1.2.3.4").is_err());
-        // Bytes that are not UTF-8 in a field the decoder would skip over.
-        let mut latin1 = PEER.replace("\"rtt_ms\":33", "\"note\":\"caf\u{e9}\",\"rtt_ms\":33");
-        latin1 = latin1.replace('\u{e9}', "\u{1}");
-        let mut bytes = latin1.into_bytes();
-        let at = bytes.iter().position(|&b| b == 1).expect("marker");
-        bytes[at] = 0xe9;
-        let err = stamped(Kind::Feedback, &bytes, 1, "fs1", "1.2.3.4").expect_err("refused");
+        let latin1 = with_latin1_note(PEER, "\"rtt_ms\"");
+        let err = stamped(Kind::Feedback, &latin1, 1, "fs1", "1.2.3.4").expect_err("refused");
         assert!(err.detail.contains("not UTF-8"), "{}", err.detail);
     }
 
@@ -173,11 +178,7 @@ mod tests {
         let line = stamped(Kind::Probe, probe.as_bytes(), 5, "fs1", "1.2.3.4").expect("valid");
         let p = parse_probe(&line, Origin::Log).expect("logged probe");
         assert_eq!(p.recv, 5);
-        let mut latin1 = probe
-            .replace("\"samples\":100", "\"note\":\"caf?\",\"samples\":100")
-            .into_bytes();
-        let at = latin1.iter().position(|&b| b == b'?').expect("marker");
-        latin1[at] = 0xe9;
+        let latin1 = with_latin1_note(probe, "\"samples\"");
         let err = stamped(Kind::Probe, &latin1, 5, "fs1", "1.2.3.4").expect_err("refused");
         assert!(err.detail.contains("not UTF-8"), "{}", err.detail);
         assert!(!String::from_utf8_lossy(&line).contains("\"ip\""));
