@@ -67,6 +67,7 @@ fn bench(c: &mut Criterion) {
         snapshot,
         sources: Vec::new(),
         skipped: 0,
+        damaged: Vec::new(),
         start: Some(start),
         end: index.end(),
         loading: None,

@@ -5,6 +5,7 @@
 //! `simulate` writes Olympic-style workloads, `agent` is the probe agent.
 
 pub mod agent;
+pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod geodata;

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use peerscope::agent::{self, ProbeArgs};
+use peerscope::cli::UsageError;
 use peerscope::config::{self, CommonArgs};
-use peerscope::report::{self, ReportArgs, UsageError};
+use peerscope::report::{self, ReportArgs};
 use peerscope::server::{self, ServeArgs};
 use peerscope::simulate::{self, SimulateArgs};
 use peerscope::ui::{self, replay::ReplayArgs, watch::WatchArgs};

@@ -3,50 +3,19 @@
 //! steps the clock back and forward, or through minute boundaries, while requests flow.
 //! Only the wall clock is faked: timers and long-poll waits use the monotonic clock.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{feedback_record, minutes, prerequisite, terminate};
-
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-
-/// The offset file libfaketime reads on every clock call.
-struct FakeClock(PathBuf);
-
-impl FakeClock {
-    fn set(&self, offset_s: i64) {
-        // Written whole and renamed: the server must never read a half-written offset.
-        let tmp = self.0.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp).expect("clock file");
-        writeln!(f, "{offset_s:+}s").expect("write clock");
-        std::fs::rename(&tmp, &self.0).expect("rename clock");
-    }
-}
+use common::faketime::FakeClock;
+use common::{feedback_record, minutes, terminate};
 
 fn serve_with_fake_clock(dir: &Path) -> Option<(Child, String, FakeClock)> {
-    if !prerequisite(
-        Path::new(LIBFAKETIME).exists(),
-        "libfaketime (apt-get install faketime)",
-    ) {
-        return None;
-    }
-    let clock = FakeClock(dir.join("clock"));
-    clock.set(0);
-    let clock_file = clock.0.to_string_lossy().into_owned();
-    let (child, addr) = common::spawn_serve(
-        &dir.join("logs"),
-        "127.0.0.1:0",
-        &[],
-        &[
-            ("LD_PRELOAD", LIBFAKETIME),
-            ("FAKETIME_TIMESTAMP_FILE", &clock_file),
-            ("FAKETIME_NO_CACHE", "1"),
-            ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
-        ],
-    );
+    let clock = FakeClock::new(dir)?;
+    let mut cmd = common::serve_command(&dir.join("logs"), &[]);
+    clock.apply(&mut cmd);
+    let (child, addr) = common::start_serve(cmd);
     Some((child, addr, clock))
 }
 

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::{feedback_record, logged, prerequisite, terminate};
+use common::faketime::FakeClock;
+use common::{feedback_record, logged, metric, prerequisite, terminate};
 
 fn record(seq: u64) -> String {
     feedback_record("full", seq)
@@ -23,19 +24,6 @@ fn post_pair(c: &reqwest::blocking::Client, addr: &str, seq: u64) -> u16 {
         .expect("post")
         .status()
         .as_u16()
-}
-
-fn metric(c: &reqwest::blocking::Client, addr: &str, line_start: &str) -> u64 {
-    let text = c
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .expect("metrics")
-        .text()
-        .expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(line_start))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {line_start} in {text}"))
 }
 
 /// A size-limited tmpfs, unmounted when dropped (also when a test fails).
@@ -144,7 +132,7 @@ fn a_full_disk_answers_503_and_carries_on_when_space_returns() {
         !acked.is_empty(),
         "nothing was stored before the disk filled"
     );
-    assert_eq!(metric(&c, &addr, "peerscope_store_errors_total "), refused);
+    assert_eq!(metric(&addr, "peerscope_store_errors_total "), refused);
 
     std::fs::remove_file(&ballast).expect("free space");
     for _ in 0..20 {
@@ -162,6 +150,80 @@ fn a_full_disk_answers_503_and_carries_on_when_space_returns() {
         stored, acked,
         "the log holds exactly the acknowledged records, in order"
     );
+}
+
+/// Issue 13.7: a minute closed while the disk is full stays uncompressed only until space
+/// returns: its compression is retried, and every failed try is counted.
+#[test]
+fn issue13_7_compression_of_a_minute_closed_on_a_full_disk_resumes_when_space_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(clock) = FakeClock::new(dir.path()) else {
+        return;
+    };
+    let Some(mount) = Tmpfs::mount(&dir.path().join("disk"), "256k") else {
+        prerequisite(false, "mounting a tmpfs (root)");
+        return;
+    };
+    let ballast = mount.0.join("ballast");
+    std::fs::write(&ballast, vec![0u8; 160 << 10]).expect("ballast");
+    let logs = mount.0.join("logs");
+    let mut cmd = common::serve_command(&logs, &["--compress-retry-s", "1"]);
+    clock.apply(&mut cmd);
+    let (mut child, addr) = common::start_serve(cmd);
+    let c = reqwest::blocking::Client::new();
+    let mut seq = 0;
+    while post_pair(&c, &addr, seq) == 204 {
+        seq += 1;
+        assert!(seq < 5000, "the disk never filled up");
+    }
+    assert!(seq > 0, "nothing was stored before the disk filled");
+    let closed_on_full = |c: &reqwest::blocking::Client| {
+        c.get(format!("http://{addr}/v1/logs?stream=feedback"))
+            .send()
+            .expect("list")
+            .json::<Vec<serde_json::Value>>()
+            .expect("json")
+    };
+    let first = closed_on_full(&c)[0]["name"]
+        .as_str()
+        .expect("name")
+        .to_owned();
+    // The next minute, the disk still full: the first minute is closed, and its
+    // compression fails for want of space.
+    clock.set(60);
+    assert_eq!(post_pair(&c, &addr, seq), 503);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while metric(
+        &addr,
+        "peerscope_compress_failures_total{stream=\"feedback\"} ",
+    ) == 0
+    {
+        assert!(
+            std::time::Instant::now() < until,
+            "no failed compression counted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::fs::remove_file(&ballast).expect("free space");
+    assert_eq!(post_pair(&c, &addr, seq), 204);
+    loop {
+        let list = closed_on_full(&c);
+        let stem = first.trim_end_matches(".jsonl");
+        let entry = list
+            .iter()
+            .find(|f| f["minute"] == stem)
+            .expect("the first minute is listed");
+        if entry["closed"] == true {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "the minute closed on a full disk stayed uncompressed: {list:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    terminate(&mut child);
+    assert_eq!(logged(&logs).len() as u64, seq * 2 + 2);
 }
 
 #[test]
@@ -212,11 +274,7 @@ fn a_failing_fdatasync_answers_503_and_is_not_retried_as_success() {
         "exactly the requests whose fdatasync failed are refused"
     );
     assert_eq!(
-        metric(
-            &c,
-            &addr,
-            "peerscope_write_errors_total{stream=\"feedback\"} "
-        ),
+        metric(&addr, "peerscope_write_errors_total{stream=\"feedback\"} "),
         2
     );
     // SIGTERM to the traced server (strace itself would only detach), then strace ends.

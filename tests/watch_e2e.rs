@@ -9,16 +9,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{prerequisite, spawn_serve};
-
-fn peerscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_peerscope"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .env_remove("PEERSCOPE_TOKEN")
-        .output()
-        .expect("run peerscope")
-}
+use common::{peerscope, prerequisite, spawn_serve};
 
 fn simulate_to(addr: &str, seed: &str) {
     let out = peerscope(&[

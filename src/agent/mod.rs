@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::cli::UsageError;
 use crate::config::{ProbeDestination, Settings};
-use crate::report::UsageError;
 
 use measure::measure;
 use outbox::{Flush, Outbox};

@@ -21,6 +21,22 @@ const LABEL_MAX: usize = 32;
 /// Longest accepted free-form strings elsewhere (IP text, server name, probe names).
 const TEXT_MAX: usize = 256;
 
+/// The longest line any part of peerscope reads or accepts as one record, in bytes:
+/// readers of logs and recordings skip (and count) longer lines without holding them,
+/// and `serve --max-record` (64 KiB by default) may not be set above it.
+pub const MAX_LINE: usize = 1 << 20;
+
+impl RecordError {
+    /// A line longer than [`MAX_LINE`], skipped unread.
+    pub fn line_too_long() -> Self {
+        RecordError {
+            reason: Reason::TooLong,
+            field: None,
+            detail: format!("line over the limit of {MAX_LINE} bytes, skipped unread"),
+        }
+    }
+}
+
 /// Why a line was skipped. The names are stable: they appear in `report`'s JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reason {

@@ -58,9 +58,7 @@ impl FeedbackBatch {
         };
         for file in &group.files {
             let text = read_minute_file(file);
-            if let Some(why) = text.damage {
-                batch.skipped.damaged(&file.path, why);
-            }
+            batch.skipped.take_file(&file.path, &text);
             batch.bytes += text.bytes.len() as u64;
             batch.rows.reserve(text.bytes.len() / 300);
             for (n, line) in lines(&text.bytes) {

@@ -1,62 +1,234 @@
 //! Reading one minute file into memory: plain or gzip (several members allowed).
 //!
-//! A damaged gzip (truncated, corrupt) keeps everything decoded before the damage,
-//! less the partial line it ends in, and says what went wrong.
+//! A damaged gzip (truncated, corrupt) keeps every complete line decoded before the
+//! damage, whatever the file's size, and says what went wrong: the decoder hands out
+//! what it inflated before an error and reports the error on the next read (a plain
+//! `read_to_end` over flate2 drops the bytes of the read that failed, which for a small
+//! file is all of them). Lines longer than [`MAX_LINE`] are skipped while reading, never
+//! held, and reported by line number; what is not a regular file is not read at all.
 
-use std::fs::File;
-use std::io::{BufReader, Read};
-use std::path::Path;
+use std::io::{self, BufRead, BufReader, Read};
 
-use flate2::read::MultiGzDecoder;
+use flate2::{Decompress, FlushDecompress, Status};
 
+use super::layout::open_found;
 use super::scan::MinuteFile;
+use crate::engine::record::MAX_LINE;
 
-/// The bytes of a file and, if reading stopped early, why.
+/// The bytes of a file, the lines left out for being too long, and, if reading stopped
+/// early, why.
 #[derive(Debug, Default)]
 pub struct FileText {
     pub bytes: Vec<u8>,
+    /// 1-based numbers of lines over [`MAX_LINE`], each left as an empty line.
+    pub long_lines: Vec<usize>,
     pub damage: Option<String>,
 }
 
 pub fn read_minute_file(file: &MinuteFile) -> FileText {
-    match read_inner(&file.path, file.gzip) {
-        Ok(text) => text,
-        Err(e) => FileText {
-            bytes: Vec::new(),
-            damage: Some(format!("cannot read: {e}")),
-        },
+    let f = match open_found(&file.path) {
+        Ok(f) => f,
+        Err(e) => {
+            return FileText {
+                damage: Some(format!("cannot read: {e}")),
+                ..FileText::default()
+            };
+        }
+    };
+    let size = f.metadata().map_or(0, |m| m.len());
+    if file.gzip {
+        // JSON lines compress about 8:1; start near the right size to avoid regrowth.
+        let guess = usize::try_from(size.saturating_mul(8))
+            .unwrap_or(0)
+            .min(1 << 30);
+        let mut text = read_capped(
+            &mut GzSalvage::new(BufReader::with_capacity(1 << 16, f)),
+            guess,
+        );
+        if let Some(e) = text.damage.take() {
+            // Keep whole lines only: the last one was cut by the damage.
+            let keep = text
+                .bytes
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            text.bytes.truncate(keep);
+            text.damage = Some(format!("damaged gzip, {keep} bytes before it kept ({e})"));
+        }
+        text
+    } else {
+        let guess = usize::try_from(size).unwrap_or(0).min(1 << 30);
+        let mut f = f;
+        let mut text = read_capped(&mut f, guess);
+        if let Some(e) = text.damage.take() {
+            text.damage = Some(format!("cannot read: {e}"));
+        }
+        text
     }
 }
 
-fn read_inner(path: &Path, gzip: bool) -> std::io::Result<FileText> {
-    let f = File::open(path)?;
-    let size = f.metadata().map_or(0, |m| m.len());
-    if !gzip {
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        BufReader::new(f).read_to_end(&mut bytes)?;
-        return Ok(FileText {
-            bytes,
-            damage: None,
-        });
-    }
-    // JSON lines compress about 8:1; start near the right size to avoid regrowth.
-    let guess = usize::try_from(size.saturating_mul(8))
-        .unwrap_or(0)
-        .min(1 << 30);
-    let mut bytes = Vec::with_capacity(guess);
-    let mut decoder = MultiGzDecoder::new(BufReader::with_capacity(1 << 16, f));
-    let damage = match decoder.read_to_end(&mut bytes) {
-        Ok(_) => None,
-        Err(e) => {
-            // Keep whole lines only: the last one was cut by the damage.
-            let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            bytes.truncate(keep);
-            Some(format!(
-                "damaged gzip ({e}); kept the {keep} complete bytes before it"
-            ))
+/// Reads `input` to its end into memory, leaving out (as empty lines) every line over
+/// [`MAX_LINE`] without ever holding more than that of it.
+fn read_capped(input: &mut dyn Read, guess: usize) -> FileText {
+    const CHUNK: usize = 256 << 10;
+    let mut out = Vec::with_capacity(guess.max(CHUNK));
+    let mut lines = LineCount::default();
+    let mut long_lines = Vec::new();
+    // Where the line being read began; while `skipping`, the rest of a long line is
+    // dropped as it arrives.
+    let mut line_start = 0usize;
+    let mut skipping = false;
+    let mut damage = None;
+    loop {
+        let start = out.len();
+        out.resize(start + CHUNK, 0);
+        let n = loop {
+            match input.read(&mut out[start..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    damage = Some(e.to_string());
+                    break 0;
+                }
+            }
+        };
+        out.truncate(start + n);
+        if n == 0 {
+            break;
         }
-    };
-    Ok(FileText { bytes, damage })
+        if skipping {
+            let Some(i) = memchr::memchr(b'\n', &out[start..]) else {
+                out.truncate(start);
+                continue;
+            };
+            out.drain(start..start + i);
+            skipping = false;
+        }
+        if let Some(first) = memchr::memchr(b'\n', &out[start..]) {
+            // Only the line running into this chunk can be long: the chunk is shorter.
+            let end = start + first;
+            if end - line_start > MAX_LINE {
+                long_lines.push(lines.number_at(&out, line_start));
+                out.drain(line_start..end);
+            }
+            if let Some(last) = memchr::memrchr(b'\n', &out[line_start..]) {
+                line_start += last + 1;
+            }
+        }
+        if out.len() - line_start > MAX_LINE {
+            long_lines.push(lines.number_at(&out, line_start));
+            out.truncate(line_start);
+            skipping = true;
+        }
+    }
+    FileText {
+        bytes: out,
+        long_lines,
+        damage,
+    }
+}
+
+/// Line numbers, counted only as far as a long line needs them.
+#[derive(Default)]
+struct LineCount {
+    counted_to: usize,
+    newlines: usize,
+}
+
+impl LineCount {
+    /// The 1-based number of the line starting at `at`.
+    fn number_at(&mut self, text: &[u8], at: usize) -> usize {
+        self.newlines += memchr::memchr_iter(b'\n', &text[self.counted_to..at]).count();
+        self.counted_to = at;
+        self.newlines + 1
+    }
+}
+
+/// A gzip decoder (several members allowed) that never loses what it decoded: bytes
+/// inflated before damage are returned first, and the damage is the next read's error.
+pub struct GzSalvage<R> {
+    input: R,
+    inflate: Decompress,
+    in_member: bool,
+    members: u64,
+    damage: Option<io::Error>,
+    failed: bool,
+}
+
+impl<R: BufRead> GzSalvage<R> {
+    pub fn new(input: R) -> Self {
+        GzSalvage {
+            input,
+            inflate: Decompress::new_gzip(15),
+            in_member: false,
+            members: 0,
+            damage: None,
+            failed: false,
+        }
+    }
+}
+
+fn damaged(what: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
+}
+
+impl<R: BufRead> Read for GzSalvage<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.damage.take() {
+            self.failed = true;
+            return Err(e);
+        }
+        if self.failed || out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let input = self.input.fill_buf()?;
+            if input.is_empty() {
+                if self.in_member {
+                    self.failed = true;
+                    return Err(damaged("the file ends inside a gzip member"));
+                }
+                if self.members == 0 {
+                    self.failed = true;
+                    return Err(damaged("the file holds no gzip member"));
+                }
+                return Ok(0);
+            }
+            if !self.in_member {
+                if self.members > 0 {
+                    self.inflate.reset(true);
+                }
+                self.in_member = true;
+            }
+            let (in_before, out_before) = (self.inflate.total_in(), self.inflate.total_out());
+            let status = self.inflate.decompress(input, out, FlushDecompress::None);
+            let consumed = usize::try_from(self.inflate.total_in() - in_before).unwrap_or(0);
+            let produced = usize::try_from(self.inflate.total_out() - out_before).unwrap_or(0);
+            self.input.consume(consumed);
+            match status {
+                Ok(Status::StreamEnd) => {
+                    self.in_member = false;
+                    self.members += 1;
+                }
+                Ok(_) if produced == 0 && consumed == 0 => {
+                    self.failed = true;
+                    return Err(damaged("the gzip stream makes no progress"));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let e = damaged(e);
+                    if produced == 0 {
+                        self.failed = true;
+                        return Err(e);
+                    }
+                    self.damage = Some(e);
+                }
+            }
+            if produced > 0 {
+                return Ok(produced);
+            }
+        }
+    }
 }
 
 /// Lines of a JSON-lines text: `\n` separated, a trailing `\r` and a leading BOM dropped,
@@ -77,59 +249,5 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use flate2::Compression;
-    use flate2::write::GzEncoder;
-    use std::io::Write;
-
-    fn gz(data: &[u8]) -> Vec<u8> {
-        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
-        e.write_all(data).expect("write");
-        e.finish().expect("finish")
-    }
-
-    #[test]
-    fn lines_drop_bom_crlf_and_blanks() {
-        let got: Vec<(usize, &[u8])> = lines(b"\xef\xbb\xbfa\r\n\n  \nb").collect();
-        assert_eq!(got, vec![(1, &b"a"[..]), (4, &b"b"[..])]);
-    }
-
-    #[test]
-    fn truncated_gzip_keeps_whole_lines_before_the_damage() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut body = Vec::new();
-        for i in 0..2000 {
-            body.extend_from_slice(format!("{{\"line\":{i}}}\n").as_bytes());
-        }
-        let packed = gz(&body);
-        let path = dir.path().join("x.jsonl.gz");
-        std::fs::write(&path, &packed[..packed.len() / 2]).expect("write");
-        let text = read_minute_file(&MinuteFile { path, gzip: true });
-        assert!(text.damage.is_some());
-        assert!(!text.bytes.is_empty());
-        assert!(text.bytes.ends_with(b"\n"));
-        assert!(body.starts_with(&text.bytes));
-    }
-
-    #[test]
-    fn concatenated_members_are_all_read() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut packed = gz(b"a\n");
-        packed.extend(gz(b"b\n"));
-        let path = dir.path().join("x.jsonl.gz");
-        std::fs::write(&path, packed).expect("write");
-        let text = read_minute_file(&MinuteFile { path, gzip: true });
-        assert_eq!(text.bytes, b"a\nb\n");
-        assert_eq!(text.damage, None);
-    }
-
-    #[test]
-    fn missing_file_is_reported_not_fatal() {
-        let text = read_minute_file(&MinuteFile {
-            path: "/nonexistent/x.jsonl".into(),
-            gzip: false,
-        });
-        assert!(text.damage.is_some_and(|d| d.contains("cannot read")));
-    }
-}
+#[path = "decode_tests.rs"]
+mod tests;

@@ -3,7 +3,9 @@
 
 pub mod batch;
 pub mod decode;
+pub mod layout;
 pub mod pipeline;
 pub mod probes;
 pub mod scan;
 pub mod skipped;
+pub mod tail;

@@ -13,9 +13,7 @@ pub fn read_probe_minute(group: &MinuteGroup, skipped: &mut Skipped) -> Vec<Prob
     let mut out = Vec::new();
     for file in &group.files {
         let text = read_minute_file(file);
-        if let Some(why) = text.damage {
-            skipped.damaged(&file.path, why);
-        }
+        skipped.take_file(&file.path, &text);
         for (n, line) in lines(&text.bytes) {
             match parse_probe(line, Origin::Log) {
                 Ok(r) => out.push(r.into_owned()),

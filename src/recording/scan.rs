@@ -9,32 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDateTime;
-
-use crate::engine::calendar::MINUTE_MS;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Stream {
-    Feedback,
-    Probes,
-}
-
-impl Stream {
-    pub fn dir_name(self) -> &'static str {
-        match self {
-            Stream::Feedback => "feedback",
-            Stream::Probes => "probes",
-        }
-    }
-
-    pub fn from_dir_name(name: &str) -> Option<Self> {
-        match name {
-            "feedback" => Some(Stream::Feedback),
-            "probes" => Some(Stream::Probes),
-            _ => None,
-        }
-    }
-}
+use super::layout::{MinuteName, Odd, Stream};
 
 /// One minute file of one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,11 +26,18 @@ pub struct MinuteGroup {
     pub files: Vec<MinuteFile>,
 }
 
-/// Problems met while scanning: unreadable directories.
+/// Problems met while scanning: unreadable directories, and links, FIFOs, devices or
+/// directories where a minute file should be (skipped, never opened).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanProblem {
     pub path: PathBuf,
     pub message: String,
+}
+
+impl std::fmt::Display for ScanProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -89,13 +71,36 @@ impl Recording {
                 let Ok(kind) = entry.file_type() else {
                     continue;
                 };
-                if kind.is_dir() {
+                let minute = classify(&path);
+                if kind.is_dir() && minute.is_none() {
                     stack.push(path);
                     continue;
                 }
-                let Some((stream, minute, gzip)) = classify(&path) else {
+                let Some((stream, minute, gzip)) = minute else {
                     continue;
                 };
+                if !kind.is_file() {
+                    // Listed without following links: a link is reported, not read.
+                    let what = if kind.is_symlink() {
+                        Odd::Symlink
+                    } else if kind.is_dir() {
+                        Odd::Directory
+                    } else {
+                        use std::os::unix::fs::FileTypeExt;
+                        if kind.is_fifo() {
+                            Odd::Fifo
+                        } else if kind.is_socket() {
+                            Odd::Socket
+                        } else {
+                            Odd::Device
+                        }
+                    };
+                    problems.push(ScanProblem {
+                        message: format!("{}, skipped", what.describe()),
+                        path,
+                    });
+                    continue;
+                }
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 let slot = found.entry((stream, minute, dir)).or_default();
                 if gzip {
@@ -155,40 +160,18 @@ type Copies = (Option<PathBuf>, Option<PathBuf>);
 
 /// Recognises `<stream>/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz]`.
 fn classify(path: &Path) -> Option<(Stream, i64, bool)> {
-    let name = path.file_name()?.to_str()?;
-    let (stem, gzip) = if let Some(s) = name.strip_suffix(".jsonl.gz") {
-        (s, true)
-    } else {
-        (name.strip_suffix(".jsonl")?, false)
-    };
-    let minute = minute_of_name(stem)?;
+    let name = MinuteName::parse(path.file_name()?.to_str()?)?;
     let day_dir = path.parent()?;
-    if day_dir.file_name()?.to_str()? != &stem[..8] {
+    if day_dir.file_name()?.to_str()? != name.day() {
         return None;
     }
     let stream = Stream::from_dir_name(day_dir.parent()?.file_name()?.to_str()?)?;
-    Some((stream, minute, gzip))
-}
-
-/// `YYYYMMDD-HHMM` (UTC) → start of that minute in ms.
-pub fn minute_of_name(stem: &str) -> Option<i64> {
-    if stem.len() != 13 || !stem.is_char_boundary(8) {
-        return None;
-    }
-    let t = NaiveDateTime::parse_from_str(stem, "%Y%m%d-%H%M").ok()?;
-    Some(t.and_utc().timestamp() * 1000 / MINUTE_MS * MINUTE_MS)
+    Some((stream, name.minute_ms, name.gzip))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_map_to_utc_minutes() {
-        assert_eq!(minute_of_name("20120807-0130"), Some(1_344_303_000_000));
-        assert_eq!(minute_of_name("20120807-2460"), None);
-        assert_eq!(minute_of_name("2012080-01300"), None);
-    }
 
     #[test]
     fn scan_merges_servers_and_prefers_the_uncompressed_copy() {
@@ -205,8 +188,25 @@ mod tests {
         mk("b/feedback/20120807/notes.txt");
         mk("a/probes/20120807/20120807-0130.jsonl.gz");
         mk("a/feedback/20120808/20120807-0132.jsonl");
+        std::os::unix::fs::symlink(
+            "/dev/zero",
+            dir.path().join("a/feedback/20120807/20120807-0131.jsonl"),
+        )
+        .expect("link");
+        mk("a/feedback/20120807/20120807-0132.jsonl.gz/x");
         let rec = Recording::scan(dir.path()).expect("scan");
         assert_eq!(rec.feedback.len(), 1);
+        let mut odd: Vec<String> = rec.problems.iter().map(ToString::to_string).collect();
+        odd.sort();
+        assert_eq!(odd.len(), 2, "{odd:?}");
+        assert!(
+            odd[0].contains("20120807-0131.jsonl: a symbolic link"),
+            "{odd:?}"
+        );
+        assert!(
+            odd[1].contains("20120807-0132.jsonl.gz: a directory"),
+            "{odd:?}"
+        );
         let files = &rec.feedback[0].files;
         assert_eq!(files.len(), 2);
         assert!(

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::decode::FileText;
 use crate::engine::record::{Reason, RecordError};
 
 const EXAMPLES_KEPT: usize = 5;
@@ -27,6 +28,16 @@ impl Skipped {
 
     pub fn damaged(&mut self, path: &Path, why: String) {
         self.damaged_files.push((path.to_owned(), why));
+    }
+
+    /// What reading a file found wrong with it: damage, and lines too long to read.
+    pub fn take_file(&mut self, path: &Path, text: &FileText) {
+        if let Some(why) = &text.damage {
+            self.damaged(path, why.clone());
+        }
+        for &n in &text.long_lines {
+            self.record(path, n, &RecordError::line_too_long());
+        }
     }
 
     pub fn total(&self) -> u64 {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
+use crate::cli::UsageError;
 use crate::config::Settings;
 use crate::engine::calendar::Calendar;
 use crate::engine::filter::Filter;
@@ -53,11 +54,6 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }
-
-/// A usage error: bad flag value or nothing to report on (exit status 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
 
 pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
     let day = match &args.day {

@@ -46,6 +46,22 @@ pub struct ConnectionStats {
     pub accept_errors: AtomicU64,
 }
 
+/// One open connection in the gauge, for as long as it lives.
+struct OpenConnection(Arc<ConnectionStats>);
+
+impl OpenConnection {
+    fn new(stats: Arc<ConnectionStats>) -> Self {
+        stats.open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(stats)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then drains.
 pub async fn serve(
     listener: TcpListener,
@@ -87,12 +103,12 @@ pub async fn serve(
             .header_read_timeout(limits.header_timeout)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
-        let stats = Arc::clone(&stats);
-        stats.open.fetch_add(1, Ordering::Relaxed);
+        let open = OpenConnection::new(Arc::clone(&stats));
         tokio::spawn(async move {
             // Errors here are the client's (reset, timeout, bad request line): nothing to do.
             let _ = connection.await;
-            stats.open.fetch_sub(1, Ordering::Relaxed);
+            // Dropped however the task ends, a panicking handler included.
+            drop(open);
             drop(permit);
         });
     }

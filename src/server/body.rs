@@ -41,13 +41,18 @@ pub enum BodyError {
     Empty,
     #[error("body is not a JSON object, array or NDJSON: {0}")]
     Unparseable(String),
+    #[error("body could not be read: {0}")]
+    Malformed(String),
 }
 
 impl BodyError {
     pub fn status(&self) -> u16 {
         match self {
             BodyError::TooLarge { .. } | BodyError::InflatesTooLarge { .. } => 413,
-            BodyError::BadGzip(_) | BodyError::Empty | BodyError::Unparseable(_) => 400,
+            BodyError::BadGzip(_)
+            | BodyError::Empty
+            | BodyError::Unparseable(_)
+            | BodyError::Malformed(_) => 400,
         }
     }
 
@@ -59,6 +64,7 @@ impl BodyError {
             BodyError::BadGzip(_) => "bad_gzip",
             BodyError::Empty => "empty_body",
             BodyError::Unparseable(_) => "unparseable_body",
+            BodyError::Malformed(_) => "bad_body",
         }
     }
 }
@@ -92,7 +98,7 @@ pub fn decode<'a>(body: &'a [u8], gzip: bool, limits: &Limits) -> Result<Cow<'a,
 
 /// The body's one record when the body is a single line holding an object, within the
 /// record limit: the shape of nearly every POST from an end host. The record is not
-/// checked here; if it turns out not to be one, [`split`] decides what the body is.
+/// checked here; if it turns out not to be one, [`each_record`] decides what the body is.
 pub fn single_line<'a>(body: &'a [u8], limits: &Limits) -> Option<&'a [u8]> {
     let text = body.trim_ascii();
     (text.first() == Some(&b'{')
@@ -101,81 +107,90 @@ pub fn single_line<'a>(body: &'a [u8], limits: &Limits) -> Option<&'a [u8]> {
     .then_some(text)
 }
 
-/// One record of a body: its position (0-based) and its text, or why it is unusable.
-pub type Item<'a> = (usize, Result<&'a [u8], String>);
+/// One record of a body: its text, or why it is unusable (too long).
+pub type Item<'a> = Result<&'a [u8], String>;
 
-/// Splits a decoded body into records: a JSON array's elements, a single object, or the
-/// non-blank lines of NDJSON (CRLF and a leading BOM allowed). A bad NDJSON line is one
-/// bad record; only a body with no record structure at all is refused whole.
-pub fn split<'a>(body: &'a [u8], limits: &Limits) -> Result<Vec<Item<'a>>, BodyError> {
+/// Calls `each` with every record of a decoded body, in order, with its position
+/// (0-based): a JSON array's elements, a single object, or the non-blank lines of NDJSON
+/// (CRLF and a leading BOM allowed). A bad NDJSON line is one bad record; only a body
+/// with no record structure at all is refused whole — possibly after some records were
+/// handed out, so the caller stores nothing until this returns `Ok`. Nothing is collected
+/// here: the work and memory of a body are bounded by its decoded size, however many
+/// records it holds.
+pub fn each_record<'a>(
+    body: &'a [u8],
+    limits: &Limits,
+    mut each: impl FnMut(usize, Item<'a>),
+) -> Result<(), BodyError> {
     let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
     let first = body
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .ok_or(BodyError::Empty)?;
-    let too_long = |n: usize| {
-        format!(
-            "record of {n} bytes is over the limit of {}",
-            limits.max_record
-        )
+    let max = limits.max_record;
+    let checked = |text: &'a [u8]| -> Item<'a> {
+        if text.len() > max {
+            Err(format!(
+                "record of {} bytes is over the limit of {max}",
+                text.len()
+            ))
+        } else {
+            Ok(text)
+        }
     };
     if body[first] == b'[' {
-        let elements: Vec<&RawValue> =
-            serde_json::from_slice(body).map_err(|e| BodyError::Unparseable(e.to_string()))?;
-        return Ok(elements
-            .into_iter()
-            .enumerate()
-            .map(|(i, raw)| {
-                let text = raw.get().as_bytes();
-                (
-                    i,
-                    if text.len() > limits.max_record {
-                        Err(too_long(text.len()))
-                    } else {
-                        Ok(text)
-                    },
-                )
-            })
-            .collect());
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let mut index = 0;
+        serde::Deserializer::deserialize_seq(
+            &mut de,
+            Elements(&mut |raw: &'a RawValue| {
+                each(index, checked(raw.get().as_bytes()));
+                index += 1;
+            }),
+        )
+        .and_then(|()| de.end())
+        .map_err(|e| BodyError::Unparseable(e.to_string()))?;
+        return Ok(());
     }
     // One object, possibly spread over several lines.
     if serde_json::from_slice::<&RawValue>(body).is_ok() {
-        let text = body.trim_ascii();
-        return Ok(vec![(
-            0,
-            if text.len() > limits.max_record {
-                Err(too_long(text.len()))
-            } else {
-                Ok(text)
-            },
-        )]);
+        each(0, checked(body.trim_ascii()));
+        return Ok(());
     }
-    let lines: Vec<&[u8]> = body
+    let mut lines = body
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .filter(|l| !l.trim_ascii().is_empty())
-        .collect();
-    if lines.len() < 2 {
+        .filter(|l| !l.trim_ascii().is_empty());
+    // One line that is not an object: not NDJSON either.
+    if lines.clone().nth(1).is_none() {
         let e = serde_json::from_slice::<&RawValue>(body)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
         return Err(BodyError::Unparseable(e));
     }
-    Ok(lines
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| {
-            (
-                i,
-                if l.len() > limits.max_record {
-                    Err(too_long(l.len()))
-                } else {
-                    Ok(l)
-                },
-            )
-        })
-        .collect())
+    for (i, line) in lines.by_ref().enumerate() {
+        each(i, checked(line));
+    }
+    Ok(())
+}
+
+/// A JSON array's elements, handed to a callback one at a time as borrowed raw text.
+struct Elements<'f, 'a>(&'f mut dyn FnMut(&'a RawValue));
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for Elements<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of records")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            (self.0)(raw);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -191,7 +206,14 @@ mod tests {
         e.finish().expect("gzip")
     }
 
-    fn texts(items: &[Item]) -> Vec<Result<String, ()>> {
+    /// The records of a body as (position, text or refused), or the body's refusal.
+    fn split<'a>(body: &'a [u8], limits: &Limits) -> Result<Vec<(usize, Item<'a>)>, BodyError> {
+        let mut items = Vec::new();
+        each_record(body, limits, |i, item| items.push((i, item)))?;
+        Ok(items)
+    }
+
+    fn texts(items: &[(usize, Item)]) -> Vec<Result<String, ()>> {
         items
             .iter()
             .map(|(_, r)| {
@@ -257,6 +279,8 @@ mod tests {
             (b"   \n ", 400),
             (b"{\"a\":", 400),
             (b"[{\"a\":1},", 400),
+            (b"[{\"a\":1}] x", 400),
+            (b"[{\"a\":1}] [2]", 400),
             (b"nonsense", 400),
         ] {
             let err = split(body, &l).expect_err("refused");

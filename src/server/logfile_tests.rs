@@ -1,4 +1,25 @@
 use super::*;
+use std::fs;
+use std::path::Path;
+
+/// The directory `dir` as a log tree's day directory.
+fn day(dir: &Path) -> TreeDir {
+    TreeDir::root(dir).expect("open")
+}
+
+fn repair(path: &Path) -> Repair {
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .read(true)
+        .open(path)
+        .expect("open");
+    repair_tail(&f).expect("repair")
+}
+
+fn holds(dir: &Path, gz: &str, expected: &[u8]) -> bool {
+    fs::write(dir.join("expected"), expected).expect("write");
+    gz_holds(&day(dir), gz, "expected").expect("compare")
+}
 
 fn record(i: u32) -> String {
     format!("{{\"v\":1,\"peer\":\"p{i}\",\"seq\":{i},\"note\":\"é€\"}}\n")
@@ -16,7 +37,7 @@ fn repair_keeps_every_complete_line_at_every_cut() {
     let first_end = record(1).len();
     for cut in 0..=whole.len() {
         fs::write(&path, &whole.as_bytes()[..cut]).expect("write");
-        let r = repair_tail(&path).expect("repair");
+        let r = repair(&path);
         let kept = fs::read(&path).expect("read");
         let want = if cut == whole.len() {
             whole.len()
@@ -28,7 +49,7 @@ fn repair_keeps_every_complete_line_at_every_cut() {
         assert_eq!(kept.len(), want, "cut at {cut}");
         assert_eq!(r.dropped_bytes as usize, cut - want);
         // Idempotent.
-        assert_eq!(repair_tail(&path).expect("again").dropped_bytes, 0);
+        assert_eq!(repair(&path).dropped_bytes, 0);
         assert_eq!(fs::read(&path).expect("read"), kept);
     }
 }
@@ -42,7 +63,7 @@ fn repair_drops_appended_garbage_but_no_record() {
         let mut bytes = two_records().into_bytes();
         bytes.extend_from_slice(g);
         fs::write(&path, &bytes).expect("write");
-        repair_tail(&path).expect("repair");
+        repair(&path);
         assert_eq!(
             fs::read(&path).expect("read"),
             two_records().as_bytes(),
@@ -55,10 +76,10 @@ fn repair_drops_appended_garbage_but_no_record() {
 fn a_crash_at_any_compression_step_recovers_to_one_valid_copy() {
     for step in Step::ALL {
         let dir = tempfile::tempdir().expect("tempdir");
-        let jsonl = dir.path().join("20120807-0130.jsonl");
-        fs::write(&jsonl, two_records()).expect("write");
-        compress_minute(&jsonl, 6, Some(step)).expect("compress until the crash");
-        let r = recover_dir(dir.path(), None, 6).expect("recover");
+        let jsonl = "20120807-0130.jsonl";
+        fs::write(dir.path().join(jsonl), two_records()).expect("write");
+        compress_minute(&day(dir.path()), jsonl, 6, Some(step)).expect("compress until the crash");
+        let r = recover_dir(&day(dir.path()), None, 6).expect("recover");
         let files: Vec<String> = fs::read_dir(dir.path())
             .expect("list")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -69,12 +90,17 @@ fn a_crash_at_any_compression_step_recovers_to_one_valid_copy() {
             "after a crash after {step:?}: {r:?}"
         );
         assert!(
-            gz_holds(&gz_path(&jsonl), two_records().as_bytes()),
+            holds(
+                dir.path(),
+                "20120807-0130.jsonl.gz",
+                two_records().as_bytes()
+            ),
             "{step:?}"
         );
+        fs::remove_file(dir.path().join("expected")).expect("clean up");
         // A second recovery changes nothing.
         assert_eq!(
-            recover_dir(dir.path(), None, 6).expect("again"),
+            recover_dir(&day(dir.path()), None, 6).expect("again"),
             Recovery::default()
         );
     }
@@ -83,16 +109,20 @@ fn a_crash_at_any_compression_step_recovers_to_one_valid_copy() {
 #[test]
 fn a_half_written_gz_beside_its_original_is_redone() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let jsonl = dir.path().join("20120807-0130.jsonl");
-    fs::write(&jsonl, two_records()).expect("write");
-    compress_minute(&jsonl, 6, Some(Step::Rename)).expect("compress");
-    let gz = gz_path(&jsonl);
+    let jsonl = "20120807-0130.jsonl";
+    fs::write(dir.path().join(jsonl), two_records()).expect("write");
+    compress_minute(&day(dir.path()), jsonl, 6, Some(Step::Rename)).expect("compress");
+    let gz = dir.path().join("20120807-0130.jsonl.gz");
     let bytes = fs::read(&gz).expect("read");
     fs::write(&gz, &bytes[..bytes.len() / 2]).expect("truncate");
-    let r = recover_dir(dir.path(), None, 6).expect("recover");
-    assert_eq!(r.removed_bad_gz, vec![gz.clone()]);
-    assert!(gz_holds(&gz, two_records().as_bytes()));
-    assert!(!jsonl.exists());
+    let r = recover_dir(&day(dir.path()), None, 6).expect("recover");
+    assert_eq!(r.removed_bad_gz, vec!["20120807-0130.jsonl.gz".to_owned()]);
+    assert!(holds(
+        dir.path(),
+        "20120807-0130.jsonl.gz",
+        two_records().as_bytes()
+    ));
+    assert!(!dir.path().join(jsonl).exists());
 }
 
 #[test]
@@ -100,13 +130,88 @@ fn the_open_minute_is_left_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let open = dir.path().join("20120807-0131.jsonl");
     fs::write(&open, record(3)).expect("write");
-    let r = recover_dir(dir.path(), Some(&open), 6).expect("recover");
+    let r = recover_dir(&day(dir.path()), Some("20120807-0131.jsonl"), 6).expect("recover");
     assert_eq!(r, Recovery::default());
     assert!(open.exists());
 }
 
 #[test]
-fn minute_paths_follow_the_layout() {
-    let p = minute_path(Path::new("/logs"), "feedback", 1_344_303_000_000);
-    assert_eq!(p, Path::new("/logs/feedback/20120807/20120807-0130.jsonl"));
+fn repair_reads_only_the_tail_of_a_long_minute() {
+    // Many records, then a torn one: the cut is found from the last window alone, and a
+    // run of garbage longer than the window is walked back through in bigger windows.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("x.jsonl");
+    let mut body = String::new();
+    for i in 0..5000 {
+        body.push_str(&record(i));
+    }
+    let whole = body.len() as u64;
+    body.push_str("{\"v\":1,\"pe");
+    fs::write(&path, &body).expect("write");
+    assert_eq!(repair(&path).kept_bytes, whole);
+    let mut garbage = fs::read(&path).expect("read");
+    for _ in 0..20_000 {
+        garbage.extend_from_slice(b"garbage\n");
+    }
+    fs::write(&path, &garbage).expect("write");
+    assert_eq!(repair(&path).kept_bytes, whole);
+    // A complete line over the limit is garbage too, whatever it holds.
+    let mut long = fs::read(&path).expect("read");
+    long.extend_from_slice(b"{\"x\":\"");
+    long.extend(std::iter::repeat_n(b'x', MAX_LINE));
+    long.extend_from_slice(b"\"}\n");
+    fs::write(&path, &long).expect("write");
+    assert_eq!(repair(&path).kept_bytes, whole);
+}
+
+#[test]
+fn recovery_leaves_links_fifos_and_directories_alone_and_reports_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    let victim = outside.path().join("victim");
+    fs::write(&victim, "precious\n").expect("write");
+    std::os::unix::fs::symlink(&victim, dir.path().join("20120807-0130.jsonl")).expect("link");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        dir.path().join("20120807-0131.jsonl"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .expect("mkfifo");
+    fs::create_dir(dir.path().join("20120807-0132.jsonl")).expect("mkdir");
+    fs::write(dir.path().join("20120807-0133.jsonl"), two_records()).expect("write");
+    fs::create_dir(dir.path().join("20120807-0133.jsonl.gz")).expect("mkdir");
+    fs::write(dir.path().join("20120807-0134.jsonl"), two_records()).expect("write");
+    let r = recover_dir(&day(dir.path()), None, 6).expect("recover");
+    let mut odd: Vec<String> = r
+        .odd
+        .iter()
+        .map(|o| {
+            o.path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    odd.sort();
+    assert_eq!(
+        odd,
+        [
+            "20120807-0130.jsonl",
+            "20120807-0131.jsonl",
+            "20120807-0132.jsonl",
+            "20120807-0133.jsonl.gz"
+        ]
+    );
+    assert_eq!(r.recompressed, ["20120807-0134.jsonl"]);
+    assert_eq!(fs::read(&victim).expect("read"), b"precious\n");
+    assert!(fs::symlink_metadata(dir.path().join("20120807-0130.jsonl")).is_ok());
+    assert!(!outside.path().join("victim.gz").exists());
+    // The minute with a directory in place of its copy stays uncompressed and whole.
+    assert_eq!(
+        fs::read(dir.path().join("20120807-0133.jsonl")).expect("read"),
+        two_records().as_bytes()
+    );
 }

@@ -3,27 +3,35 @@
 //! logs (listing, download with `Range`, long-poll tail, Prometheus metrics).
 
 pub mod accept;
+pub mod auth;
 pub mod body;
-pub mod files;
 pub mod http;
+pub mod ingest;
 pub mod limit;
 pub mod logfile;
+pub mod logs;
+pub mod metrics;
 pub mod stamp;
+pub mod state;
+pub mod tail;
 pub mod writer;
 
 use std::net::{IpAddr, SocketAddr};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
+use crate::cli::UsageError;
 use crate::config::Settings;
-use crate::report::UsageError;
+use crate::engine::record::MAX_LINE;
+use crate::recording::layout::{self, OddEntry, Stream, TreeDir};
 use body::Limits;
-use http::{AppState, Counters};
+use state::{AppState, Counters};
 use writer::{Clock, Fsync, LogWriter, MINUTE_MS, SystemClock, WriterConfig};
+
+pub use auth::read_token;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FsyncMode {
@@ -46,8 +54,10 @@ pub struct ServeArgs {
     /// This server's name, written into every record as `srv`
     #[arg(long, default_value = "fs1")]
     pub name: String,
+    /// When a record is on disk before it is acknowledged
     #[arg(long, value_enum, default_value = "batch")]
     pub fsync: FsyncMode,
+    /// With --fsync interval: the longest time between fdatasyncs (a crash of the machine may lose that much)
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     pub fsync_interval_ms: u64,
     /// File holding the read token (owner-only permissions); or set `PEERSCOPE_TOKEN`
@@ -83,88 +93,145 @@ pub struct ServeArgs {
     /// Connections open at once; more are closed on accept (keep below `ulimit -n`)
     #[arg(long, default_value_t = 4096, value_name = "N")]
     pub max_connections: usize,
-    /// Tail long-polls waiting at once; more are answered 503 with Retry-After
+    /// Tail requests open at once (waiting or reading); more are answered 503 with Retry-After
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub max_tail_waiters: usize,
     /// gzip level of closed minutes
     #[arg(long, default_value_t = 6)]
     pub gzip_level: u32,
+    /// Seconds between tries at compressing a closed minute that failed (a full disk)
+    #[arg(long, default_value_t = 10, value_name = "S")]
+    pub compress_retry_s: u64,
 }
 
-/// The read token: `PEERSCOPE_TOKEN`, else a file only its owner can read.
-pub fn read_token(file: Option<&Path>) -> anyhow::Result<Option<Vec<u8>>> {
-    if let Ok(t) = std::env::var("PEERSCOPE_TOKEN") {
-        if !t.is_empty() {
-            return Ok(Some(t.into_bytes()));
+impl ServeArgs {
+    /// Refuses settings that would turn a limit off or make the server useless: every
+    /// limit is at least 1, a record fits in a body, and in what readers accept.
+    fn validate(&self) -> Result<(), UsageError> {
+        let at_least_one = [
+            ("--max-body", self.max_body as u64),
+            ("--max-decoded", self.max_decoded as u64),
+            ("--max-record", self.max_record as u64),
+            ("--header-timeout-s", self.header_timeout_s),
+            ("--body-timeout-s", self.body_timeout_s),
+            ("--max-connections", self.max_connections as u64),
+            ("--max-tail-waiters", self.max_tail_waiters as u64),
+            ("--fsync-interval-ms", self.fsync_interval_ms),
+            ("--compress-retry-s", self.compress_retry_s),
+        ];
+        for (flag, value) in at_least_one {
+            if value == 0 {
+                return Err(UsageError(format!("{flag} must be at least 1")));
+            }
         }
+        if self.max_record > MAX_LINE {
+            return Err(UsageError(format!(
+                "--max-record {} is over {MAX_LINE}, the longest line peerscope reads back",
+                self.max_record
+            )));
+        }
+        if self.gzip_level > 9 {
+            return Err(UsageError(format!(
+                "--gzip-level {} is not a gzip level (0 to 9)",
+                self.gzip_level
+            )));
+        }
+        if !(self.rate_limit.is_finite() && self.rate_limit >= 0.0) {
+            return Err(UsageError(format!(
+                "--rate-limit {} is not a rate (0 turns it off)",
+                self.rate_limit
+            )));
+        }
+        if self.rate_limit > 0.0 && !(self.rate_burst.is_finite() && self.rate_burst >= 1.0) {
+            return Err(UsageError(format!(
+                "--rate-burst {} must be at least 1",
+                self.rate_burst
+            )));
+        }
+        if self.name.is_empty() || self.name.len() > 64 {
+            return Err(UsageError("--name must be 1 to 64 characters".into()));
+        }
+        Ok(())
     }
-    let Some(path) = file else { return Ok(None) };
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("cannot read token file {}", path.display()))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        return Err(UsageError(format!(
-            "token file {} is readable by others (mode {:o}); chmod 600 it",
-            path.display(),
-            meta.permissions().mode() & 0o777
-        ))
-        .into());
-    }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read token file {}", path.display()))?;
-    let token = text.trim();
-    if token.is_empty() {
-        bail!("token file {} is empty", path.display());
-    }
-    Ok(Some(token.as_bytes().to_vec()))
 }
 
 /// Start-up recovery: every closed minute ends with exactly one valid copy; the current
 /// minute's file, if any, stays open for appending (its tail is repaired on open).
-fn recover(root: &Path, clock: &dyn Clock, level: u32) -> anyhow::Result<()> {
+/// Links, FIFOs and directories where day directories or minute files should be are
+/// reported with their paths and left alone; returns how many there were.
+fn recover(root: &Path, clock: &dyn Clock, level: u32) -> anyhow::Result<usize> {
     let now_minute = clock.now_ms().div_euclid(MINUTE_MS) * MINUTE_MS;
-    for stream in files::STREAMS {
-        let open = logfile::minute_path(root, stream, now_minute);
-        let Ok(days) = std::fs::read_dir(root.join(stream)) else {
-            continue;
+    let open = layout::file_name(now_minute, false);
+    let mut odd: Vec<OddEntry> = Vec::new();
+    for stream in Stream::ALL {
+        let stream_dir = match TreeDir::open(root, &[stream.dir_name()], false) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => match OddEntry::of_error(&e) {
+                Some(o) => {
+                    odd.push(o.clone());
+                    continue;
+                }
+                None => return Err(e).context("cannot recover the log directory"),
+            },
         };
-        for day in days.flatten() {
-            if !day.path().is_dir() {
+        let days = stream_dir
+            .entries()
+            .with_context(|| format!("cannot list {}", stream_dir.path().display()))?;
+        for (day, kind) in days {
+            if !layout::is_day_name(&day) {
                 continue;
             }
-            let r = logfile::recover_dir(&day.path(), Some(&open), level)
-                .with_context(|| format!("cannot recover {}", day.path().display()))?;
-            for p in r.removed_temps.iter().chain(&r.removed_bad_gz) {
-                eprintln!("recovery: removed unfinished {}", p.display());
+            if kind != Some(layout::Odd::Directory) {
+                odd.push(OddEntry {
+                    path: stream_dir.path().join(&day),
+                    what: kind.unwrap_or(layout::Odd::File),
+                });
+                continue;
             }
-            for p in &r.recompressed {
-                eprintln!("recovery: compressed {}", p.display());
+            let dir = stream_dir.subdir(&day, false).with_context(|| {
+                format!("cannot open {}", stream_dir.path().join(&day).display())
+            })?;
+            let r = logfile::recover_dir(&dir, Some(&open), level)
+                .with_context(|| format!("cannot recover {}", dir.path().display()))?;
+            for name in r.removed_temps.iter().chain(&r.removed_bad_gz) {
+                eprintln!(
+                    "recovery: removed unfinished {}",
+                    dir.path().join(name).display()
+                );
             }
+            for name in &r.recompressed {
+                eprintln!("recovery: compressed {}", dir.path().join(name).display());
+            }
+            odd.extend(r.odd);
         }
     }
-    Ok(())
+    for o in &odd {
+        eprintln!("recovery: left alone {o}");
+    }
+    Ok(odd.len())
 }
 
 pub fn run(args: &ServeArgs, _settings: &Settings) -> anyhow::Result<()> {
+    args.validate()?;
     let token = read_token(args.token_file.as_deref())?;
-    if args.name.is_empty() || args.name.len() > 64 {
-        return Err(UsageError("--name must be 1 to 64 characters".into()).into());
-    }
     std::fs::create_dir_all(&args.log_dir)
         .with_context(|| format!("cannot create log directory {}", args.log_dir.display()))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    recover(&args.log_dir, clock.as_ref(), args.gzip_level)?;
+    let odd = recover(&args.log_dir, clock.as_ref(), args.gzip_level)?;
     let fsync = match args.fsync {
         FsyncMode::Batch => Fsync::Batch,
         FsyncMode::Interval => Fsync::Interval(Duration::from_millis(args.fsync_interval_ms)),
         FsyncMode::None => Fsync::None,
     };
-    let start_writer = |stream: &str| {
+    let start_writer = |stream: Stream| {
         LogWriter::start(WriterConfig {
             root: args.log_dir.clone(),
-            stream: stream.into(),
+            stream,
             fsync,
             gzip_level: args.gzip_level,
             clock: Arc::clone(&clock),
+            compress_retry: Duration::from_secs(args.compress_retry_s),
         })
         .with_context(|| format!("cannot start the {stream} writer"))
     };
@@ -180,15 +247,19 @@ pub fn run(args: &ServeArgs, _settings: &Settings) -> anyhow::Result<()> {
         token,
         trusted_proxies: args.trusted_proxies.clone(),
         clock: Arc::clone(&clock),
-        feedback: start_writer("feedback")?,
-        probes: start_writer("probes")?,
+        feedback: start_writer(Stream::Feedback)?,
+        probes: start_writer(Stream::Probes)?,
         max_wait: Duration::from_secs(args.max_wait_s),
-        counters: Counters::default(),
+        counters: {
+            let c = Counters::default();
+            c.odd(odd);
+            c
+        },
         rate_limit: (args.rate_limit > 0.0)
             .then(|| limit::RateLimit::new(args.rate_limit, args.rate_burst)),
         body_timeout: Duration::from_secs(args.body_timeout_s),
-        tail_waiters: tokio::sync::Semaphore::new(args.max_tail_waiters),
-        max_tail_waiters: args.max_tail_waiters,
+        tail_slots: tokio::sync::Semaphore::new(args.max_tail_waiters),
+        max_tail_requests: args.max_tail_waiters,
         connections: Arc::clone(&connections),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -204,9 +275,15 @@ pub fn run(args: &ServeArgs, _settings: &Settings) -> anyhow::Result<()> {
             args.name,
             args.log_dir.display()
         );
+        if state.token.is_none() {
+            eprintln!(
+                "peerscope serve: read endpoints are open to anyone who can connect (no token: set {} or --token-file)",
+                auth::TOKEN_ENV
+            );
+        }
         let limits = accept::ConnectionLimits {
-            header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
-            max_connections: args.max_connections.max(1),
+            header_timeout: Duration::from_secs(args.header_timeout_s),
+            max_connections: args.max_connections,
             drain: Duration::from_secs(args.max_wait_s + 5),
         };
         let app = http::router(Arc::clone(&state));

@@ -9,27 +9,22 @@
 use serde_json::{Map, Value};
 
 use crate::engine::record::{Origin, Reason, RecordError, parse_feedback, parse_probe};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Feedback,
-    Probe,
-}
+use crate::recording::layout::Stream;
 
 /// Validates `record` and appends its log line (without the newline) to `out`; on an
 /// error `out` is left as it was. Appending saves a buffer and a copy per record on the
 /// ingest path, where most bodies hold one record.
 pub fn stamp(
-    kind: Kind,
+    stream: Stream,
     record: &[u8],
     recv: i64,
     srv: &str,
     ip: &str,
     out: &mut Vec<u8>,
 ) -> Result<(), RecordError> {
-    match kind {
-        Kind::Feedback => parse_feedback(record, Origin::Peer).map(|_| ())?,
-        Kind::Probe => parse_probe(record, Origin::Peer).map(|_| ())?,
+    match stream {
+        Stream::Feedback => parse_feedback(record, Origin::Peer).map(|_| ())?,
+        Stream::Probes => parse_probe(record, Origin::Peer).map(|_| ())?,
     }
     let text = record.trim_ascii();
     let plain = !text.iter().any(|&b| b == b'\n' || b == b'\r')
@@ -40,7 +35,7 @@ pub fn stamp(
     if plain {
         out.reserve(text.len() + 64);
         out.extend_from_slice(&text[..text.len() - 1]);
-        if kind == Kind::Feedback {
+        if stream == Stream::Feedback {
             out.extend_from_slice(b",\"ip\":");
             push_json_string(out, ip);
         }
@@ -56,7 +51,7 @@ pub fn stamp(
         field: None,
         detail: format!("invalid JSON: {e}"),
     })?;
-    if kind == Kind::Feedback {
+    if stream == Stream::Feedback {
         map.insert("ip".into(), Value::from(ip));
     }
     map.insert("recv".into(), Value::from(recv));
@@ -93,14 +88,14 @@ mod tests {
     const PEER: &str = r#"{"v":1,"peer":"p1","session":"s1","seq":7,"ts":1,"event":"report","channel":"main","period_s":30,"up_kbps":800,"down_kbps":900,"server_kbps":100,"bitrate_kbps":420,"play_s":30,"stall_s":0,"startup_ms":null,"buffer_s":12,"partners":9,"nat":"cone","player":"x","os":"y","rtt_ms":33,"custom":{"k":[1,2]}}"#;
 
     fn stamped(
-        kind: Kind,
+        stream: Stream,
         record: &[u8],
         recv: i64,
         srv: &str,
         ip: &str,
     ) -> Result<Vec<u8>, RecordError> {
         let mut out = b"previous\n".to_vec();
-        let result = stamp(kind, record, recv, srv, ip, &mut out);
+        let result = stamp(stream, record, recv, srv, ip, &mut out);
         let line = out.split_off(b"previous\n".len());
         assert_eq!(out, b"previous\n", "what was in the buffer stays");
         match result {
@@ -130,8 +125,14 @@ mod tests {
 
     #[test]
     fn plain_records_get_the_stamp_appended_and_keep_unknown_fields() {
-        let line =
-            stamped(Kind::Feedback, PEER.as_bytes(), 1234, "fs1", "203.0.113.9").expect("valid");
+        let line = stamped(
+            Stream::Feedback,
+            PEER.as_bytes(),
+            1234,
+            "fs1",
+            "203.0.113.9",
+        )
+        .expect("valid");
         assert!(line.starts_with(&PEER.as_bytes()[..PEER.len() - 1]));
         let v = logged(&line);
         assert_eq!(
@@ -145,7 +146,7 @@ mod tests {
     fn a_peer_cannot_choose_its_ip_recv_or_log_lines() {
         let sneaky = PEER.replace(r#""v":1,"#, "\"v\":1,\"ip\":\"10.9.9.9\",\"recv\":1,\n");
         let line = stamped(
-            Kind::Feedback,
+            Stream::Feedback,
             sneaky.as_bytes(),
             99,
             "fs\"2",
@@ -164,22 +165,22 @@ mod tests {
     fn invalid_records_are_refused_with_their_field() {
         let bad = PEER.replace("\"seq\":7", "\"seq\":\"7\"");
         let err =
-            stamped(Kind::Feedback, bad.as_bytes(), 1, "fs1", "1.2.3.4").expect_err("refused");
+            stamped(Stream::Feedback, bad.as_bytes(), 1, "fs1", "1.2.3.4").expect_err("refused");
         assert_eq!(err.field, Some("seq"));
-        assert!(stamped(Kind::Feedback, b"{}", 1, "fs1", "1.2.3.4").is_err());
+        assert!(stamped(Stream::Feedback, b"{}", 1, "fs1", "1.2.3.4").is_err());
         let latin1 = with_latin1_note(PEER, "\"rtt_ms\"");
-        let err = stamped(Kind::Feedback, &latin1, 1, "fs1", "1.2.3.4").expect_err("refused");
+        let err = stamped(Stream::Feedback, &latin1, 1, "fs1", "1.2.3.4").expect_err("refused");
         assert!(err.detail.contains("not UTF-8"), "{}", err.detail);
     }
 
     #[test]
     fn probes_get_recv_and_srv() {
         let probe = r#"{"v":1,"probe":"UA","dest":"bbc","group":"Internet(England)","ts":1,"rtt_ms":215.5,"loss_fwd":0,"loss_rev":0,"reorder_fwd":0,"reorder_rev":0.2,"samples":100}"#;
-        let line = stamped(Kind::Probe, probe.as_bytes(), 5, "fs1", "1.2.3.4").expect("valid");
+        let line = stamped(Stream::Probes, probe.as_bytes(), 5, "fs1", "1.2.3.4").expect("valid");
         let p = parse_probe(&line, Origin::Log).expect("logged probe");
         assert_eq!(p.recv, 5);
         let latin1 = with_latin1_note(probe, "\"samples\"");
-        let err = stamped(Kind::Probe, &latin1, 5, "fs1", "1.2.3.4").expect_err("refused");
+        let err = stamped(Stream::Probes, &latin1, 5, "fs1", "1.2.3.4").expect_err("refused");
         assert!(err.detail.contains("not UTF-8"), "{}", err.detail);
         assert!(!String::from_utf8_lossy(&line).contains("\"ip\""));
     }

@@ -14,7 +14,7 @@
 //! clock; a closed minute is never reopened: a record stamped in an earlier minute (the
 //! clock went back) goes into the open minute and is counted as late.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::logfile::{compress_minute, gz_path, minute_path, repair_tail};
+use super::logfile::{compress_minute, gz_name, repair_tail};
+use crate::recording::layout::{self, Access, Stream, TreeDir};
 
 pub const MINUTE_MS: i64 = 60_000;
 
@@ -64,8 +65,10 @@ pub struct WriterStats {
     pub late_records: AtomicU64,
     pub write_errors: AtomicU64,
     pub rotations: AtomicU64,
-    /// Closed minutes left uncompressed (start-up recovery compresses them).
+    /// Failed attempts to compress a closed minute (each is retried).
     pub compress_failures: AtomicU64,
+    /// Closed minutes waiting for a retry of their compression, now.
+    pub uncompressed_closed: AtomicU64,
 }
 
 /// Why a job was not acknowledged.
@@ -95,22 +98,24 @@ pub struct LogWriter {
 
 pub struct WriterConfig {
     pub root: PathBuf,
-    pub stream: String,
+    pub stream: Stream,
     pub fsync: Fsync,
     pub gzip_level: u32,
     pub clock: Arc<dyn Clock>,
+    /// How long a closed minute whose compression failed waits before another try.
+    pub compress_retry: Duration,
 }
 
 impl LogWriter {
     pub fn start(config: WriterConfig) -> io::Result<LogWriter> {
-        std::fs::create_dir_all(config.root.join(&config.stream))?;
+        TreeDir::open(&config.root, &[config.stream.dir_name()], true)?;
         let (tx, rx) = mpsc::sync_channel::<Job>(1024);
         let stats = Arc::new(WriterStats::default());
         let thread_stats = Arc::clone(&stats);
         let appended = Arc::new(tokio::sync::Notify::new());
         let thread_appended = Arc::clone(&appended);
         let thread = std::thread::Builder::new()
-            .name(format!("log-{}", config.stream))
+            .name(format!("log-{}", config.stream.dir_name()))
             .spawn(move || run(&config, &rx, &thread_stats, &thread_appended))?;
         Ok(LogWriter {
             tx: Some(tx),
@@ -189,7 +194,6 @@ impl Drop for LogWriter {
 
 struct Open {
     minute_ms: i64,
-    path: PathBuf,
     file: File,
     /// Length known to be durable (or at least fully written): the cut-back point.
     good_len: u64,
@@ -197,25 +201,27 @@ struct Open {
 
 /// Opens the file for `minute_ms`, or for the first later minute not yet closed: a
 /// compressed minute is never written again (its records go, late, to the next one).
-fn open_minute(root: &Path, stream: &str, mut minute_ms: i64) -> io::Result<Open> {
-    while gz_path(&minute_path(root, stream, minute_ms)).exists() {
-        minute_ms += MINUTE_MS;
+/// The file is reached through its day directory without following links: a link or
+/// anything else planted where the minute file goes is refused, never written through.
+fn open_minute(root: &Path, stream: Stream, mut minute_ms: i64) -> io::Result<Open> {
+    loop {
+        let name = layout::file_name(minute_ms, false);
+        let day = TreeDir::open(root, &[stream.dir_name(), &name[..8]], true)?;
+        if day.contains(&gz_name(&name)) {
+            minute_ms += MINUTE_MS;
+            continue;
+        }
+        if day.contains(&name) {
+            repair_tail(&day.open_file(&name, Access::Write)?)?;
+        }
+        let file = day.open_file(&name, Access::Append)?;
+        let good_len = file.metadata()?.len();
+        return Ok(Open {
+            minute_ms,
+            file,
+            good_len,
+        });
     }
-    let path = minute_path(root, stream, minute_ms);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    if path.exists() {
-        repair_tail(&path)?;
-    }
-    let file = OpenOptions::new().create(true).append(true).open(&path)?;
-    let good_len = file.metadata()?.len();
-    Ok(Open {
-        minute_ms,
-        path,
-        file,
-        good_len,
-    })
 }
 
 fn run(
@@ -225,8 +231,11 @@ fn run(
     appended: &tokio::sync::Notify,
 ) {
     let stats: &WriterStats = shared;
-    let compressor = Compressor::start(config.gzip_level, Arc::clone(shared));
+    let compressor = Compressor::start(config, Arc::clone(shared));
     let mut open: Option<Open> = None;
+    // A minute whose file was let go after a write error: it is closed (compressed) once
+    // the writer has moved past it, like any other.
+    let mut unfinished: Option<i64> = None;
     let mut last_sync = Instant::now();
     let mut dirty = false;
     loop {
@@ -237,6 +246,10 @@ fn run(
                 let now_minute = config.clock.now_ms().div_euclid(MINUTE_MS) * MINUTE_MS;
                 if open.as_ref().is_some_and(|o| o.minute_ms < now_minute) {
                     close(&mut open, &compressor, stats);
+                }
+                if let Some(m) = unfinished.filter(|m| *m < now_minute) {
+                    compressor.submit(m);
+                    unfinished = None;
                 }
                 if dirty && matches!(config.fsync, Fsync::Interval(_)) {
                     if let Some(o) = &open {
@@ -261,6 +274,10 @@ fn run(
         if open.as_ref().is_some_and(|o| wanted > o.minute_ms) {
             close(&mut open, &compressor, stats);
         }
+        if let Some(m) = unfinished.filter(|m| *m < wanted) {
+            compressor.submit(m);
+            unfinished = None;
+        }
         let result = write_group(config, &mut open, wanted, &group, stats);
         let result = result.and_then(|written| {
             match config.fsync {
@@ -283,6 +300,9 @@ fn run(
                 // asking the kernel on every group.
                 if let Some(o) = open.as_mut() {
                     o.good_len += written;
+                    if unfinished == Some(o.minute_ms) {
+                        unfinished = None;
+                    }
                 }
                 for job in group {
                     stats.records.fetch_add(job.records, Ordering::Relaxed);
@@ -299,6 +319,7 @@ fn run(
                 if let Some(o) = open.take() {
                     let _ = o.file.set_len(o.good_len);
                     let _ = o.file.sync_all();
+                    unfinished = Some(o.minute_ms);
                 }
                 let err = StoreError(e.to_string());
                 for job in group {
@@ -323,7 +344,7 @@ fn write_group(
     stats: &WriterStats,
 ) -> io::Result<u64> {
     if open.is_none() {
-        *open = Some(open_minute(&config.root, &config.stream, wanted)?);
+        *open = Some(open_minute(&config.root, config.stream, wanted)?);
     }
     let Some(o) = open.as_mut() else {
         return Err(io::Error::other("no open file"));
@@ -355,27 +376,59 @@ fn close(open: &mut Option<Open>, compressor: &Compressor, stats: &WriterStats) 
     if let Some(o) = open.take() {
         let _ = o.file.sync_all();
         stats.rotations.fetch_add(1, Ordering::Relaxed);
-        compressor.submit(o.path);
+        compressor.submit(o.minute_ms);
     }
 }
 
-/// Compresses closed minutes on its own thread, so rotation never waits for gzip.
+/// Compresses closed minutes on its own thread, so rotation never waits for gzip. A
+/// minute that fails (a full disk) is counted and tried again every retry interval
+/// until it succeeds; the server never stops on it.
 struct Compressor {
-    tx: Option<mpsc::Sender<PathBuf>>,
+    tx: Option<mpsc::Sender<i64>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Compressor {
-    fn start(level: u32, stats: Arc<WriterStats>) -> Compressor {
-        let (tx, rx) = mpsc::channel::<PathBuf>();
+    fn start(config: &WriterConfig, stats: Arc<WriterStats>) -> Compressor {
+        let (tx, rx) = mpsc::channel::<i64>();
+        let (root, stream) = (config.root.clone(), config.stream);
+        let (level, retry) = (config.gzip_level, config.compress_retry);
         let thread = std::thread::Builder::new()
             .name("compress".into())
             .spawn(move || {
-                for path in rx {
-                    // A failure leaves the .jsonl: start-up recovery compresses it later.
-                    if compress_minute(&path, level, None).is_err() {
-                        stats.compress_failures.fetch_add(1, Ordering::Relaxed);
+                let mut failed: Vec<i64> = Vec::new();
+                let attempt = |minute: i64, failed: &mut Vec<i64>| {
+                    match compress_closed(&root, stream, minute, level) {
+                        Ok(()) => {}
+                        Err(e) => {
+                            stats.compress_failures.fetch_add(1, Ordering::Relaxed);
+                            if !failed.contains(&minute) {
+                                eprintln!(
+                                    "peerscope serve: cannot compress {}: {e}; retrying every {retry:?}",
+                                    layout::file_name(minute, false)
+                                );
+                                failed.push(minute);
+                            }
+                        }
                     }
+                };
+                loop {
+                    match rx.recv_timeout(retry) {
+                        Ok(minute) => attempt(minute, &mut failed),
+                        Err(RecvTimeoutError::Timeout) => {
+                            for minute in std::mem::take(&mut failed) {
+                                attempt(minute, &mut failed);
+                            }
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                    stats
+                        .uncompressed_closed
+                        .store(failed.len() as u64, Ordering::Relaxed);
+                }
+                // Shutting down: one last try; start-up recovery finishes the rest.
+                for minute in std::mem::take(&mut failed) {
+                    let _ = compress_closed(&root, stream, minute, level);
                 }
             })
             .ok();
@@ -385,9 +438,9 @@ impl Compressor {
         }
     }
 
-    fn submit(&self, path: PathBuf) {
+    fn submit(&self, minute_ms: i64) {
         if let Some(tx) = &self.tx {
-            let _ = tx.send(path);
+            let _ = tx.send(minute_ms);
         }
     }
 
@@ -396,6 +449,16 @@ impl Compressor {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// Compresses a closed minute; one already compressed, or never written, is done.
+fn compress_closed(root: &Path, stream: Stream, minute_ms: i64, level: u32) -> io::Result<()> {
+    let name = layout::file_name(minute_ms, false);
+    let day = TreeDir::open(root, &[stream.dir_name(), &name[..8]], false)?;
+    match compress_minute(&day, &name, level, None) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !day.contains(&name) => Ok(()),
+        other => other,
     }
 }
 

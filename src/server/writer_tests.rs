@@ -1,4 +1,5 @@
 use super::*;
+use std::io::Write;
 use std::sync::atomic::AtomicI64;
 
 struct ManualClock(AtomicI64);
@@ -14,10 +15,11 @@ const T0: i64 = 1_344_303_000_000; // 2012-08-07 01:30 UTC
 fn writer(root: &Path, fsync: Fsync, clock: Arc<ManualClock>) -> LogWriter {
     LogWriter::start(WriterConfig {
         root: root.to_path_buf(),
-        stream: "feedback".into(),
+        stream: Stream::Feedback,
         fsync,
         gzip_level: 1,
         clock,
+        compress_retry: Duration::from_millis(50),
     })
     .expect("start")
 }
@@ -112,8 +114,11 @@ fn a_restart_in_the_same_minute_repairs_and_appends() {
     w.append(line(1, T0), 1, T0).expect("stored");
     w.shutdown();
     // A crash tore a half record onto the end.
-    let path = minute_path(dir.path(), "feedback", T0);
-    let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+    let path = layout::minute_path(dir.path(), Stream::Feedback, T0);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .expect("open");
     f.write_all(b"{\"seq\":2,\"re").expect("tear");
     drop(f);
     let w = writer(
@@ -184,4 +189,60 @@ fn tail_waiters_hear_of_each_stored_group_and_not_of_a_failed_one() {
     std::fs::write(dir.path(), b"not a directory").expect("block the path");
     assert_eq!(heard(T0 + MINUTE_MS), (false, false));
     std::fs::remove_file(dir.path()).expect("clean up");
+}
+
+#[test]
+fn a_failed_compression_is_counted_and_retried_until_it_succeeds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock(AtomicI64::new(T0)));
+    let w = writer(dir.path(), Fsync::Batch, Arc::clone(&clock));
+    w.append(line(1, T0), 1, T0).expect("stored");
+    // Something the compressor cannot clear stands where its temporary goes, as a full
+    // disk would stop it: the minute stays uncompressed, the failure is counted.
+    let day = dir.path().join("feedback/20120807");
+    let blocker = day.join("20120807-0130.jsonl.gz.tmp");
+    std::fs::create_dir(&blocker).expect("block");
+    clock.0.store(T0 + MINUTE_MS, Ordering::SeqCst);
+    w.append(line(2, T0 + MINUTE_MS), 1, T0 + MINUTE_MS)
+        .expect("stored");
+    let until = Instant::now() + Duration::from_secs(10);
+    while w.stats.compress_failures.load(Ordering::Relaxed) < 2 {
+        assert!(Instant::now() < until, "no failed attempt counted");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(day.join("20120807-0130.jsonl").exists());
+    assert_eq!(w.stats.uncompressed_closed.load(Ordering::Relaxed), 1);
+    // Space returns: the next retry compresses it, with no restart.
+    std::fs::remove_dir(&blocker).expect("unblock");
+    while day.join("20120807-0130.jsonl").exists() {
+        assert!(Instant::now() < until, "never retried");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(day.join("20120807-0130.jsonl.gz").exists());
+    w.shutdown();
+    assert_eq!(all_lines(dir.path()).len(), 2);
+}
+
+#[test]
+fn a_link_where_the_minute_goes_is_refused_and_nothing_outside_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, "precious\n").expect("write");
+    let day = dir.path().join("feedback/20120807");
+    std::fs::create_dir_all(&day).expect("mkdir");
+    std::os::unix::fs::symlink(&victim, day.join("20120807-0130.jsonl")).expect("link");
+    // And a day directory that is a link, for the next day.
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("feedback/20120808")).expect("link");
+    let clock = Arc::new(ManualClock(AtomicI64::new(T0)));
+    let w = writer(dir.path(), Fsync::Batch, Arc::clone(&clock));
+    let err = w.append(line(1, T0), 1, T0).expect_err("refused");
+    assert!(err.0.contains("symbolic link"), "{err}");
+    let next_day = T0 + 24 * 60 * MINUTE_MS;
+    clock.0.store(next_day, Ordering::SeqCst);
+    assert!(w.append(line(2, next_day), 1, next_day).is_err());
+    assert_eq!(w.stats.write_errors.load(Ordering::Relaxed), 2);
+    w.shutdown();
+    assert_eq!(std::fs::read(&victim).expect("read"), b"precious\n");
+    assert_eq!(std::fs::read_dir(outside.path()).expect("list").count(), 1);
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use super::olympics::{CHANNELS, FLASH_TROUBLE, NATS, OSES, PLAYERS, Population, User, View};
 use super::rng::{Rng, mix};
-use crate::recording::scan::Stream;
+use crate::recording::layout::Stream;
 
 pub const MINUTE_MS: i64 = 60_000;
 const REPORT_MS: i64 = 30_000;

@@ -14,9 +14,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::cli::UsageError;
 use crate::config::Settings;
 use crate::engine::calendar::Calendar;
-use crate::report::UsageError;
 
 use emit::{EmitKnobs, sweep};
 use olympics::{DAY_MS, DAYS, EVENT_START_MS, Knobs, PEAK, USERS, population};

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use super::emit::{MINUTE_MS, MinuteOut};
 use super::olympics::{DAY_MS, EVENT_START_MS};
 use super::rng::Rng;
-use crate::recording::scan::Stream;
+use crate::recording::layout::Stream;
 
 pub const ROUND_MS: i64 = 600_000;
 /// UC's reordering problem is fixed at 2012-08-04 10:00 HKT.

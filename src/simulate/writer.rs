@@ -11,7 +11,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 use super::emit::MinuteOut;
-use crate::recording::scan::Stream;
+use crate::recording::layout::Stream;
 
 #[derive(Debug, Clone)]
 pub struct Layout {

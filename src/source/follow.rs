@@ -6,25 +6,24 @@
 //! retried with back-off, from the same cursor, so a slow, hung or dead server costs
 //! its own thread some waiting and nothing else. Cursors are minute names and offsets
 //! into a minute's content, so compression on the server never breaks them.
+//!
+//! A server is not trusted to be well-behaved: an answer is read as a stream up to
+//! [`ANSWER_CAP`] and refused past it (a peerscope server sends at most about a
+//! megabyte), redirects are not followed, and a server that keeps answering 410 is
+//! backed off like one that is down. Each refusal is the source's state, with its reason.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
 use super::health::{Backoff, SourceEvent, SourceState};
-use crate::recording::scan::Stream;
-use crate::server::files::{self, Cursor, Tail};
+use crate::recording::layout::Stream;
+use crate::recording::tail::{self, Cursor, Tail, TailError};
 
-/// The cursor at the start of the minute holding `ms` (minute names are UTC).
-pub fn cursor_at(ms: i64) -> Cursor {
-    let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
-    Cursor {
-        minute: t.format("%Y%m%d-%H%M").to_string(),
-        offset: 0,
-    }
-}
+/// The most one answer may carry, in bytes: a peerscope server sends at most a megabyte
+/// of lines plus one longer line (itself at most a megabyte).
+pub const ANSWER_CAP: u64 = 4 << 20;
 
 /// Where a source reads from.
 #[derive(Debug, Clone)]
@@ -130,13 +129,13 @@ pub fn spawn(
 }
 
 fn follow_dir(dir: &std::path::Path, from_ms: i64, mut out: Reporter) {
-    let mut cursor = cursor_at(from_ms);
+    let mut cursor = Cursor::at(from_ms);
     let mut caught_up = false;
     if !out.state(SourceState::Loading, None, false) {
         return;
     }
     loop {
-        match files::tail(dir, out.stream.dir_name(), Some(cursor.clone()), 4 << 20) {
+        match tail::tail(dir, out.stream, Some(cursor.clone()), 4 << 20, None) {
             Ok(Tail::Data { lines, next }) => {
                 let empty = lines.is_empty();
                 if !out.lines(lines) {
@@ -153,6 +152,11 @@ fn follow_dir(dir: &std::path::Path, from_ms: i64, mut out: Reporter) {
             }
             Ok(Tail::Gone { oldest }) => cursor = oldest,
             Err(e) => {
+                if let TailError::Bad(_) = e {
+                    // The file changed under the cursor (replaced, cut back): start the
+                    // minute again rather than hand out half a line.
+                    cursor.offset = 0;
+                }
                 if !out.state(SourceState::Down, Some(e.to_string()), caught_up) {
                     return;
                 }
@@ -168,6 +172,43 @@ enum Step {
     Gone(Cursor),
     NoTail,
     Failed(String),
+}
+
+/// The body of an answer, read as it arrives and refused past `cap` bytes.
+fn capped_body(resp: reqwest::blocking::Response, cap: u64) -> Result<Vec<u8>, String> {
+    if resp.content_length().is_some_and(|n| n > cap) {
+        return Err(format!(
+            "answer of {} bytes is over {cap}",
+            resp.content_length().unwrap_or(0)
+        ));
+    }
+    let mut body = Vec::new();
+    match resp.take(cap + 1).read_to_end(&mut body) {
+        Ok(_) if body.len() as u64 > cap => Err(format!("answer over {cap} bytes")),
+        Ok(_) => Ok(body),
+        Err(e) => Err(format!("reading the answer: {}", cut(&e.to_string()))),
+    }
+}
+
+fn cut(text: &str) -> String {
+    text.chars().take(60).collect()
+}
+
+/// A status that is not an answer this client follows, in plain words.
+fn refused_status(status: u16, resp: &reqwest::blocking::Response) -> String {
+    match status {
+        401 | 403 => format!("{status}: wrong or missing token (PEERSCOPE_TOKEN / --token-file)"),
+        300..=399 => {
+            let to = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(String::new, |l| format!(" to {}", cut(l)));
+            format!("{status}: redirected{to}, not followed")
+        }
+        503 => "503: the server is busy or cannot store".into(),
+        s => format!("HTTP {s}"),
+    }
 }
 
 fn tail_once(
@@ -196,38 +237,48 @@ fn tail_once(
         .and_then(|v| v.to_str().ok())
         .and_then(Cursor::parse);
     match (status, next) {
-        (200, Some(next)) => match resp.bytes() {
-            Ok(b) => Step::Data(b.to_vec(), next),
-            Err(e) => Step::Failed(short_error(&e)),
+        (200, Some(next)) => match capped_body(resp, ANSWER_CAP) {
+            Ok(b) => Step::Data(b, next),
+            Err(why) => Step::Failed(why),
         },
+        (200, None) => Step::Failed("answer without a cursor: not a peerscope server?".into()),
         (410, Some(oldest)) => Step::Gone(oldest),
         (404 | 405, _) => Step::NoTail,
-        (401, _) => Step::Failed("401 unauthorized: check PEERSCOPE_TOKEN / --token-file".into()),
-        (s, _) => Step::Failed(format!("HTTP {s}")),
+        (s, _) => Step::Failed(refused_status(s, &resp)),
     }
 }
 
 /// A request's failure in a few words, for a status line or a log.
 pub fn short_error(e: &reqwest::Error) -> String {
+    let text = format!("{e:#}").to_lowercase();
     if e.is_timeout() {
         "timed out".into()
+    } else if text.contains("certificate") || text.contains("tls") || text.contains("ssl") {
+        format!("TLS: {}", cut(&e.to_string()))
     } else if e.is_connect() {
         "connection refused".into()
     } else {
-        e.to_string().chars().take(60).collect()
+        cut(&e.to_string())
     }
 }
 
 /// Longest tail wait asked of a server once caught up.
 const WAIT_S: u32 = 10;
 
-fn follow_server(url: &str, token: Option<&str>, from_ms: i64, mut out: Reporter) {
-    let url = url.trim_end_matches('/');
-    let Ok(client) = reqwest::blocking::Client::builder()
+/// The HTTP client of a follower: timeouts on everything, and no redirects (a feedback
+/// server does not redirect; one that does is not followed to another host).
+fn client() -> Option<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(u64::from(WAIT_S) + 10))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
-    else {
+        .ok()
+}
+
+fn follow_server(url: &str, token: Option<&str>, from_ms: i64, mut out: Reporter) {
+    let url = url.trim_end_matches('/');
+    let Some(client) = client() else {
         out.state(
             SourceState::Down,
             Some("cannot build an HTTP client".into()),
@@ -235,9 +286,12 @@ fn follow_server(url: &str, token: Option<&str>, from_ms: i64, mut out: Reporter
         );
         return;
     };
-    let mut cursor = cursor_at(from_ms);
+    let mut cursor = Cursor::at(from_ms);
     let mut backoff = Backoff::default();
     let mut caught_up = false;
+    // A 410 right after another, with no data between: the server's cursors are not
+    // moving on, so it is waited for like a failing server.
+    let mut gone_again = false;
     if !out.state(SourceState::Loading, None, false) {
         return;
     }
@@ -247,6 +301,7 @@ fn follow_server(url: &str, token: Option<&str>, from_ms: i64, mut out: Reporter
         match tail_once(&client, url, out.stream, token, &cursor, wait) {
             Step::Data(lines, next) => {
                 backoff.reset();
+                gone_again = false;
                 let empty = lines.is_empty();
                 if !out.lines(lines) {
                     return;
@@ -257,7 +312,17 @@ fn follow_server(url: &str, token: Option<&str>, from_ms: i64, mut out: Reporter
                     return;
                 }
             }
-            Step::Gone(oldest) => cursor = oldest,
+            Step::Gone(oldest) => {
+                cursor = oldest;
+                if gone_again {
+                    let why = "410 again and again: the server's oldest cursor is gone too";
+                    if !out.state(SourceState::Down, Some(why.into()), caught_up) {
+                        return;
+                    }
+                    std::thread::sleep(backoff.next_wait());
+                }
+                gone_again = true;
+            }
             Step::NoTail => {
                 poll_latest(&client, url, token, &mut out);
                 return;
@@ -273,7 +338,8 @@ fn follow_server(url: &str, token: Option<&str>, from_ms: i64, mut out: Reporter
 }
 
 /// For a server without `tail`: the newest file, re-read from the last offset with
-/// `Range` every second; the rest of a file is read once more when a new one appears.
+/// `Range` every second, at most [`ANSWER_CAP`] at a time; the rest of a file is read
+/// once more when a new one appears.
 fn poll_latest(
     client: &reqwest::blocking::Client,
     url: &str,
@@ -282,22 +348,23 @@ fn poll_latest(
 ) {
     let mut current: Option<(String, u64)> = None;
     let mut backoff = Backoff::default();
-    let get = |path: &str, from: u64| {
+    let get = |path: &str, range: Option<u64>| {
         let mut req = client.get(format!("{url}{path}"));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        if from > 0 {
-            req = req.header("Range", format!("bytes={from}-"));
+        if let Some(from) = range {
+            req = req.header("Range", format!("bytes={from}-{}", from + ANSWER_CAP - 1));
         }
         req.send()
     };
     loop {
         let stream = out.stream.dir_name();
-        let latest = get(&format!("/v1/logs/latest?stream={stream}"), 0)
+        let latest = get(&format!("/v1/logs/latest?stream={stream}"), None)
             .ok()
             .filter(|r| r.status().is_success())
-            .and_then(|r| r.json::<serde_json::Value>().ok())
+            .and_then(|r| capped_body(r, 64 << 10).ok())
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_owned));
         let Some(name) = latest else {
             if !out.state(
@@ -321,21 +388,45 @@ fn poll_latest(
         } else {
             names.push((name.clone(), 0));
         }
+        let mut failed = None;
         for (file, offset) in names {
-            let Ok(resp) = get(&format!("/v1/logs/{stream}/{file}"), offset) else {
-                continue;
+            let body = match get(&format!("/v1/logs/{stream}/{file}"), Some(offset)) {
+                Ok(resp) if resp.status().as_u16() == 206 => capped_body(resp, ANSWER_CAP),
+                Ok(resp) if resp.status().as_u16() == 416 => Ok(Vec::new()),
+                Ok(resp) => Err(refused_status(resp.status().as_u16(), &resp)),
+                Err(e) => Err(short_error(&e)),
             };
-            let Ok(body) = resp.bytes() else { continue };
-            // Only whole lines count; the rest is read again next time.
-            let whole = body.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            if !out.lines(body[..whole].to_vec()) {
+            let body = match body {
+                Ok(b) => b,
+                Err(why) => {
+                    failed = Some(why);
+                    if file == name {
+                        current = Some((file, offset));
+                    }
+                    continue;
+                }
+            };
+            // Only whole lines count; the rest is read again next time. A cap's worth with
+            // no line end is no line peerscope reads: stepped over.
+            let mut whole = body.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            let stepped = if whole == 0 && body.len() as u64 == ANSWER_CAP {
+                body.len()
+            } else {
+                0
+            };
+            whole = whole.max(stepped);
+            if !out.lines(body[..whole - stepped].to_vec()) {
                 return;
             }
             if file == name {
                 current = Some((file, offset + whole as u64));
             }
         }
-        if !out.state(SourceState::Ok, Some("no tail: polling".into()), true) {
+        let (state, why) = match failed {
+            Some(why) => (SourceState::Down, why),
+            None => (SourceState::Ok, "no tail: polling".into()),
+        };
+        if !out.state(state, Some(why), true) {
             return;
         }
         std::thread::sleep(Duration::from_secs(1));

@@ -38,7 +38,7 @@ pub enum SourceEvent {
     /// Complete JSON lines, in the order the source gave them.
     Lines {
         source: usize,
-        stream: crate::recording::scan::Stream,
+        stream: crate::recording::layout::Stream,
         bytes: Vec<u8>,
     },
     /// The probes stream's backlog has been read.

@@ -15,9 +15,9 @@ use std::path::PathBuf;
 
 use crate::engine::monitor::Monitor;
 use crate::engine::probes::ProbeBook;
-use crate::engine::record::{Origin, parse_feedback, parse_probe};
+use crate::engine::record::{MAX_LINE, Origin, parse_feedback, parse_probe};
 use crate::recording::decode::lines;
-use crate::recording::scan::Stream;
+use crate::recording::layout::{self, Stream};
 
 /// How long a line waits for earlier lines from other sources.
 pub const HOLD_BACK_MS: i64 = 2_000;
@@ -73,6 +73,10 @@ impl LiveFeed {
             *b += bytes.len() as u64;
         }
         for (_, line) in lines(bytes) {
+            if line.len() > MAX_LINE {
+                self.skipped += 1;
+                continue;
+            }
             let recv = match stream {
                 Stream::Feedback => parse_feedback(line, Origin::Log).map(|r| r.recv),
                 Stream::Probes => parse_probe(line, Origin::Log).map(|r| r.recv),
@@ -180,8 +184,7 @@ impl Recorder {
         };
         let slot = &mut slots[usize::from(stream == Stream::Probes)];
         if slot.as_ref().is_none_or(|(m, _)| *m != minute) {
-            let path =
-                crate::server::logfile::minute_path(&self.dirs[source], stream.dir_name(), minute);
+            let path = layout::minute_path(&self.dirs[source], stream, minute);
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
             }

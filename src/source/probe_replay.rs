@@ -14,6 +14,7 @@ use crate::engine::route_change::RouteChangeParams;
 use crate::recording::probes::read_probe_minute;
 use crate::recording::scan::MinuteGroup;
 use crate::recording::skipped::Skipped;
+use crate::source::replay::{DamagedFiles, note_damage};
 
 pub const CHECKPOINT_MS: i64 = 6 * 3_600_000;
 
@@ -37,6 +38,8 @@ pub struct ProbeReplay {
     checkpoints: Vec<Checkpoint>,
     /// Lines skipped in what the book holds.
     skipped: u64,
+    /// Files met so far that could not be read whole.
+    damaged: DamagedFiles,
 }
 
 impl ProbeReplay {
@@ -50,6 +53,7 @@ impl ProbeReplay {
             pending: Vec::new(),
             checkpoints: Vec::new(),
             skipped: 0,
+            damaged: DamagedFiles::new(),
         }
     }
 
@@ -59,6 +63,10 @@ impl ProbeReplay {
 
     pub fn skipped(&self) -> u64 {
         self.skipped
+    }
+
+    pub fn damaged(&self) -> &DamagedFiles {
+        &self.damaged
     }
 
     pub fn book(&self) -> &ProbeBook {
@@ -96,6 +104,7 @@ impl ProbeReplay {
             let mut skipped = Skipped::default();
             let records = read_probe_minute(g, &mut skipped);
             self.skipped += skipped.total();
+            note_damage(&mut self.damaged, &skipped);
             self.feed(records, clock);
         }
         self.clock = clock;

@@ -9,6 +9,8 @@
 //! peers" stays exact because the engine judges newness by the recording's own first
 //! appearances ([`FirstSeen`]), built by one pass over the recording.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::engine::first_seen::FirstSeen;
@@ -18,23 +20,50 @@ use crate::engine::monitor::Monitor;
 use crate::engine::qoe::QoeParams;
 use crate::recording::batch::FeedbackBatch;
 use crate::recording::pipeline::read_in_order;
-use crate::recording::scan::{MinuteGroup, Recording};
+use crate::recording::scan::{MinuteGroup, Recording, ScanProblem};
+use crate::recording::skipped::Skipped;
 
 const MINUTE_MS: i64 = 60_000;
 /// Records read before the lookback so that peers online at its start are known.
 pub const WARM_UP_MS: i64 = 5 * MINUTE_MS;
 
-/// The minute groups of a recording's feedback stream, in time order.
+/// Files that could not be read whole (damaged gzip, unreadable, not regular files),
+/// by path, with why: facts about the recording, kept across seeks.
+pub type DamagedFiles = BTreeMap<PathBuf, String>;
+
+/// Adds what a minute's reading found wrong with its files.
+pub fn note_damage(damaged: &mut DamagedFiles, skipped: &Skipped) {
+    for (path, why) in &skipped.damaged_files {
+        damaged.entry(path.clone()).or_insert_with(|| why.clone());
+    }
+}
+
+/// The minute groups of a recording's feedback stream, in time order, and what the
+/// scan found wrong in the tree.
 #[derive(Debug, Default)]
 pub struct ReplayIndex {
     groups: Vec<MinuteGroup>,
+    problems: Vec<ScanProblem>,
+}
+
+/// What one pass over the whole recording learns.
+#[derive(Debug, Default)]
+pub struct WholePass {
+    pub first_seen: FirstSeen,
+    pub damaged: DamagedFiles,
 }
 
 impl ReplayIndex {
     pub fn new(recording: Recording) -> Self {
         ReplayIndex {
             groups: recording.feedback,
+            problems: recording.problems,
         }
+    }
+
+    /// Links, FIFOs, unreadable directories… the scan skipped.
+    pub fn problems(&self) -> &[ScanProblem] {
+        &self.problems
     }
 
     pub fn is_empty(&self) -> bool {
@@ -56,16 +85,23 @@ impl ReplayIndex {
         self.groups.partition_point(|g| g.start_ms < t)
     }
 
-    /// First appearances of every peer: one pass over the whole recording.
-    pub fn first_seen(&self, threads: usize) -> FirstSeen {
-        let mut seen = FirstSeen::default();
+    /// First appearances of every peer, and every damaged file: one pass over the
+    /// whole recording.
+    pub fn read_whole(&self, threads: usize) -> WholePass {
+        let mut pass = WholePass::default();
         read_in_order(&self.groups, threads, |batch| {
             for r in batch.records() {
-                seen.observe(r.peer, r.recv);
+                pass.first_seen.observe(r.peer, r.recv);
             }
+            note_damage(&mut pass.damaged, &batch.skipped);
             true
         });
-        seen
+        pass
+    }
+
+    /// First appearances of every peer: one pass over the whole recording.
+    pub fn first_seen(&self, threads: usize) -> FirstSeen {
+        self.read_whole(threads).first_seen
     }
 }
 
@@ -85,8 +121,10 @@ pub struct ReplayEngine {
     next: usize,
     /// A group read in part: the rows after `pending_at` are not fed yet.
     pending: Option<(FeedbackBatch, usize)>,
-    /// Lines skipped (bad records, damaged files) in what was read.
+    /// Lines skipped (bad records, long lines) in what was read.
     pub skipped: u64,
+    /// Files met so far that could not be read whole.
+    damaged: DamagedFiles,
     threads: usize,
 }
 
@@ -105,6 +143,7 @@ impl ReplayEngine {
             next: 0,
             pending: None,
             skipped: 0,
+            damaged: DamagedFiles::new(),
             threads: std::thread::available_parallelism().map_or(2, usize::from),
         }
     }
@@ -124,6 +163,10 @@ impl ReplayEngine {
 
     pub fn monitor(&self) -> &Monitor {
         &self.monitor
+    }
+
+    pub fn damaged(&self) -> &DamagedFiles {
+        &self.damaged
     }
 
     /// Puts the engine at `clock` with history back to `clock − lookback_ms`.
@@ -171,6 +214,7 @@ impl ReplayEngine {
         let mut leftover = None;
         read_in_order(groups, self.threads, |batch| {
             self.skipped += batch.skipped.total();
+            note_damage(&mut self.damaged, &batch.skipped);
             if let Some(rest) = self.feed_batch(batch, 0, clock) {
                 leftover = Some(rest);
             }

@@ -20,8 +20,11 @@ pub struct FrameData {
     /// Alerts fired over the timeline's range, oldest first.
     pub alerts: Vec<Alert>,
     pub sources: Vec<SourceHealth>,
-    /// Lines skipped (unparsable, damaged files) in what was read.
+    /// Lines skipped (unparsable, too long) in what was read.
     pub skipped: u64,
+    /// Files that could not be read whole (damaged, unreadable, not regular files),
+    /// with why, by path: counted apart from lines, as a lost minute is not a bad line.
+    pub damaged: Vec<(std::path::PathBuf, String)>,
     /// The recording's span (replay), for the status bar and "whole recording".
     pub start: Option<i64>,
     pub end: Option<i64>,

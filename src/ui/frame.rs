@@ -16,7 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
 use super::data::FrameData;
-use super::panels::{filters, help, status};
+use super::panels::{filters, help, sources, status};
 use super::state::{Mode, Overlay, UiState, View};
 use super::theme::Theme;
 use super::views::{district, histogram, map, overview, probes, timeline};
@@ -92,10 +92,16 @@ fn empty(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, theme: Th
     let text = match (ui.mode, data.start) {
         (Mode::Replay, None) => "This recording holds no feedback records yet. Point replay at a directory written by `peerscope serve` or `peerscope simulate --out`.".to_owned(),
         (Mode::Replay, Some(_)) => "No records up to this moment of the recording: press → or ] to move forward, or g to go to a time.".to_owned(),
-        (Mode::Live, _) => "Waiting for records from the sources (their health is in the status bar).".to_owned(),
+        (Mode::Live, _) => "Waiting for records from the sources:".to_owned(),
     };
-    Paragraph::new(Span::styled(text, theme.dim()))
-        .wrap(Wrap { trim: true })
+    let mut lines = vec![Line::styled(text, theme.dim())];
+    if ui.mode == Mode::Live || !data.damaged.is_empty() {
+        lines.push(Line::raw(""));
+        lines.extend(sources::source_lines(data, theme));
+        lines.extend(sources::damaged_lines(data, ui, theme));
+    }
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
         .block(Block::bordered().border_style(theme.dim()))
         .render(area, buf);
 }

@@ -12,15 +12,14 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use anyhow::Context;
 use chrono_tz::Tz;
 
+use crate::cli::UsageError;
 use crate::config::Settings;
 use crate::engine::alerts::{AlertRules, evaluate};
 use crate::engine::calendar::Calendar;
-use crate::engine::first_seen::FirstSeen;
 use crate::engine::geography::Geography;
 use crate::recording::scan::Recording;
-use crate::report::UsageError;
 use crate::source::probe_replay::ProbeReplay;
-use crate::source::replay::{ReplayEngine, ReplayIndex};
+use crate::source::replay::{DamagedFiles, ReplayEngine, ReplayIndex, WholePass};
 
 use super::app::{self, AppOptions, Clock, FrameSource};
 use super::data::{FrameData, SourceHealth, SourceState, load_geography};
@@ -102,7 +101,9 @@ struct ReplayFrames {
     engine: ReplayEngine,
     probes: ProbeReplay,
     index: Arc<ReplayIndex>,
-    first_seen: Option<Receiver<FirstSeen>>,
+    first_seen: Option<Receiver<WholePass>>,
+    /// Files that could not be read whole, from the scan and the whole-recording pass.
+    damaged: DamagedFiles,
     rules: AlertRules,
     tz: Tz,
     name: String,
@@ -114,8 +115,9 @@ impl FrameSource for ReplayFrames {
         let mut loading = None;
         if let Some(rx) = &self.first_seen {
             match rx.try_recv() {
-                Ok(seen) => {
-                    self.engine.set_first_seen(Arc::new(seen));
+                Ok(pass) => {
+                    self.engine.set_first_seen(Arc::new(pass.first_seen));
+                    self.damaged.extend(pass.damaged);
                     self.first_seen = None;
                 }
                 Err(TryRecvError::Empty) => loading = Some("indexing first appearances…".into()),
@@ -139,6 +141,7 @@ impl FrameSource for ReplayFrames {
                 bytes: 0,
             }],
             skipped: self.engine.skipped + self.probes.skipped(),
+            damaged: damaged_list([&self.damaged, self.engine.damaged(), self.probes.damaged()]),
             start: self.index.start(),
             end: self.index.end(),
             loading,
@@ -152,6 +155,17 @@ impl FrameSource for ReplayFrames {
     }
 }
 
+/// The union of what several readers found damaged, by path.
+fn damaged_list(parts: [&DamagedFiles; 3]) -> Vec<(PathBuf, String)> {
+    let mut all = DamagedFiles::new();
+    for part in parts {
+        for (path, why) in part {
+            all.entry(path.clone()).or_insert_with(|| why.clone());
+        }
+    }
+    all.into_iter().collect()
+}
+
 pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     if !args.dir.is_dir() {
         return Err(UsageError(format!("{} is not a directory", args.dir.display())).into());
@@ -160,6 +174,11 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read recording {}", args.dir.display()))?;
     let probes = ProbeReplay::new(recording.probes.clone(), settings.route_change);
     let index = Arc::new(ReplayIndex::new(recording));
+    let scan_problems: DamagedFiles = index
+        .problems()
+        .iter()
+        .map(|p| (p.path.clone(), p.message.clone()))
+        .collect();
     let geography = load_geography(settings);
     let geo = crate::geodata::load_ip_geo(settings, geography.clone().ok())?;
     let calendar = Calendar::new(settings.timezone);
@@ -182,6 +201,7 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
         geography,
         index: Arc::clone(&index),
         first_seen: None,
+        damaged: scan_problems,
         rules: settings.alerts,
         tz: settings.timezone,
         name: format!("recording {}", args.dir.display()),
@@ -191,7 +211,9 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
 
     if let Some((view, width, height)) = snapshot {
         // A script wants exact figures: index first appearances before the frame.
-        frames.engine.set_first_seen(Arc::new(index.first_seen(2)));
+        let pass = index.read_whole(2);
+        frames.engine.set_first_seen(Arc::new(pass.first_seen));
+        frames.damaged.extend(pass.damaged);
         let at = match &args.view.at {
             Some(t) => parse("--at", t)?,
             None => end,
@@ -208,7 +230,7 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("first-seen".into())
         .spawn(move || {
-            let _ = tx.send(background.first_seen(1));
+            let _ = tx.send(background.read_whole(1));
         })
         .context("cannot start the indexing thread")?;
     frames.first_seen = Some(rx);

@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 
 use chrono_tz::Tz;
 
+use crate::cli::UsageError;
 use crate::config::Settings;
 use crate::engine::alerts::{Alert, AlertKind, AlertRules, evaluate};
 use crate::engine::calendar::Calendar;
 use crate::engine::geography::Geography;
 use crate::engine::monitor::Monitor;
 use crate::engine::probes::ProbeBook;
-use crate::recording::scan::Stream;
-use crate::report::UsageError;
+use crate::recording::layout::Stream;
 use crate::source::follow::{self, Origin};
 use crate::source::health::{SourceEvent, SourceHealth, SourceState};
 use crate::source::live::{HOLD_BACK_MS, LiveFeed};
@@ -169,6 +169,7 @@ impl FrameSource for LiveFrames {
             alerts,
             sources: health,
             skipped: self.feed.skipped,
+            damaged: Vec::new(),
             start: Some(self.from),
             end: None,
             loading: (self.feed.waiting() > 0

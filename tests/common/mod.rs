@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod faketime;
+pub mod hostile;
 pub mod mmdb;
 pub mod nginx;
 
@@ -23,7 +25,6 @@ pub fn spawn_serve(
         .arg(dir)
         .args(extra)
         .env_remove("PEERSCOPE_TOKEN")
-        .stderr(Stdio::piped())
         .stdout(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
@@ -31,25 +32,99 @@ pub fn spawn_serve(
     start_serve(cmd)
 }
 
+/// Runs `peerscope ARGS` from the repository root, without a token in the environment.
+pub fn peerscope(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_peerscope"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .env_remove("PEERSCOPE_TOKEN")
+        .output()
+        .expect("run peerscope")
+}
+
 /// Spawns a prepared `serve` command (stderr piped) and waits for the address it reports.
-pub fn start_serve(mut cmd: Command) -> (Child, String) {
+pub fn start_serve(cmd: Command) -> (Child, String) {
+    let (child, addr, _) = start_serve_logged(cmd);
+    (child, addr)
+}
+
+/// What a server printed on stderr, kept as it goes on.
+pub type ServeLog = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// As [`start_serve`], also keeping every line the server prints (start-up recovery's
+/// included). A server that does not report its address within 20 s is killed and the
+/// test fails: a hang at start-up is a failure, not a stuck test.
+pub fn start_serve_logged(mut cmd: Command) -> (Child, String, ServeLog) {
     let mut child = cmd.stderr(Stdio::piped()).spawn().expect("start serve");
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let log = ServeLog::default();
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pid = child.id();
+    {
+        let started = std::sync::Arc::clone(&started);
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(20));
+            if !started.load(std::sync::atomic::Ordering::SeqCst) {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+        });
+    }
     // Start-up recovery may report first; the address line follows.
     let first = lines
         .by_ref()
         .map_while(Result::ok)
+        .inspect(|l| log.lock().expect("log").push(l.clone()))
         .find(|l| l.contains("listening on "))
-        .expect("the server reports its address");
+        .expect("the server reports its address within 20 s");
+    started.store(true, std::sync::atomic::Ordering::SeqCst);
     // Keep draining stderr so the server never blocks on it.
-    std::thread::spawn(move || for _ in lines {});
+    let keep = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            keep.lock().expect("log").push(l);
+        }
+    });
     let addr = first
         .split("listening on ")
         .nth(1)
         .and_then(|r| r.split(' ').next())
         .expect("an address")
         .to_owned();
-    (child, addr)
+    (child, addr, log)
+}
+
+/// The `serve` command `spawn_serve` runs, to be adjusted before it starts.
+pub fn serve_command(dir: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_peerscope"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--log-dir"])
+        .arg(dir)
+        .args(extra)
+        .env_remove("PEERSCOPE_TOKEN")
+        .stdout(Stdio::null());
+    cmd
+}
+
+/// The peak resident size of a running process, in MB (`VmHWM`).
+pub fn peak_rss_mb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}
+
+/// The value of the metric line starting with `line_start` (name and labels) in a
+/// server's `/metrics`.
+pub fn metric(addr: &str, line_start: &str) -> u64 {
+    let text = reqwest::blocking::get(format!("http://{addr}/metrics"))
+        .expect("metrics")
+        .text()
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_start))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {line_start} in\n{text}"))
 }
 
 /// Every minute file of the feedback stream with its records' (peer, seq), in file
@@ -141,6 +216,15 @@ pub fn check_acked_in_union(acked_path: &Path, logs: &[&Path], report: &str, bat
 pub fn feedback_record(peer: &str, seq: u64) -> String {
     format!(
         r#"{{"v":1,"peer":"{peer}","session":"s","seq":{seq},"ts":1,"event":"report","channel":"main","period_s":30,"up_kbps":800,"down_kbps":900,"server_kbps":100,"bitrate_kbps":420,"play_s":30,"stall_s":0,"startup_ms":null,"buffer_s":12,"partners":9,"nat":"cone","player":"x","os":"y","rtt_ms":33}}"#
+    )
+}
+
+/// The same report as a feedback server logs it, received at `recv` (ms).
+pub fn logged_record(peer: &str, seq: u64, recv: i64) -> String {
+    let r = feedback_record(peer, seq);
+    format!(
+        "{},\"ip\":\"192.0.2.1\",\"recv\":{recv},\"srv\":\"fs1\"}}",
+        &r[..r.len() - 1]
     )
 }
 

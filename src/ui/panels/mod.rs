@@ -2,4 +2,5 @@
 
 pub mod filters;
 pub mod help;
+pub mod sources;
 pub mod status;

@@ -1,5 +1,5 @@
 //! The status bar (DESIGN §6): mode, clock, window, active filters, source health and
-//! lag, skipped lines — always, on every view — and the last message.
+//! lag, skipped lines, damaged files — always, on every view — and the last message.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -96,6 +96,13 @@ pub fn render(
             " │ skipped {}",
             format::thousands(d.skipped as i64)
         )));
+        if !d.damaged.is_empty() {
+            let n = d.damaged.len();
+            spans.push(Span::styled(
+                format!(" │ {n} damaged file{}", if n == 1 { "" } else { "s" }),
+                theme.alert(),
+            ));
+        }
         if let Some(l) = &d.loading {
             spans.push(Span::styled(format!(" │ {l}"), theme.dim()));
         }

@@ -13,6 +13,7 @@
 //! └──────────────────┘└──────────────────┘└──────────────────────────────┘
 //! ```
 
+use crate::ui::panels::sources;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -229,31 +230,10 @@ fn alerts_and_sources(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buff
     if data.alerts.is_empty() {
         lines.push(Line::styled("no alerts in range", theme.dim()));
     }
-    let room = usize::from(inner.height).saturating_sub(data.sources.len());
+    let damage = sources::damaged_lines(data, ui, theme);
+    let room = usize::from(inner.height).saturating_sub(data.sources.len() + damage.len().min(3));
     lines.truncate(room.max(1));
-    for s in &data.sources {
-        let lag = s
-            .lag_ms
-            .map_or_else(String::new, |l| format!(" lag {:.0} s", l as f64 / 1000.0));
-        let style = match s.state {
-            crate::ui::data::SourceState::Down | crate::ui::data::SourceState::Stale => {
-                theme.alert()
-            }
-            _ => theme.dim(),
-        };
-        let err = s
-            .last_error
-            .as_deref()
-            .map_or_else(String::new, |e| format!(" {e}"));
-        let bytes = if s.bytes > 0 {
-            format!(" {:.1} MB", s.bytes as f64 / 1e6)
-        } else {
-            String::new()
-        };
-        lines.push(Line::styled(
-            format!("{} {}{lag}{bytes}{err}", s.name, s.state.label()),
-            style,
-        ));
-    }
+    lines.extend(sources::source_lines(data, theme));
+    lines.extend(damage);
     Paragraph::new(lines).render(inner, buf);
 }

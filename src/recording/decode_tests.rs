@@ -1,0 +1,216 @@
+use super::*;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use std::io::Write;
+use std::path::Path;
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+    e.write_all(data).expect("write");
+    e.finish().expect("finish")
+}
+
+fn read(path: &Path, gzip: bool) -> FileText {
+    read_minute_file(&MinuteFile {
+        path: path.to_owned(),
+        gzip,
+    })
+}
+
+fn numbered_lines(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("{{\"line\":{i},\"pad\":\"abcdefghij\"}}\n"))
+        .collect()
+}
+
+#[test]
+fn lines_drop_bom_crlf_and_blanks() {
+    let got: Vec<(usize, &[u8])> = lines(b"\xef\xbb\xbfa\r\n\n  \nb").collect();
+    assert_eq!(got, vec![(1, &b"a"[..]), (4, &b"b"[..])]);
+}
+
+#[test]
+fn truncated_gzip_keeps_whole_lines_before_the_damage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body: String = numbered_lines(2000).concat();
+    let packed = gz(body.as_bytes());
+    let path = dir.path().join("x.jsonl.gz");
+    std::fs::write(&path, &packed[..packed.len() / 2]).expect("write");
+    let text = read(&path, true);
+    assert!(text.damage.is_some());
+    assert!(!text.bytes.is_empty());
+    assert!(text.bytes.ends_with(b"\n"));
+    assert!(body.as_bytes().starts_with(&text.bytes));
+}
+
+/// A gzip member whose lines are each flushed (decodable as soon as their bytes are
+/// read), and the compressed length after each line.
+fn flushed(lines: &[String]) -> (Vec<u8>, Vec<usize>) {
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    let mut ends = Vec::new();
+    for l in lines {
+        e.write_all(l.as_bytes()).expect("write");
+        e.flush().expect("sync flush");
+        ends.push(e.get_ref().len());
+    }
+    (e.finish().expect("finish"), ends)
+}
+
+#[test]
+fn a_flushed_prefix_before_an_invalid_block_is_kept_in_a_small_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines = numbered_lines(3);
+    let (packed, ends) = flushed(&lines);
+    // After a sync flush the stream is byte-aligned: a block header of type 3 (reserved)
+    // is invalid. The three records must survive it.
+    let mut damaged = packed[..ends[2]].to_vec();
+    damaged.extend_from_slice(&[0x07, 0x00, 0x00, 0x00]);
+    let path = dir.path().join("x.jsonl.gz");
+    std::fs::write(&path, &damaged).expect("write");
+    let text = read(&path, true);
+    assert_eq!(text.bytes, lines.concat().as_bytes());
+    assert!(
+        text.damage
+            .as_deref()
+            .is_some_and(|d| d.contains("damaged")),
+        "{:?}",
+        text.damage
+    );
+}
+
+#[test]
+fn truncation_at_every_offset_keeps_every_line_decodable_before_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines = numbered_lines(6);
+    let (packed, ends) = flushed(&lines);
+    let path = dir.path().join("x.jsonl.gz");
+    let whole = lines.concat();
+    for cut in 0..packed.len() {
+        std::fs::write(&path, &packed[..cut]).expect("write");
+        let text = read(&path, true);
+        assert!(text.damage.is_some(), "cut at {cut} not reported");
+        let must = ends.iter().filter(|&&e| e <= cut).count();
+        let kept = memchr::memchr_iter(b'\n', &text.bytes).count();
+        assert!(
+            kept >= must,
+            "cut at {cut}: kept {kept} lines, {must} were decodable"
+        );
+        assert!(whole.as_bytes().starts_with(&text.bytes), "cut at {cut}");
+        assert!(text.bytes.is_empty() || text.bytes.ends_with(b"\n"));
+    }
+    std::fs::write(&path, &packed).expect("write");
+    let text = read(&path, true);
+    assert_eq!((text.bytes, text.damage), (whole.into_bytes(), None));
+}
+
+#[test]
+fn damage_at_every_byte_is_reported_or_harmless_and_keeps_whole_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let whole = numbered_lines(5).concat();
+    let packed = gz(whole.as_bytes());
+    let path = dir.path().join("x.jsonl.gz");
+    for at in 0..packed.len() {
+        let mut bad = packed.clone();
+        bad[at] ^= 0xa5;
+        std::fs::write(&path, &bad).expect("write");
+        let text = read(&path, true);
+        if text.damage.is_none() {
+            // Only bytes no decoder checks (the header's time, flags of the OS) may change
+            // without a report, and then nothing else did.
+            assert_eq!(
+                text.bytes,
+                whole.as_bytes(),
+                "byte {at} changed the content"
+            );
+        }
+        assert!(
+            text.bytes.is_empty() || text.bytes.ends_with(b"\n"),
+            "byte {at}"
+        );
+    }
+}
+
+#[test]
+fn concatenated_members_are_all_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut packed = gz(b"a\n");
+    packed.extend(gz(b"b\n"));
+    let path = dir.path().join("x.jsonl.gz");
+    std::fs::write(&path, &packed).expect("write");
+    let text = read(&path, true);
+    assert_eq!(text.bytes, b"a\nb\n");
+    assert_eq!(text.damage, None);
+    // Garbage after the last member is damage, and what came before it stays.
+    packed.extend_from_slice(b"garbage");
+    std::fs::write(&path, &packed).expect("write");
+    let text = read(&path, true);
+    assert_eq!(text.bytes, b"a\nb\n");
+    assert!(text.damage.is_some());
+}
+
+#[test]
+fn missing_file_is_reported_not_fatal() {
+    let text = read(Path::new("/nonexistent/x.jsonl"), false);
+    assert!(text.damage.is_some_and(|d| d.contains("cannot read")));
+}
+
+#[test]
+fn lines_over_the_limit_are_skipped_unheld_and_numbered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("x.jsonl");
+    let mut body = Vec::new();
+    body.extend_from_slice(b"{\"a\":1}\n");
+    body.extend(std::iter::repeat_n(b'x', 3 * MAX_LINE));
+    body.extend_from_slice(b"\n{\"a\":3}\n");
+    // Just over the limit, ending inside a later chunk.
+    body.extend(std::iter::repeat_n(b'y', MAX_LINE + 10));
+    body.extend_from_slice(b"\n{\"a\":5}\n");
+    // Exactly at the limit: kept.
+    body.extend(std::iter::repeat_n(b'z', MAX_LINE));
+    body.extend_from_slice(b"\n");
+    // A long last line without its newline.
+    body.extend(std::iter::repeat_n(b'w', MAX_LINE + 1));
+    for gzip in [false, true] {
+        let p = if gzip {
+            std::fs::write(dir.path().join("x.jsonl.gz"), gz(&body)).expect("write");
+            dir.path().join("x.jsonl.gz")
+        } else {
+            std::fs::write(&path, &body).expect("write");
+            path.clone()
+        };
+        let text = read(&p, gzip);
+        assert_eq!(text.long_lines, [2, 4, 7], "gzip {gzip}");
+        let kept: Vec<(usize, usize)> = lines(&text.bytes).map(|(n, l)| (n, l.len())).collect();
+        assert_eq!(kept, [(1, 7), (3, 7), (5, 7), (6, MAX_LINE)], "gzip {gzip}");
+    }
+}
+
+#[test]
+fn a_fifo_or_a_link_is_reported_without_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("20120807-0130.jsonl");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .expect("mkfifo");
+    let text = read(&fifo, false);
+    assert!(
+        text.damage.as_deref().is_some_and(|d| d.contains("FIFO")),
+        "{:?}",
+        text.damage
+    );
+    let link = dir.path().join("20120807-0131.jsonl");
+    std::os::unix::fs::symlink("/dev/zero", &link).expect("link");
+    let text = read(&link, false);
+    assert!(
+        text.damage
+            .as_deref()
+            .is_some_and(|d| d.contains("symbolic link")),
+        "{:?}",
+        text.damage
+    );
+}
