@@ -1,11 +1,11 @@
 //! The exact aggregator: every metric of DESIGN §5 over one filtered record stream.
 //!
 //! Records must arrive in `recv` order (the recording reader and the live merger both
-//! guarantee it within a minute). Per peer it keeps when its current online interval
-//! ends; per session its start, end and whether its startup delay arrived; per bucket
-//! the additive sums of [`BucketStats`]. Online peers are counted exactly: a record at
-//! `recv` opens an interval `[recv, recv + 2·period)` that the peer's next record (or its
-//! leave) cuts short, and each interval's ends are filed as ±1 deltas.
+//! guarantee it within a minute). Per peer it keeps the day and address last seen; per
+//! session its start, end and whether its startup delay arrived; per bucket the
+//! additive sums of [`BucketStats`]. Online peers follow [`online`](super::online), the
+//! rule the live engine uses too, with the stream as one cell: each interval's ends are
+//! filed as ±1 deltas in time order.
 
 use std::collections::BTreeMap;
 
@@ -14,17 +14,16 @@ use rustc_hash::FxHashSet;
 use super::bucket::{BucketStats, Series};
 use super::calendar::{Calendar, Day};
 use super::observation::Observation;
+use super::online::{Expiry, OnlineTracker};
 use super::qoe::QoeParams;
 use super::record::Event;
 
-const NO_END: i64 = i64::MIN;
+/// The one cell of the aggregator's stream.
+const STREAM: u32 = 0;
 
 #[derive(Debug, Clone, Copy)]
 struct PeerTrack {
-    last_recv: i64,
     last_day: Day,
-    /// End of the current online interval, or `NO_END` when offline.
-    online_end: i64,
     last_ip_day: (u32, Day),
 }
 
@@ -58,6 +57,7 @@ pub struct Aggregator {
     qoe: QoeParams,
     calendar: Calendar,
     buckets: Series,
+    online: OnlineTracker,
     peers: Vec<Option<PeerTrack>>,
     sessions: Vec<Option<SessionTrack>>,
     days: BTreeMap<Day, DayUsers>,
@@ -72,6 +72,7 @@ impl Aggregator {
             qoe,
             calendar,
             buckets: Series::new(bucket_ms),
+            online: OnlineTracker::new(Expiry::AtClose),
             peers: Vec::new(),
             sessions: Vec::new(),
             days: BTreeMap::new(),
@@ -91,9 +92,7 @@ impl Aggregator {
         let slot = grow(&mut self.peers, obs.peer);
         let is_new = slot.is_none();
         let peer = slot.get_or_insert_with(|| PeerTrack {
-            last_recv: obs.recv,
             last_day: Day::MIN,
-            online_end: NO_END,
             last_ip_day: (u32::MAX, Day::MIN),
         });
         if is_new {
@@ -109,20 +108,14 @@ impl Aggregator {
             self.ip_days.insert((obs.ip, day));
         }
 
-        // Online interval: the latest record decides (a late record cannot be the latest).
-        if obs.recv >= peer.last_recv {
-            peer.last_recv = obs.recv;
-            let previous_end = std::mem::replace(&mut peer.online_end, NO_END);
-            if previous_end != NO_END {
-                let at = previous_end.min(obs.recv);
-                add_online(&mut self.buckets, at, -1);
-            }
-            if obs.event != Event::Leave {
-                let end = obs.online_until();
-                peer.online_end = end;
-                add_online(&mut self.buckets, obs.recv, 1);
-            }
-        }
+        let until = (obs.event != Event::Leave).then(|| obs.online_until());
+        self.online.record(
+            obs.peer,
+            STREAM,
+            obs.recv,
+            until,
+            &mut file_online(&mut self.buckets),
+        );
 
         let session = grow(&mut self.sessions, obs.session).get_or_insert(SessionTrack {
             peer: obs.peer,
@@ -156,12 +149,7 @@ impl Aggregator {
     /// (Until then an interval's end is filed when the peer's next record cuts it
     /// short; deltas carry their own time, so filing late changes nothing.)
     pub fn close(&mut self) {
-        for p in self.peers.iter_mut().flatten() {
-            let end = std::mem::replace(&mut p.online_end, NO_END);
-            if end != NO_END {
-                add_online(&mut self.buckets, end, -1);
-            }
-        }
+        self.online.close(&mut file_online(&mut self.buckets));
     }
 
     pub fn buckets(&self) -> &Series {
@@ -195,11 +183,7 @@ impl Aggregator {
 
     /// Online peers at `t`, from the per-peer state (exact for t ≥ every record's recv).
     pub fn online_now(&self, t: i64) -> usize {
-        self.peers
-            .iter()
-            .flatten()
-            .filter(|p| p.online_end != NO_END && p.last_recv <= t && t < p.online_end)
-            .count()
+        usize::try_from(self.online.online_at(t, &|_| true)).unwrap_or(0)
     }
 
     pub fn qoe(&self) -> &QoeParams {
@@ -207,9 +191,12 @@ impl Aggregator {
     }
 }
 
-fn add_online(buckets: &mut Series, at: i64, delta: i32) {
-    let index = buckets.index_ending_at_or_after(at);
-    buckets.bucket_mut(index).online_delta += delta;
+/// Files an online change in the bucket whose end is the first at or after `at`.
+fn file_online(buckets: &mut Series) -> impl FnMut(u32, i64, i32) + '_ {
+    |_, at, delta| {
+        let index = buckets.index_ending_at_or_after(at);
+        buckets.bucket_mut(index).online_delta += delta;
+    }
 }
 
 fn grow<T>(v: &mut Vec<Option<T>>, id: u32) -> &mut Option<T> {

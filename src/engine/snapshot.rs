@@ -4,69 +4,7 @@
 
 use super::bucket::Figures;
 use super::filter::Filter;
-
-/// Metrics a view can show, also the histogram's choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Metric {
-    Online,
-    NewPeers,
-    UpKbps,
-    DownKbps,
-    Contribution,
-    P2pShare,
-    StartupP50,
-    StartupP90,
-    Continuity,
-    Qoe,
-}
-
-impl Metric {
-    pub const ALL: [Metric; 10] = [
-        Metric::Online,
-        Metric::NewPeers,
-        Metric::UpKbps,
-        Metric::DownKbps,
-        Metric::Contribution,
-        Metric::P2pShare,
-        Metric::StartupP50,
-        Metric::StartupP90,
-        Metric::Continuity,
-        Metric::Qoe,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Metric::Online => "online peers",
-            Metric::NewPeers => "new peers",
-            Metric::UpKbps => "upload kbps",
-            Metric::DownKbps => "download kbps",
-            Metric::Contribution => "contribution",
-            Metric::P2pShare => "P2P share",
-            Metric::StartupP50 => "startup p50 ms",
-            Metric::StartupP90 => "startup p90 ms",
-            Metric::Continuity => "continuity",
-            Metric::Qoe => "QoE (MOS)",
-        }
-    }
-
-    /// This metric's value in a window's figures and online count.
-    #[allow(clippy::cast_precision_loss)]
-    pub fn of(self, p: &Point) -> Option<f64> {
-        let f = &p.figures;
-        match self {
-            Metric::Online => Some(p.online as f64),
-            Metric::NewPeers => Some(f64::from(f.new_peers)),
-            Metric::UpKbps => f.up_kbps,
-            Metric::DownKbps => f.down_kbps,
-            Metric::Contribution => f.contribution,
-            Metric::P2pShare => f.p2p_share,
-            Metric::StartupP50 => f.startup_p50_ms.map(|v| v as f64),
-            Metric::StartupP90 => f.startup_p90_ms.map(|v| v as f64),
-            Metric::Continuity => f.continuity,
-            Metric::Qoe => f.qoe,
-        }
-    }
-}
+use super::metric::Metric;
 
 /// The figures of one window ending at `at`, with the online peers at `at`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

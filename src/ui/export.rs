@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::engine::geography::Layer;
+use crate::engine::metric::Metric;
 use crate::engine::probe_snapshot::format_as_path;
-use crate::engine::snapshot::Metric;
 
 use super::data::FrameData;
 use super::format;

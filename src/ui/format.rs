@@ -3,45 +3,30 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::engine::snapshot::Metric;
+use crate::engine::metric::Metric;
 
-/// A metric's value with its usual precision; "–" when there is none.
+/// A metric's value with its usual precision (the metric table's); "–" when there is
+/// none.
 pub fn value(metric: Metric, v: Option<f64>) -> String {
     let Some(v) = v else { return "–".into() };
+    let decimals = metric.info().decimals;
     match metric {
+        // Counts and milliseconds read best with thousands separators.
         Metric::Online | Metric::NewPeers | Metric::StartupP50 | Metric::StartupP90 => {
             thousands(v.round() as i64)
         }
-        Metric::UpKbps | Metric::DownKbps => format!("{v:.0}"),
-        Metric::Contribution | Metric::P2pShare => format!("{v:.3}"),
-        Metric::Continuity => format!("{v:.4}"),
-        Metric::Qoe => format!("{v:.2}"),
+        _ => format!("{v:.decimals$}"),
     }
 }
 
 /// Units shown beside a value.
 pub fn unit(metric: Metric) -> &'static str {
-    match metric {
-        Metric::UpKbps | Metric::DownKbps => "kbps",
-        Metric::StartupP50 | Metric::StartupP90 => "ms",
-        _ => "",
-    }
+    metric.info().unit
 }
 
 /// Short tile titles that fit 80 columns.
 pub fn short(metric: Metric) -> &'static str {
-    match metric {
-        Metric::Online => "online",
-        Metric::NewPeers => "new peers",
-        Metric::UpKbps => "up",
-        Metric::DownKbps => "down",
-        Metric::Contribution => "contrib.",
-        Metric::P2pShare => "P2P share",
-        Metric::StartupP50 => "startup p50",
-        Metric::StartupP90 => "startup p90",
-        Metric::Continuity => "continuity",
-        Metric::Qoe => "QoE",
-    }
+    metric.info().short
 }
 
 pub fn thousands(n: i64) -> String {

@@ -2,8 +2,8 @@
 //! overlays, the replay clock's speed. Changed only by [`super::update::update`].
 
 use crate::engine::filter::Filter;
+use crate::engine::metric::Metric;
 use crate::engine::probes::ProbeMetric;
-use crate::engine::snapshot::Metric;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {

@@ -10,8 +10,8 @@ use super::state::{
     Facet, HISTOGRAM_METRICS, Mode, Overlay, RANGES_MS, SPEEDS, Split, UiState, View, WINDOWS_MS,
 };
 use crate::engine::geography::Layer;
+use crate::engine::metric::Metric;
 use crate::engine::probes::ProbeMetric;
-use crate::engine::snapshot::Metric;
 
 use super::views::regions;
 

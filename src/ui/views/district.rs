@@ -17,7 +17,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use crate::engine::geography::Layer;
-use crate::engine::snapshot::Metric;
+use crate::engine::metric::Metric;
 use crate::ui::data::FrameData;
 use crate::ui::format;
 use crate::ui::state::{UiState, span_label};

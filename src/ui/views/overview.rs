@@ -19,7 +19,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline, Widget};
 
-use crate::engine::snapshot::{Breakdown, Metric, Point};
+use crate::engine::metric::Metric;
+use crate::engine::snapshot::{Breakdown, Point};
 use crate::ui::data::FrameData;
 use crate::ui::format;
 use crate::ui::state::UiState;

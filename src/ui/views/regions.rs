@@ -2,7 +2,8 @@
 //! their figures, and the selection moving along that ranking.
 
 use crate::engine::geography::Layer;
-use crate::engine::snapshot::{Breakdown, Metric};
+use crate::engine::metric::Metric;
+use crate::engine::snapshot::Breakdown;
 use crate::ui::data::FrameData;
 
 /// A region with its figures in the window (none when nobody reported there).

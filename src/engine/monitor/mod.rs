@@ -1,0 +1,181 @@
+//! The live engine behind `watch` and `replay`: ingests records as they come
+//! ([`ingest`]), keeps history per (ISP, channel, district, area) cell at decreasing
+//! resolution, and answers [`Query`](super::snapshot::Query)s with immutable snapshots
+//! for any filter ([`query`], [`histogram`]).
+//!
+//! Every record counts in its own cell and in [`ALL`], so unfiltered figures are exact
+//! (they equal `report`'s); a filter sums the cells it matches. Online peers follow the
+//! one rule of [`online`](super::online): the unfiltered count from a tracker of [`ALL`],
+//! a filtered one from the cells' tracker plus its correction for peers that moved
+//! between cells, so that every filter counts as `report` over the filtered stream does.
+
+mod histogram;
+mod ingest;
+mod query;
+
+use std::collections::VecDeque;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::bucket::ReportSums;
+use super::catalog::Catalog;
+use super::first_seen::FirstSeen;
+use super::geography::Geography;
+use super::location::{DistrictId, IpGeo, IspId};
+use super::observation::Observation;
+use super::online::{Expiry, OnlineTracker};
+use super::qoe::QoeParams;
+use super::tiers::{ALL, CellId, History};
+
+/// Per-peer report samples are kept this long: the longest window the TUI offers.
+const SAMPLE_SPAN_MS: i64 = 15 * 60_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct CellKey {
+    isp: IspId,
+    channel: u32,
+    district: DistrictId,
+    /// Index into the geography's areas, or `NO_AREA`.
+    area: u16,
+}
+
+const NO_AREA: u16 = u16::MAX;
+/// The name of peers placed in no area (no geography, or nowhere on the map).
+pub const UNKNOWN_AREA: &str = "Unknown";
+
+/// One report as the histogram needs it.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    recv: i64,
+    cell: CellId,
+    sums: ReportSums,
+    startup: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+struct PeerLive {
+    /// Whether this engine has taken a record of the peer.
+    seen: bool,
+    samples: VecDeque<Sample>,
+}
+
+#[derive(Debug)]
+pub struct Monitor {
+    catalog: Catalog,
+    qoe: QoeParams,
+    cells: FxHashMap<CellKey, CellId>,
+    cell_keys: Vec<CellKey>,
+    history: History,
+    /// Online peers of the whole stream (the cell [`ALL`]).
+    online_all: OnlineTracker,
+    /// Online peers per cell, and the moves between cells a filter must correct for.
+    online_cells: OnlineTracker,
+    peers: Vec<PeerLive>,
+    startup_seen: FxHashSet<u32>,
+    sampled: FxHashSet<u32>,
+    clock: i64,
+    latest_recv: i64,
+    accepted: u64,
+    /// First appearances over the whole recording, when known: "new" is then exact
+    /// even for an engine started in the middle (a replay seek).
+    first_seen: Option<std::sync::Arc<FirstSeen>>,
+    geography: Option<std::sync::Arc<Geography>>,
+    /// Area per (coordinates, district): a table has few distinct locations.
+    area_memo: FxHashMap<(u32, u32, DistrictId), u16>,
+}
+
+impl Monitor {
+    pub fn new(geo: IpGeo, qoe: QoeParams) -> Self {
+        Monitor {
+            catalog: Catalog::new(geo),
+            qoe,
+            cells: FxHashMap::default(),
+            cell_keys: Vec::new(),
+            history: History::default(),
+            online_all: OnlineTracker::new(Expiry::Eager),
+            online_cells: OnlineTracker::new(Expiry::Eager),
+            peers: Vec::new(),
+            startup_seen: FxHashSet::default(),
+            sampled: FxHashSet::default(),
+            clock: i64::MIN,
+            latest_recv: i64::MIN,
+            accepted: 0,
+            first_seen: None,
+            geography: None,
+            area_memo: FxHashMap::default(),
+        }
+    }
+
+    /// Places peers in the geography's areas, for the Map view and area filters.
+    #[must_use]
+    pub fn with_geography(mut self, geography: std::sync::Arc<Geography>) -> Self {
+        self.geography = Some(geography);
+        self
+    }
+
+    /// Judges "new peer" by the recording's first appearances rather than by what this
+    /// engine has seen.
+    #[must_use]
+    pub fn with_first_seen(mut self, first_seen: std::sync::Arc<FirstSeen>) -> Self {
+        self.first_seen = Some(first_seen);
+        self
+    }
+
+    fn area_name(&self, area: u16) -> &str {
+        self.geography
+            .as_ref()
+            .and_then(|g| g.areas.get(area as usize))
+            .map_or(UNKNOWN_AREA, |a| a.name.as_str())
+    }
+
+    fn area_of(&mut self, obs: &Observation) -> u16 {
+        let Some(g) = &self.geography else {
+            return NO_AREA;
+        };
+        let (lat, lon) = obs
+            .location
+            .lat_lon
+            .map_or((u32::MAX, u32::MAX), |(a, b)| (a.to_bits(), b.to_bits()));
+        let key = (lat, lon, obs.location.district);
+        if let Some(a) = self.area_memo.get(&key) {
+            return *a;
+        }
+        let district = self.catalog.geo.district_name(obs.location.district);
+        let area = g.area_of(obs.location.lat_lon, district).unwrap_or(NO_AREA);
+        self.area_memo.insert(key, area);
+        area
+    }
+
+    fn cell_of(&mut self, obs: &Observation) -> CellId {
+        let key = CellKey {
+            isp: obs.location.isp,
+            channel: obs.channel,
+            district: obs.location.district,
+            area: self.area_of(obs),
+        };
+        if let Some(&id) = self.cells.get(&key) {
+            return id;
+        }
+        let id = CellId::try_from(self.cell_keys.len()).unwrap_or(ALL - 1);
+        self.cell_keys.push(key);
+        self.cells.insert(key, id);
+        id
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn clock(&self) -> i64 {
+        self.clock
+    }
+
+    pub fn accepted(&self) -> u64 {
+        self.accepted
+    }
+
+    /// Buckets held across tiers: bounded whatever the length of the event.
+    pub fn history_slots(&self) -> usize {
+        self.history.slot_count()
+    }
+}
