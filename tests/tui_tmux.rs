@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::prerequisite;
+use common::require;
 
 /// A tmux server of our own (its own socket), killed when dropped.
 struct Tmux {
@@ -100,11 +100,12 @@ fn seconds(clock: &str) -> i64 {
 }
 
 #[test]
+#[ignore = "needs tmux (apt-get install tmux; .ci/run installs it and runs it): cargo test -- --ignored"]
 fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
-    let tmux_ok = Command::new("tmux").arg("-V").output().is_ok();
-    if !prerequisite(tmux_ok, "tmux") {
-        return;
-    }
+    require(
+        Command::new("tmux").arg("-V").output().is_ok(),
+        "tmux (apt-get install tmux)",
+    );
     let tmp = tempfile::tempdir().expect("tempdir");
     let exit_file = tmp.path().join("exit");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -285,11 +286,12 @@ fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
 }
 
 #[test]
+#[ignore = "needs tmux (apt-get install tmux; .ci/run installs it and runs it): cargo test -- --ignored"]
 fn sigterm_restores_the_terminal() {
-    let tmux_ok = Command::new("tmux").arg("-V").output().is_ok();
-    if !prerequisite(tmux_ok, "tmux") {
-        return;
-    }
+    require(
+        Command::new("tmux").arg("-V").output().is_ok(),
+        "tmux (apt-get install tmux)",
+    );
     let tmp = tempfile::tempdir().expect("tempdir");
     let exit_file = tmp.path().join("exit");
     // A unique argument, to find this process and no other.

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{peerscope, prerequisite, spawn_serve};
+use common::{peerscope, require, spawn_serve};
 
 fn simulate_to(addr: &str, seed: &str) {
     let out = peerscope(&[
@@ -98,6 +98,7 @@ fn text(out: &Output) -> String {
 }
 
 #[test]
+#[ignore = "needs tmux (apt-get install tmux; .ci/run installs it and runs it): cargo test -- --ignored"]
 fn watch_shows_what_the_engine_computes_and_survives_a_dead_server() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let logs = tmp.path().join("logs");
@@ -140,10 +141,10 @@ fn watch_shows_what_the_engine_computes_and_survives_a_dead_server() {
 /// The interactive screen under tmux: the clock keeps moving and the source is marked
 /// down after its server is killed; `q` exits 0.
 fn tui_keeps_rendering_when_a_server_dies(url: &str, server: &mut std::process::Child, tmp: &Path) {
-    let tmux_ok = Command::new("tmux").arg("-V").output().is_ok();
-    if !prerequisite(tmux_ok, "tmux") {
-        return;
-    }
+    require(
+        Command::new("tmux").arg("-V").output().is_ok(),
+        "tmux (apt-get install tmux)",
+    );
     let socket = format!("peerscope-watch-{}", std::process::id());
     let tmux = |args: &[&str]| {
         Command::new("tmux")
@@ -224,6 +225,7 @@ fn tui_keeps_rendering_when_a_server_dies(url: &str, server: &mut std::process::
 /// A server reached through a proxy that has no `tail` (404): `watch` falls back to
 /// `/v1/logs/latest` + `Range` and shows the same figures as through `tail`.
 #[test]
+#[ignore = "needs nginx (apt-get install nginx-light; .ci/run installs it and runs it): cargo test -- --ignored"]
 fn watch_falls_back_to_polling_when_a_server_has_no_tail() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let logs = tmp.path().join("logs");

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::prerequisite;
+use super::require;
 
 const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
@@ -15,17 +15,15 @@ const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 pub struct FakeClock(PathBuf);
 
 impl FakeClock {
-    /// A clock file in `dir` at offset 0, or `None` (a skip) without libfaketime.
-    pub fn new(dir: &Path) -> Option<FakeClock> {
-        if !prerequisite(
+    /// A clock file in `dir` at offset 0.
+    pub fn new(dir: &Path) -> FakeClock {
+        require(
             Path::new(LIBFAKETIME).exists(),
             "libfaketime (apt-get install faketime)",
-        ) {
-            return None;
-        }
+        );
         let clock = FakeClock(dir.join("clock"));
         clock.set(0);
-        Some(clock)
+        clock
     }
 
     /// Runs `cmd` on this clock.
