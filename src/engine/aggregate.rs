@@ -181,11 +181,6 @@ impl Aggregator {
         (self.latest_recv != i64::MIN).then_some(self.latest_recv)
     }
 
-    /// Online peers at `t`, from the per-peer state (exact for t ≥ every record's recv).
-    pub fn online_now(&self, t: i64) -> usize {
-        usize::try_from(self.online.online_at(t, &|_| true)).unwrap_or(0)
-    }
-
     pub fn qoe(&self) -> &QoeParams {
         &self.qoe
     }
@@ -205,19 +200,6 @@ fn grow<T>(v: &mut Vec<Option<T>>, id: u32) -> &mut Option<T> {
         v.resize_with(i + 1, || None);
     }
     &mut v[i]
-}
-
-/// Merges the buckets of `series` into windows ending at each bucket end, returning
-/// (bucket index, online peers at its end) for every stored bucket.
-pub fn online_at_bucket_ends(series: &Series) -> Vec<(i64, i64)> {
-    let mut online = 0i64;
-    series
-        .iter()
-        .map(|(i, b)| {
-            online += i64::from(b.online_delta);
-            (*i, online)
-        })
-        .collect()
 }
 
 /// Sums of every bucket in `[from, to)`.

@@ -196,14 +196,6 @@ impl Series {
         let b = self.buckets.partition_point(|(i, _)| *i < to);
         &self.buckets[a..b.max(a)]
     }
-
-    /// Drops buckets before `index`, returning their merged sums so a coarser tier
-    /// (or a running total) can keep them.
-    pub fn drain_before(&mut self, index: i64) -> Vec<(i64, BucketStats)> {
-        let n = self.buckets.partition_point(|(i, _)| *i < index);
-        self.hint = self.hint.saturating_sub(n);
-        self.buckets.drain(..n).collect()
-    }
 }
 
 #[cfg(test)]

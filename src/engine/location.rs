@@ -85,7 +85,6 @@ pub struct IpGeo {
     isps: Interner,
     districts: Interner,
     unknown: Location,
-    prefixes: usize,
     /// MaxMind databases for addresses the table does not cover.
     fallback: Option<std::sync::Arc<Fallback>>,
 }
@@ -153,18 +152,8 @@ impl IpGeo {
                 district,
                 lat_lon: None,
             },
-            prefixes: 0,
             fallback: None,
         }
-    }
-
-    /// Adds the given district names first, so ids follow that order (the map's order).
-    pub fn with_districts<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut geo = Self::empty();
-        for n in names {
-            geo.districts.intern(n);
-        }
-        geo
     }
 
     pub fn load(path: &Path) -> Result<Self, LocationError> {
@@ -248,7 +237,6 @@ impl IpGeo {
             IpAddr::V4(a) => self.v4.insert(u128::from(u32::from(a)), len, 32, loc),
             IpAddr::V6(a) => self.v6.insert(u128::from(a), len, 128, loc),
         }
-        self.prefixes += 1;
         Ok(())
     }
 
@@ -346,24 +334,12 @@ impl IpGeo {
         self.districts.name(u32::from(id))
     }
 
-    pub fn isp_id(&self, name: &str) -> Option<IspId> {
-        self.isps.get(name).map(id16)
-    }
-
-    pub fn district_id(&self, name: &str) -> Option<DistrictId> {
-        self.districts.get(name).map(id16)
-    }
-
     pub fn isps(&self) -> impl Iterator<Item = &str> {
         self.isps.names()
     }
 
     pub fn districts(&self) -> impl Iterator<Item = &str> {
         self.districts.names()
-    }
-
-    pub fn prefix_count(&self) -> usize {
-        self.prefixes
     }
 }
 

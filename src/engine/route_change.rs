@@ -136,11 +136,6 @@ impl RouteTracker {
         }
         RoundScore { absence_s, score }
     }
-
-    /// Elements ever seen on this path: bounded by the routes the path has taken.
-    pub fn known_elements(&self) -> usize {
-        self.last_seen.len()
-    }
 }
 
 #[cfg(test)]

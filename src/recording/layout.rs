@@ -129,11 +129,6 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// The compressed copy of a minute file.
-pub fn gz_path(jsonl: &Path) -> PathBuf {
-    with_suffix(jsonl, ".gz")
-}
-
 /// Where a file is written before it is renamed to `path`, so that no reader sees half
 /// of it: `X.jsonl.gz.tmp` for `X.jsonl.gz`. Readers never take `*.tmp`.
 pub fn tmp_path(path: &Path) -> PathBuf {

@@ -144,16 +144,6 @@ impl Recording {
     pub fn is_empty(&self) -> bool {
         self.feedback.is_empty() && self.probes.is_empty()
     }
-
-    /// Total bytes on disk of the feedback files.
-    pub fn feedback_bytes(&self) -> u64 {
-        self.feedback
-            .iter()
-            .flat_map(|g| &g.files)
-            .filter_map(|f| std::fs::metadata(&f.path).ok())
-            .map(|m| m.len())
-            .sum()
-    }
 }
 
 type Copies = (Option<PathBuf>, Option<PathBuf>);
