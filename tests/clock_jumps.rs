@@ -154,7 +154,7 @@ fn tail_follows_every_record_once_across_rotation_and_compression() {
                     peerscope::engine::record::Origin::Log,
                 )
                 .expect("a whole line");
-                got.push(r.seq);
+                got.push(r.payload.seq);
             }
         }
         got

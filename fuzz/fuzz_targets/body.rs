@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         if stamp(Stream::Feedback, text, 1, "fs1", "192.0.2.1", &mut line).is_ok() {
             assert!(!line.contains(&b'\n'));
             let record = parse_feedback(&line, Origin::Log).expect("a stamped line is a valid logged record");
-            assert_eq!(record.recv, 1);
+            assert_eq!(record.payload.recv, 1);
             stamped.push(line);
         }
     });

@@ -84,9 +84,9 @@ impl Aggregator {
 
     pub fn ingest(&mut self, obs: &Observation) {
         self.accepted += 1;
-        self.latest_recv = self.latest_recv.max(obs.recv);
-        let day = self.calendar.day_of(obs.recv);
-        let bucket = self.buckets.index_of(obs.recv);
+        self.latest_recv = self.latest_recv.max(obs.payload.recv);
+        let day = self.calendar.day_of(obs.payload.recv);
+        let bucket = self.buckets.index_of(obs.payload.recv);
         self.buckets.bucket_mut(bucket).records += 1;
 
         let slot = grow(&mut self.peers, obs.peer);
@@ -108,35 +108,35 @@ impl Aggregator {
             self.ip_days.insert((obs.ip, day));
         }
 
-        let until = (obs.event != Event::Leave).then(|| obs.online_until());
+        let until = (obs.payload.event != Event::Leave).then(|| obs.payload.online_until());
         self.online.record(
             obs.peer,
             STREAM,
-            obs.recv,
+            obs.payload.recv,
             until,
             &mut file_online(&mut self.buckets),
         );
 
         let session = grow(&mut self.sessions, obs.session).get_or_insert(SessionTrack {
             peer: obs.peer,
-            start: obs.recv,
-            end: obs.recv,
+            start: obs.payload.recv,
+            end: obs.payload.recv,
             left: false,
             startup_seen: false,
         });
         if !session.left {
-            session.start = session.start.min(obs.recv);
-            session.end = session.end.max(obs.recv);
-            if obs.event == Event::Leave {
-                session.end = obs.recv;
+            session.start = session.start.min(obs.payload.recv);
+            session.end = session.end.max(obs.payload.recv);
+            if obs.payload.event == Event::Leave {
+                session.end = obs.payload.recv;
                 session.left = true;
             }
         }
 
-        if obs.event == Event::Report {
+        if obs.payload.event == Event::Report {
             let b = self.buckets.bucket_mut(bucket);
-            b.add_report(&obs.report_sums(&self.qoe));
-            if let Some(startup) = obs.startup_ms {
+            b.add_report(&obs.payload.report_sums(&self.qoe));
+            if let Some(startup) = obs.payload.startup_ms {
                 if !session.startup_seen {
                     session.startup_seen = true;
                     b.startups.push(startup);

@@ -4,10 +4,10 @@
 //! rarely changes address) and drops duplicates — the same (`peer`, `seq`) seen twice,
 //! as after a client retry routed to another feedback server.
 
-use super::core::FeedbackCore;
 use super::intern::Interner;
 use super::location::{IpGeo, Location};
 use super::observation::Observation;
+use super::record::FeedbackCore;
 use super::seqset::SeqSet;
 
 /// Per peer: seen sequence numbers, and the ids of its latest session, channel and
@@ -64,7 +64,7 @@ impl Catalog {
             self.peer_entries.push(PeerEntry::default());
         }
         let entry = &mut self.peer_entries[peer as usize];
-        if !entry.seqs.insert(r.seq) {
+        if !entry.seqs.insert(r.payload.seq) {
             self.duplicates += 1;
             return None;
         }
@@ -86,17 +86,7 @@ impl Catalog {
             channel,
             ip,
             location,
-            seq: r.seq,
-            recv: r.recv,
-            event: r.event,
-            period_s: r.period_s,
-            up_kbps: r.up_kbps,
-            down_kbps: r.down_kbps,
-            server_kbps: r.server_kbps,
-            bitrate_kbps: r.bitrate_kbps,
-            play_s: r.play_s,
-            stall_s: r.stall_s,
-            startup_ms: r.startup_ms,
+            payload: r.payload,
         })
     }
 

@@ -4,8 +4,10 @@
 use super::bucket::ReportSums;
 use super::location::Location;
 use super::qoe::QoeParams;
-use super::record::Event;
+use super::record::Payload;
 
+/// The message's identifiers as interned ids and its location; the event time is the
+/// payload's `recv` (the server's clock at acceptance, ms since epoch).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Observation {
     pub peer: u32,
@@ -13,21 +15,10 @@ pub struct Observation {
     pub channel: u32,
     pub ip: u32,
     pub location: Location,
-    pub seq: u64,
-    /// Event time: the server's clock at acceptance, ms since epoch.
-    pub recv: i64,
-    pub event: Event,
-    pub period_s: f64,
-    pub up_kbps: f64,
-    pub down_kbps: f64,
-    pub server_kbps: f64,
-    pub bitrate_kbps: f64,
-    pub play_s: f64,
-    pub stall_s: f64,
-    pub startup_ms: Option<i64>,
+    pub payload: Payload,
 }
 
-impl Observation {
+impl Payload {
     /// This record's contribution to the sums, were it a report.
     pub fn report_sums(&self, qoe: &QoeParams) -> ReportSums {
         ReportSums {

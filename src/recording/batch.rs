@@ -6,8 +6,7 @@
 
 use std::ops::Range;
 
-use crate::engine::core::FeedbackCore;
-use crate::engine::record::{Event, Origin, parse_feedback};
+use crate::engine::record::{FeedbackCore, Origin, Payload, parse_feedback};
 
 use super::decode::{lines, read_minute_file};
 use super::scan::MinuteGroup;
@@ -25,17 +24,7 @@ struct Row {
     session: Span,
     channel: Span,
     ip: Span,
-    seq: u64,
-    recv: i64,
-    event: Event,
-    period_s: f64,
-    up_kbps: f64,
-    down_kbps: f64,
-    server_kbps: f64,
-    bitrate_kbps: f64,
-    play_s: f64,
-    stall_s: f64,
-    startup_ms: Option<i64>,
+    payload: Payload,
 }
 
 #[derive(Debug, Default)]
@@ -69,17 +58,7 @@ impl FeedbackBatch {
                             session: batch.push(&r.session),
                             channel: batch.push(&r.channel),
                             ip: batch.push(r.ip.as_deref().unwrap_or("")),
-                            seq: r.seq,
-                            recv: r.recv,
-                            event: r.event,
-                            period_s: r.period_s,
-                            up_kbps: r.up_kbps,
-                            down_kbps: r.down_kbps,
-                            server_kbps: r.server_kbps,
-                            bitrate_kbps: r.bitrate_kbps,
-                            play_s: r.play_s,
-                            stall_s: r.stall_s,
-                            startup_ms: r.startup_ms,
+                            payload: r.payload,
                         };
                         batch.rows.push(row);
                     }
@@ -87,7 +66,7 @@ impl FeedbackBatch {
                 }
             }
         }
-        batch.rows.sort_by_key(|r| r.recv);
+        batch.rows.sort_by_key(|r| r.payload.recv);
         batch
     }
 
@@ -121,17 +100,7 @@ impl FeedbackBatch {
             session: self.text(r.session),
             channel: self.text(r.channel),
             ip: self.text(r.ip),
-            seq: r.seq,
-            recv: r.recv,
-            event: r.event,
-            period_s: r.period_s,
-            up_kbps: r.up_kbps,
-            down_kbps: r.down_kbps,
-            server_kbps: r.server_kbps,
-            bitrate_kbps: r.bitrate_kbps,
-            play_s: r.play_s,
-            stall_s: r.stall_s,
-            startup_ms: r.startup_ms,
+            payload: r.payload,
         })
     }
 }

@@ -54,7 +54,7 @@ pub fn analyse(recording: &Recording, opts: AnalysisOptions<'_>) -> Analysis {
         bytes += batch.bytes;
         let mut last_minute = i64::MIN;
         for record in batch.records() {
-            let minute = record.recv.div_euclid(MINUTE_MS) * MINUTE_MS;
+            let minute = record.payload.recv.div_euclid(MINUTE_MS) * MINUTE_MS;
             if minute != last_minute {
                 minutes.insert(minute);
                 last_minute = minute;

@@ -119,7 +119,7 @@ mod tests {
 
     fn logged(line: &[u8]) -> serde_json::Value {
         let r = parse_feedback(line, Origin::Log).expect("the log line is a valid logged record");
-        assert_eq!(r.seq, 7);
+        assert_eq!(r.payload.seq, 7);
         serde_json::from_slice(line).expect("JSON")
     }
 

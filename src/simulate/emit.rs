@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use super::olympics::{CHANNELS, FLASH_TROUBLE, NATS, OSES, PLAYERS, Population, User, View};
 use super::rng::{Rng, mix};
+use crate::engine::record::fields::F;
 use crate::recording::layout::Stream;
 
 pub const MINUTE_MS: i64 = 60_000;
@@ -285,27 +286,29 @@ fn report_time(v: &View, k: i64) -> i64 {
     v.start + k * REPORT_MS + jitter
 }
 
+/// The keys come from the record schema's table, in its (the canonical) order, so the
+/// lines take the log reader's shortest road.
 fn record_body(rng: &mut Rng, e: &Event, v: &View, user: &User, seq: u64) -> Vec<u8> {
     let mut b = Vec::with_capacity(400);
-    b.extend_from_slice(b"{\"v\":1,\"peer\":\"");
-    b.extend_from_slice(user.peer.as_bytes());
-    b.extend_from_slice(b"\",\"session\":\"s");
+    b.extend_from_slice(b"{\"v\":1");
+    push_text(&mut b, F::Peer, user.peer.as_bytes());
+    push_key(&mut b, F::Session);
+    b.extend_from_slice(b"\"s");
     push_hex(&mut b, v.id);
-    b.extend_from_slice(b"\",\"seq\":");
+    b.push(b'"');
+    push_key(&mut b, F::Seq);
     push_int(&mut b, seq);
-    b.extend_from_slice(b",\"ts\":");
+    push_key(&mut b, F::Ts);
     push_int(&mut b, e.at + i64::from(user.clock_skew_ms));
     let event = match e.kind {
         Kind::Join => "join",
         Kind::Report(_) => "report",
         Kind::Leave => "leave",
     };
-    b.extend_from_slice(b",\"event\":\"");
-    b.extend_from_slice(event.as_bytes());
-    b.extend_from_slice(b"\",\"channel\":\"");
+    push_text(&mut b, F::Event, event.as_bytes());
     let (channel, _, bitrate) = CHANNELS[usize::from(v.channel)];
-    b.extend_from_slice(channel.as_bytes());
-    b.extend_from_slice(b"\",\"period_s\":");
+    push_text(&mut b, F::Channel, channel.as_bytes());
+    push_key(&mut b, F::PeriodS);
     let troubled = (FLASH_TROUBLE.0..FLASH_TROUBLE.1).contains(&e.at);
     let (nat, _, up_factor) = NATS[usize::from(user.nat)];
     let bitrate = if troubled && v.crowd {
@@ -330,20 +333,18 @@ fn record_body(rng: &mut Rng, e: &Event, v: &View, user: &User, seq: u64) -> Vec
             } else {
                 0.0
             };
-            let fields: [(&[u8], f64); 7] = [
-                (b",\"up_kbps\":", up),
-                (b",\"down_kbps\":", down),
-                (b",\"server_kbps\":", server),
-                (b",\"bitrate_kbps\":", bitrate),
-                (b",\"play_s\":", period - stall),
-                (b",\"stall_s\":", stall),
-                (b",\"startup_ms\":", 0.0),
-            ];
-            for (name, value) in &fields[..6] {
-                b.extend_from_slice(name);
-                push_tenths(&mut b, *value);
+            for (f, value) in [
+                (F::UpKbps, up),
+                (F::DownKbps, down),
+                (F::ServerKbps, server),
+                (F::BitrateKbps, bitrate),
+                (F::PlayS, period - stall),
+                (F::StallS, stall),
+            ] {
+                push_key(&mut b, f);
+                push_tenths(&mut b, value);
             }
-            b.extend_from_slice(fields[6].0);
+            push_key(&mut b, F::StartupMs);
             if k == 1 {
                 #[allow(clippy::cast_possible_truncation)]
                 let startup = rng.lognormal(if v.crowd { 6000.0 } else { 2500.0 }, 0.6) as i64;
@@ -354,14 +355,21 @@ fn record_body(rng: &mut Rng, e: &Event, v: &View, user: &User, seq: u64) -> Vec
         }
         Kind::Join | Kind::Leave => {
             push_tenths(&mut b, 30.0);
-            b.extend_from_slice(
-                b",\"up_kbps\":0,\"down_kbps\":0,\"server_kbps\":0,\"bitrate_kbps\":",
-            );
+            for f in [F::UpKbps, F::DownKbps, F::ServerKbps] {
+                push_key(&mut b, f);
+                b.push(b'0');
+            }
+            push_key(&mut b, F::BitrateKbps);
             push_tenths(&mut b, bitrate);
-            b.extend_from_slice(b",\"play_s\":0,\"stall_s\":0,\"startup_ms\":null");
+            for f in [F::PlayS, F::StallS] {
+                push_key(&mut b, f);
+                b.push(b'0');
+            }
+            push_key(&mut b, F::StartupMs);
+            b.extend_from_slice(b"null");
         }
     }
-    b.extend_from_slice(b",\"buffer_s\":");
+    push_key(&mut b, F::BufferS);
     push_tenths(
         &mut b,
         if matches!(e.kind, Kind::Report(_)) {
@@ -370,7 +378,7 @@ fn record_body(rng: &mut Rng, e: &Event, v: &View, user: &User, seq: u64) -> Vec
             0.0
         },
     );
-    b.extend_from_slice(b",\"partners\":");
+    push_key(&mut b, F::Partners);
     push_int(
         &mut b,
         if matches!(e.kind, Kind::Join) {
@@ -379,26 +387,40 @@ fn record_body(rng: &mut Rng, e: &Event, v: &View, user: &User, seq: u64) -> Vec
             4 + rng.below(36)
         },
     );
-    b.extend_from_slice(b",\"nat\":\"");
-    b.extend_from_slice(nat.as_bytes());
-    b.extend_from_slice(b"\",\"player\":\"");
-    b.extend_from_slice(PLAYERS[usize::from(user.player)].as_bytes());
-    b.extend_from_slice(b"\",\"os\":\"");
-    b.extend_from_slice(OSES[usize::from(user.os)].as_bytes());
-    b.extend_from_slice(b"\",\"rtt_ms\":");
+    push_text(&mut b, F::Nat, nat.as_bytes());
+    push_text(
+        &mut b,
+        F::Player,
+        PLAYERS[usize::from(user.player)].as_bytes(),
+    );
+    push_text(&mut b, F::Os, OSES[usize::from(user.os)].as_bytes());
+    push_key(&mut b, F::RttMs);
     push_tenths(&mut b, rng.lognormal(40.0, 0.5));
-    b.extend_from_slice(b",\"ip\":\"");
-    b.extend_from_slice(user.ip.as_bytes());
-    b.push(b'"');
+    push_text(&mut b, F::Ip, user.ip.as_bytes());
     b
 }
 
+/// What a feedback server adds: its clock and its name.
 fn push_stamp(b: &mut Vec<u8>, recv: i64, server: usize) {
-    b.extend_from_slice(b",\"recv\":");
+    push_key(b, F::Recv);
     push_int(b, recv);
-    b.extend_from_slice(b",\"srv\":\"fs");
+    push_key(b, F::Srv);
+    b.extend_from_slice(b"\"fs");
     push_int(b, server as u64 + 1);
     b.extend_from_slice(b"\"}");
+}
+
+/// `,"name":` of a field.
+fn push_key(b: &mut Vec<u8>, f: F) {
+    b.extend_from_slice(f.field().key.as_bytes());
+}
+
+/// A string field whose value needs no escaping.
+fn push_text(b: &mut Vec<u8>, f: F, value: &[u8]) {
+    push_key(b, f);
+    b.push(b'"');
+    b.extend_from_slice(value);
+    b.push(b'"');
 }
 
 fn push_int(b: &mut Vec<u8>, n: impl itoa::Integer) {

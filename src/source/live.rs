@@ -78,7 +78,7 @@ impl LiveFeed {
                 continue;
             }
             let recv = match stream {
-                Stream::Feedback => parse_feedback(line, Origin::Log).map(|r| r.recv),
+                Stream::Feedback => parse_feedback(line, Origin::Log).map(|r| r.payload.recv),
                 Stream::Probes => parse_probe(line, Origin::Log).map(|r| r.recv),
             };
             let Ok(recv) = recv else {

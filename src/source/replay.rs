@@ -91,7 +91,7 @@ impl ReplayIndex {
         let mut pass = WholePass::default();
         read_in_order(&self.groups, threads, |batch| {
             for r in batch.records() {
-                pass.first_seen.observe(r.peer, r.recv);
+                pass.first_seen.observe(r.peer, r.payload.recv);
             }
             note_damage(&mut pass.damaged, &batch.skipped);
             true
@@ -234,7 +234,7 @@ impl ReplayEngine {
     ) -> Option<(FeedbackBatch, usize)> {
         let mut fed = at;
         for r in batch.records().skip(at) {
-            if r.recv > clock {
+            if r.payload.recv > clock {
                 break;
             }
             self.monitor.ingest(&r);

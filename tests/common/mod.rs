@@ -148,7 +148,7 @@ fn walk(dir: &Path) -> Vec<(std::path::PathBuf, Vec<(String, u64)>)> {
                         peerscope::engine::record::Origin::Log,
                     )
                     .unwrap_or_else(|e| panic!("{}:{n}: {e}", f.path.display()));
-                    (r.peer.into_owned(), r.seq)
+                    (r.peer.into_owned(), r.payload.seq)
                 })
                 .collect();
             out.push((f.path.clone(), records));

@@ -1,8 +1,8 @@
 //! Taking records in, and moving the clock.
 
 use super::{Monitor, PeerLive, SAMPLE_SPAN_MS, Sample};
-use crate::engine::core::FeedbackCore;
 use crate::engine::record::Event;
+use crate::engine::record::FeedbackCore;
 use crate::engine::tiers::{ALL, CellId, History};
 
 /// Files an online change in its cell's bucket: it counts at every bucket end at or
@@ -18,7 +18,7 @@ impl Monitor {
             return;
         };
         self.accepted += 1;
-        self.latest_recv = self.latest_recv.max(obs.recv);
+        self.latest_recv = self.latest_recv.max(obs.payload.recv);
         let cell = self.cell_of(&obs);
         let peer = obs.peer as usize;
         if peer >= self.peers.len() {
@@ -26,40 +26,41 @@ impl Monitor {
         }
         let unseen_here = !std::mem::replace(&mut self.peers[peer].seen, true);
         let is_new = match &self.first_seen {
-            Some(first) => unseen_here && first.first(record.peer) == Some(obs.recv),
+            Some(first) => unseen_here && first.first(record.peer) == Some(obs.payload.recv),
             None => unseen_here,
         };
-        let until = (obs.event != Event::Leave).then(|| obs.online_until());
+        let until = (obs.payload.event != Event::Leave).then(|| obs.payload.online_until());
         {
             let mut file = file_online(&mut self.history);
             self.online_all
-                .record(obs.peer, ALL, obs.recv, until, &mut file);
+                .record(obs.peer, ALL, obs.payload.recv, until, &mut file);
             self.online_cells
-                .record(obs.peer, cell, obs.recv, until, &mut file);
+                .record(obs.peer, cell, obs.payload.recv, until, &mut file);
         }
         for c in [ALL, cell] {
-            let b = self.history.cell_mut(obs.recv, c);
+            let b = self.history.cell_mut(obs.payload.recv, c);
             b.records += 1;
             if is_new {
                 b.new_peers += 1;
             }
         }
-        if obs.event != Event::Report {
+        if obs.payload.event != Event::Report {
             return;
         }
-        let sums = obs.report_sums(&self.qoe);
+        let sums = obs.payload.report_sums(&self.qoe);
         let startup = obs
+            .payload
             .startup_ms
             .filter(|_| self.startup_seen.insert(obs.session));
         for c in [ALL, cell] {
-            let b = self.history.cell_mut(obs.recv, c);
+            let b = self.history.cell_mut(obs.payload.recv, c);
             b.add_report(&sums);
             if let Some(s) = startup {
                 b.startups.push(s);
             }
         }
         self.peers[peer].samples.push_back(Sample {
-            recv: obs.recv,
+            recv: obs.payload.recv,
             cell,
             sums,
             startup,

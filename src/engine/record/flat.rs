@@ -1,26 +1,12 @@
-//! A fast decoder for the common case: one flat JSON object whose strings have no
-//! escapes. It fills the same slots as the general (serde) decoder and gives up — the
-//! caller then falls back to serde — on anything else: escapes, nesting, numbers serde
-//! would read differently, syntax errors. So it never decides a line is invalid; it only
-//! makes valid lines cheap. A differential property test keeps the two in agreement.
+//! Walking one flat JSON object whose strings have no escapes: the common case, read
+//! without serde. It gives up — the caller then leaves the line to the general reader —
+//! on anything else: escapes, nesting, numbers serde would read differently, syntax
+//! errors. So it never decides a line is invalid; it only makes valid lines cheap. The
+//! readers' differential test keeps its values equal to serde's.
 
 use std::borrow::Cow;
 
 use super::scalar::Scalar;
-
-/// Fills `slots` from `line`, or returns `None` to ask for the general decoder.
-pub(crate) fn scan_flat<'a>(
-    line: &'a [u8],
-    lookup: fn(&str) -> Option<usize>,
-    slots: &mut [Option<Scalar<'a>>],
-) -> Option<()> {
-    walk_flat(std::str::from_utf8(line).ok()?, |key, value| {
-        if let Some(k) = lookup(key) {
-            slots[k] = Some(value);
-        }
-        Some(())
-    })
-}
 
 /// Calls `field` for each key and scalar value of a flat object; `None` from `field`, or
 /// anything the fast path does not handle, stops the walk with `None`. The line is
@@ -229,23 +215,24 @@ fn general_number(text: &str, negative: bool, integer: bool) -> Option<Scalar<'s
 mod tests {
     use super::*;
 
-    fn lookup(k: &str) -> Option<usize> {
-        ["a", "b", "c"].iter().position(|n| *n == k)
-    }
-
-    fn scan(line: &str) -> Option<Vec<Option<Scalar<'_>>>> {
-        let mut slots = vec![None, None, None];
-        scan_flat(line.as_bytes(), lookup, &mut slots).map(|()| slots)
+    fn scan(line: &str) -> Option<Vec<(String, Scalar<'_>)>> {
+        let mut fields = Vec::new();
+        walk_flat(line, |k, v| {
+            fields.push((k.to_owned(), v));
+            Some(())
+        })
+        .map(|()| fields)
     }
 
     #[test]
     fn reads_flat_objects() {
         let s = scan(r#" { "a" : -12 , "x": [1], "b":"hé", "c": 2.5e1 } "#);
-        assert_eq!(s, None, "nested values go to the general decoder");
+        assert_eq!(s, None, "nested values go to the general reader");
         let s = scan(r#"{"a":-12,"x":true,"b":"hé","c":2.5e1}"#).expect("flat");
-        assert_eq!(s[0], Some(Scalar::Int(-12)));
-        assert_eq!(s[1], Some(Scalar::Str(Cow::Borrowed("hé"))));
-        assert_eq!(s[2], Some(Scalar::Float(25.0)));
+        assert_eq!(s[0], ("a".into(), Scalar::Int(-12)));
+        assert_eq!(s[1], ("x".into(), Scalar::Bool(true)));
+        assert_eq!(s[2], ("b".into(), Scalar::Str(Cow::Borrowed("hé"))));
+        assert_eq!(s[3], ("c".into(), Scalar::Float(25.0)));
     }
 
     #[test]
@@ -268,6 +255,6 @@ mod tests {
         ] {
             assert_eq!(scan(line), None, "{line}");
         }
-        assert_eq!(scan("{}"), Some(vec![None, None, None]));
+        assert_eq!(scan("{}"), Some(Vec::new()));
     }
 }

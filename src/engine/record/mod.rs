@@ -1,25 +1,36 @@
-//! Feedback and probe records (DESIGN §2): decoding and validation.
+//! Feedback and probe records (DESIGN §2): one schema, three readers.
 //!
-//! A record is decoded in one pass over the line with borrowed strings, then each
-//! field is checked in plain code so that every rejection names its field and quotes
-//! the bad value. Rejections carry a [`Reason`] so that skipped lines can be counted
-//! by cause, which the TUI and `report` show.
+//! [`fields`] holds the schemas as tables (name, type, range, longest value, for which
+//! origin a field is required); everything here and in the readers reads them. A line
+//! is read by the first of these that takes it:
+//! - [`fast`]'s canonical reader: the fields in the table's order with no spaces, as
+//!   `serve` and `simulate` write logs, each key matched as a literal (logs only);
+//! - [`fast`]'s any-order reader: a flat object of valid fields in any order, the shape
+//!   of a peer's POST;
+//! - the general reader: serde decodes the line into one borrowed [`Scalar`] per field,
+//!   then each field is checked in plain code, so that every rejection names its field
+//!   and quotes the bad value.
+//!
+//! The fast readers only ever accept; a line they do not take goes to the general
+//! reader, so errors come from one code path. A differential test and the `record` fuzz
+//! target hold the three to the same verdicts, for logs and for peers. Rejections carry
+//! a [`Reason`] so that skipped lines can be counted by cause, which the TUI and
+//! `report` show.
+
+pub mod fast;
+pub mod fields;
+mod flat;
+pub mod payload;
+mod scalar;
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
-use super::fastpath::scan_flat;
-use super::scalar::{Scalar, not_an_object, visit_object};
-
-/// Longest accepted identifiers, in characters (DESIGN §2.1).
-const PEER_MAX: usize = 64;
-const SESSION_MAX: usize = 64;
-const CHANNEL_MAX: usize = 32;
-const LABEL_MAX: usize = 32;
-/// Longest accepted free-form strings elsewhere (IP text, server name, probe names).
-const TEXT_MAX: usize = 256;
+use fields::{F, FEEDBACK, Field, Kind, Need, P, PROBE};
+pub use payload::{FeedbackCore, Payload};
+use scalar::{Scalar, not_an_object, visit_object};
 
 /// The longest line any part of peerscope reads or accepts as one record, in bytes:
 /// readers of logs and recordings skip (and count) longer lines without holding them,
@@ -107,12 +118,22 @@ pub enum Event {
     Leave,
 }
 
+impl Event {
+    /// In the order of [`fields::EVENTS`].
+    pub const ALL: [Event; 3] = [Event::Join, Event::Report, Event::Leave];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Nat {
     Open,
     Cone,
     Symmetric,
     Unknown,
+}
+
+impl Nat {
+    /// In the order of [`fields::NATS`].
+    pub const ALL: [Nat; 4] = [Nat::Open, Nat::Cone, Nat::Symmetric, Nat::Unknown];
 }
 
 /// Whether the record comes from a log (server-stamped) or straight from a peer.
@@ -124,23 +145,15 @@ pub enum Origin {
     Peer,
 }
 
-/// One feedback message (DESIGN §2.1), borrowing its strings from the line.
+/// One feedback message (DESIGN §2.1), borrowing its strings from the line: what the
+/// engine computes with is its [`Payload`], the rest is checked and kept for views.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Feedback<'a> {
     pub peer: Cow<'a, str>,
     pub session: Cow<'a, str>,
-    pub seq: u64,
     pub ts: i64,
-    pub event: Event,
     pub channel: Cow<'a, str>,
-    pub period_s: f64,
-    pub up_kbps: f64,
-    pub down_kbps: f64,
-    pub server_kbps: f64,
-    pub bitrate_kbps: f64,
-    pub play_s: f64,
-    pub stall_s: f64,
-    pub startup_ms: Option<i64>,
+    pub payload: Payload,
     pub buffer_s: f64,
     pub partners: u64,
     pub nat: Nat,
@@ -148,8 +161,6 @@ pub struct Feedback<'a> {
     pub os: Cow<'a, str>,
     pub rtt_ms: f64,
     pub ip: Option<Cow<'a, str>>,
-    /// Server clock at acceptance, ms since epoch; 0 for a record straight from a peer.
-    pub recv: i64,
     pub srv: Option<Cow<'a, str>>,
 }
 
@@ -199,164 +210,107 @@ impl ProbeRecord<'_> {
     }
 }
 
-const FEEDBACK_FIELDS: [&str; 24] = [
-    "v",
-    "peer",
-    "session",
-    "seq",
-    "ts",
-    "event",
-    "channel",
-    "period_s",
-    "up_kbps",
-    "down_kbps",
-    "server_kbps",
-    "bitrate_kbps",
-    "play_s",
-    "stall_s",
-    "startup_ms",
-    "buffer_s",
-    "partners",
-    "nat",
-    "player",
-    "os",
-    "rtt_ms",
-    "ip",
-    "recv",
-    "srv",
-];
-
-/// Position of a field in [`FEEDBACK_FIELDS`]; a `match` compiles to a length switch and one
-/// comparison, and every key of every line goes through here.
-fn feedback_field(key: &str) -> Option<usize> {
-    match key {
-        "v" => Some(0),
-        "peer" => Some(1),
-        "session" => Some(2),
-        "seq" => Some(3),
-        "ts" => Some(4),
-        "event" => Some(5),
-        "channel" => Some(6),
-        "period_s" => Some(7),
-        "up_kbps" => Some(8),
-        "down_kbps" => Some(9),
-        "server_kbps" => Some(10),
-        "bitrate_kbps" => Some(11),
-        "play_s" => Some(12),
-        "stall_s" => Some(13),
-        "startup_ms" => Some(14),
-        "buffer_s" => Some(15),
-        "partners" => Some(16),
-        "nat" => Some(17),
-        "player" => Some(18),
-        "os" => Some(19),
-        "rtt_ms" => Some(20),
-        "ip" => Some(21),
-        "recv" => Some(22),
-        "srv" => Some(23),
-        _ => None,
-    }
-}
-
-const PROBE_FIELDS: [&str; 14] = [
-    "v",
-    "probe",
-    "dest",
-    "group",
-    "ts",
-    "rtt_ms",
-    "loss_fwd",
-    "loss_rev",
-    "reorder_fwd",
-    "reorder_rev",
-    "samples",
-    "hops",
-    "recv",
-    "srv",
-];
-
-/// Position of a field in [`PROBE_FIELDS`]; a `match` compiles to a length switch and one
-/// comparison, and every key of every line goes through here.
-fn probe_field(key: &str) -> Option<usize> {
-    match key {
-        "v" => Some(0),
-        "probe" => Some(1),
-        "dest" => Some(2),
-        "group" => Some(3),
-        "ts" => Some(4),
-        "rtt_ms" => Some(5),
-        "loss_fwd" => Some(6),
-        "loss_rev" => Some(7),
-        "reorder_fwd" => Some(8),
-        "reorder_rev" => Some(9),
-        "samples" => Some(10),
-        "hops" => Some(11),
-        "recv" => Some(12),
-        "srv" => Some(13),
-        _ => None,
-    }
-}
-
-/// The raw fields of one object, in the order of a field table.
+/// The raw fields of one object, by position in a schema table.
 struct Slots<'a, const N: usize> {
-    lookup: fn(&str) -> Option<usize>,
+    table: &'static [Field],
     values: [Option<Scalar<'a>>; N],
 }
 
 impl<'a, const N: usize> Slots<'a, N> {
-    fn take(&mut self, name: &'static str) -> Option<Scalar<'a>> {
-        let i = (self.lookup)(name)?;
+    fn take(&mut self, i: usize) -> Option<Scalar<'a>> {
         self.values[i].take()
     }
 
-    fn required(&mut self, name: &'static str) -> Result<Scalar<'a>, RecordError> {
-        match self.take(name) {
-            Some(v) => Ok(v),
-            None => Err(RecordError::field(Reason::MissingField, name, "missing")),
+    fn name(&self, i: usize) -> &'static str {
+        self.table[i].name
+    }
+
+    fn required(&mut self, i: usize) -> Result<Scalar<'a>, RecordError> {
+        let name = self.name(i);
+        self.take(i)
+            .ok_or_else(|| RecordError::field(Reason::MissingField, name, "missing"))
+    }
+
+    /// The field's value if the record must or may carry it from this origin; `None`
+    /// for an optional field left out, or one the server sets (a peer's is not read).
+    fn needed(&mut self, i: usize, origin: Origin) -> Result<Option<Scalar<'a>>, RecordError> {
+        match (self.table[i].need, origin) {
+            (Need::Always, _) | (Need::InLogs | Need::ServerOnly, Origin::Log) => {
+                self.required(i).map(Some)
+            }
+            (Need::ServerOnly, Origin::Peer) => Ok(None),
+            (Need::InLogs | Need::Optional, _) => Ok(self.take(i)),
         }
     }
 
-    fn int(&mut self, name: &'static str) -> Result<i64, RecordError> {
-        let v = self.required(name)?;
-        as_int(name, &v)
+    fn int(&mut self, i: usize) -> Result<i64, RecordError> {
+        let v = self.required(i)?;
+        as_int(self.name(i), &v)
     }
 
-    fn uint(&mut self, name: &'static str) -> Result<u64, RecordError> {
-        match self.required(name)? {
-            Scalar::BigUint(n) => Ok(n),
+    fn count(&mut self, i: usize) -> Result<u64, RecordError> {
+        let name = self.name(i);
+        let n = match self.required(i)? {
+            Scalar::BigUint(n) => n,
             v => {
                 let n = as_int(name, &v)?;
                 u64::try_from(n).map_err(|_| {
                     RecordError::field(Reason::OutOfRange, name, format!("must be ≥ 0, got {n}"))
-                })
+                })?
             }
+        };
+        if n == 0 && self.table[i].kind == Kind::PositiveCount {
+            return Err(RecordError::field(
+                Reason::OutOfRange,
+                name,
+                "must be > 0, got 0",
+            ));
         }
+        Ok(n)
     }
 
-    fn number(&mut self, name: &'static str, check: Range) -> Result<f64, RecordError> {
-        let v = self.required(name)?;
+    fn number(&mut self, i: usize) -> Result<f64, RecordError> {
+        let name = self.name(i);
+        let v = self.required(i)?;
         let x = as_number(name, &v)?;
-        check.test(name, x)
-    }
-
-    fn string(&mut self, name: &'static str, max: usize) -> Result<Cow<'a, str>, RecordError> {
-        let v = self.required(name)?;
-        as_string(name, v, max)
-    }
-
-    fn optional_string(
-        &mut self,
-        name: &'static str,
-        max: usize,
-    ) -> Result<Option<Cow<'a, str>>, RecordError> {
-        match self.take(name) {
-            None => Ok(None),
-            Some(v) => as_string(name, v, max).map(Some),
+        match self.table[i].kind {
+            Kind::Number(range) if !range.holds(x) => Err(RecordError::field(
+                Reason::OutOfRange,
+                name,
+                format!("must be {}, got {x}", range.wanted()),
+            )),
+            _ => Ok(x),
         }
+    }
+
+    fn string(&mut self, i: usize) -> Result<Cow<'a, str>, RecordError> {
+        let v = self.required(i)?;
+        as_string(self.name(i), v, self.table[i].max_chars())
+    }
+
+    /// A string field the origin may leave out (or need not send at all).
+    fn string_from(
+        &mut self,
+        i: usize,
+        origin: Origin,
+    ) -> Result<Option<Cow<'a, str>>, RecordError> {
+        match self.needed(i, origin)? {
+            None => Ok(None),
+            Some(v) => as_string(self.name(i), v, self.table[i].max_chars()).map(Some),
+        }
+    }
+
+    /// The position of the value among the field's choices.
+    fn choice(&mut self, i: usize) -> Result<usize, RecordError> {
+        let v = self.required(i)?;
+        let Kind::Choice(choices) = self.table[i].kind else {
+            unreachable_kind(self.name(i))
+        };
+        one_of(self.name(i), &v, choices)
     }
 
     fn version(&mut self) -> Result<(), RecordError> {
-        match self.int("v")? {
+        match self.int(0)? {
             1 => Ok(()),
             n => Err(RecordError::field(
                 Reason::UnknownValue,
@@ -367,34 +321,9 @@ impl<'a, const N: usize> Slots<'a, N> {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Range {
-    NonNegative,
-    Positive,
-    Fraction,
-}
-
-impl Range {
-    fn test(self, name: &'static str, x: f64) -> Result<f64, RecordError> {
-        let ok = match self {
-            Range::NonNegative => x >= 0.0,
-            Range::Positive => x > 0.0,
-            Range::Fraction => (0.0..=1.0).contains(&x),
-        };
-        if ok {
-            return Ok(x);
-        }
-        let want = match self {
-            Range::NonNegative => "≥ 0",
-            Range::Positive => "> 0",
-            Range::Fraction => "between 0 and 1",
-        };
-        Err(RecordError::field(
-            Reason::OutOfRange,
-            name,
-            format!("must be {want}, got {x}"),
-        ))
-    }
+/// A schema table and its reading code disagree: a bug, caught by the tests.
+fn unreachable_kind(name: &str) -> ! {
+    panic!("field `{name}` is not of the kind its reader expects")
 }
 
 fn wrong_type(name: &'static str, want: &str, got: &Scalar) -> RecordError {
@@ -471,59 +400,20 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-fn one_of<T: Copy>(
-    name: &'static str,
-    v: &Scalar,
-    choices: &[(&str, T)],
-) -> Result<T, RecordError> {
+fn one_of(name: &'static str, v: &Scalar, choices: &[&str]) -> Result<usize, RecordError> {
     let Scalar::Str(s) = v else {
         return Err(wrong_type(name, "a string", v));
     };
     choices
         .iter()
-        .find(|(n, _)| *n == s.as_ref())
-        .map(|(_, t)| *t)
+        .position(|n| *n == s.as_ref())
         .ok_or_else(|| {
-            let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
             RecordError::field(
                 Reason::UnknownValue,
                 name,
-                format!("{:?} is not one of {}", truncate(s, 40), names.join(", ")),
+                format!("{:?} is not one of {}", truncate(s, 40), choices.join(", ")),
             )
         })
-}
-
-/// The serde decoder of one record type, filling its slots.
-type GeneralDecoder<'a, const N: usize> =
-    fn(&'a [u8]) -> Result<[Option<Scalar<'a>>; N], RecordError>;
-
-/// Decodes one line into its slots: the fast path for flat records, else serde.
-fn decode_slots<'a, const N: usize>(
-    line: &'a [u8],
-    lookup: fn(&str) -> Option<usize>,
-    general: GeneralDecoder<'a, N>,
-) -> Result<Slots<'a, N>, RecordError> {
-    let mut values = std::array::from_fn(|_| None);
-    if FAST_PATH.with(std::cell::Cell::get) && scan_flat(line, lookup, &mut values).is_some() {
-        return Ok(Slots { lookup, values });
-    }
-    Ok(Slots {
-        lookup,
-        values: general(line)?,
-    })
-}
-
-thread_local! {
-    /// Off only in the differential test that compares the two decoders.
-    static FAST_PATH: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
-}
-
-#[cfg(test)]
-pub(crate) fn with_general_decoder<T>(f: impl FnOnce() -> T) -> T {
-    FAST_PATH.with(|c| c.set(false));
-    let out = f();
-    FAST_PATH.with(|c| c.set(true));
-    out
 }
 
 /// Decodes one line with serde, mapping JSON errors to a reason.
@@ -548,7 +438,7 @@ fn decode<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, RecordError> {
 
 macro_rules! slots_deserialize {
     ($ty:ident, $fields:ident, $lookup:ident) => {
-        struct $ty<'a>(Slots<'a, { $fields.len() }>);
+        struct $ty<'a>([Option<Scalar<'a>>; $fields.len()]);
 
         impl<'de> Deserialize<'de> for $ty<'de> {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -559,12 +449,9 @@ macro_rules! slots_deserialize {
                         f.write_str("a record object")
                     }
                     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                        let mut slots: Slots<'de, { $fields.len() }> = Slots {
-                            lookup: $lookup,
-                            values: std::array::from_fn(|_| None),
-                        };
-                        visit_object(map, $lookup, &mut slots.values)?;
-                        Ok($ty(slots))
+                        let mut values = std::array::from_fn(|_| None);
+                        visit_object(map, $lookup, &mut values)?;
+                        Ok($ty(values))
                     }
                     fn visit_seq<A: serde::de::SeqAccess<'de>>(
                         self,
@@ -579,8 +466,19 @@ macro_rules! slots_deserialize {
     };
 }
 
-slots_deserialize!(FeedbackSlots, FEEDBACK_FIELDS, feedback_field);
-slots_deserialize!(ProbeSlots, PROBE_FIELDS, probe_field);
+fn feedback_position(key: &str) -> Option<usize> {
+    F::of(key).map(|p| p as usize)
+}
+
+fn probe_position(key: &str) -> Option<usize> {
+    P::of(key).map(|p| p as usize)
+}
+
+const FEEDBACK_LEN: usize = FEEDBACK.len();
+const PROBE_LEN: usize = PROBE.len();
+
+slots_deserialize!(FeedbackSlots, FEEDBACK, feedback_position);
+slots_deserialize!(ProbeSlots, PROBE, probe_position);
 
 /// JSON is UTF-8 (RFC 8259), but serde skips over the values of fields it does not
 /// know without checking them: a peer's record must not carry such bytes into the log,
@@ -599,112 +497,106 @@ fn peer_sends_utf8(line: &[u8], origin: Origin) -> Result<(), RecordError> {
 
 /// Parses and validates one feedback line (no trailing newline).
 pub fn parse_feedback(line: &[u8], origin: Origin) -> Result<Feedback<'_>, RecordError> {
-    if FAST_PATH.with(std::cell::Cell::get) {
-        if let Some(record) = super::fastfeedback::feedback(line, origin) {
-            return Ok(record);
-        }
+    match fast::feedback(line, origin) {
+        Some(record) => Ok(record),
+        None => parse_feedback_general(line, origin),
     }
-    // Only here: the fast paths take nothing but UTF-8 already.
-    peer_sends_utf8(line, origin)?;
-    let mut s = decode_slots(line, feedback_field, |l| {
-        decode::<FeedbackSlots>(l).map(|f| f.0.values)
-    })?;
-    s.version()?;
-    let startup_ms = match s.take("startup_ms") {
-        // Absent is read as null: the value is only sent once per session.
-        None | Some(Scalar::Null) => None,
-        Some(v) => Some(as_int("startup_ms", &v)?),
-    };
-    let event = one_of(
-        "event",
-        &s.required("event")?,
-        &[
-            ("join", Event::Join),
-            ("report", Event::Report),
-            ("leave", Event::Leave),
-        ],
-    )?;
-    let nat = one_of(
-        "nat",
-        &s.required("nat")?,
-        &[
-            ("open", Nat::Open),
-            ("cone", Nat::Cone),
-            ("symmetric", Nat::Symmetric),
-            ("unknown", Nat::Unknown),
-        ],
-    )?;
-    let record = Feedback {
-        peer: s.string("peer", PEER_MAX)?,
-        session: s.string("session", SESSION_MAX)?,
-        seq: s.uint("seq")?,
-        ts: s.int("ts")?,
-        event,
-        channel: s.string("channel", CHANNEL_MAX)?,
-        period_s: s.number("period_s", Range::Positive)?,
-        up_kbps: s.number("up_kbps", Range::NonNegative)?,
-        down_kbps: s.number("down_kbps", Range::NonNegative)?,
-        server_kbps: s.number("server_kbps", Range::NonNegative)?,
-        bitrate_kbps: s.number("bitrate_kbps", Range::Positive)?,
-        play_s: s.number("play_s", Range::NonNegative)?,
-        stall_s: s.number("stall_s", Range::NonNegative)?,
-        startup_ms,
-        buffer_s: s.number("buffer_s", Range::NonNegative)?,
-        partners: s.uint("partners")?,
-        nat,
-        player: s.string("player", LABEL_MAX)?,
-        os: s.string("os", LABEL_MAX)?,
-        rtt_ms: s.number("rtt_ms", Range::NonNegative)?,
-        ip: match origin {
-            Origin::Log => Some(s.string("ip", TEXT_MAX)?),
-            Origin::Peer => s.optional_string("ip", TEXT_MAX)?,
-        },
-        recv: match origin {
-            Origin::Log => s.int("recv")?,
-            Origin::Peer => 0,
-        },
-        srv: s.optional_string("srv", TEXT_MAX)?,
-    };
-    Ok(record)
 }
 
-/// Parses and validates one probe line (no trailing newline).
+/// The general reader alone: where every rejection comes from, and what the fast
+/// readers are held to.
+pub fn parse_feedback_general(line: &[u8], origin: Origin) -> Result<Feedback<'_>, RecordError> {
+    // Only here: the fast readers take nothing but UTF-8 already.
+    peer_sends_utf8(line, origin)?;
+    let mut s: Slots<'_, FEEDBACK_LEN> = Slots {
+        table: FEEDBACK,
+        values: decode::<FeedbackSlots>(line)?.0,
+    };
+    // The order of the checks decides which error a line with several is reported by.
+    s.version()?;
+    let startup_ms = match s.needed(F::StartupMs as usize, origin)? {
+        // Absent is read as null: the value is only sent once per session.
+        None | Some(Scalar::Null) => None,
+        Some(v) => Some(as_int(F::StartupMs.field().name, &v)?),
+    };
+    let event = Event::ALL[s.choice(F::Event as usize)?];
+    let nat = Nat::ALL[s.choice(F::Nat as usize)?];
+    // Fields in the order they were checked before the schema was a table.
+    let peer = s.string(F::Peer as usize)?;
+    let session = s.string(F::Session as usize)?;
+    let seq = s.count(F::Seq as usize)?;
+    let ts = s.int(F::Ts as usize)?;
+    let channel = s.string(F::Channel as usize)?;
+    let payload = Payload {
+        seq,
+        recv: 0,
+        event,
+        period_s: s.number(F::PeriodS as usize)?,
+        up_kbps: s.number(F::UpKbps as usize)?,
+        down_kbps: s.number(F::DownKbps as usize)?,
+        server_kbps: s.number(F::ServerKbps as usize)?,
+        bitrate_kbps: s.number(F::BitrateKbps as usize)?,
+        play_s: s.number(F::PlayS as usize)?,
+        stall_s: s.number(F::StallS as usize)?,
+        startup_ms,
+    };
+    let buffer_s = s.number(F::BufferS as usize)?;
+    let partners = s.count(F::Partners as usize)?;
+    let player = s.string(F::Player as usize)?;
+    let os = s.string(F::Os as usize)?;
+    let rtt_ms = s.number(F::RttMs as usize)?;
+    let ip = s.string_from(F::Ip as usize, origin)?;
+    let recv = match s.needed(F::Recv as usize, origin)? {
+        Some(v) => as_int(F::Recv.field().name, &v)?,
+        None => 0,
+    };
+    Ok(Feedback {
+        peer,
+        session,
+        ts,
+        channel,
+        payload: Payload { recv, ..payload },
+        buffer_s,
+        partners,
+        nat,
+        player,
+        os,
+        rtt_ms,
+        ip,
+        srv: s.string_from(F::Srv as usize, origin)?,
+    })
+}
+
+/// Parses and validates one probe line (no trailing newline). Probe records are few (a
+/// round every few minutes per path), so they take the general reader only.
 pub fn parse_probe(line: &[u8], origin: Origin) -> Result<ProbeRecord<'_>, RecordError> {
     peer_sends_utf8(line, origin)?;
-    let mut s = decode_slots(line, probe_field, |l| {
-        decode::<ProbeSlots>(l).map(|f| f.0.values)
-    })?;
+    let mut s: Slots<'_, PROBE_LEN> = Slots {
+        table: PROBE,
+        values: decode::<ProbeSlots>(line)?.0,
+    };
     s.version()?;
-    let hops = match s.take("hops") {
+    let hops = match s.needed(P::Hops as usize, origin)? {
         None | Some(Scalar::Null) => None,
         Some(_) => Some(parse_hops(line)?),
     };
     Ok(ProbeRecord {
-        probe: s.string("probe", LABEL_MAX)?,
-        dest: s.string("dest", TEXT_MAX)?,
-        group: s.string("group", TEXT_MAX)?,
-        ts: s.int("ts")?,
-        rtt_ms: s.number("rtt_ms", Range::NonNegative)?,
-        loss_fwd: s.number("loss_fwd", Range::Fraction)?,
-        loss_rev: s.number("loss_rev", Range::Fraction)?,
-        reorder_fwd: s.number("reorder_fwd", Range::Fraction)?,
-        reorder_rev: s.number("reorder_rev", Range::Fraction)?,
-        samples: match s.uint("samples")? {
-            0 => {
-                return Err(RecordError::field(
-                    Reason::OutOfRange,
-                    "samples",
-                    "must be > 0, got 0",
-                ));
-            }
-            n => n,
-        },
+        probe: s.string(P::Probe as usize)?,
+        dest: s.string(P::Dest as usize)?,
+        group: s.string(P::Group as usize)?,
+        ts: s.int(P::Ts as usize)?,
+        rtt_ms: s.number(P::RttMs as usize)?,
+        loss_fwd: s.number(P::LossFwd as usize)?,
+        loss_rev: s.number(P::LossRev as usize)?,
+        reorder_fwd: s.number(P::ReorderFwd as usize)?,
+        reorder_rev: s.number(P::ReorderRev as usize)?,
+        samples: s.count(P::Samples as usize)?,
         hops,
-        recv: match origin {
-            Origin::Log => s.int("recv")?,
-            Origin::Peer => 0,
+        recv: match s.needed(P::Recv as usize, origin)? {
+            Some(v) => as_int(P::Recv.field().name, &v)?,
+            None => 0,
         },
-        srv: s.optional_string("srv", TEXT_MAX)?,
+        srv: s.string_from(P::Srv as usize, origin)?,
     })
 }
 
@@ -737,5 +629,4 @@ fn parse_hops(line: &[u8]) -> Result<Vec<Hop>, RecordError> {
 }
 
 #[cfg(test)]
-#[path = "record_tests.rs"]
 mod tests;
