@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-use peerscope::engine::alerts::{AlertRules, evaluate};
-use peerscope::engine::geography::Geography;
+use peerscope::config::{Config, validate};
 use peerscope::engine::location::IpGeo;
 use peerscope::engine::qoe::QoeParams;
 use peerscope::recording::scan::Recording;
+use peerscope::source::frames::FrameSource;
 use peerscope::source::replay::{ReplayEngine, ReplayIndex};
-use peerscope::ui::data::FrameData;
+use peerscope::source::replay_frames::ReplayFrames;
 use peerscope::ui::frame;
 use peerscope::ui::request::frame_request;
 use peerscope::ui::state::{Mode, UiState, View};
@@ -60,26 +60,11 @@ fn bench(c: &mut Criterion) {
     group.bench_function("snapshot", |b| {
         b.iter(|| engine.monitor().snapshot(black_box(&request.query)));
     });
-    let snapshot = engine.monitor().snapshot(&request.query);
-    let data = FrameData {
-        probes: peerscope::engine::probe_snapshot::ProbeSnapshot::default(),
-        alerts: evaluate(&snapshot.minutes, &AlertRules::default()),
-        snapshot,
-        sources: Vec::new(),
-        skipped: 0,
-        damaged: Vec::new(),
-        start: Some(start),
-        end: index.end(),
-        loading: None,
-        tz: chrono_tz::Asia::Hong_Kong,
-        geography: Ok(Arc::new(
-            Geography::load(
-                &Path::new(env!("CARGO_MANIFEST_DIR")).join("maps/hk-districts.geojson"),
-                &Path::new(env!("CARGO_MANIFEST_DIR")).join("maps/hk-outline.geojson"),
-            )
-            .expect("maps"),
-        )),
-    };
+    // The frame `peerscope replay` draws at that moment.
+    let settings = validate(Config::default(), None).expect("settings");
+    let mut frames = ReplayFrames::open(dir, &settings).expect("sample");
+    frames.read_whole();
+    let data = frames.frame(&request);
     for view in View::ALL {
         let mut ui = ui.clone();
         ui.view = view;

@@ -6,11 +6,11 @@ use clap::{Parser, Subcommand};
 
 use peerscope::agent::{self, ProbeArgs};
 use peerscope::cli::UsageError;
+use peerscope::commands::{self, replay::ReplayArgs, watch::WatchArgs};
 use peerscope::config::{self, CommonArgs};
 use peerscope::report::{self, ReportArgs};
 use peerscope::server::{self, ServeArgs};
 use peerscope::simulate::{self, SimulateArgs};
-use peerscope::ui::{self, replay::ReplayArgs, watch::WatchArgs};
 
 #[derive(Debug, Parser)]
 #[command(name = "peerscope", version, about = "Terminal monitoring for P2P live streaming", long_about = None)]
@@ -50,8 +50,8 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args, &settings),
         Command::Serve(args) => server::run(args, &settings),
         Command::Simulate(args) => simulate::run(args, &settings),
-        Command::Replay(args) => ui::replay::run(args, &settings),
-        Command::Watch(args) => ui::watch::run(args, &settings),
+        Command::Replay(args) => commands::replay::run(args, &settings),
+        Command::Watch(args) => commands::watch::run(args, &settings),
         Command::Probe(args) => agent::run(args, &settings),
     };
     match result {

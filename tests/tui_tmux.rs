@@ -334,3 +334,53 @@ fn sigterm_restores_the_terminal() {
     assert!(killed.success());
     tmux.exited_cleanly(&exit_file, "SIGTERM");
 }
+
+/// Issue 18.1: at the fastest speed the clock never stalls — after a pause, after a seek
+/// back — and the status bar says when the recording has ended.
+#[test]
+#[ignore = "needs tmux (apt-get install tmux; .ci/run installs it and runs it): cargo test -- --ignored"]
+fn issue18_1_the_fastest_speed_never_stalls_and_the_end_is_announced() {
+    require(
+        Command::new("tmux").arg("-V").output().is_ok(),
+        "tmux (apt-get install tmux)",
+    );
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let tmux = Tmux {
+        socket: format!("peerscope-fastest-{}", std::process::id()),
+    };
+    let command = format!(
+        "cd {} && {} replay recordings/olympics-2012-sample --speed 3600; sleep 30",
+        root.display(),
+        env!("CARGO_BIN_EXE_peerscope"),
+    );
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ps",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        &command,
+    ]);
+    assert!(out.status.success(), "tmux new-session: {out:?}");
+    tmux.wait_for("the overview", |s| s.contains("REPLAY ×3600"));
+    // Paused first, then to the fastest speed, then unpaused: the frame for the clock
+    // is already in, and the clock must move anyway.
+    tmux.keys(&["Space"]);
+    tmux.wait_for("the pause", |s| s.contains("PAUSED"));
+    tmux.keys(&[">", ">", ">", ">"]);
+    tmux.keys(&["Space"]);
+    let s = tmux.wait_for("the end of the recording", |s| s.contains(" END "));
+    assert!(
+        clock_of(&tmux.status_bar()).is_some_and(|c| c.ends_with("11:00:00")),
+        "{s}"
+    );
+    // Back an hour: it runs to the end again, with no key pressed.
+    tmux.keys(&["["]);
+    tmux.wait_for("the clock to leave the end", |s| !s.contains(" END "));
+    tmux.keys(&["Space"]);
+    tmux.wait_for("the end, again", |s| s.contains(" END "));
+    tmux.keys(&["q"]);
+}

@@ -4,20 +4,11 @@
 //! 2012-08-07, five minutes into the flash crowd.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use peerscope::engine::alerts::{AlertRules, evaluate};
+use peerscope::config::{Config, Settings, validate};
 use peerscope::engine::calendar::Calendar;
-use peerscope::engine::geography::Geography;
-use peerscope::engine::location::IpGeo;
-use peerscope::engine::monitor::Monitor;
-use peerscope::engine::probes::ProbeBook;
-use peerscope::engine::qoe::QoeParams;
-use peerscope::engine::route_change::RouteChangeParams;
-use peerscope::recording::scan::Recording;
-use peerscope::source::probe_replay::ProbeReplay;
-use peerscope::source::replay::{ReplayEngine, ReplayIndex};
-use peerscope::ui::data::{FrameData, SourceHealth, SourceState};
+use peerscope::source::frames::{FrameData, FrameSource};
+use peerscope::source::replay_frames::ReplayFrames;
 use peerscope::ui::frame;
 use peerscope::ui::request::frame_request;
 use peerscope::ui::state::{Mode, UiState, View};
@@ -37,35 +28,11 @@ fn at() -> i64 {
         .expect("time")
 }
 
-fn geo() -> IpGeo {
-    IpGeo::load(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/maps/ip-geo.csv"
-    )))
-    .expect("geo")
+fn settings() -> Settings {
+    validate(Config::default(), None).expect("the built-in settings")
 }
 
-fn geography() -> Result<Arc<Geography>, String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    Geography::load(
-        &root.join("maps/hk-districts.geojson"),
-        &root.join("maps/hk-outline.geojson"),
-    )
-    .map(Arc::new)
-    .map_err(|e| e.to_string())
-}
-
-fn source() -> Vec<SourceHealth> {
-    vec![SourceHealth {
-        name: "recording olympics-2012-sample".into(),
-        state: SourceState::Ok,
-        lag_ms: None,
-        last_error: None,
-        bytes: 0,
-    }]
-}
-
-/// The frame the replay would show for `ui` at 09:35.
+/// The frame `peerscope replay` would show for `ui` at 09:35.
 fn sample_frame(ui: &UiState) -> FrameData {
     sample_frame_at(ui, at())
 }
@@ -75,50 +42,19 @@ fn sample_frame_at(ui: &UiState, at: i64) -> FrameData {
         env!("CARGO_MANIFEST_DIR"),
         "/recordings/olympics-2012-sample"
     ));
-    let recording = Recording::scan(dir).expect("scan");
-    let mut probes = ProbeReplay::new(recording.probes.clone(), RouteChangeParams::default());
-    let index = Arc::new(ReplayIndex::new(recording));
-    let mut engine = ReplayEngine::new(Arc::clone(&index), geo(), QoeParams::default());
-    engine.set_first_seen(Arc::new(index.first_seen(2)));
-    let map = geography();
-    if let Ok(g) = &map {
-        engine.set_geography(Arc::clone(g));
-    }
-    let request = frame_request(ui, at, index.start());
-    engine.seek(at, request.lookback_ms);
-    let snapshot = engine.monitor().snapshot(&request.query);
-    probes.seek(at);
-    FrameData {
-        probes: probes.snapshot(&request.probes),
-        alerts: evaluate(&snapshot.minutes, &AlertRules::default()),
-        snapshot,
-        sources: source(),
-        skipped: engine.skipped,
-        damaged: Vec::new(),
-        start: index.start(),
-        end: index.end(),
-        loading: None,
-        tz: tz(),
-        geography: map,
-    }
+    let mut frames = ReplayFrames::open(dir, &settings()).expect("the sample");
+    frames.read_whole();
+    let (start, _) = frames.span();
+    frames.frame(&frame_request(ui, at, start))
 }
 
+/// What a replay of a recording with nothing in it shows.
 fn empty_frame(ui: &UiState) -> FrameData {
-    let monitor = Monitor::new(geo(), QoeParams::default());
-    let request = frame_request(ui, at(), None);
-    FrameData {
-        snapshot: monitor.snapshot(&request.query),
-        probes: ProbeBook::new(RouteChangeParams::default()).snapshot(&request.probes),
-        alerts: Vec::new(),
-        sources: source(),
-        skipped: 0,
-        damaged: Vec::new(),
-        start: None,
-        end: None,
-        loading: None,
-        tz: tz(),
-        geography: geography(),
-    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("empty-recording");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let mut frames = ReplayFrames::open(&dir, &settings()).expect("an empty recording");
+    frames.frame(&frame_request(ui, at(), None))
 }
 
 fn draw(

@@ -131,6 +131,22 @@ fn breach(rules: &AlertRules, kind: AlertKind, points: &[Point], at: usize) -> O
     }
 }
 
+/// A live source with nothing new for longer than the rule allows, as an active alert
+/// at `now`; `lag_ms` is how far its newest record is behind the clock.
+pub fn stale_source(rules: &AlertRules, lag_ms: Option<i64>, now: i64) -> Option<Alert> {
+    let limit_ms = i64::try_from(rules.source_stale_s)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
+    let lag = lag_ms?;
+    (limit_ms > 0 && lag > limit_ms).then(|| Alert {
+        kind: AlertKind::StaleSource,
+        at: now,
+        value: lag as f64 / 1000.0,
+        threshold: rules.source_stale_s as f64,
+        active: true,
+    })
+}
+
 /// Alerts over consecutive one-minute points (oldest first).
 pub fn evaluate(points: &[Point], rules: &AlertRules) -> Vec<Alert> {
     let kinds = [
@@ -192,6 +208,21 @@ mod tests {
                 ..Figures::default()
             },
         }
+    }
+
+    #[test]
+    fn a_source_is_stale_past_its_limit_and_never_when_the_rule_is_off() {
+        let rules = AlertRules::default();
+        assert_eq!(stale_source(&rules, Some(60_000), 5), None);
+        let a = stale_source(&rules, Some(61_000), 5).expect("stale");
+        assert_eq!((a.kind, a.at, a.active), (AlertKind::StaleSource, 5, true));
+        assert!((a.value - 61.0).abs() < 1e-9);
+        assert_eq!(stale_source(&rules, None, 5), None);
+        let off = AlertRules {
+            source_stale_s: 0,
+            ..rules
+        };
+        assert_eq!(stale_source(&off, Some(1 << 40), 5), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 use super::*;
-use crate::server::logfile::compress_minute;
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn put(root: &Path, minute: &str, text: &[u8]) -> PathBuf {
@@ -11,9 +11,19 @@ fn put(root: &Path, minute: &str, text: &[u8]) -> PathBuf {
     p
 }
 
+/// Compresses a minute as the server closes it: the `.gz` in place of the `.jsonl`.
 fn compress(root: &Path, minute: &str) {
-    let day = layout::TreeDir::open(root, &["feedback", &minute[..8]], false).expect("day");
-    compress_minute(&day, &format!("{minute}.jsonl"), 6, None).expect("compress");
+    let plain = root
+        .join("feedback")
+        .join(&minute[..8])
+        .join(format!("{minute}.jsonl"));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&fs::read(&plain).expect("read"))
+        .expect("gzip");
+    let mut packed = plain.clone().into_os_string();
+    packed.push(".gz");
+    fs::write(packed, gz.finish().expect("gzip")).expect("write");
+    fs::remove_file(plain).expect("remove");
 }
 
 fn read(root: &Path, cursor: &str, max: usize) -> Result<Tail, TailError> {

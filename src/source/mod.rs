@@ -3,7 +3,10 @@
 //! terminal.
 
 pub mod follow;
+pub mod frames;
 pub mod health;
 pub mod live;
+pub mod live_frames;
 pub mod probe_replay;
 pub mod replay;
+pub mod replay_frames;

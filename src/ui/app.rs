@@ -13,35 +13,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use crossterm::event::{self, Event, KeyEventKind};
 
-use super::data::FrameData;
+use super::clock::{Clock, Moved};
 use super::frame;
 use super::request::{FrameRequest, frame_request};
 use super::state::UiState;
 use super::theme::Theme;
 use super::update::{Effect, on_key};
-
-/// Computes frames; runs on the engine thread.
-pub trait FrameSource: Send {
-    fn frame(&mut self, request: &FrameRequest) -> FrameData;
-    /// Where "whole recording" starts and the clock's bounds (replay), if known.
-    fn span(&self) -> (Option<i64>, Option<i64>);
-}
-
-/// The clock the views follow: a replay clock moved by keys and speed, or the wall.
-#[derive(Debug, Clone, Copy)]
-pub enum Clock {
-    Replay { at: i64 },
-    Live,
-}
-
-impl Clock {
-    pub fn now(&self) -> i64 {
-        match self {
-            Clock::Replay { at } => *at,
-            Clock::Live => chrono::Utc::now().timestamp_millis(),
-        }
-    }
-}
+use crate::source::frames::{FrameData, FrameSource};
 
 enum UiEvent {
     Input(Event),
@@ -135,7 +113,7 @@ pub fn run(
     mut clock: Clock,
     options: &AppOptions,
 ) -> anyhow::Result<()> {
-    let (start, end) = source.span();
+    let (start, _) = source.span();
     let (tx, rx) = sync_channel::<UiEvent>(256);
     let mailbox = Arc::new(Mailbox::default());
     spawn_engine(source, Arc::clone(&mailbox), tx.clone());
@@ -147,7 +125,7 @@ pub fn run(
     let interval = Duration::from_secs_f64(1.0 / f64::from(options.fps.clamp(1, 60)));
     let mut data: Option<Box<FrameData>> = None;
     let mut last_request: Option<FrameRequest> = None;
-    let mut waiting = false;
+    let mut requested = Instant::now();
     let mut dirty = true;
     let mut last_tick = Instant::now();
     let mut last_draw: Option<Instant> = None;
@@ -165,13 +143,7 @@ pub fn run(
                 UiEvent::Terminate => ui.quit = true,
                 UiEvent::Frame(f) => {
                     data = Some(f);
-                    waiting = false;
                     dirty = true;
-                    // As fast as possible: the next minute as soon as this one is drawn.
-                    if let (Clock::Replay { at }, None, false) = (&mut clock, ui.speed(), ui.paused)
-                    {
-                        *at = clamp(*at + 60_000, start, end);
-                    }
                 }
                 UiEvent::Input(Event::Key(k)) if k.kind != KeyEventKind::Release => {
                     let effect = on_key(&mut ui, k, data.as_deref(), &*options.parse_time);
@@ -180,8 +152,6 @@ pub fn run(
                         &mut clock,
                         &mut ui,
                         data.as_deref(),
-                        start,
-                        end,
                         &options.export_dir,
                     );
                     dirty = true;
@@ -193,29 +163,28 @@ pub fn run(
         if ui.quit {
             break;
         }
+        // As fast as possible: a step each time the frame for the clock is in.
+        if let (Clock::Replay(c), None, false, Some(d)) =
+            (&mut clock, ui.speed(), ui.paused, data.as_deref())
+        {
+            let moved = c.fastest(d.snapshot.at, requested.elapsed(), interval);
+            dirty |= at_the_end(moved, &mut ui);
+        }
         let elapsed = last_tick.elapsed();
         if elapsed >= interval {
             last_tick = Instant::now();
-            if let (Clock::Replay { at }, Some(speed), false) = (&mut clock, ui.speed(), ui.paused)
-            {
-                let step = (elapsed.as_secs_f64() * f64::from(speed) * 1000.0) as i64;
-                let moved = clamp(*at + step, start, end);
-                if moved == *at && end.is_some_and(|e| moved >= e) && !ui.paused {
-                    ui.paused = true; // the end of the recording: stop there
-                    ui.message = Some("end of the recording".into());
-                    dirty = true;
-                }
-                *at = moved;
+            if let (Clock::Replay(c), Some(speed), false) = (&mut clock, ui.speed(), ui.paused) {
+                dirty |= at_the_end(c.run(elapsed, speed), &mut ui);
             }
             if matches!(clock, Clock::Live) {
                 dirty = true; // the clock in the status bar moves
             }
         }
         let request = frame_request(&ui, clock.now(), start);
-        if last_request.as_ref() != Some(&request) && !(waiting && ui.speed().is_none()) {
+        if last_request.as_ref() != Some(&request) {
             mailbox.put(request.clone());
             last_request = Some(request);
-            waiting = true;
+            requested = Instant::now();
         }
         if dirty && last_draw.is_none_or(|t| t.elapsed() >= interval) {
             let now = clock.now();
@@ -232,9 +201,14 @@ pub fn run(
     Ok(())
 }
 
-fn clamp(t: i64, start: Option<i64>, end: Option<i64>) -> i64 {
-    let t = start.map_or(t, |s| t.max(s));
-    end.map_or(t, |e| t.min(e))
+/// Stops the replay at the recording's end and says so; whether anything changed.
+fn at_the_end(moved: Moved, ui: &mut UiState) -> bool {
+    if moved != Moved::Ended || ui.paused {
+        return moved != Moved::No;
+    }
+    ui.paused = true;
+    ui.message = Some("end of the recording: ← [ or g go back".into());
+    true
 }
 
 fn apply(
@@ -242,13 +216,11 @@ fn apply(
     clock: &mut Clock,
     ui: &mut UiState,
     data: Option<&FrameData>,
-    start: Option<i64>,
-    end: Option<i64>,
     export_dir: &std::path::Path,
 ) {
     match (effect, clock) {
-        (Effect::Seek(delta), Clock::Replay { at }) => *at = clamp(*at + delta, start, end),
-        (Effect::SeekTo(t), Clock::Replay { at }) => *at = clamp(t, start, end),
+        (Effect::Seek(delta), Clock::Replay(c)) => c.seek_by(delta),
+        (Effect::SeekTo(t), Clock::Replay(c)) => c.seek_to(t),
         (Effect::Export, _) => {
             ui.message = Some(match data {
                 Some(d) => match super::export::write(d, ui, export_dir) {

@@ -10,11 +10,10 @@ use crate::engine::geography::Layer;
 use crate::engine::metric::Metric;
 use crate::engine::probe_snapshot::format_as_path;
 
-use super::data::FrameData;
 use super::format;
-use super::panels::status::filter_label;
+use super::model::{self, filter_label};
 use super::state::{Split, UiState, View};
-use super::views::regions;
+use crate::source::frames::FrameData;
 
 fn num(v: Option<f64>) -> String {
     v.map_or_else(String::new, |v| format!("{v}"))
@@ -74,7 +73,7 @@ pub fn csv(data: &FrameData, ui: &UiState) -> String {
             };
             let metric = ui.metric();
             out.push_str("region,code,metric,value,online_peers\n");
-            for r in regions::ranking(data, layer, metric) {
+            for r in model::ranking(data, layer, metric) {
                 let _ = writeln!(
                     out,
                     "{},{},{},{},{}",

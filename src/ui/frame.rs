@@ -15,11 +15,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
-use super::data::FrameData;
 use super::panels::{filters, help, sources, status};
 use super::state::{Mode, Overlay, UiState, View};
 use super::theme::Theme;
 use super::views::{district, histogram, map, overview, probes, timeline};
+use crate::source::frames::FrameData;
 
 /// The smallest terminal the layout is made for.
 pub const MIN_WIDTH: u16 = 80;

@@ -3,6 +3,7 @@
 
 use crate::engine::probe_snapshot::ProbeQuery;
 use crate::engine::snapshot::{Query, SplitBy};
+pub use crate::source::frames::FrameRequest;
 
 use super::state::{Split, UiState};
 
@@ -13,15 +14,6 @@ const MAX_POINTS: i64 = 180;
 const ALERT_SPAN_MS: i64 = 24 * 3_600_000;
 /// Sparkline windows.
 const RECENT_WINDOWS: usize = 30;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct FrameRequest {
-    pub query: Query,
-    /// What view 6 shows: the metric, the open destination over the timeline's range.
-    pub probes: ProbeQuery,
-    /// History the engine must hold behind the clock.
-    pub lookback_ms: i64,
-}
 
 /// `start` is where "whole recording" begins (the recording's first minute, or the
 /// first record received).

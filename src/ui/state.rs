@@ -1,5 +1,7 @@
 //! What the UI remembers between frames: the view, the metric, the window, the filter,
-//! overlays, the replay clock's speed. Changed only by [`super::update::update`].
+//! overlays, the replay clock's speed. Keys change it through [`super::update::update`];
+//! the app loop changes it only for what it alone learns (the recording's end, an
+//! export's outcome, a signal to quit).
 
 use crate::engine::filter::Filter;
 use crate::engine::metric::Metric;

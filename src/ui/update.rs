@@ -4,7 +4,6 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::data::FrameData;
 use super::keys::{Action, dispatch};
 use super::state::{
     Facet, HISTOGRAM_METRICS, Mode, Overlay, RANGES_MS, SPEEDS, Split, UiState, View, WINDOWS_MS,
@@ -12,8 +11,9 @@ use super::state::{
 use crate::engine::geography::Layer;
 use crate::engine::metric::Metric;
 use crate::engine::probes::ProbeMetric;
+use crate::source::frames::FrameData;
 
-use super::views::regions;
+use super::model;
 
 /// What the app loop does after an update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,12 +245,12 @@ fn map_layer(view: View) -> Option<Layer> {
 
 fn move_region(ui: &mut UiState, data: Option<&FrameData>, layer: Layer, steps: isize) -> Effect {
     let Some(d) = data else { return Effect::None };
-    let ranking = regions::ranking(d, layer, ui.metric());
+    let ranking = model::ranking(d, layer, ui.metric());
     let slot = match layer {
         Layer::Districts => &mut ui.district,
         Layer::Areas => &mut ui.area,
     };
-    *slot = regions::step(&ranking, slot.as_deref(), steps);
+    *slot = model::step(&ranking, slot.as_deref(), steps);
     Effect::None
 }
 
@@ -258,12 +258,12 @@ fn move_region(ui: &mut UiState, data: Option<&FrameData>, layer: Layer, steps: 
 /// filter already, undo.
 fn filter_region(ui: &mut UiState, data: Option<&FrameData>, layer: Layer) -> Effect {
     let Some(d) = data else { return Effect::None };
-    let ranking = regions::ranking(d, layer, ui.metric());
+    let ranking = model::ranking(d, layer, ui.metric());
     let current = match layer {
         Layer::Districts => ui.district.clone(),
         Layer::Areas => ui.area.clone(),
     };
-    let Some(name) = regions::selected(&ranking, current.as_deref()).map(|r| r.name.to_owned())
+    let Some(name) = model::selected(&ranking, current.as_deref()).map(|r| r.name.to_owned())
     else {
         return Effect::None;
     };

@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
-use crate::ui::data::FrameData;
+use crate::source::frames::FrameData;
 use crate::ui::format;
 use crate::ui::state::{Facet, Overlay, UiState};
 use crate::ui::theme::Theme;

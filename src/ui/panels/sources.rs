@@ -6,7 +6,7 @@
 use ratatui::text::Line;
 
 use crate::recording::layout::MinuteName;
-use crate::ui::data::{FrameData, SourceState};
+use crate::source::frames::{FrameData, SourceState};
 use crate::ui::format;
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;

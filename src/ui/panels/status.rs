@@ -6,45 +6,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
-use crate::ui::data::{FrameData, SourceState};
+use crate::source::frames::{FrameData, SourceState};
 use crate::ui::format;
-use crate::ui::state::{Mode, UiState, span_label};
+use crate::ui::model::{filter_label, mode_label};
+use crate::ui::state::{UiState, span_label};
 use crate::ui::theme::Theme;
-
-/// "isp=PCCW,HKBN channel=main", or "no filter".
-pub fn filter_label(ui: &UiState) -> String {
-    let f = &ui.filter;
-    let mut parts = Vec::new();
-    for (name, set) in [
-        ("isp", &f.isps),
-        ("channel", &f.channels),
-        ("district", &f.districts),
-        ("area", &f.areas),
-    ] {
-        if !set.is_empty() {
-            parts.push(format!(
-                "{name}={}",
-                set.iter().cloned().collect::<Vec<_>>().join(",")
-            ));
-        }
-    }
-    if parts.is_empty() {
-        "no filter".into()
-    } else {
-        parts.join(" ")
-    }
-}
-
-pub fn mode_label(ui: &UiState) -> String {
-    match ui.mode {
-        Mode::Live => "LIVE".into(),
-        Mode::Replay if ui.paused => "PAUSED".into(),
-        Mode::Replay => match ui.speed() {
-            Some(x) => format!("REPLAY ×{x}"),
-            None => "REPLAY ×max".into(),
-        },
-    }
-}
 
 pub fn render(
     data: Option<&FrameData>,
@@ -61,13 +27,14 @@ pub fn render(
         format::zone(clock, tz, ui.utc)
     );
     let filter = filter_label(ui);
+    let at_end = data.and_then(|d| d.end).is_some_and(|end| clock >= end);
     let filter_style = if ui.filter.is_empty() {
         theme.dim()
     } else {
         theme.highlight()
     };
     let mut spans = vec![
-        Span::styled(format!(" {} ", mode_label(ui)), theme.selected()),
+        Span::styled(format!(" {} ", mode_label(ui, at_end)), theme.selected()),
         Span::raw(format!(" {when} │ W {} │ ", span_label(ui.window_ms()))),
         Span::styled(filter, filter_style),
     ];

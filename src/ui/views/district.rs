@@ -18,13 +18,13 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use crate::engine::geography::Layer;
 use crate::engine::metric::Metric;
-use crate::ui::data::FrameData;
+use crate::source::frames::FrameData;
 use crate::ui::format;
 use crate::ui::state::{UiState, span_label};
 use crate::ui::theme::Theme;
 
 use super::choropleth::Choropleth;
-use super::regions::{self, RankedRegion};
+use crate::ui::model::{self, RankedRegion};
 
 pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, theme: Theme) {
     render_layer(data, ui, Layer::Districts, area, buf, theme);
@@ -49,12 +49,12 @@ pub fn render_layer(
         }
     };
     let metric = ui.metric();
-    let ranking = regions::ranking(data, layer, metric);
+    let ranking = model::ranking(data, layer, metric);
     let chosen = match layer {
         Layer::Districts => ui.district.as_deref(),
         Layer::Areas => ui.area.as_deref(),
     };
-    let selected = regions::selected(&ranking, chosen);
+    let selected = model::selected(&ranking, chosen);
     let count = ranking.len();
     let mut values = vec![None; count];
     for r in &ranking {

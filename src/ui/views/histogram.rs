@@ -17,7 +17,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use crate::engine::metric::Metric;
-use crate::ui::data::FrameData;
+use crate::source::frames::FrameData;
 use crate::ui::format;
 use crate::ui::state::{UiState, span_label};
 use crate::ui::theme::{Palette, Theme};

@@ -5,7 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use crate::engine::geography::Layer;
-use crate::ui::data::FrameData;
+use crate::source::frames::FrameData;
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
 

@@ -1,4 +1,4 @@
-//! One module per view; each draws a [`FrameData`](super::data::FrameData) under the
+//! One module per view; each draws a [`FrameData`](crate::source::frames::FrameData) under the
 //! UI state and nothing else.
 
 pub mod choropleth;
@@ -8,5 +8,4 @@ pub mod map;
 pub mod overview;
 pub mod probe_detail;
 pub mod probes;
-pub mod regions;
 pub mod timeline;

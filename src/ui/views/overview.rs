@@ -21,7 +21,7 @@ use ratatui::widgets::{Block, Paragraph, Sparkline, Widget};
 
 use crate::engine::metric::Metric;
 use crate::engine::snapshot::{Breakdown, Point};
-use crate::ui::data::FrameData;
+use crate::source::frames::FrameData;
 use crate::ui::format;
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;

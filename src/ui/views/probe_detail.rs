@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
 use crate::engine::probe_snapshot::DestDetail;
-use crate::ui::data::FrameData;
+use crate::source::frames::FrameData;
 use crate::ui::format;
 use crate::ui::state::{UiState, span_label};
 use crate::ui::theme::{Palette, Theme};

@@ -19,7 +19,7 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use crate::engine::probe_snapshot::{Comparison, ProbeSnapshot, format_as_path};
 use crate::engine::probes::ProbeMetric;
-use crate::ui::data::FrameData;
+use crate::source::frames::FrameData;
 use crate::ui::format;
 use crate::ui::state::UiState;
 use crate::ui::theme::{Palette, Theme};

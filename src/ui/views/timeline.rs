@@ -17,7 +17,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Widget};
 
 use crate::engine::snapshot::Point;
-use crate::ui::data::FrameData;
+use crate::source::frames::FrameData;
 use crate::ui::format;
 use crate::ui::state::{Split, UiState, span_label};
 use crate::ui::theme::{Palette, Theme};

@@ -1,10 +1,13 @@
-//! What views 4 and 5 share: the regions of a layer ranked by the chosen metric, with
-//! their figures, and the selection moving along that ranking.
+//! What the screens show, worked out without drawing: the regions of a layer ranked by
+//! the chosen metric (views 4 and 5, their selection and export), and the labels of the
+//! filter and mode. Keys (`update`) and exports read these too, so they need nothing
+//! from the drawing code.
 
 use crate::engine::geography::Layer;
 use crate::engine::metric::Metric;
 use crate::engine::snapshot::Breakdown;
-use crate::ui::data::FrameData;
+use crate::source::frames::FrameData;
+use crate::ui::state::{Mode, UiState};
 
 /// A region with its figures in the window (none when nobody reported there).
 pub struct RankedRegion<'a> {
@@ -66,4 +69,41 @@ pub fn selected<'a>(
 ) -> Option<&'a RankedRegion<'a>> {
     name.and_then(|n| ranking.iter().find(|r| r.name == n))
         .or_else(|| ranking.first())
+}
+
+/// "isp=PCCW,HKBN channel=main", or "no filter".
+pub fn filter_label(ui: &UiState) -> String {
+    let f = &ui.filter;
+    let mut parts = Vec::new();
+    for (name, set) in [
+        ("isp", &f.isps),
+        ("channel", &f.channels),
+        ("district", &f.districts),
+        ("area", &f.areas),
+    ] {
+        if !set.is_empty() {
+            parts.push(format!(
+                "{name}={}",
+                set.iter().cloned().collect::<Vec<_>>().join(",")
+            ));
+        }
+    }
+    if parts.is_empty() {
+        "no filter".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// LIVE, REPLAY ×speed, PAUSED, or END once the replay has reached the recording's end.
+pub fn mode_label(ui: &UiState, at_end: bool) -> String {
+    match ui.mode {
+        Mode::Live => "LIVE".into(),
+        Mode::Replay if at_end => "END".into(),
+        Mode::Replay if ui.paused => "PAUSED".into(),
+        Mode::Replay => match ui.speed() {
+            Some(x) => format!("REPLAY ×{x}"),
+            None => "REPLAY ×max".into(),
+        },
+    }
 }

@@ -1,17 +1,21 @@
-//! One frame's worth of data: the engine's snapshot plus what the sources say about
-//! themselves. Views draw this and nothing else.
+//! What a frame source delivers and is asked for: one [`FrameData`] per [`FrameRequest`].
+//! `replay` and `watch` are two [`FrameSource`]s (the recording under a replay clock,
+//! live servers and directories); the TUI and `--snapshot` draw whatever one delivers.
+//! Views read only this.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono_tz::Tz;
 
-use crate::engine::geography::Geography;
-
 use crate::engine::alerts::Alert;
-use crate::engine::probe_snapshot::ProbeSnapshot;
-use crate::engine::snapshot::Snapshot;
+use crate::engine::geography::Geography;
+use crate::engine::probe_snapshot::{ProbeQuery, ProbeSnapshot};
+use crate::engine::snapshot::{Query, Snapshot};
 pub use crate::source::health::{SourceHealth, SourceState};
 
+/// One frame's worth of data: the engine's snapshot plus what the sources say about
+/// themselves.
 #[derive(Debug, Clone)]
 pub struct FrameData {
     pub snapshot: Snapshot,
@@ -24,7 +28,7 @@ pub struct FrameData {
     pub skipped: u64,
     /// Files that could not be read whole (damaged, unreadable, not regular files),
     /// with why, by path: counted apart from lines, as a lost minute is not a bad line.
-    pub damaged: Vec<(std::path::PathBuf, String)>,
+    pub damaged: Vec<(PathBuf, String)>,
     /// The recording's span (replay), for the status bar and "whole recording".
     pub start: Option<i64>,
     pub end: Option<i64>,
@@ -42,4 +46,18 @@ impl FrameData {
     }
 }
 
-pub use crate::geodata::load_geography;
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameRequest {
+    pub query: Query,
+    /// What view 6 shows: the metric, the open destination over the timeline's range.
+    pub probes: ProbeQuery,
+    /// History the engine must hold behind the clock.
+    pub lookback_ms: i64,
+}
+
+/// Computes frames; runs on the engine thread.
+pub trait FrameSource: Send {
+    fn frame(&mut self, request: &FrameRequest) -> FrameData;
+    /// Where "whole recording" starts and the clock's bounds (replay), if known.
+    fn span(&self) -> (Option<i64>, Option<i64>);
+}

@@ -1,0 +1,80 @@
+//! `peerscope replay DIR`: a recording in the TUI, driven by a replay clock, or one
+//! frame of it as text (`--snapshot`).
+//!
+//! The recording is indexed by minute at start; the engine is placed at the clock by
+//! reading only the minutes the views need (see [`crate::source::replay`]). First
+//! appearances (for exact "new peers") are indexed on a background thread; until that
+//! is done the status bar says so and new peers count from the engine's own start.
+
+use std::path::PathBuf;
+
+use super::view::ViewArgs;
+use crate::cli::UsageError;
+use crate::config::Settings;
+use crate::engine::calendar::Calendar;
+use crate::source::frames::FrameSource;
+use crate::source::replay_frames::ReplayFrames;
+use crate::ui::app::{self, AppOptions};
+use crate::ui::clock::{Clock, ReplayClock};
+use crate::ui::request::frame_request;
+use crate::ui::state::{Mode, UiState};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    /// Recording directory (as written by `serve` or `simulate --out`)
+    pub dir: PathBuf,
+    /// Start here (local time of the configured zone, e.g. "2012-08-07 09:00"); default:
+    /// the recording's start
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Replay speed, × real time (1 … 3600; the nearest offered speed is used)
+    #[arg(long, default_value_t = 60.0, value_name = "X")]
+    pub speed: f64,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
+    if !args.dir.is_dir() {
+        return Err(UsageError(format!("{} is not a directory", args.dir.display())).into());
+    }
+    let mut frames = ReplayFrames::open(&args.dir, settings)?;
+    let calendar = Calendar::new(settings.timezone);
+    let parse = |what: &str, text: &str| {
+        calendar
+            .parse_time(text)
+            .ok_or_else(|| UsageError(format!("{what} {text:?}: expected YYYY-MM-DD HH:MM")))
+    };
+    let snapshot = args.view.snapshot()?;
+    let mut ui = UiState::new(Mode::Replay, i64::from(settings.window_s) * 1000);
+    ui.filter = args.view.initial_filter()?;
+    ui.set_speed(args.speed);
+    let (start, end) = frames.span();
+
+    if let Some((view, width, height)) = snapshot {
+        // A script wants exact figures: index first appearances before the frame.
+        frames.read_whole();
+        let at = match &args.view.at {
+            Some(t) => parse("--at", t)?,
+            None => end.unwrap_or(0),
+        };
+        ui.view = view;
+        let request = frame_request(&ui, at, Some(start.unwrap_or(0)));
+        let data = frames.frame(&request);
+        print!("{}", app::render_text(Some(&data), &ui, at, width, height));
+        return Ok(());
+    }
+
+    frames.read_whole_in_background()?;
+    let from = match &args.from {
+        Some(t) => parse("--from", t)?,
+        None => start.unwrap_or(0),
+    };
+    let options = AppOptions {
+        fps: args.view.fps,
+        export_dir: args.view.export_dir.clone(),
+        parse_time: Box::new(move |t| calendar.parse_time(t)),
+    };
+    let clock = Clock::Replay(ReplayClock::new(from, start, end));
+    app::run(Box::new(frames), ui, clock, &options)
+}

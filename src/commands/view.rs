@@ -1,0 +1,62 @@
+//! The flags `replay` and `watch` share: a `--snapshot` frame, its size, clock and
+//! filter, the redraw rate and where exports go.
+
+use std::path::PathBuf;
+
+use crate::cli::UsageError;
+use crate::engine::filter::Filter;
+use crate::ui::state::View;
+
+/// Flags shared by `replay` and `watch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ViewArgs {
+    /// Render one frame of VIEW as plain text to stdout and exit (overview, timeline,
+    /// histogram, district, map, probes)
+    #[arg(long, value_name = "VIEW")]
+    pub snapshot: Option<String>,
+    /// Size of the --snapshot frame
+    #[arg(long, default_value = "160x48", value_name = "WxH")]
+    pub size: String,
+    /// Clock of the --snapshot frame (replay; default: the end of the recording)
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Filter for the --snapshot frame or the start, e.g. isp=PCCW,channel=main
+    #[arg(long, value_name = "TERMS")]
+    pub filter: Option<String>,
+    /// Redraws per second at most
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub fps: u32,
+    /// Where `e` writes CSV exports
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub export_dir: PathBuf,
+}
+
+impl ViewArgs {
+    /// The `--snapshot` view and size, checked.
+    pub fn snapshot(&self) -> anyhow::Result<Option<(View, u16, u16)>> {
+        let Some(name) = &self.snapshot else {
+            return Ok(None);
+        };
+        let view = View::from_name(name).ok_or_else(|| {
+            UsageError(format!(
+                "unknown view {name:?} for --snapshot (overview, timeline, histogram, district, map, probes)"
+            ))
+        })?;
+        let size = self
+            .size
+            .split_once(['x', 'X'])
+            .and_then(|(w, h)| Some((w.parse::<u16>().ok()?, h.parse::<u16>().ok()?)))
+            .filter(|(w, h)| *w > 0 && *h > 0)
+            .ok_or_else(|| {
+                UsageError(format!("--size {:?}: expected WxH, e.g. 160x48", self.size))
+            })?;
+        Ok(Some((view, size.0, size.1)))
+    }
+
+    pub fn initial_filter(&self) -> anyhow::Result<Filter> {
+        match &self.filter {
+            None => Ok(Filter::default()),
+            Some(t) => Filter::parse(t).map_err(|e| UsageError(format!("--filter: {e}")).into()),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! `peerscope watch`: the TUI over live sources — feedback servers followed through
+//! `/v1/tail` (or polled), local log directories — after backfilling the views' range,
+//! or one frame of them as text (`--snapshot`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::view::ViewArgs;
+use crate::cli::UsageError;
+use crate::config::Settings;
+use crate::engine::calendar::Calendar;
+use crate::source::follow::Origin;
+use crate::source::frames::FrameSource;
+use crate::source::live_frames::LiveFrames;
+use crate::ui::app::{self, AppOptions};
+use crate::ui::clock::Clock;
+use crate::ui::request::frame_request;
+use crate::ui::state::{Mode, UiState};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct WatchArgs {
+    /// Feedback server to follow (repeatable; default: `watch.servers` in the config)
+    #[arg(long = "server", value_name = "URL")]
+    pub servers: Vec<String>,
+    /// Local log directory to follow, e.g. a feedback server's own (repeatable)
+    #[arg(long = "dir", value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Also write what is received as a recording here (one tree per source)
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// File holding the read token (owner-only permissions); or set `PEERSCOPE_TOKEN`
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Minutes of history to read at start (default: `watch.backfill_min`)
+    #[arg(long, value_name = "MIN")]
+    pub backfill_min: Option<u32>,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
+    let servers = if args.servers.is_empty() && args.dirs.is_empty() {
+        settings.watch.servers.clone()
+    } else {
+        args.servers.clone()
+    };
+    if servers.is_empty() && args.dirs.is_empty() {
+        return Err(UsageError(
+            "nothing to watch: give --server URL or --dir DIR (or watch.servers in the config)"
+                .into(),
+        )
+        .into());
+    }
+    for s in &servers {
+        if !(s.starts_with("http://") || s.starts_with("https://")) {
+            return Err(UsageError(format!("--server {s:?}: expected http://HOST:PORT")).into());
+        }
+    }
+    for d in &args.dirs {
+        if !d.is_dir() {
+            return Err(UsageError(format!("--dir {}: not a directory", d.display())).into());
+        }
+    }
+    let token = crate::server::read_token(args.token_file.as_deref())?
+        .map(|t| String::from_utf8_lossy(&t).into_owned());
+    let calendar = Calendar::new(settings.timezone);
+    let snapshot = args.view.snapshot()?;
+    let at = match &args.view.at {
+        Some(t) => Some(
+            calendar
+                .parse_time(t)
+                .ok_or_else(|| UsageError(format!("--at {t:?}: expected YYYY-MM-DD HH:MM")))?,
+        ),
+        None => None,
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let backfill = i64::from(args.backfill_min.unwrap_or(settings.watch.backfill_min)) * 60_000;
+    let from = at.unwrap_or(now) - backfill;
+    let origins: Vec<Origin> = servers
+        .iter()
+        .map(|url| Origin::Server {
+            url: url.clone(),
+            token: token.clone(),
+        })
+        .chain(args.dirs.iter().map(|d| Origin::Dir(d.clone())))
+        .collect();
+    let mut frames = LiveFrames::connect(
+        origins,
+        settings,
+        from,
+        at.unwrap_or(now),
+        args.record.clone(),
+    )?;
+    let mut ui = UiState::new(Mode::Live, i64::from(settings.window_s) * 1000);
+    ui.filter = args.view.initial_filter()?;
+
+    if let Some((view, width, height)) = snapshot {
+        frames.wait_for_backlog(Duration::from_secs(20));
+        frames.hold_nothing_back();
+        let clock = at.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        ui.view = view;
+        let data = frames.frame(&frame_request(&ui, clock, Some(from)));
+        print!(
+            "{}",
+            app::render_text(Some(&data), &ui, clock, width, height)
+        );
+        return Ok(());
+    }
+    let options = AppOptions {
+        fps: args.view.fps,
+        export_dir: args.view.export_dir.clone(),
+        parse_time: Box::new(move |t| calendar.parse_time(t)),
+    };
+    app::run(Box::new(frames), ui, Clock::Live, &options)
+}

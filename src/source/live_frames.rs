@@ -1,0 +1,213 @@
+//! Live sources as a [`FrameSource`]: feedback servers followed through `/v1/tail` (or
+//! polled) and local log directories, each on its own thread reporting records and
+//! health into one bounded channel, which the engine thread drains when it computes a
+//! frame. A dead server is a state in the status bar and on the Overview, never a
+//! frozen screen. `peerscope watch` connects one.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::time::{Duration, Instant};
+
+use chrono_tz::Tz;
+
+use super::follow::{self, Origin};
+use super::frames::{FrameData, FrameRequest, FrameSource};
+use super::health::{SourceEvent, SourceHealth, SourceState};
+use super::live::{HOLD_BACK_MS, LiveFeed};
+use crate::config::Settings;
+use crate::engine::alerts::{AlertRules, evaluate, stale_source};
+use crate::engine::geography::Geography;
+use crate::engine::monitor::Monitor;
+use crate::engine::probes::ProbeBook;
+use crate::geodata::{load_geography, load_ip_geo};
+use crate::recording::layout::Stream;
+
+/// Probe history read at start: one route-change window of 10-minute rounds.
+const PROBE_BACKFILL_MS: i64 = 24 * 3_600_000;
+
+struct Tracked {
+    health: SourceHealth,
+    caught_up: bool,
+    probes_caught_up: bool,
+}
+
+/// Live sources as the app loop's frame source.
+pub struct LiveFrames {
+    feed: LiveFeed,
+    rx: Receiver<SourceEvent>,
+    sources: Vec<Tracked>,
+    rules: AlertRules,
+    tz: Tz,
+    from: i64,
+    /// Hold lines back this long behind the clock (0 for a one-off snapshot).
+    hold_back_ms: i64,
+    geography: Result<Arc<Geography>, String>,
+}
+
+impl LiveFrames {
+    fn drain(&mut self) {
+        while let Ok(event) = self.rx.try_recv() {
+            self.take(event);
+        }
+    }
+
+    fn take(&mut self, event: SourceEvent) {
+        match event {
+            SourceEvent::Lines {
+                source,
+                stream,
+                bytes,
+            } => {
+                if let Err(e) = self.feed.add(source, stream, &bytes) {
+                    if let Some(s) = self.sources.get_mut(source) {
+                        s.health.last_error = Some(format!("recording: {e}"));
+                    }
+                }
+            }
+            SourceEvent::ProbesCaughtUp { source } => {
+                if let Some(s) = self.sources.get_mut(source) {
+                    s.probes_caught_up = true;
+                }
+            }
+            SourceEvent::State {
+                source,
+                state,
+                error,
+                caught_up,
+            } => {
+                if let Some(s) = self.sources.get_mut(source) {
+                    s.health.state = state;
+                    s.health.last_error = error;
+                    s.caught_up = caught_up;
+                }
+            }
+        }
+    }
+
+    /// Waits until every source has read its backlog or failed, at most `limit`.
+    pub fn wait_for_backlog(&mut self, limit: Duration) {
+        let until = Instant::now() + limit;
+        while self
+            .sources
+            .iter()
+            .any(|s| !(s.caught_up && s.probes_caught_up) && s.health.state != SourceState::Down)
+        {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.rx.recv_timeout(left.min(Duration::from_millis(100))) {
+                Ok(event) => self.take(event),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        self.drain();
+    }
+}
+
+impl FrameSource for LiveFrames {
+    fn frame(&mut self, request: &FrameRequest) -> FrameData {
+        self.drain();
+        let now = request.query.now;
+        self.feed.settle(now - self.hold_back_ms, now);
+        let snapshot = self.feed.monitor().snapshot(&request.query);
+        let mut alerts = evaluate(&snapshot.minutes, &self.rules);
+        let mut health = Vec::with_capacity(self.sources.len());
+        for (i, s) in self.sources.iter().enumerate() {
+            let mut h = s.health.clone();
+            h.lag_ms = self.feed.newest[i].map(|n| (now - n).max(0));
+            h.bytes = self.feed.bytes[i];
+            if h.state == SourceState::Ok {
+                if let Some(alert) = stale_source(&self.rules, h.lag_ms, now) {
+                    h.state = SourceState::Stale;
+                    alerts.push(alert);
+                }
+            }
+            health.push(h);
+        }
+        FrameData {
+            snapshot,
+            probes: self.feed.probes().snapshot(&request.probes),
+            alerts,
+            sources: health,
+            skipped: self.feed.skipped,
+            damaged: Vec::new(),
+            start: Some(self.from),
+            end: None,
+            loading: (self.feed.waiting() > 0
+                && self.hold_back_ms > 0
+                && self.sources.iter().any(|s| !s.caught_up))
+            .then(|| "reading backlog…".to_owned()),
+            tz: self.tz,
+            geography: self.geography.clone(),
+        }
+    }
+
+    fn span(&self) -> (Option<i64>, Option<i64>) {
+        (Some(self.from), None)
+    }
+}
+
+impl LiveFrames {
+    /// Starts following every origin from `from` (probes from a day before the clock
+    /// at most, so route-change scores have their recent past), recording what comes in
+    /// under `record` when given.
+    pub fn connect(
+        origins: Vec<Origin>,
+        settings: &Settings,
+        from: i64,
+        clock: i64,
+        record: Option<PathBuf>,
+    ) -> anyhow::Result<LiveFrames> {
+        let geography = load_geography(settings);
+        let geo = load_ip_geo(settings, geography.clone().ok())?;
+        let names: Vec<String> = origins.iter().map(Origin::name).collect();
+        let (tx, rx) = sync_channel(1024);
+        let probes_from = from.min(clock - PROBE_BACKFILL_MS);
+        for (i, origin) in origins.into_iter().enumerate() {
+            follow::spawn(origin.clone(), Stream::Feedback, i, from, tx.clone());
+            follow::spawn(origin, Stream::Probes, i, probes_from, tx.clone());
+        }
+        drop(tx);
+        let record = record.map(|root| (root, names.clone()));
+        let mut monitor = Monitor::new(geo, settings.qoe);
+        if let Ok(g) = &geography {
+            monitor = monitor.with_geography(Arc::clone(g));
+        }
+        Ok(LiveFrames {
+            geography,
+            feed: LiveFeed::new(
+                monitor,
+                ProbeBook::new(settings.route_change),
+                names.len(),
+                record,
+            ),
+            rx,
+            sources: names
+                .into_iter()
+                .map(|name| Tracked {
+                    health: SourceHealth {
+                        name,
+                        state: SourceState::Loading,
+                        lag_ms: None,
+                        last_error: None,
+                        bytes: 0,
+                    },
+                    caught_up: false,
+                    probes_caught_up: false,
+                })
+                .collect(),
+            rules: settings.alerts,
+            tz: settings.timezone,
+            from,
+            hold_back_ms: HOLD_BACK_MS,
+        })
+    }
+
+    /// For a one-off frame: every line read goes into the engine, none is held back.
+    pub fn hold_nothing_back(&mut self) {
+        self.hold_back_ms = 0;
+    }
+}

@@ -1,0 +1,160 @@
+//! A recording as a [`FrameSource`]: the replay engine and probe replay placed at each
+//! request's clock, the alerts of the minutes shown, and what the recording holds that
+//! could not be read. `peerscope replay` opens one; so do the view snapshots' tests and
+//! the TUI benchmark, so they draw exactly what the command draws.
+//!
+//! First appearances (for exact "new peers") and the list of damaged files come from a
+//! pass over the whole recording: [`ReplayFrames::read_whole`] makes it before the next
+//! frame (a `--snapshot`), [`ReplayFrames::read_whole_in_background`] on its own thread
+//! (the TUI, which says "indexing first appearances…" until it is done).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+use anyhow::Context;
+use chrono_tz::Tz;
+
+use super::frames::{FrameData, FrameRequest, FrameSource, SourceHealth, SourceState};
+use super::probe_replay::ProbeReplay;
+use super::replay::{DamagedFiles, ReplayEngine, ReplayIndex, WholePass};
+use crate::config::Settings;
+use crate::engine::alerts::{AlertRules, evaluate};
+use crate::engine::geography::Geography;
+use crate::geodata::{load_geography, load_ip_geo};
+use crate::recording::scan::Recording;
+
+pub struct ReplayFrames {
+    engine: ReplayEngine,
+    probes: ProbeReplay,
+    index: Arc<ReplayIndex>,
+    whole_pass: Option<Receiver<WholePass>>,
+    /// Files that could not be read whole, from the scan and the whole-recording pass.
+    damaged: DamagedFiles,
+    rules: AlertRules,
+    tz: Tz,
+    name: String,
+    geography: Result<Arc<Geography>, String>,
+}
+
+impl ReplayFrames {
+    /// Opens the recording in `dir` with the settings' IP location, map, QoE, alert and
+    /// route-change parameters. A directory holding no minute files opens too (its
+    /// frames are empty); one that cannot be read is an error.
+    pub fn open(dir: &Path, settings: &Settings) -> anyhow::Result<ReplayFrames> {
+        let recording = Recording::scan(dir)
+            .with_context(|| format!("cannot read recording {}", dir.display()))?;
+        let probes = ProbeReplay::new(recording.probes.clone(), settings.route_change);
+        let index = Arc::new(ReplayIndex::new(recording));
+        let damaged: DamagedFiles = index
+            .problems()
+            .iter()
+            .map(|p| (p.path.clone(), p.message.clone()))
+            .collect();
+        let geography = load_geography(settings);
+        let geo = load_ip_geo(settings, geography.clone().ok())?;
+        let mut engine = ReplayEngine::new(Arc::clone(&index), geo, settings.qoe);
+        if let Ok(g) = &geography {
+            engine.set_geography(Arc::clone(g));
+        }
+        Ok(ReplayFrames {
+            engine,
+            probes,
+            index,
+            whole_pass: None,
+            damaged,
+            rules: settings.alerts,
+            tz: settings.timezone,
+            // Its own name: the path it was given can be long, and the panel is narrow.
+            name: format!(
+                "recording {}",
+                dir.file_name().map_or_else(
+                    || dir.display().to_string(),
+                    |n| n.to_string_lossy().into_owned()
+                )
+            ),
+            geography,
+        })
+    }
+
+    /// Reads the whole recording now: every frame after this has exact "new peers" and
+    /// every damaged file listed.
+    pub fn read_whole(&mut self) {
+        let pass = self.index.read_whole(2);
+        self.take_whole_pass(pass);
+    }
+
+    /// Reads the whole recording on a thread of its own; frames use it once it is done.
+    pub fn read_whole_in_background(&mut self) -> anyhow::Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let index = Arc::clone(&self.index);
+        std::thread::Builder::new()
+            .name("first-seen".into())
+            .spawn(move || {
+                let _ = tx.send(index.read_whole(1));
+            })
+            .context("cannot start the indexing thread")?;
+        self.whole_pass = Some(rx);
+        Ok(())
+    }
+
+    fn take_whole_pass(&mut self, pass: WholePass) {
+        self.engine.set_first_seen(Arc::new(pass.first_seen));
+        self.damaged.extend(pass.damaged);
+    }
+}
+
+impl FrameSource for ReplayFrames {
+    fn frame(&mut self, request: &FrameRequest) -> FrameData {
+        let mut loading = None;
+        if let Some(rx) = &self.whole_pass {
+            match rx.try_recv() {
+                Ok(pass) => {
+                    self.take_whole_pass(pass);
+                    self.whole_pass = None;
+                }
+                Err(TryRecvError::Empty) => loading = Some("indexing first appearances…".into()),
+                Err(TryRecvError::Disconnected) => self.whole_pass = None,
+            }
+        }
+        let clock = request.query.now;
+        self.engine.seek(clock, request.lookback_ms);
+        let snapshot = self.engine.monitor().snapshot(&request.query);
+        let alerts = evaluate(&snapshot.minutes, &self.rules);
+        self.probes.seek(clock);
+        FrameData {
+            snapshot,
+            probes: self.probes.snapshot(&request.probes),
+            alerts,
+            sources: vec![SourceHealth {
+                name: self.name.clone(),
+                state: SourceState::Ok,
+                lag_ms: None,
+                last_error: None,
+                bytes: 0,
+            }],
+            skipped: self.engine.skipped + self.probes.skipped(),
+            damaged: damaged_list([&self.damaged, self.engine.damaged(), self.probes.damaged()]),
+            start: self.index.start(),
+            end: self.index.end(),
+            loading,
+            tz: self.tz,
+            geography: self.geography.clone(),
+        }
+    }
+
+    fn span(&self) -> (Option<i64>, Option<i64>) {
+        (self.index.start(), self.index.end())
+    }
+}
+
+/// The union of what several readers found damaged, by path.
+fn damaged_list(parts: [&DamagedFiles; 3]) -> Vec<(PathBuf, String)> {
+    let mut all = DamagedFiles::new();
+    for part in parts {
+        for (path, why) in part {
+            all.entry(path.clone()).or_insert_with(|| why.clone());
+        }
+    }
+    all.into_iter().collect()
+}
