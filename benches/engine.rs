@@ -9,10 +9,10 @@ use chrono_tz::Asia::Hong_Kong;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use peerscope::engine::aggregate::Aggregator;
+use peerscope::engine::aggregate::qoe::QoeParams;
 use peerscope::engine::calendar::{Calendar, MINUTE_MS};
-use peerscope::engine::catalog::Catalog;
-use peerscope::engine::location::IpGeo;
-use peerscope::engine::qoe::QoeParams;
+use peerscope::engine::geography::location::IpGeo;
+use peerscope::engine::observe::catalog::Catalog;
 use peerscope::engine::record::{Origin, parse_feedback};
 use peerscope::recording::decode::lines;
 use peerscope::simulate::emit::{EmitKnobs, sweep};

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 use peerscope::config::{Config, validate};
-use peerscope::engine::location::IpGeo;
-use peerscope::engine::qoe::QoeParams;
+use peerscope::engine::aggregate::qoe::QoeParams;
+use peerscope::engine::geography::location::IpGeo;
 use peerscope::recording::scan::Recording;
 use peerscope::source::frames::FrameSource;
 use peerscope::source::replay::{ReplayEngine, ReplayIndex};

@@ -11,10 +11,10 @@ use anyhow::{Context, bail};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::aggregate::qoe::QoeParams;
 use crate::engine::alerts::AlertRules;
-use crate::engine::location::IspNames;
-use crate::engine::qoe::QoeParams;
-use crate::engine::route_change::RouteChangeParams;
+use crate::engine::geography::location::IspNames;
+use crate::engine::probes::route_change::RouteChangeParams;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -8,8 +8,8 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::engine::geography::Geography;
-use crate::engine::location::IpGeo;
-use crate::engine::maxmind::MaxMind;
+use crate::engine::geography::location::IpGeo;
+use crate::engine::geography::maxmind::MaxMind;
 
 /// The IP-location table, with the MaxMind databases behind it when configured.
 /// `geography` places database coordinates in districts (without it: `Unknown`).

@@ -7,14 +7,14 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
+use peerscope::engine::aggregate::qoe::{QoeParams, nearest_rank};
 use peerscope::engine::calendar::{Calendar, MINUTE_MS};
-use peerscope::engine::filter::Filter;
-use peerscope::engine::location::IpGeo;
-use peerscope::engine::qoe::{QoeParams, nearest_rank};
+use peerscope::engine::geography::location::IpGeo;
+use peerscope::engine::query::filter::Filter;
 use peerscope::recording::scan::Recording;
 use peerscope::report::analysis::{AnalysisOptions, analyse};
-use peerscope::report::table::{Cell, Table};
-use peerscope::report::tables::by_minute;
+use peerscope::report::figures::by_minute;
+use peerscope::report::output::{Cell, Table};
 
 const T0: i64 = 1_344_297_600_000;
 

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use peerscope::engine::geography::Geography;
-use peerscope::engine::location::{IpGeo, IspNames};
-use peerscope::engine::maxmind::MaxMind;
+use peerscope::engine::geography::location::{IpGeo, IspNames};
+use peerscope::engine::geography::maxmind::MaxMind;
 
 mod common;
 use common::mmdb;

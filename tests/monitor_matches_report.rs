@@ -4,18 +4,18 @@
 
 use std::path::Path;
 
+use peerscope::engine::aggregate::qoe::QoeParams;
 use peerscope::engine::calendar::{Calendar, MINUTE_MS};
-use peerscope::engine::filter::Filter;
-use peerscope::engine::location::IpGeo;
-use peerscope::engine::metric::Metric;
+use peerscope::engine::geography::location::IpGeo;
 use peerscope::engine::monitor::Monitor;
-use peerscope::engine::qoe::QoeParams;
-use peerscope::engine::snapshot::{Query, Snapshot};
+use peerscope::engine::query::filter::Filter;
+use peerscope::engine::query::metric::Metric;
+use peerscope::engine::query::snapshot::{Query, Snapshot};
 use peerscope::recording::batch::FeedbackBatch;
 use peerscope::recording::scan::Recording;
 use peerscope::report::analysis::{AnalysisOptions, analyse};
-use peerscope::report::table::{Cell, Table};
-use peerscope::report::tables::by_minute;
+use peerscope::report::figures::by_minute;
+use peerscope::report::output::{Cell, Table};
 
 fn sample() -> &'static Path {
     Path::new(concat!(

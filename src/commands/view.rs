@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::cli::UsageError;
-use crate::engine::filter::Filter;
+use crate::engine::query::filter::Filter;
 use crate::ui::state::View;
 
 /// Flags shared by `replay` and `watch`.

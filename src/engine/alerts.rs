@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::snapshot::Point;
+use crate::engine::query::snapshot::Point;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -196,7 +196,7 @@ pub fn evaluate(points: &[Point], rules: &AlertRules) -> Vec<Alert> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::bucket::Figures;
+    use crate::engine::aggregate::bucket::Figures;
 
     fn minute(i: i64, online: i64, qoe: f64) -> Point {
         Point {

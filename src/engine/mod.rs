@@ -1,26 +1,22 @@
 //! The engine: plain Rust, no terminal, network or runtime. Sources push records in;
 //! reports and views read figures out.
+//!
+//! - [`record`]: the record schemas and their readers;
+//! - [`observe`]: records to observations (interning, dedup, location);
+//! - [`aggregate`]: the online rule, buckets, history tiers, QoE, and `report`'s exact
+//!   aggregator;
+//! - [`monitor`]: the live engine behind `watch` and `replay`, answering [`query`]s;
+//! - [`geography`]: IP location and the map;
+//! - [`probes`]: probe paths, their series and route-change scores;
+//! - [`alerts`]: rules over one-minute points;
+//! - [`calendar`]: days and clock times in the configured zone.
 
 pub mod aggregate;
 pub mod alerts;
-pub mod bucket;
 pub mod calendar;
-pub mod catalog;
-pub mod filter;
-pub mod first_seen;
 pub mod geography;
-pub mod intern;
-pub mod location;
-pub mod maxmind;
-pub mod metric;
 pub mod monitor;
-pub mod observation;
-pub mod online;
-pub mod probe_snapshot;
+pub mod observe;
 pub mod probes;
-pub mod qoe;
+pub mod query;
 pub mod record;
-pub mod route_change;
-pub mod seqset;
-pub mod snapshot;
-pub mod tiers;

@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::aggregate::Aggregator;
+use crate::engine::aggregate::qoe::QoeParams;
 use crate::engine::calendar::{Calendar, MINUTE_MS};
-use crate::engine::catalog::Catalog;
-use crate::engine::filter::Filter;
-use crate::engine::location::IpGeo;
-use crate::engine::qoe::QoeParams;
+use crate::engine::geography::location::IpGeo;
+use crate::engine::observe::catalog::Catalog;
+use crate::engine::query::filter::Filter;
 use crate::recording::pipeline::read_in_order;
 use crate::recording::scan::Recording;
 use crate::recording::skipped::Skipped;

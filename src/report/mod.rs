@@ -1,9 +1,9 @@
 //! `peerscope report`: daily, per-minute and per-ISP tables from a recording (DESIGN §8).
 
 pub mod analysis;
+pub mod figures;
+pub mod output;
 pub mod probes;
-pub mod table;
-pub mod tables;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -13,13 +13,13 @@ use anyhow::{Context, bail};
 use crate::cli::UsageError;
 use crate::config::Settings;
 use crate::engine::calendar::Calendar;
-use crate::engine::filter::Filter;
 use crate::engine::probes::ProbeMetric;
+use crate::engine::query::filter::Filter;
 use crate::recording::scan::Recording;
 
 use crate::recording::skipped::Skipped;
 use analysis::{AnalysisOptions, analyse};
-use table::{Format, Table};
+use output::{Format, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum By {
@@ -111,9 +111,9 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         },
     );
     let table = match args.by {
-        By::Day => tables::by_day(&analysis, day),
-        By::Minute => tables::by_minute(&analysis, day),
-        By::Isp => tables::by_isp(&analysis, day),
+        By::Day => figures::by_day(&analysis, day),
+        By::Minute => figures::by_minute(&analysis, day),
+        By::Isp => figures::by_isp(&analysis, day),
     };
     print_table(&table, args.format, &analysis.skipped)
 }

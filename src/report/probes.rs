@@ -14,7 +14,7 @@ use crate::recording::probes::each_probe;
 use crate::recording::scan::MinuteGroup;
 use crate::recording::skipped::Skipped;
 
-use super::table::{Cell, Table};
+use super::output::{Cell, Table};
 
 #[derive(Default)]
 struct PathValues {

@@ -68,12 +68,15 @@ async fn receive(s: &AppState, request: Request) -> Result<(axum::body::Bytes, b
             ));
         }
     };
-    // A declared length over the limit is refused before any of the body is read.
+    // A declared length over the limit is refused without waiting for the body: what
+    // arrives within a moment is read and dropped (a client still sending would see
+    // its connection reset, and lose the answer, if the server closed on unread data).
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(size) = declared.filter(|&n| n > s.limits.max_body as u64) {
+        drain(body, 4 * s.limits.max_body.max(1 << 20)).await;
         return Err(refuse(
             s,
             &BodyError::TooLarge {
@@ -107,6 +110,24 @@ async fn receive(s: &AppState, request: Request) -> Result<(axum::body::Bytes, b
         // Bad chunked framing, or the client went away mid-body: nothing is stored.
         Err(e) => Err(refuse(s, &BodyError::Malformed(e.to_string()))),
     }
+}
+
+/// Reads and drops up to `limit` bytes of a body refused whole, for at most half a
+/// second: enough for an honest client to finish sending what it declared and read the
+/// answer, too little for a client that sends nothing to hold the connection.
+async fn drain(body: axum::body::Body, limit: usize) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut read = 0usize;
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), async {
+        while read < limit {
+            match body.frame().await {
+                Some(Ok(frame)) => read += frame.data_ref().map_or(0, axum::body::Bytes::len),
+                _ => break,
+            }
+        }
+    })
+    .await;
 }
 
 /// Whether reading a body failed because it went over the limit (not because its

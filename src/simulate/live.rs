@@ -206,7 +206,7 @@ pub fn run_live(
     }
     let mut lat = latencies.into_inner().unwrap_or_default();
     lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| crate::engine::qoe::nearest_rank(&lat, p).unwrap_or(0.0);
+    let pct = |p: f64| crate::engine::aggregate::qoe::nearest_rank(&lat, p).unwrap_or(0.0);
     Ok(LiveReport {
         records: records + probe_records,
         probe_records,

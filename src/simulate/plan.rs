@@ -106,7 +106,7 @@ pub fn ip_geo_csv() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::location::IpGeo;
+    use crate::engine::geography::location::IpGeo;
 
     #[test]
     fn shipped_table_matches_the_plan() {

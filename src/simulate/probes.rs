@@ -375,7 +375,7 @@ mod tests {
     #[test]
     fn the_route_change_score_finds_the_cut_and_the_repair_and_nothing_else() {
         use crate::engine::probes::ProbeBook;
-        use crate::engine::route_change::RouteChangeParams;
+        use crate::engine::probes::route_change::RouteChangeParams;
         let mut book = ProbeBook::new(RouteChangeParams::default());
         let mut recv = 0;
         each_round(3, CUT_START_MS - 2 * DAY_MS, CUT_END_MS + DAY_MS, |round| {
@@ -389,9 +389,9 @@ mod tests {
                 book.ingest(&p);
             }
         });
-        let q = crate::engine::probe_snapshot::ProbeQuery {
+        let q = crate::engine::probes::snapshot::ProbeQuery {
             max_events: 1000,
-            ..crate::engine::probe_snapshot::ProbeQuery::new(
+            ..crate::engine::probes::snapshot::ProbeQuery::new(
                 recv,
                 crate::engine::probes::ProbeMetric::Rtt,
             )

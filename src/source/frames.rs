@@ -10,8 +10,8 @@ use chrono_tz::Tz;
 
 use crate::engine::alerts::Alert;
 use crate::engine::geography::Geography;
-use crate::engine::probe_snapshot::{ProbeQuery, ProbeSnapshot};
-use crate::engine::snapshot::{Query, Snapshot};
+use crate::engine::probes::snapshot::{ProbeQuery, ProbeSnapshot};
+use crate::engine::query::snapshot::{Query, Snapshot};
 pub use crate::source::health::{SourceHealth, SourceState};
 
 /// One frame's worth of data: the engine's snapshot plus what the sources say about

@@ -7,10 +7,10 @@
 
 use std::sync::Arc;
 
-use crate::engine::probe_snapshot::{ProbeQuery, ProbeSnapshot};
 use crate::engine::probes::ProbeBook;
+use crate::engine::probes::route_change::RouteChangeParams;
+use crate::engine::probes::snapshot::{ProbeQuery, ProbeSnapshot};
 use crate::engine::record::ProbeRecord;
-use crate::engine::route_change::RouteChangeParams;
 use crate::recording::probes::read_probe_minute;
 use crate::recording::scan::MinuteGroup;
 use crate::recording::skipped::Skipped;

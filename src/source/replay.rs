@@ -13,11 +13,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::engine::first_seen::FirstSeen;
+use crate::engine::aggregate::qoe::QoeParams;
 use crate::engine::geography::Geography;
-use crate::engine::location::IpGeo;
+use crate::engine::geography::location::IpGeo;
 use crate::engine::monitor::Monitor;
-use crate::engine::qoe::QoeParams;
+use crate::engine::observe::first_seen::FirstSeen;
 use crate::recording::batch::FeedbackBatch;
 use crate::recording::pipeline::read_in_order;
 use crate::recording::scan::{MinuteGroup, Recording, ScanProblem};
@@ -247,7 +247,7 @@ impl ReplayEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::snapshot::Query;
+    use crate::engine::query::snapshot::Query;
 
     fn sample() -> Arc<ReplayIndex> {
         let dir = concat!(

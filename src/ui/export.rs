@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::engine::geography::Layer;
-use crate::engine::metric::Metric;
-use crate::engine::probe_snapshot::format_as_path;
+use crate::engine::probes::snapshot::format_as_path;
+use crate::engine::query::metric::Metric;
 
 use super::format;
 use super::model::{self, filter_label};

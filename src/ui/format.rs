@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::engine::metric::Metric;
+use crate::engine::query::metric::Metric;
 
 /// A metric's value with its usual precision (the metric table's); "–" when there is
 /// none.

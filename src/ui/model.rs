@@ -4,8 +4,8 @@
 //! from the drawing code.
 
 use crate::engine::geography::Layer;
-use crate::engine::metric::Metric;
-use crate::engine::snapshot::Breakdown;
+use crate::engine::query::metric::Metric;
+use crate::engine::query::snapshot::Breakdown;
 use crate::source::frames::FrameData;
 use crate::ui::state::{Mode, UiState};
 

@@ -1,8 +1,8 @@
 //! From UI state and clock to what the engine is asked: the query, and how much history
 //! the engine must hold to answer it.
 
-use crate::engine::probe_snapshot::ProbeQuery;
-use crate::engine::snapshot::{Query, SplitBy};
+use crate::engine::probes::snapshot::ProbeQuery;
+use crate::engine::query::snapshot::{Query, SplitBy};
 pub use crate::source::frames::FrameRequest;
 
 use super::state::{Split, UiState};

@@ -3,9 +3,9 @@
 //! the app loop changes it only for what it alone learns (the recording's end, an
 //! export's outcome, a signal to quit).
 
-use crate::engine::filter::Filter;
-use crate::engine::metric::Metric;
 use crate::engine::probes::ProbeMetric;
+use crate::engine::query::filter::Filter;
+use crate::engine::query::metric::Metric;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {

@@ -9,8 +9,8 @@ use super::state::{
     Facet, HISTOGRAM_METRICS, Mode, Overlay, RANGES_MS, SPEEDS, Split, UiState, View, WINDOWS_MS,
 };
 use crate::engine::geography::Layer;
-use crate::engine::metric::Metric;
 use crate::engine::probes::ProbeMetric;
+use crate::engine::query::metric::Metric;
 use crate::source::frames::FrameData;
 
 use super::model;
@@ -128,7 +128,7 @@ pub fn update(ui: &mut UiState, action: Action, data: Option<&FrameData>) -> Eff
                 row: 0,
             }
         }
-        Action::ClearFilters => ui.filter = crate::engine::filter::Filter::default(),
+        Action::ClearFilters => ui.filter = crate::engine::query::filter::Filter::default(),
         Action::Help => ui.overlay = Overlay::Help,
         Action::Close => ui.overlay = Overlay::None,
         Action::Quit => ui.quit = true,
@@ -196,7 +196,7 @@ fn update_filters(
             (facet, row)
         }
         Action::ClearFilters => {
-            ui.filter = crate::engine::filter::Filter::default();
+            ui.filter = crate::engine::query::filter::Filter::default();
             (facet, row)
         }
         Action::Close | Action::Quit => {

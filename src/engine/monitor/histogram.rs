@@ -2,11 +2,11 @@
 //! peer's report samples of the last quarter hour.
 
 use super::{Monitor, Sample};
-use crate::engine::bucket::BucketStats;
-use crate::engine::metric::Metric;
-use crate::engine::qoe::nearest_rank;
-use crate::engine::snapshot::{Histogram, Query};
-use crate::engine::tiers::CellId;
+use crate::engine::aggregate::bucket::BucketStats;
+use crate::engine::aggregate::qoe::nearest_rank;
+use crate::engine::aggregate::tiers::CellId;
+use crate::engine::query::metric::Metric;
+use crate::engine::query::snapshot::{Histogram, Query};
 
 impl Monitor {
     pub(super) fn histogram(

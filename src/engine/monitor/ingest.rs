@@ -1,9 +1,9 @@
 //! Taking records in, and moving the clock.
 
 use super::{Monitor, PeerLive, SAMPLE_SPAN_MS, Sample};
+use crate::engine::aggregate::tiers::{ALL, CellId, History};
 use crate::engine::record::Event;
 use crate::engine::record::FeedbackCore;
-use crate::engine::tiers::{ALL, CellId, History};
 
 /// Files an online change in its cell's bucket: it counts at every bucket end at or
 /// after `at`, so it goes in the bucket holding `at − 1`.

@@ -1,11 +1,11 @@
 //! The live engine behind `watch` and `replay`: ingests records as they come
 //! ([`ingest`]), keeps history per (ISP, channel, district, area) cell at decreasing
-//! resolution, and answers [`Query`](super::snapshot::Query)s with immutable snapshots
+//! resolution, and answers [`Query`](crate::engine::query::snapshot::Query)s with immutable snapshots
 //! for any filter ([`query`], [`histogram`]).
 //!
 //! Every record counts in its own cell and in [`ALL`], so unfiltered figures are exact
 //! (they equal `report`'s); a filter sums the cells it matches. Online peers follow the
-//! one rule of [`online`](super::online): the unfiltered count from a tracker of [`ALL`],
+//! one rule of [`online`](crate::engine::aggregate::online): the unfiltered count from a tracker of [`ALL`],
 //! a filtered one from the cells' tracker plus its correction for peers that moved
 //! between cells, so that every filter counts as `report` over the filtered stream does.
 
@@ -17,15 +17,15 @@ use std::collections::VecDeque;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::bucket::ReportSums;
-use super::catalog::Catalog;
-use super::first_seen::FirstSeen;
-use super::geography::Geography;
-use super::location::{DistrictId, IpGeo, IspId};
-use super::observation::Observation;
-use super::online::{Expiry, OnlineTracker};
-use super::qoe::QoeParams;
-use super::tiers::{ALL, CellId, History};
+use crate::engine::aggregate::bucket::ReportSums;
+use crate::engine::aggregate::online::{Expiry, OnlineTracker};
+use crate::engine::aggregate::qoe::QoeParams;
+use crate::engine::aggregate::tiers::{ALL, CellId, History};
+use crate::engine::geography::Geography;
+use crate::engine::geography::location::{DistrictId, IpGeo, IspId};
+use crate::engine::observe::catalog::Catalog;
+use crate::engine::observe::first_seen::FirstSeen;
+use crate::engine::observe::observation::Observation;
 
 /// Per-peer report samples are kept this long: the longest window the TUI offers.
 const SAMPLE_SPAN_MS: i64 = 15 * 60_000;

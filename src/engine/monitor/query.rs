@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use super::{CellKey, Monitor};
-use crate::engine::bucket::BucketStats;
-use crate::engine::filter::Filter;
-use crate::engine::snapshot::{Breakdown, Point, Query, Snapshot, SplitBy};
-use crate::engine::tiers::{ALL, CellId, History};
+use crate::engine::aggregate::bucket::BucketStats;
+use crate::engine::aggregate::tiers::{ALL, CellId, History};
+use crate::engine::query::filter::Filter;
+use crate::engine::query::snapshot::{Breakdown, Point, Query, Snapshot, SplitBy};
 
 /// One merged bucket per slot: (start, width, sums).
 type MergedSeries = Vec<(i64, i64, BucketStats)>;

@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use crate::engine::geography::{Geography, Layer};
-use crate::engine::metric::Metric;
+use crate::engine::query::metric::Metric;
 use crate::ui::format;
 use crate::ui::theme::{Palette, Theme};
 

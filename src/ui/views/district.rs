@@ -17,7 +17,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use crate::engine::geography::Layer;
-use crate::engine::metric::Metric;
+use crate::engine::query::metric::Metric;
 use crate::source::frames::FrameData;
 use crate::ui::format;
 use crate::ui::state::{UiState, span_label};

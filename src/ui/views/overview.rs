@@ -19,8 +19,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline, Widget};
 
-use crate::engine::metric::Metric;
-use crate::engine::snapshot::{Breakdown, Point};
+use crate::engine::query::metric::Metric;
+use crate::engine::query::snapshot::{Breakdown, Point};
 use crate::source::frames::FrameData;
 use crate::ui::format;
 use crate::ui::state::UiState;

@@ -9,7 +9,7 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
-use crate::engine::probe_snapshot::DestDetail;
+use crate::engine::probes::snapshot::DestDetail;
 use crate::source::frames::FrameData;
 use crate::ui::format;
 use crate::ui::state::{UiState, span_label};

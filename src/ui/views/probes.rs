@@ -17,8 +17,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
-use crate::engine::probe_snapshot::{Comparison, ProbeSnapshot, format_as_path};
 use crate::engine::probes::ProbeMetric;
+use crate::engine::probes::snapshot::{Comparison, ProbeSnapshot, format_as_path};
 use crate::source::frames::FrameData;
 use crate::ui::format;
 use crate::ui::state::UiState;

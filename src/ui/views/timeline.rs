@@ -16,7 +16,7 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Widget};
 
-use crate::engine::snapshot::Point;
+use crate::engine::query::snapshot::Point;
 use crate::source::frames::FrameData;
 use crate::ui::format;
 use crate::ui::state::{Split, UiState, span_label};

@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use super::catalog::Catalog;
-use super::observation::Observation;
+use crate::engine::observe::catalog::Catalog;
+use crate::engine::observe::observation::Observation;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {

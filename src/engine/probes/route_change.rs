@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use super::record::Hop;
+use crate::engine::record::Hop;
 
 /// One element of a forward path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

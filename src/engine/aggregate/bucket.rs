@@ -5,7 +5,7 @@
 //! online peers between the previous bucket's end and this bucket's end, so the number
 //! online at a bucket's end is the running sum.
 
-use super::qoe::nearest_rank;
+use crate::engine::aggregate::qoe::nearest_rank;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BucketStats {

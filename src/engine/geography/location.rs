@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap;
 
-use super::intern::Interner;
+use crate::engine::observe::intern::Interner;
 
 /// ISP name for addresses the table does not cover.
 pub const OTHER_ISP: &str = "Others";
@@ -121,10 +121,10 @@ impl Default for IspNames {
 
 #[derive(Debug)]
 struct Fallback {
-    db: super::maxmind::MaxMind,
+    db: crate::engine::geography::maxmind::MaxMind,
     isp_by_asn: FxHashMap<u32, IspId>,
     isp_by_org: Vec<(String, IspId)>,
-    geography: Option<std::sync::Arc<super::geography::Geography>>,
+    geography: Option<std::sync::Arc<crate::engine::geography::Geography>>,
     /// District id of each of the geography's districts.
     district_ids: Vec<DistrictId>,
 }
@@ -264,9 +264,9 @@ impl IpGeo {
     #[must_use]
     pub fn with_maxmind(
         mut self,
-        db: super::maxmind::MaxMind,
+        db: crate::engine::geography::maxmind::MaxMind,
         names: &IspNames,
-        geography: Option<std::sync::Arc<super::geography::Geography>>,
+        geography: Option<std::sync::Arc<crate::engine::geography::Geography>>,
     ) -> Self {
         let mut isp_by_asn = FxHashMap::default();
         for (asn, isp) in &names.asn {

@@ -2,7 +2,7 @@
 //! unit, how precisely it is printed, which way is better, the values it can take, and
 //! its histogram's bins. Views, exports, alerts and the histogram all read it here.
 
-use super::snapshot::Point;
+use crate::engine::query::snapshot::Point;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Metric {

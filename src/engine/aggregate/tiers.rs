@@ -6,7 +6,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::bucket::BucketStats;
+use crate::engine::aggregate::bucket::BucketStats;
 
 /// A cell: one (ISP, channel, district) combination, or [`ALL`].
 pub type CellId = u32;

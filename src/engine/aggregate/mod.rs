@@ -1,22 +1,30 @@
-//! The exact aggregator: every metric of DESIGN §5 over one filtered record stream.
+//! Exact figures: the online rule ([`online`]), additive sums in time buckets
+//! ([`bucket`]) and their history at decreasing resolution ([`tiers`]), the QoE formula
+//! ([`qoe`]), and the aggregator `report` runs over one filtered record stream — the
+//! exact value of every metric of DESIGN §5.
 //!
 //! Records must arrive in `recv` order (the recording reader and the live merger both
 //! guarantee it within a minute). Per peer it keeps the day and address last seen; per
 //! session its start, end and whether its startup delay arrived; per bucket the
-//! additive sums of [`BucketStats`]. Online peers follow [`online`](super::online), the
+//! additive sums of [`BucketStats`]. Online peers follow [`online`], the
 //! rule the live engine uses too, with the stream as one cell: each interval's ends are
 //! filed as ±1 deltas in time order.
+
+pub mod bucket;
+pub mod online;
+pub mod qoe;
+pub mod tiers;
 
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashSet;
 
-use super::bucket::{BucketStats, Series};
-use super::calendar::{Calendar, Day};
-use super::observation::Observation;
-use super::online::{Expiry, OnlineTracker};
-use super::qoe::QoeParams;
-use super::record::Event;
+use crate::engine::aggregate::bucket::{BucketStats, Series};
+use crate::engine::aggregate::online::{Expiry, OnlineTracker};
+use crate::engine::aggregate::qoe::QoeParams;
+use crate::engine::calendar::{Calendar, Day};
+use crate::engine::observe::observation::Observation;
+use crate::engine::record::Event;
 
 /// The one cell of the aggregator's stream.
 const STREAM: u32 = 0;

@@ -1,10 +1,10 @@
 //! What the views read: an immutable picture of the engine at one clock, under one
-//! filter and window. Built by [`Monitor::snapshot`](super::monitor::Monitor::snapshot);
+//! filter and window. Built by [`Monitor::snapshot`](crate::engine::monitor::Monitor::snapshot);
 //! owns its data so a UI can keep it while the engine moves on.
 
-use super::bucket::Figures;
-use super::filter::Filter;
-use super::metric::Metric;
+use crate::engine::aggregate::bucket::Figures;
+use crate::engine::query::filter::Filter;
+use crate::engine::query::metric::Metric;
 
 /// The figures of one window ending at `at`, with the online peers at `at`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::bucket::BucketStats;
+use crate::engine::aggregate::bucket::BucketStats;
 use crate::engine::calendar::{Calendar, Day, MINUTE_MS};
 
 use super::analysis::Analysis;
-use super::table::{Cell, Table, names};
+use super::output::{Cell, Table, names};
 
 /// One `--by minute` row, also the input of the daily peak.
 struct MinuteFigures {

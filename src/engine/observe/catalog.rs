@@ -4,11 +4,11 @@
 //! rarely changes address) and drops duplicates — the same (`peer`, `seq`) seen twice,
 //! as after a client retry routed to another feedback server.
 
-use super::intern::Interner;
-use super::location::{IpGeo, Location};
-use super::observation::Observation;
-use super::record::FeedbackCore;
-use super::seqset::SeqSet;
+use crate::engine::geography::location::{IpGeo, Location};
+use crate::engine::observe::intern::Interner;
+use crate::engine::observe::observation::Observation;
+use crate::engine::observe::seqset::SeqSet;
+use crate::engine::record::FeedbackCore;
 
 /// Per peer: seen sequence numbers, and the ids of its latest session, channel and
 /// address, which the next record nearly always repeats (a compare instead of a hash).

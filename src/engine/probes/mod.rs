@@ -6,16 +6,21 @@
 //! every round of the last two days and hourly means before that: a 17-day event of
 //! 344 paths at 10-minute rounds holds about 100,000 rounds.
 
+pub mod route_change;
+pub mod snapshot;
+
 use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use super::intern::Interner;
-use super::probe_snapshot::{
+use crate::engine::observe::intern::Interner;
+use crate::engine::probes::route_change::{
+    RouteChangeParams, RouteTracker, as_path, path_elements,
+};
+use crate::engine::probes::snapshot::{
     Comparison, DestDetail, DestRow, PathCell, ProbeQuery, ProbeSnapshot, RouteChange,
 };
-use super::record::ProbeRecord;
-use super::route_change::{RouteChangeParams, RouteTracker, as_path, path_elements};
+use crate::engine::record::ProbeRecord;
 
 /// The five per-path measurements, in [`ProbeMetric::ALL`] order.
 pub type Values = [f64; 5];

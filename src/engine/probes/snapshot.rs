@@ -1,7 +1,7 @@
 //! What view 6 reads: the probe × destination matrix at one clock, one destination's
 //! series per probe, and the route-change events up to the clock. Owns its data.
 
-use super::probes::ProbeMetric;
+use crate::engine::probes::ProbeMetric;
 
 /// A path compared with the other probes' paths to the same destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-use super::tiers::CellId;
+use crate::engine::aggregate::tiers::CellId;
 
 const NO_END: i64 = i64::MIN;
 

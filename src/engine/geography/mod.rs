@@ -1,5 +1,7 @@
-//! The map: districts from a GeoJSON file, the land outline, and the outline divided
-//! into equal areas (DESIGN §5, §6 views 4 and 5).
+//! Where peers are: their ISP and district from their address ([`location`], with
+//! MaxMind databases behind it in [`maxmind`]), and the map — districts from a GeoJSON
+//! file, the land outline, and the outline divided into equal areas (DESIGN §5, §6 views
+//! 4 and 5).
 //!
 //! Everything is kept in a local equirectangular projection (x = lon · cos φ₀, y = lat,
 //! φ₀ the outline's middle latitude), where areas and shapes are true enough for a
@@ -8,6 +10,9 @@
 //! the cut), so the result is deterministic and every area is within a hair of the
 //! mean. Point lookups go through a coarse grid of candidate regions, then the exact
 //! polygon test; rasters for the terminal are computed once per size and kept.
+
+pub mod location;
+pub mod maxmind;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,10 +1,10 @@
 //! The engine's view of one accepted feedback record: identifiers interned, location
 //! resolved, duplicates already removed. Everything downstream works on these.
 
-use super::bucket::ReportSums;
-use super::location::Location;
-use super::qoe::QoeParams;
-use super::record::Payload;
+use crate::engine::aggregate::bucket::ReportSums;
+use crate::engine::aggregate::qoe::QoeParams;
+use crate::engine::geography::location::Location;
+use crate::engine::record::Payload;
 
 /// The message's identifiers as interned ids and its location; the event time is the
 /// payload's `recv` (the server's clock at acceptance, ms since epoch).
