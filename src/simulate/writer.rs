@@ -2,16 +2,15 @@
 //! written under a temporary name and renamed, so a reader never sees half a file.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc;
 
 use anyhow::Context;
-use chrono::DateTime;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
 use super::emit::MinuteOut;
-use crate::recording::layout::Stream;
+use crate::recording::layout::{self, Stream};
 
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -21,17 +20,14 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// `<root>/<srv>/<stream>/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz]`
+    /// `<root>/<srv>/<stream>/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz]`: one server's log
+    /// tree in the layout `serve` writes.
     pub fn path(&self, stream: Stream, server: usize, minute_ms: i64) -> PathBuf {
-        let t = DateTime::from_timestamp_millis(minute_ms).unwrap_or_default();
-        let day = t.format("%Y%m%d").to_string();
-        let name = t.format("%Y%m%d-%H%M.jsonl").to_string();
-        let mut p = self
-            .root
-            .join(&self.server_names[server])
-            .join(stream.dir_name())
-            .join(day)
-            .join(name);
+        let mut p = layout::minute_path(
+            &self.root.join(&self.server_names[server]),
+            stream,
+            minute_ms,
+        );
         if self.gzip.is_some() {
             p.as_mut_os_string().push(".gz");
         }
@@ -55,16 +51,10 @@ fn write_one(layout: &Layout, out: &MinuteOut) -> anyhow::Result<()> {
         }
         None => out.text.clone(),
     };
-    let tmp = temp_name(&path);
+    let tmp = layout::tmp_path(&path);
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot rename to {}", path.display()))?;
     Ok(())
-}
-
-fn temp_name(path: &Path) -> PathBuf {
-    let mut t = path.as_os_str().to_owned();
-    t.push(".tmp");
-    PathBuf::from(t)
 }
 
 /// Runs `produce` on this thread while `writers` threads compress and write what it

@@ -1,5 +1,6 @@
-//! Keys → actions → state: `update` changes [`UiState`] and says what the app loop must
-//! do beyond that (move the replay clock, write an export). No terminal in here, so
+//! Keys → actions → state: `on_key` finds a key's action in the key table, `update`
+//! changes [`UiState`] and says what the app loop must do beyond that (move the replay
+//! clock, write an export). Key events are plain values and nothing here draws, so
 //! "press f, select PCCW" is a plain unit test.
 
 use crossterm::event::{KeyCode, KeyEvent};
