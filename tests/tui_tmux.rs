@@ -15,6 +15,22 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// A detached session `ps` of `width` × `height` running `command` under its own
+    /// tmux server (named after `name` and this process).
+    fn start(name: &str, command: &str, width: u16, height: u16) -> Tmux {
+        require(
+            Command::new("tmux").arg("-V").output().is_ok(),
+            "tmux (apt-get install tmux)",
+        );
+        let tmux = Tmux {
+            socket: format!("peerscope-{name}-{}", std::process::id()),
+        };
+        let (w, h) = (width.to_string(), height.to_string());
+        let out = tmux.cmd(&["new-session", "-d", "-s", "ps", "-x", &w, "-y", &h, command]);
+        assert!(out.status.success(), "tmux new-session: {out:?}");
+        tmux
+    }
+
     fn cmd(&self, args: &[&str]) -> std::process::Output {
         Command::new("tmux")
             .args(["-L", &self.socket])
@@ -102,16 +118,9 @@ fn seconds(clock: &str) -> i64 {
 #[test]
 #[ignore = "needs tmux (apt-get install tmux; .ci/run installs it and runs it): cargo test -- --ignored"]
 fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
-    require(
-        Command::new("tmux").arg("-V").output().is_ok(),
-        "tmux (apt-get install tmux)",
-    );
     let tmp = tempfile::tempdir().expect("tempdir");
     let exit_file = tmp.path().join("exit");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let tmux = Tmux {
-        socket: format!("peerscope-test-{}", std::process::id()),
-    };
     let command = format!(
         "cd {} && {} replay recordings/olympics-2012-sample --speed 60 --export-dir {}; echo $? > {}; sleep 30",
         root.display(),
@@ -119,18 +128,7 @@ fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
         tmp.path().display(),
         exit_file.display()
     );
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "ps",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &command,
-    ]);
-    assert!(out.status.success(), "tmux new-session: {out:?}");
+    let tmux = Tmux::start("test", &command, 100, 30);
 
     // Overview, with the clock running.
     let s = tmux.wait_for("the overview", |s| {
@@ -288,18 +286,11 @@ fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
 #[test]
 #[ignore = "needs tmux (apt-get install tmux; .ci/run installs it and runs it): cargo test -- --ignored"]
 fn sigterm_restores_the_terminal() {
-    require(
-        Command::new("tmux").arg("-V").output().is_ok(),
-        "tmux (apt-get install tmux)",
-    );
     let tmp = tempfile::tempdir().expect("tempdir");
     let exit_file = tmp.path().join("exit");
     // A unique argument, to find this process and no other.
     let marker = tmp.path().join("exports");
     std::fs::create_dir_all(&marker).expect("dir");
-    let tmux = Tmux {
-        socket: format!("peerscope-term-{}", std::process::id()),
-    };
     let command = format!(
         "cd {} && {} replay recordings/olympics-2012-sample --export-dir {}; echo $? > {}; sleep 30",
         env!("CARGO_MANIFEST_DIR"),
@@ -307,18 +298,7 @@ fn sigterm_restores_the_terminal() {
         marker.display(),
         exit_file.display()
     );
-    let started = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "ps",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &command,
-    ]);
-    assert!(started.status.success());
+    let tmux = Tmux::start("term", &command, 100, 30);
     tmux.wait_for("the overview", |s| s.contains("1 Overview"));
     // Anchored on the binary, so the shell around it (whose command line holds the
     // same words) is left alone to write the exit status.
