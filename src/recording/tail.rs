@@ -7,11 +7,12 @@
 //! out, so a reader never sees half of a record being written; and only what is handed
 //! out is read into memory (a compressed minute is inflated up to the cursor, not kept).
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 use super::decode::GzSalvage;
-use super::layout::{self, Listing, MinuteEntry, Stream, list_stream, minute_of_stem};
+use super::layout::{self, OddEntry, Stream, list_stream, minute_of_stem};
 use crate::engine::record::MAX_LINE;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,16 +79,82 @@ pub enum TailError {
     Io(#[from] io::Error),
 }
 
-/// One minute of the tree: its files, the plain one first when both exist (the
-/// original of a compression caught half-way).
-fn minutes(listing: &Listing) -> Vec<&MinuteEntry> {
-    let mut out: Vec<&MinuteEntry> = Vec::with_capacity(listing.minutes.len());
-    for m in &listing.minutes {
-        if out.last().is_none_or(|l| l.minute_ms != m.minute_ms) {
-            out.push(m);
+/// The minutes of a stream that have a file, as listed.
+///
+/// A listing is a `readdir`, which may miss a minute whose `.jsonl` the compressor swaps
+/// for its `.jsonl.gz` while the directory is read (the new name lands behind the scan,
+/// the old one goes before the scan reaches it). That swap happens once per minute, so a
+/// second listing made after the first ends sees every minute the first one missed:
+/// before the walk concludes that a minute is absent it merges a second one in.
+struct Known {
+    root: std::path::PathBuf,
+    stream: Stream,
+    minutes: BTreeSet<i64>,
+    confirmed: bool,
+}
+
+impl Known {
+    fn list(root: &std::path::Path, stream: Stream) -> io::Result<Known> {
+        Ok(Known {
+            root: root.to_owned(),
+            stream,
+            minutes: Self::listed(root, stream)?,
+            confirmed: false,
+        })
+    }
+
+    fn listed(root: &std::path::Path, stream: Stream) -> io::Result<BTreeSet<i64>> {
+        Ok(list_stream(root, stream)?
+            .minutes
+            .iter()
+            .map(|m| m.minute_ms)
+            .collect())
+    }
+
+    fn confirm(&mut self) -> io::Result<()> {
+        if !self.confirmed {
+            self.minutes.extend(Self::listed(&self.root, self.stream)?);
+            self.confirmed = true;
+        }
+        Ok(())
+    }
+
+    /// The first minute after `here` that has a file.
+    fn after(&mut self, here: i64) -> io::Result<Option<i64>> {
+        let next = self.minutes.range(here + 1..).next().copied();
+        // The minute right after needs no second look: nothing lies between.
+        if next != Some(here + layout::MINUTE_MS) {
+            self.confirm()?;
+        }
+        Ok(self.minutes.range(here + 1..).next().copied())
+    }
+
+    /// The oldest minute that has a file.
+    fn oldest(&mut self) -> io::Result<Option<i64>> {
+        self.confirm()?;
+        Ok(self.minutes.first().copied())
+    }
+}
+
+/// The content of the minute holding `ms`, read by name: the plain file while it is
+/// open or not yet compressed, else the compressed one (the compressor writes the
+/// `.gz` before it removes the `.jsonl`, so one of the two is always there). `None`
+/// when the minute has no file, or only something that is not a regular file in the
+/// tree (a link is never followed).
+fn open_content(
+    root: &std::path::Path,
+    stream: Stream,
+    ms: i64,
+) -> io::Result<Option<(std::fs::File, bool)>> {
+    for gzip in [false, true] {
+        match layout::open_minute(root, stream, &layout::file_name(ms, gzip)) {
+            Ok(f) => return Ok(Some((f, gzip))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) if OddEntry::of_error(&e).is_some() => return Ok(None),
+            Err(e) => return Err(e),
         }
     }
-    out
+    Ok(None)
 }
 
 /// Reads up to about `max_bytes` of complete lines after `cursor` (or from the start of
@@ -106,59 +173,54 @@ pub fn tail(
             return Err(BadCursor::Future(c.clone()).into());
         }
     }
-    let listing = list_stream(root, stream)?;
-    let files = minutes(&listing);
-    let Some(first) = files.first() else {
-        let now = Cursor {
-            minute: cursor.map_or_else(String::new, |c| c.minute),
-            offset: 0,
-        };
-        return Ok(Tail::Data {
-            lines: Vec::new(),
-            next: now,
-        });
-    };
-    let oldest = Cursor::at(first.minute_ms);
+    let mut known = Known::list(root, stream)?;
     let mut at = match cursor {
         Some(c) => c,
-        None => Cursor::at(files.last().map_or(first.minute_ms, |f| f.minute_ms)),
+        None => match known.minutes.last() {
+            Some(&newest) => Cursor::at(newest),
+            None => {
+                return Ok(Tail::Data {
+                    lines: Vec::new(),
+                    next: Cursor {
+                        minute: String::new(),
+                        offset: 0,
+                    },
+                });
+            }
+        },
     };
-    if at.minute_ms() < first.minute_ms {
-        return Ok(Tail::Gone { oldest });
-    }
     loop {
         let here = at.minute_ms();
-        let Some(file) = files.iter().find(|f| f.minute_ms == here) else {
-            // No file for this minute: skip ahead to the next one that exists, if any.
-            match files.iter().find(|f| f.minute_ms > here) {
-                Some(next) => {
-                    at = Cursor::at(next.minute_ms);
-                    continue;
+        match open_content(root, stream, here)? {
+            Some((file, gzip)) => match read_from(file, gzip, &at, max_bytes)? {
+                Chunk::Beyond => return gone(&mut known, &at),
+                Chunk::Lines { lines, taken } if taken > 0 => {
+                    let next = Cursor {
+                        minute: at.minute.clone(),
+                        offset: at.offset + taken,
+                    };
+                    return Ok(Tail::Data { lines, next });
                 }
+                // At the end of this minute. Once a later minute exists this one is
+                // final: the writer closes a minute before it creates the next file,
+                // and files late records into the open minute, never an earlier one.
+                Chunk::Lines { .. } => {}
+            },
+            // No file for this minute: records from before the oldest kept minute are
+            // gone; otherwise skip ahead to the next minute that has one, if any.
+            None => match known.oldest()? {
+                Some(oldest) if here < oldest => return gone(&mut known, &at),
                 None => {
                     return Ok(Tail::Data {
                         lines: Vec::new(),
-                        next: at,
+                        next: Cursor::at(here),
                     });
                 }
-            }
-        };
-        match read_from(root, stream, file, &at, max_bytes)? {
-            Chunk::Beyond => return Ok(Tail::Gone { oldest }),
-            Chunk::Lines { lines, taken } if taken > 0 => {
-                let next = Cursor {
-                    minute: at.minute.clone(),
-                    offset: at.offset + taken,
-                };
-                return Ok(Tail::Data { lines, next });
-            }
-            Chunk::Lines { .. } => {}
+                Some(_) => {}
+            },
         }
-        // At the end of this minute. Once a later minute exists this one is final: the
-        // writer closes a minute before it creates the next file, and files late records
-        // into the open minute, never an earlier one.
-        match files.iter().find(|f| f.minute_ms > here) {
-            Some(next) => at = Cursor::at(next.minute_ms),
+        match known.after(here)? {
+            Some(next) => at = Cursor::at(next),
             None => {
                 return Ok(Tail::Data {
                     lines: Vec::new(),
@@ -167,6 +229,14 @@ pub fn tail(
             }
         }
     }
+}
+
+/// The answer for a cursor whose records are not kept (or were never written).
+fn gone(known: &mut Known, at: &Cursor) -> Result<Tail, TailError> {
+    let oldest = known.oldest()?.unwrap_or_else(|| at.minute_ms());
+    Ok(Tail::Gone {
+        oldest: Cursor::at(oldest),
+    })
 }
 
 /// What one minute holds after a cursor.
@@ -179,15 +249,13 @@ enum Chunk {
 }
 
 fn read_from(
-    root: &std::path::Path,
-    stream: Stream,
-    file: &MinuteEntry,
+    file: std::fs::File,
+    gzip: bool,
     at: &Cursor,
     max_bytes: usize,
 ) -> Result<Chunk, TailError> {
-    let f = layout::open_minute(root, stream, &file.name)?;
-    let mut content: Box<dyn Read> = if file.gzip {
-        let mut gz = GzSalvage::new(BufReader::with_capacity(1 << 16, f));
+    let mut content: Box<dyn Read> = if gzip {
+        let mut gz = GzSalvage::new(BufReader::with_capacity(1 << 16, file));
         // Inflate up to the byte before the cursor, keeping only that byte.
         let skip = at.offset.saturating_sub(1);
         let skipped = io::copy(&mut (&mut gz).take(skip), &mut io::sink()).unwrap_or(0);
@@ -196,7 +264,7 @@ fn read_from(
         }
         Box::new(gz)
     } else {
-        let mut f = f;
+        let mut f = file;
         let len = f.metadata()?.len();
         if at.offset > len {
             return Ok(Chunk::Beyond);

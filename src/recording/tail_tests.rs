@@ -191,3 +191,73 @@ fn a_linked_day_directory_or_minute_file_is_never_read() {
     }
     assert_eq!(got, b"{\"a\":1}\n");
 }
+
+/// Puts `minutes` (each holding two records) in a tree, then compresses them one after
+/// the other on a thread while `read` is called with the index of the minute being
+/// compressed, as often as it can be, until the last is done.
+fn while_compressing(minutes: &[String], read: impl Fn(&Path, usize)) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let root = tempfile::tempdir().expect("tempdir");
+    let r = root.path().to_owned();
+    let content = b"{\"a\":1}\n{\"a\":2}\n";
+    for m in minutes {
+        put(&r, m, content);
+    }
+    let current = Arc::new(AtomicUsize::new(0));
+    let compressor = {
+        let (r, minutes, current) = (r.clone(), minutes.to_vec(), Arc::clone(&current));
+        std::thread::spawn(move || {
+            for (i, m) in minutes.iter().enumerate() {
+                current.store(i, Ordering::SeqCst);
+                let dir = r.join("feedback").join(&m[..8]);
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                gz.write_all(content).expect("gzip");
+                fs::write(dir.join("tmp"), gz.finish().expect("gzip")).expect("write");
+                fs::rename(dir.join("tmp"), dir.join(format!("{m}.jsonl.gz"))).expect("rename");
+                fs::remove_file(dir.join(format!("{m}.jsonl"))).expect("remove");
+            }
+        })
+    };
+    while !compressor.is_finished() {
+        read(&r, current.load(Ordering::SeqCst));
+    }
+    compressor.join().expect("compressor");
+}
+
+fn day_of_minutes(step: usize) -> Vec<String> {
+    (0..1440)
+        .step_by(step)
+        .map(|i| format!("20120807-{:02}{:02}", i / 60, i % 60))
+        .collect()
+}
+
+#[test]
+fn a_minute_compressed_while_it_is_read_is_found_under_its_new_name() {
+    // A reader that listed the plain file and opens it a moment after the compressor
+    // swapped it for the `.gz` must find the minute under its new name, not fail (CI
+    // saw a 500 here).
+    let minutes = day_of_minutes(1);
+    while_compressing(&minutes, |r, i| {
+        let m = &minutes[i];
+        let (lines, next) = data(read(r, &format!("{m}:8"), 1 << 10));
+        assert_eq!(lines, b"{\"a\":2}\n", "{m}");
+        assert_eq!(next, format!("{m}:16"));
+    });
+}
+
+#[test]
+fn a_minute_compressed_while_the_tree_is_listed_is_not_skipped() {
+    // A directory read while a minute's file is swapped may see neither name. With a
+    // minute every other minute, moving on from the end of one minute must land on the
+    // next one even while that one is being compressed, never on the one after.
+    let minutes = day_of_minutes(2);
+    while_compressing(&minutes, |r, i| {
+        let Some(prev) = i.checked_sub(1).map(|p| &minutes[p]) else {
+            return;
+        };
+        let (lines, next) = data(read(r, &format!("{prev}:16"), 1 << 10));
+        assert_eq!(lines, b"{\"a\":1}\n{\"a\":2}\n", "after {prev}");
+        assert_eq!(next, format!("{}:16", minutes[i]));
+    });
+}
