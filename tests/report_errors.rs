@@ -186,3 +186,67 @@ fn the_sample_probe_table() {
     assert!(value("pku", 7) > 2.0 * value("pku", 2), "UF to China");
     assert!(value("uon", 2) > 1_000.0 && value("uct", 2) < 600.0);
 }
+
+#[test]
+fn filter_names_match_in_any_case_and_an_unknown_one_is_exit_2_with_the_names() {
+    // A misspelt name used to give an empty report (or an empty screen) and exit 0.
+    let lower = peerscope(&["report", sample(), "--filter", "isp=pccw"], repo());
+    let upper = peerscope(&["report", sample(), "--filter", "isp=PCCW"], repo());
+    assert!(
+        lower.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lower.stderr)
+    );
+    assert_eq!(lower.stdout, upper.stdout, "isp=pccw is PCCW");
+    assert!(String::from_utf8_lossy(&lower.stdout).contains("2012-08-07"));
+    for (args, message) in [
+        (
+            vec!["report", sample(), "--filter", "isp=Foo"],
+            "--filter isp=Foo: no isp is called that here; there are HGC, HKBN, Others, PCCW, i-CABLE",
+        ),
+        (
+            vec!["report", sample(), "--filter", "channel=nope"],
+            "there are athletics, badminton, cycling, football, main, swimming",
+        ),
+        (
+            vec![
+                "replay",
+                sample(),
+                "--snapshot",
+                "overview",
+                "--filter",
+                "district=Nowhere",
+            ],
+            "--filter district=Nowhere: no district is called that here",
+        ),
+        (
+            vec![
+                "replay",
+                sample(),
+                "--snapshot",
+                "overview",
+                "--filter",
+                "channel=nope",
+            ],
+            "no channel is called that here",
+        ),
+    ] {
+        assert_fails(&peerscope(&args, repo()), 2, message);
+    }
+    let screen = peerscope(
+        &[
+            "replay",
+            sample(),
+            "--snapshot",
+            "overview",
+            "--filter",
+            "channel=MAIN",
+        ],
+        repo(),
+    );
+    assert!(
+        screen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&screen.stderr)
+    );
+}

@@ -48,12 +48,15 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     let snapshot = args.view.snapshot()?;
     let mut ui = UiState::new(Mode::Replay, i64::from(settings.window_s) * 1000);
     ui.filter = args.view.initial_filter()?;
+    // ISPs and districts now; channels once the recording or the sources are read.
+    frames.check_filter(&ui.filter).map_err(UsageError)?;
     ui.set_speed(args.speed);
     let (start, end) = frames.span();
 
     if let Some((view, width, height)) = snapshot {
         // A script wants exact figures: index first appearances before the frame.
         frames.read_whole();
+        frames.check_filter(&ui.filter).map_err(UsageError)?;
         let at = match &args.view.at {
             Some(t) => parse("--at", t)?,
             None => end.unwrap_or(0),

@@ -93,6 +93,8 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
     )?;
     let mut ui = UiState::new(Mode::Live, i64::from(settings.window_s) * 1000);
     ui.filter = args.view.initial_filter()?;
+    // ISPs and districts now; channels once the recording or the sources are read.
+    frames.check_filter(&ui.filter).map_err(UsageError)?;
 
     if let Some((view, width, height)) = snapshot {
         frames.wait_for_backlog(Duration::from_secs(20));
@@ -100,6 +102,7 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
         let clock = at.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
         ui.view = view;
         let data = frames.frame(&frame_request(&ui, clock, Some(from)));
+        frames.check_filter(&ui.filter).map_err(UsageError)?;
         print!(
             "{}",
             app::render_text(Some(&data), &ui, clock, width, height)

@@ -96,6 +96,8 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
     let geo = crate::geodata::load_ip_geo(settings, geography).with_context(|| {
         "set maps.ip_geo in the configuration or pass --ip-geo FILE".to_string()
     })?;
+    // ISPs and districts are the location table's: checked before anything is read.
+    filter.check_names(&geo, &[]).map_err(UsageError)?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get));
@@ -110,6 +112,12 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
             progress: std::io::stderr().is_terminal(),
         },
     );
+    filter
+        .check_names(
+            &analysis.catalog.geo,
+            &analysis.catalog.channels.names().collect::<Vec<_>>(),
+        )
+        .map_err(UsageError)?;
     let table = match args.by {
         By::Day => figures::by_day(&analysis, day),
         By::Minute => figures::by_minute(&analysis, day),

@@ -20,6 +20,7 @@ use crate::engine::alerts::{AlertRules, evaluate, stale_source};
 use crate::engine::geography::Geography;
 use crate::engine::monitor::Monitor;
 use crate::engine::probes::ProbeBook;
+use crate::engine::query::filter::Filter;
 use crate::geodata::{load_geography, load_ip_geo};
 use crate::recording::layout::Stream;
 
@@ -204,6 +205,14 @@ impl LiveFrames {
             from,
             hold_back_ms: HOLD_BACK_MS,
         })
+    }
+
+    /// Checks that every name a filter holds is one there is: ISPs and districts of the
+    /// location table, channels among those the sources have delivered so far.
+    pub fn check_filter(&self, filter: &Filter) -> Result<(), String> {
+        let catalog = self.feed.monitor().catalog();
+        let channels: Vec<&str> = catalog.channels.names().collect();
+        filter.check_names(&catalog.geo, &channels)
     }
 
     /// For a one-off frame: every line read goes into the engine, none is held back.

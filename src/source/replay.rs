@@ -51,6 +51,8 @@ pub struct ReplayIndex {
 pub struct WholePass {
     pub first_seen: FirstSeen,
     pub damaged: DamagedFiles,
+    /// Every channel the recording holds.
+    pub channels: std::collections::BTreeSet<String>,
 }
 
 impl ReplayIndex {
@@ -85,13 +87,16 @@ impl ReplayIndex {
         self.groups.partition_point(|g| g.start_ms < t)
     }
 
-    /// First appearances of every peer, and every damaged file: one pass over the
-    /// whole recording.
+    /// First appearances of every peer, every channel and every damaged file: one pass
+    /// over the whole recording.
     pub fn read_whole(&self, threads: usize) -> WholePass {
         let mut pass = WholePass::default();
         read_in_order(&self.groups, threads, |batch| {
             for r in batch.records() {
                 pass.first_seen.observe(r.peer, r.payload.recv);
+                if !pass.channels.contains(r.channel) {
+                    pass.channels.insert(r.channel.to_owned());
+                }
             }
             note_damage(&mut pass.damaged, &batch.skipped);
             true

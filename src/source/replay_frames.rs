@@ -21,6 +21,7 @@ use super::replay::{DamagedFiles, ReplayEngine, ReplayIndex, WholePass};
 use crate::config::Settings;
 use crate::engine::alerts::{AlertRules, evaluate};
 use crate::engine::geography::Geography;
+use crate::engine::query::filter::Filter;
 use crate::geodata::{load_geography, load_ip_geo};
 use crate::recording::scan::Recording;
 
@@ -31,6 +32,8 @@ pub struct ReplayFrames {
     whole_pass: Option<Receiver<WholePass>>,
     /// Files that could not be read whole, from the scan and the whole-recording pass.
     damaged: DamagedFiles,
+    /// Channels the recording holds, once the whole-recording pass is done.
+    channels: Vec<String>,
     rules: AlertRules,
     tz: Tz,
     name: String,
@@ -63,6 +66,7 @@ impl ReplayFrames {
             index,
             whole_pass: None,
             damaged,
+            channels: Vec::new(),
             rules: settings.alerts,
             tz: settings.timezone,
             // Its own name: the path it was given can be long, and the panel is narrow.
@@ -101,6 +105,14 @@ impl ReplayFrames {
     fn take_whole_pass(&mut self, pass: WholePass) {
         self.engine.set_first_seen(Arc::new(pass.first_seen));
         self.damaged.extend(pass.damaged);
+        self.channels = pass.channels.into_iter().collect();
+    }
+
+    /// Checks that every value a filter names is one the recording holds (ISPs and
+    /// districts of the location table, channels seen by [`Self::read_whole`]).
+    pub fn check_filter(&self, filter: &Filter) -> Result<(), String> {
+        let channels: Vec<&str> = self.channels.iter().map(String::as_str).collect();
+        filter.check_names(&self.engine.monitor().catalog().geo, &channels)
     }
 }
 

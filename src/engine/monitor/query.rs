@@ -120,14 +120,10 @@ impl Monitor {
         self.cell_keys
             .iter()
             .map(|k| {
-                (filter.isps.is_empty() || filter.isps.contains(geo.isp_name(k.isp)))
-                    && (filter.channels.is_empty()
-                        || filter
-                            .channels
-                            .contains(self.catalog.channels.name(k.channel)))
-                    && (filter.districts.is_empty()
-                        || filter.districts.contains(geo.district_name(k.district)))
-                    && (filter.areas.is_empty() || filter.areas.contains(self.area_name(k.area)))
+                Filter::takes(&filter.isps, geo.isp_name(k.isp))
+                    && Filter::takes(&filter.channels, self.catalog.channels.name(k.channel))
+                    && Filter::takes(&filter.districts, geo.district_name(k.district))
+                    && Filter::takes(&filter.areas, self.area_name(k.area))
             })
             .collect()
     }

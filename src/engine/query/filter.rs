@@ -4,10 +4,15 @@
 //!
 //! Metrics under a filter are the metrics of the filtered record stream: a peer is online
 //! in "channel A" while its latest channel-A record is fresh.
+//!
+//! Names match whatever their case (`isp=pccw` is PCCW). A value the recording does not
+//! hold is a mistake to report, not a filter that silently takes nothing:
+//! [`Filter::check`] names it with the values there are.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
+use crate::engine::geography::location::IpGeo;
 use crate::engine::observe::catalog::Catalog;
 use crate::engine::observe::observation::Observation;
 
@@ -72,14 +77,50 @@ impl Filter {
     }
 
     pub fn matches(&self, obs: &Observation, catalog: &Catalog) -> bool {
-        (self.isps.is_empty() || self.isps.contains(catalog.geo.isp_name(obs.location.isp)))
-            && (self.channels.is_empty()
-                || self.channels.contains(catalog.channels.name(obs.channel)))
-            && (self.districts.is_empty()
-                || self
-                    .districts
-                    .contains(catalog.geo.district_name(obs.location.district)))
+        Self::takes(&self.isps, catalog.geo.isp_name(obs.location.isp))
+            && Self::takes(&self.channels, catalog.channels.name(obs.channel))
+            && Self::takes(
+                &self.districts,
+                catalog.geo.district_name(obs.location.district),
+            )
     }
+
+    /// Whether a dimension's values (none: any) take `name`, whatever its case.
+    pub fn takes(values: &BTreeSet<String>, name: &str) -> bool {
+        values.is_empty() || values.iter().any(|v| v.eq_ignore_ascii_case(name))
+    }
+
+    /// Every name the filter holds is one there is, whatever its case: ISPs and
+    /// districts of the location table, and `channels` (those the recording holds; none
+    /// yet, for a live source that has delivered nothing, checks no channel). Else the
+    /// first that is not, with the names there are.
+    pub fn check_names(&self, geo: &IpGeo, channels: &[&str]) -> Result<(), String> {
+        check_dimension("isp", &self.isps, &geo.isps().collect::<Vec<_>>())?;
+        check_dimension(
+            "district",
+            &self.districts,
+            &geo.districts().collect::<Vec<_>>(),
+        )?;
+        if channels.is_empty() {
+            return Ok(());
+        }
+        check_dimension("channel", &self.channels, channels)
+    }
+}
+
+fn check_dimension(key: &str, values: &BTreeSet<String>, known: &[&str]) -> Result<(), String> {
+    for v in values {
+        if !known.iter().any(|k| k.eq_ignore_ascii_case(v)) {
+            let mut names = known.to_vec();
+            names.sort_unstable();
+            names.dedup();
+            return Err(format!(
+                "--filter {key}={v}: no {key} is called that here; there are {}",
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Display for Filter {
@@ -107,6 +148,33 @@ mod tests {
         assert_eq!(f.isps.len(), 2);
         assert_eq!(f.to_string(), "isp=HKBN,isp=PCCW,channel=main");
         assert!(Filter::parse("").expect("empty ok").is_empty());
+    }
+
+    #[test]
+    fn names_match_in_any_case_and_unknown_ones_are_named() {
+        let f = Filter::parse("isp=pccw,channel=Main").expect("valid");
+        assert!(Filter::takes(&f.isps, "PCCW"));
+        assert!(!Filter::takes(&f.isps, "HKBN"));
+        assert!(Filter::takes(&f.districts, "anything"));
+        let mut geo = IpGeo::empty();
+        geo.extend_from_csv(
+            "cidr,isp,district\n10.0.0.0/8,PCCW,Wan Chai\n11.0.0.0/8,HKBN,Sha Tin\n",
+        )
+        .expect("table");
+        assert!(f.check_names(&geo, &[]).is_ok(), "no channel known yet");
+        assert!(f.check_names(&geo, &["main"]).is_ok());
+        let err = f
+            .check_names(&geo, &["swimming", "athletics"])
+            .expect_err("unknown");
+        assert!(
+            err.contains("channel=Main") && err.contains("athletics, swimming"),
+            "{err}"
+        );
+        let err = Filter::parse("district=wan chai,isp=CSL")
+            .expect("valid")
+            .check_names(&geo, &["main"])
+            .expect_err("unknown isp");
+        assert!(err.ends_with("there are HKBN, Others, PCCW"), "{err}");
     }
 
     #[test]
