@@ -320,6 +320,20 @@ pub fn validate(config: Config, source: Option<PathBuf>) -> anyhow::Result<Setti
     if ![q.c1, q.c2, q.a, q.lambda].iter().all(|x| x.is_finite()) {
         bail!("qoe constants must be finite numbers, got {q:?}");
     }
+    // MOS must rise with bitrate and fall with stalls (DESIGN §5), or it means nothing.
+    if q.lambda <= 0.0 || q.a <= 0.0 {
+        bail!(
+            "qoe.lambda and qoe.a must be above 0 (the score rises with bitrate), got lambda = {}, a = {}",
+            q.lambda,
+            q.a
+        );
+    }
+    if q.c1 > 0.0 {
+        bail!(
+            "qoe.c1 must be 0 or below (the score falls with stalls), got {}",
+            q.c1
+        );
+    }
     let p = &config.probes;
     if !(p.route_change_threshold.is_finite() && p.route_change_threshold > 0.0) {
         bail!(

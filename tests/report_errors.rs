@@ -250,3 +250,105 @@ fn filter_names_match_in_any_case_and_an_unknown_one_is_exit_2_with_the_names() 
         String::from_utf8_lossy(&screen.stderr)
     );
 }
+
+#[test]
+fn a_snapshot_that_cannot_be_drawn_is_exit_2_in_one_line() {
+    // Scripts and cron mails rely on the status: each of these used to print a frame
+    // (an empty one, 1970, or "press q") and exit 0.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let dir = empty.path().to_str().expect("utf8");
+    for (args, message) in [
+        (
+            vec!["replay", dir, "--snapshot", "overview"],
+            "no recording in",
+        ),
+        (
+            vec![
+                "replay",
+                sample(),
+                "--snapshot",
+                "overview",
+                "--size",
+                "60x20",
+            ],
+            "--size 60x20: a frame is at least 80x24",
+        ),
+        (
+            vec![
+                "replay",
+                sample(),
+                "--snapshot",
+                "timeline",
+                "--at",
+                "2012-08-08 10:00",
+            ],
+            "--at 2012-08-08 10:00: the recording runs from 2012-08-07 08:00 to 2012-08-07 11:00",
+        ),
+    ] {
+        let out = peerscope(&args, repo());
+        assert_fails(&out, 2, message);
+        assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    }
+    let edge = peerscope(
+        &[
+            "replay",
+            sample(),
+            "--snapshot",
+            "overview",
+            "--size",
+            "80x24",
+            "--at",
+            "2012-08-07 11:00",
+        ],
+        repo(),
+    );
+    assert!(
+        edge.status.success(),
+        "{}",
+        String::from_utf8_lossy(&edge.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&edge.stdout).lines().count(), 24);
+}
+
+#[test]
+fn values_outside_their_domain_are_exit_2() {
+    // Each was accepted silently: QoE stuck at 1.000, a report with no workers, a probe
+    // metric for a feedback table, a simulation that wrote nothing.
+    let s = sample();
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let out = out_dir.path().to_str().expect("utf8");
+    for (args, message) in [
+        (
+            vec!["report", s, "--set", "qoe.lambda=-1"],
+            "qoe.lambda and qoe.a must be above 0",
+        ),
+        (
+            vec!["report", s, "--set", "qoe.c1=3"],
+            "qoe.c1 must be 0 or below",
+        ),
+        (vec!["report", s, "--threads", "0"], "0 is not in 1..=1024"),
+        (
+            vec!["report", s, "--metric", "loss_fwd"],
+            "required arguments were not provided",
+        ),
+        (
+            vec![
+                "simulate",
+                "--out",
+                out,
+                "--from",
+                "2013-01-01 00:00",
+                "--to",
+                "2013-01-02 00:00",
+            ],
+            "that span holds none of it",
+        ),
+    ] {
+        assert_fails(&peerscope(&args, repo()), 2, message);
+    }
+    assert_eq!(
+        std::fs::read_dir(out_dir.path()).expect("out").count(),
+        0,
+        "nothing written"
+    );
+}

@@ -39,6 +39,9 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
         return Err(UsageError(format!("{} is not a directory", args.dir.display())).into());
     }
     let mut frames = ReplayFrames::open(&args.dir, settings)?;
+    let (Some(start), Some(end)) = frames.span() else {
+        return Err(UsageError(crate::recording::scan::no_recording_in(&args.dir)).into());
+    };
     let calendar = Calendar::new(settings.timezone);
     let parse = |what: &str, text: &str| {
         calendar
@@ -51,7 +54,6 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     // ISPs and districts now; channels once the recording or the sources are read.
     frames.check_filter(&ui.filter).map_err(UsageError)?;
     ui.set_speed(args.speed);
-    let (start, end) = frames.span();
 
     if let Some((view, width, height)) = snapshot {
         // A script wants exact figures: index first appearances before the frame.
@@ -59,10 +61,19 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
         frames.check_filter(&ui.filter).map_err(UsageError)?;
         let at = match &args.view.at {
             Some(t) => parse("--at", t)?,
-            None => end.unwrap_or(0),
+            None => end,
         };
+        if !(start..=end).contains(&at) {
+            return Err(UsageError(format!(
+                "--at {}: the recording runs from {} to {}",
+                calendar.minute_label(at),
+                calendar.minute_label(start),
+                calendar.minute_label(end)
+            ))
+            .into());
+        }
         ui.view = view;
-        let request = frame_request(&ui, at, Some(start.unwrap_or(0)));
+        let request = frame_request(&ui, at, Some(start));
         let data = frames.frame(&request);
         print!("{}", app::render_text(Some(&data), &ui, at, width, height));
         return Ok(());
@@ -71,13 +82,13 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     frames.read_whole_in_background()?;
     let from = match &args.from {
         Some(t) => parse("--from", t)?,
-        None => start.unwrap_or(0),
+        None => start,
     };
     let options = AppOptions {
         fps: args.view.fps,
         export_dir: args.view.export_dir.clone(),
         parse_time: Box::new(move |t| calendar.parse_time(t)),
     };
-    let clock = Clock::Replay(ReplayClock::new(from, start, end));
+    let clock = Clock::Replay(ReplayClock::new(from, Some(start), Some(end)));
     app::run(Box::new(frames), ui, clock, &options)
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::cli::UsageError;
 use crate::engine::query::filter::Filter;
+use crate::ui::frame::{MIN_HEIGHT, MIN_WIDTH};
 use crate::ui::state::View;
 
 /// Flags shared by `replay` and `watch`.
@@ -46,10 +47,16 @@ impl ViewArgs {
             .size
             .split_once(['x', 'X'])
             .and_then(|(w, h)| Some((w.parse::<u16>().ok()?, h.parse::<u16>().ok()?)))
-            .filter(|(w, h)| *w > 0 && *h > 0)
             .ok_or_else(|| {
                 UsageError(format!("--size {:?}: expected WxH, e.g. 160x48", self.size))
             })?;
+        if size.0 < MIN_WIDTH || size.1 < MIN_HEIGHT {
+            return Err(UsageError(format!(
+                "--size {}: a frame is at least {MIN_WIDTH}x{MIN_HEIGHT}",
+                self.size
+            ))
+            .into());
+        }
         Ok(Some((view, size.0, size.1)))
     }
 

@@ -40,6 +40,14 @@ impl std::fmt::Display for ScanProblem {
     }
 }
 
+/// Why a directory holds no feedback to read: the usage error of `report` and `replay`.
+pub fn no_recording_in(dir: &Path) -> String {
+    format!(
+        "no recording in {}: expected feedback/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz] files below it",
+        dir.display()
+    )
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Recording {
     pub feedback: Vec<MinuteGroup>,

@@ -48,10 +48,15 @@ pub struct ReportArgs {
     #[arg(long)]
     pub probes: bool,
     /// Probe metric for --probes: rtt, loss_fwd, loss_rev, reorder_fwd, reorder_rev
-    #[arg(long, default_value = "rtt", value_name = "METRIC")]
+    #[arg(
+        long,
+        default_value = "rtt",
+        value_name = "METRIC",
+        requires = "probes"
+    )]
     pub metric: String,
-    /// Worker threads for reading minute files (default: all cores)
-    #[arg(long, value_name = "N")]
+    /// Worker threads for reading minute files, 1 to 1024 (default: all cores)
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     pub threads: Option<usize>,
 }
 
@@ -80,11 +85,7 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         return run_probes(args, settings, &recording, day);
     }
     if recording.feedback.is_empty() {
-        return Err(UsageError(format!(
-            "no recording in {}: expected <stream>/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz] files below it",
-            args.dir.display()
-        ))
-        .into());
+        return Err(UsageError(crate::recording::scan::no_recording_in(&args.dir)).into());
     }
     // Database coordinates are placed on the map's districts; without a map they stay
     // Unknown (the table's own districts do not need it).

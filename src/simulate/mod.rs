@@ -157,6 +157,14 @@ pub fn run(args: &SimulateArgs, settings: &Settings) -> anyhow::Result<()> {
     if from >= to {
         return Err(usage("--from must be before --to".into()));
     }
+    // A span outside the event holds nothing to simulate: say so rather than write none.
+    if to <= EVENT_START_MS || from >= event_end {
+        return Err(usage(format!(
+            "--from/--to: the simulated event runs from {} to {}; that span holds none of it",
+            cal.minute_label(EVENT_START_MS),
+            cal.minute_label(event_end)
+        )));
+    }
     let knobs = Knobs {
         seed: args.seed,
         users: USERS * args.scale,
