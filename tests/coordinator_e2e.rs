@@ -82,3 +82,53 @@ fn simulate_through_nginx_to_two_servers_loses_nothing_acknowledged() {
     // Round robin reached both servers before one died.
     assert!(!logged(&logs1).is_empty() && !logged(&logs2).is_empty());
 }
+
+#[test]
+#[ignore = "needs nginx (apt-get install nginx-light; .ci/run installs it and runs it): cargo test -- --ignored"]
+fn peers_keep_their_address_through_the_coordinator() {
+    // The shipped config set X-Real-IP to the connection's address, the simulator's
+    // 127.0.0.1 for every player: all peers behind the coordinator were "Others".
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (logs1, logs2) = (tmp.path().join("fs1"), tmp.path().join("fs2"));
+    let (_s1, a1) = serve(&logs1, "fs1");
+    let (_s2, a2) = serve(&logs2, "fs2");
+    let (_nginx, port) = common::nginx::start(tmp.path(), [&a1, &a2], "");
+    let out = Command::new(env!("CARGO_BIN_EXE_peerscope"))
+        .args(["simulate", "--target", &format!("http://127.0.0.1:{port}")])
+        .args(["--from", "2012-08-07 09:25", "--to", "2012-08-07 09:28"])
+        .args([
+            "--scale",
+            "0.02",
+            "--rate",
+            "2000",
+            "--batch",
+            "1",
+            "--no-probes",
+        ])
+        .output()
+        .expect("simulate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for logs in [&logs1, &logs2] {
+        let report = common::peerscope(&[
+            "report",
+            logs.to_str().expect("utf8"),
+            "--by",
+            "isp",
+            "--format",
+            "csv",
+        ]);
+        let csv = String::from_utf8_lossy(&report.stdout);
+        assert!(report.status.success(), "{csv}");
+        let pccw: u64 = csv
+            .lines()
+            .find_map(|l| l.strip_prefix("PCCW,"))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(pccw >= 10, "PCCW peers seen by {}: {csv}", logs.display());
+    }
+}

@@ -2,6 +2,7 @@
 //! the screen, with full precision.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -158,16 +159,66 @@ fn quote(s: &str) -> String {
 }
 
 /// Writes the export into `dir` as `peerscope-VIEW-YYYYMMDD-HHMMSS.csv` (the clock of
-/// the data, not of the wall).
+/// the data, not of the wall), never over an earlier export of the same second.
 pub fn write(data: &FrameData, ui: &UiState, dir: &Path) -> anyhow::Result<PathBuf> {
     let stamp = format::clock(data.snapshot.at, data.tz, ui.utc, "%Y%m%d-%H%M%S");
-    let path = dir.join(format!("peerscope-{}-{stamp}.csv", ui.view.name()));
-    std::fs::write(&path, csv(data, ui))
+    let stem = format!("peerscope-{}-{stamp}", ui.view.name());
+    let (mut file, path) = create_new(dir, &stem)
+        .with_context(|| format!("cannot write {}", dir.join(&stem).display()))?;
+    file.write_all(csv(data, ui).as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
+}
+
+/// Creates `STEM.csv` in `dir`, or `STEM-2.csv`, `STEM-3.csv`… when it exists: two
+/// exports of one paused moment are two files.
+fn create_new(dir: &Path, stem: &str) -> std::io::Result<(std::fs::File, PathBuf)> {
+    for n in 1..1000 {
+        let path = if n == 1 {
+            dir.join(format!("{stem}.csv"))
+        } else {
+            dir.join(format!("{stem}-{n}.csv"))
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(f) => return Ok((f, path)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "999 exports of this moment already exist",
+    ))
 }
 
 /// The status-bar message after an export.
 pub fn message(path: &Path, ui: &UiState) -> String {
     format!("exported {} ({})", path.display(), filter_label(ui))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_never_replaces_one_of_the_same_second() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut first, p1) =
+            create_new(dir.path(), "peerscope-overview-20120807-093000").expect("first");
+        first.write_all(b"first").expect("write");
+        let (_, p2) = create_new(dir.path(), "peerscope-overview-20120807-093000").expect("second");
+        assert_eq!(
+            p1.file_name().and_then(|n| n.to_str()),
+            Some("peerscope-overview-20120807-093000.csv")
+        );
+        assert_eq!(
+            p2.file_name().and_then(|n| n.to_str()),
+            Some("peerscope-overview-20120807-093000-2.csv")
+        );
+        assert_eq!(std::fs::read(&p1).expect("read"), b"first");
+    }
 }
