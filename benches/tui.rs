@@ -36,7 +36,7 @@ fn bench(c: &mut Criterion) {
     .expect("geo");
     let first_seen = Arc::new(index.first_seen(2));
     let start = index.start().expect("start");
-    let ui = UiState::new(Mode::Replay, 60_000);
+    let ui = UiState::new(Mode::Replay, 60_000, chrono_tz::Asia::Hong_Kong);
     let far = [start + 150 * 60_000, start + 70 * 60_000];
 
     let mut group = c.benchmark_group("replay");

@@ -200,6 +200,9 @@ pub struct Settings {
     pub window_s: u32,
     pub qoe: QoeParams,
     pub ip_geo: PathBuf,
+    /// Where `ip_geo` was chosen (`--ip-geo`, a file's key, the default), for messages:
+    /// "given by --ip-geo".
+    pub ip_geo_origin: String,
     pub districts: PathBuf,
     pub outline: PathBuf,
     pub alerts: AlertRules,
@@ -260,7 +263,17 @@ pub fn resolve(args: &CommonArgs) -> anyhow::Result<Settings> {
     if let Some(z) = &args.timezone {
         config.timezone.clone_from(z);
     }
-    validate(config, source)
+    let mut settings = validate(config, source)?;
+    if args.ip_geo.is_some() {
+        "given by --ip-geo".clone_into(&mut settings.ip_geo_origin);
+    } else if args
+        .overrides
+        .iter()
+        .any(|o| o.trim_start().starts_with("maps.ip_geo"))
+    {
+        "given by --set maps.ip_geo".clone_into(&mut settings.ip_geo_origin);
+    }
+    Ok(settings)
 }
 
 /// Applies `key.path=value` overrides through the same serde tree as the file, so a
@@ -360,6 +373,13 @@ pub fn validate(config: Config, source: Option<PathBuf>) -> anyhow::Result<Setti
         window_s: config.window.default_s,
         qoe: q,
         ip_geo: config.maps.ip_geo,
+        ip_geo_origin: source.as_ref().map_or_else(
+            || {
+                "the default path; set maps.ip_geo in a configuration file or pass --ip-geo FILE"
+                    .into()
+            },
+            |p| format!("given by maps.ip_geo in {}", p.display()),
+        ),
         districts: config.maps.districts,
         outline: config.maps.outline,
         alerts: config.alerts,

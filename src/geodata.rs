@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
-
 use crate::config::Settings;
 use crate::engine::geography::Geography;
 use crate::engine::geography::location::IpGeo;
@@ -17,8 +15,9 @@ pub fn load_ip_geo(
     settings: &Settings,
     geography: Option<Arc<Geography>>,
 ) -> anyhow::Result<IpGeo> {
+    // The table's own error names the file and the cause; say once where it was chosen.
     let geo = IpGeo::load(&settings.ip_geo)
-        .with_context(|| format!("cannot load IP locations {}", settings.ip_geo.display()))?;
+        .map_err(|e| anyhow::anyhow!("{e} ({})", settings.ip_geo_origin))?;
     if settings.city_db.is_none() && settings.asn_db.is_none() {
         return Ok(geo);
     }

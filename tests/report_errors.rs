@@ -94,8 +94,25 @@ fn a_missing_ip_table_says_how_to_fix_it() {
         &["report", sample(), "--ip-geo", "/nonexistent/geo.csv"],
         repo(),
     );
-    assert_fails(&out, 1, "/nonexistent/geo.csv");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--ip-geo"));
+    // The cause once, and no advice to pass the flag that was passed.
+    assert_fails(
+        &out,
+        1,
+        "cannot read IP-location table /nonexistent/geo.csv: No such file or directory (os error 2) (given by --ip-geo)\n",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr)
+            .matches("No such file")
+            .count(),
+        1
+    );
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let out = peerscope(&["report", sample()], elsewhere.path());
+    assert_fails(
+        &out,
+        1,
+        "maps/ip-geo.csv: No such file or directory (os error 2) (the default path; set maps.ip_geo in a configuration file or pass --ip-geo FILE)",
+    );
 }
 
 #[test]

@@ -85,7 +85,7 @@ fn text(data: &FrameData, ui: &UiState, size: (u16, u16)) -> String {
 }
 
 fn ui_for(view: View) -> UiState {
-    let mut ui = UiState::new(Mode::Replay, 60_000);
+    let mut ui = UiState::new(Mode::Replay, 60_000, tz());
     ui.view = view;
     ui
 }
@@ -208,6 +208,15 @@ fn a_small_terminal_is_told_so() {
         words.contains("at least 80×24; this one is 60×20"),
         "{screen}"
     );
+}
+
+#[test]
+fn the_first_frame_before_any_data_shows_the_configured_zone() {
+    // It showed UTC until the first data came.
+    let ui = ui_for(View::Overview);
+    let screen = peerscope::ui::app::render_text(None, &ui, at(), 160, 48);
+    let status = screen.lines().last().expect("a status bar");
+    assert!(status.contains("2012-08-07 09:35:00 HKT"), "{status}");
 }
 
 #[test]

@@ -49,7 +49,11 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
             .ok_or_else(|| UsageError(format!("{what} {text:?}: expected YYYY-MM-DD HH:MM")))
     };
     let snapshot = args.view.snapshot()?;
-    let mut ui = UiState::new(Mode::Replay, i64::from(settings.window_s) * 1000);
+    let mut ui = UiState::new(
+        Mode::Replay,
+        i64::from(settings.window_s) * 1000,
+        settings.timezone,
+    );
     ui.filter = args.view.initial_filter()?;
     // ISPs and districts now; channels once the recording or the sources are read.
     frames.check_filter(&ui.filter).map_err(UsageError)?;

@@ -18,7 +18,8 @@ pub struct ViewArgs {
     /// Size of the --snapshot frame
     #[arg(long, default_value = "160x48", value_name = "WxH")]
     pub size: String,
-    /// Clock of the --snapshot frame (replay; default: the end of the recording)
+    /// YYYY-MM-DD HH:MM in the configured zone: replay's --snapshot frame (default: the
+    /// recording's end), or the clock watch starts from (default: now)
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
     /// Filter for the --snapshot frame or the start, e.g. isp=PCCW,channel=main

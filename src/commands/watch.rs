@@ -91,7 +91,11 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
         at.unwrap_or(now),
         args.record.clone(),
     )?;
-    let mut ui = UiState::new(Mode::Live, i64::from(settings.window_s) * 1000);
+    let mut ui = UiState::new(
+        Mode::Live,
+        i64::from(settings.window_s) * 1000,
+        settings.timezone,
+    );
     ui.filter = args.view.initial_filter()?;
     // ISPs and districts now; channels once the recording or the sources are read.
     frames.check_filter(&ui.filter).map_err(UsageError)?;

@@ -94,9 +94,7 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
     } else {
         None
     };
-    let geo = crate::geodata::load_ip_geo(settings, geography).with_context(|| {
-        "set maps.ip_geo in the configuration or pass --ip-geo FILE".to_string()
-    })?;
+    let geo = crate::geodata::load_ip_geo(settings, geography)?;
     // ISPs and districts are the location table's: checked before anything is read.
     filter.check_names(&geo, &[]).map_err(UsageError)?;
     let threads = args

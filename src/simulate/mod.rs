@@ -30,6 +30,7 @@ pub enum Scenario {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimulateArgs {
+    /// The event to simulate
     #[arg(long, value_enum, default_value = "olympics2012")]
     pub scenario: Scenario,
     /// Random seed: the same seed and flags give the same recording, byte for byte

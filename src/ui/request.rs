@@ -62,7 +62,7 @@ mod tests {
 
     #[test]
     fn steps_keep_the_timeline_short_and_the_lookback_covers_it() {
-        let mut ui = UiState::new(Mode::Replay, 60_000);
+        let mut ui = UiState::new(Mode::Replay, 60_000, chrono_tz::UTC);
         let r = frame_request(&ui, 10_000_000, None);
         assert_eq!(r.query.timeline_range_ms, 3_600_000);
         assert_eq!(r.query.timeline_step_ms, 60_000);

@@ -3,6 +3,8 @@
 //! the app loop changes it only for what it alone learns (the recording's end, an
 //! export's outcome, a signal to quit).
 
+use chrono_tz::Tz;
+
 use crate::engine::probes::ProbeMetric;
 use crate::engine::query::filter::Filter;
 use crate::engine::query::metric::Metric;
@@ -183,6 +185,9 @@ pub struct UiState {
     pub probe_row: usize,
     pub probe_column: usize,
     pub probe_dest: Option<String>,
+    /// The configured zone: clocks are shown in it (unless `utc`) from the first frame
+    /// on, before any data has come.
+    pub tz: Tz,
     pub utc: bool,
     pub paused: bool,
     pub speed: usize,
@@ -192,7 +197,7 @@ pub struct UiState {
 }
 
 impl UiState {
-    pub fn new(mode: Mode, window_ms: i64) -> Self {
+    pub fn new(mode: Mode, window_ms: i64, tz: Tz) -> Self {
         let window = WINDOWS_MS.iter().position(|w| *w >= window_ms).unwrap_or(1);
         UiState {
             mode,
@@ -211,6 +216,7 @@ impl UiState {
             probe_row: 0,
             probe_column: 0,
             probe_dest: None,
+            tz,
             utc: false,
             paused: false,
             speed: 5,

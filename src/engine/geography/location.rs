@@ -30,10 +30,10 @@ pub struct Location {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocationError {
-    #[error("cannot read IP-location table {path}: {source}")]
+    #[error("cannot read IP-location table {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}, line {line}: {message}")]
     Line {
@@ -157,9 +157,9 @@ impl IpGeo {
     }
 
     pub fn load(path: &Path) -> Result<Self, LocationError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LocationError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| LocationError::Read {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         let mut geo = Self::empty();
         geo.extend_from_csv(&text)

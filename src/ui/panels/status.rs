@@ -20,7 +20,7 @@ pub fn render(
     buf: &mut Buffer,
     theme: Theme,
 ) {
-    let tz = data.map_or(chrono_tz::UTC, |d| d.tz);
+    let tz = ui.tz;
     let when = format!(
         "{} {}",
         format::clock(clock, tz, ui.utc, "%Y-%m-%d %H:%M:%S"),
