@@ -269,18 +269,20 @@ pub fn run(args: &ServeArgs, _settings: &Settings) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        eprintln!(
-            "peerscope serve: listening on {} as {}, logs in {}",
-            listener.local_addr()?,
-            args.name,
-            args.log_dir.display()
-        );
+        // The warning first: the address line is the last of start-up, the one scripts
+        // (and the tests) wait for.
         if state.token.is_none() {
             eprintln!(
                 "peerscope serve: read endpoints are open to anyone who can connect (no token: set {} or --token-file)",
                 auth::TOKEN_ENV
             );
         }
+        eprintln!(
+            "peerscope serve: listening on {} as {}, logs in {}",
+            listener.local_addr()?,
+            args.name,
+            args.log_dir.display()
+        );
         let limits = accept::ConnectionLimits {
             header_timeout: Duration::from_secs(args.header_timeout_s),
             max_connections: args.max_connections,
