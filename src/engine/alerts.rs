@@ -1,10 +1,10 @@
 //! Alert rules over a series of one-minute points: low QoE, low continuity, slow
-//! startup, a flash crowd (concurrency jumping by more than a share in a minute) and a
-//! stale source.
+//! startup, a flash crowd (concurrency rising by more than a share within a span of
+//! minutes) and a stale source.
 //!
 //! An alert fires on the minute a condition starts to hold and stays active while it
-//! holds, so a long dip is one alert with a start, not one per minute. Rules that are
-//! set to 0 are off.
+//! holds, so a long dip is one alert with a start and, once it clears, an end, not one
+//! per minute. Rules that are set to 0 are off.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,8 +19,10 @@ pub struct AlertRules {
     pub continuity_below: f64,
     /// Startup delay p90 of the minute above this many ms.
     pub startup_p90_above_ms: i64,
-    /// Online peers up by more than this many percent within one minute…
+    /// Online peers up by more than this many percent…
     pub flash_crowd_pct: f64,
+    /// …within this many minutes (from the lowest count in them)…
+    pub flash_crowd_span_min: u32,
     /// …from at least this many peers (small counts jump by chance).
     pub flash_crowd_min_peers: i64,
     /// A source with nothing new for this many seconds (live only).
@@ -37,6 +39,7 @@ impl Default for AlertRules {
             continuity_below: 0.98,
             startup_p90_above_ms: 5000,
             flash_crowd_pct: 50.0,
+            flash_crowd_span_min: 10,
             flash_crowd_min_peers: 50,
             source_stale_s: 60,
             hold_minutes: 2,
@@ -70,9 +73,13 @@ pub struct Alert {
     pub kind: AlertKind,
     /// The minute the condition started to hold (its end, ms).
     pub at: i64,
+    /// The first minute it no longer held (its end, ms); `None` while it holds.
+    pub until: Option<i64>,
     /// The value that crossed the threshold, and the threshold.
     pub value: f64,
     pub threshold: f64,
+    /// A flash crowd's rise took this many minutes (0 for the other kinds).
+    pub rise_min: u32,
     /// Still holding at the last point.
     pub active: bool,
 }
@@ -80,15 +87,26 @@ pub struct Alert {
 impl Alert {
     /// A short line for a list: what crossed which threshold.
     pub fn describe(&self) -> String {
+        let (what, reading) = self.describe_parts();
+        format!("{what} {reading}")
+    }
+
+    /// What the alert is about, and its reading: a narrow list puts the reading on a
+    /// line of its own rather than cut it.
+    pub fn describe_parts(&self) -> (&'static str, String) {
         let (v, t) = (self.value, self.threshold);
         match self.kind {
-            AlertKind::LowQoe => format!("QoE {v:.2} < {t:.2}"),
-            AlertKind::LowContinuity => format!("continuity {v:.3} < {t:.3}"),
-            AlertKind::SlowStartup => {
-                format!("startup p90 {:.1} s > {:.1} s", v / 1000.0, t / 1000.0)
-            }
-            AlertKind::FlashCrowd => format!("flash crowd: online +{v:.0} % in 1 min"),
-            AlertKind::StaleSource => format!("source stale: {v:.0} s > {t:.0} s"),
+            AlertKind::LowQoe => ("QoE", format!("{v:.2} < {t:.2}")),
+            AlertKind::LowContinuity => ("continuity", format!("{v:.3} < {t:.3}")),
+            AlertKind::SlowStartup => (
+                "startup p90",
+                format!("{:.1} s > {:.1} s", v / 1000.0, t / 1000.0),
+            ),
+            AlertKind::FlashCrowd => (
+                "flash crowd:",
+                format!("online +{v:.0} % in {} min", self.rise_min),
+            ),
+            AlertKind::StaleSource => ("source stale:", format!("{v:.0} s > {t:.0} s")),
         }
     }
 }
@@ -98,34 +116,44 @@ fn on(threshold: f64) -> Option<f64> {
     (threshold > 0.0).then_some(threshold)
 }
 
-/// The value and threshold of `kind` at point `i` when the condition holds there.
-fn breach(rules: &AlertRules, kind: AlertKind, points: &[Point], at: usize) -> Option<(f64, f64)> {
+/// How a condition holds at a point: the value, the threshold, and for a flash crowd
+/// the minutes its rise took.
+type Breach = (f64, f64, u32);
+
+/// The breach of `kind` at point `at`, if the condition holds there.
+fn breach(rules: &AlertRules, kind: AlertKind, points: &[Point], at: usize) -> Option<Breach> {
     let point = &points[at];
     let f = &point.figures;
     match kind {
         AlertKind::LowQoe => {
             let (v, t) = (f.qoe?, on(rules.qoe_below)?);
-            (v < t).then_some((v, t))
+            (v < t).then_some((v, t, 0))
         }
         AlertKind::LowContinuity => {
             let (v, t) = (f.continuity?, on(rules.continuity_below)?);
-            (v < t).then_some((v, t))
+            (v < t).then_some((v, t, 0))
         }
         AlertKind::SlowStartup => {
             let (v, t) = (
                 f.startup_p90_ms?,
                 Some(rules.startup_p90_above_ms).filter(|t| *t > 0)?,
             );
-            (v > t).then_some((v as f64, t as f64))
+            (v > t).then_some((v as f64, t as f64, 0))
         }
         AlertKind::FlashCrowd => {
+            // The rise from the lowest count of the span before this minute (of those
+            // with a base to count from), however it climbed.
             let t = on(rules.flash_crowd_pct)?;
-            let before = points.get(at.checked_sub(1)?)?.online;
-            if before < rules.flash_crowd_min_peers.max(1) {
-                return None;
-            }
-            let pct = (point.online - before) as f64 * 100.0 / before as f64;
-            (pct > t).then_some((pct, t))
+            let span = rules.flash_crowd_span_min.max(1) as usize;
+            let (low_at, low) = points[at.saturating_sub(span)..at]
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.online >= rules.flash_crowd_min_peers.max(1))
+                .map(|(i, p)| (at.saturating_sub(span) + i, p.online))
+                .min_by_key(|&(i, online)| (online, std::cmp::Reverse(i)))?;
+            let pct = (point.online - low) as f64 * 100.0 / low as f64;
+            let minutes = u32::try_from(at - low_at).unwrap_or(u32::MAX);
+            (pct > t).then_some((pct, t, minutes))
         }
         AlertKind::StaleSource => None,
     }
@@ -141,8 +169,10 @@ pub fn stale_source(rules: &AlertRules, lag_ms: Option<i64>, now: i64) -> Option
     (limit_ms > 0 && lag > limit_ms).then(|| Alert {
         kind: AlertKind::StaleSource,
         at: now,
+        until: None,
         value: lag as f64 / 1000.0,
         threshold: rules.source_stale_s as f64,
+        rise_min: 0,
         active: true,
     })
 }
@@ -162,30 +192,34 @@ pub fn evaluate(points: &[Point], rules: &AlertRules) -> Vec<Alert> {
         } else {
             rules.hold_minutes.max(1) as usize
         };
-        // The current run of minutes where the condition holds: (first index, its value).
-        let mut run: Option<(usize, f64, f64)> = None;
+        // The current run of minutes where the condition holds: its first index and
+        // how it held there.
+        let mut run: Option<(usize, Breach)> = None;
         let mut holding = false;
         for i in 0..points.len() {
-            if let Some((value, threshold)) = breach(rules, kind, points, i) {
-                let (first, v, t) = *run.get_or_insert((i, value, threshold));
+            if let Some(b) = breach(rules, kind, points, i) {
+                let (first, (value, threshold, rise_min)) = *run.get_or_insert((i, b));
                 if !holding && i + 1 - first >= hold {
                     holding = true;
                     fired.push(Alert {
                         kind,
                         at: points[first].at,
-                        value: v,
-                        threshold: t,
-                        active: false,
+                        until: None,
+                        value,
+                        threshold,
+                        rise_min,
+                        active: true,
                     });
                 }
             } else {
+                if holding {
+                    if let Some(last) = fired.last_mut() {
+                        last.until = Some(points[i].at);
+                        last.active = false;
+                    }
+                }
                 run = None;
                 holding = false;
-            }
-        }
-        if holding {
-            if let Some(last) = fired.iter_mut().rev().find(|a| a.kind == kind) {
-                last.active = true;
             }
         }
     }
@@ -266,22 +300,68 @@ mod tests {
     }
 
     #[test]
-    fn a_flash_crowd_needs_a_base_and_a_jump() {
+    fn a_flash_crowd_is_a_rise_within_the_span_from_a_base() {
         let points = [
             minute(1, 10, 3.8),
             minute(2, 30, 3.8),  // +200 % but from 10 peers: noise
             minute(3, 200, 3.8), // +567 % from 30: still under the 50-peer base
-            minute(4, 320, 3.8), // +60 % from 200: fires
-            minute(5, 400, 3.8), // +25 %
+            minute(4, 260, 3.8), // +30 % from 200
+            minute(5, 290, 3.8), // +45 % from 200
+            minute(6, 320, 3.8), // +60 % from 200 in 3 minutes: fires
+            minute(7, 330, 3.8), // still +65 %
+            minute(8, 330, 3.8),
+            minute(9, 330, 3.8),
+            minute(10, 330, 3.8),
+            minute(11, 330, 3.8),
+            minute(12, 330, 3.8),
+            minute(13, 330, 3.8),
+            minute(14, 330, 3.8), // 200 has left the 10-minute span: cleared
         ];
         let alerts = evaluate(&points, &AlertRules::default());
-        let crowd: Vec<i64> = alerts
+        let crowd: Vec<(i64, Option<i64>, u32, bool)> = alerts
             .iter()
             .filter(|a| a.kind == AlertKind::FlashCrowd)
-            .map(|a| a.at / 60_000)
+            .map(|a| {
+                (
+                    a.at / 60_000,
+                    a.until.map(|u| u / 60_000),
+                    a.rise_min,
+                    a.active,
+                )
+            })
             .collect();
-        assert_eq!(crowd, [4]);
+        assert_eq!(crowd, [(6, Some(14), 3, false)]);
         assert!((alerts[0].value - 60.0).abs() < 1e-9);
+        assert_eq!(alerts[0].describe(), "flash crowd: online +60 % in 3 min");
+        // With a one-minute span (the old rule) the same climb never fires: no single
+        // step reaches +50 %.
+        let one_minute = AlertRules {
+            flash_crowd_span_min: 1,
+            ..AlertRules::default()
+        };
+        assert!(
+            evaluate(&points[3..], &one_minute)
+                .iter()
+                .all(|a| a.kind != AlertKind::FlashCrowd)
+        );
+    }
+
+    #[test]
+    fn an_alert_that_clears_has_an_end() {
+        let points = [
+            minute(1, 100, 3.2),
+            minute(2, 100, 3.1),
+            minute(3, 100, 3.0),
+            minute(4, 100, 3.9),
+            minute(5, 100, 3.2),
+            minute(6, 100, 3.2),
+        ];
+        let alerts = evaluate(&points, &AlertRules::default());
+        let qoe: Vec<(i64, Option<i64>, bool)> = alerts
+            .iter()
+            .map(|a| (a.at / 60_000, a.until.map(|u| u / 60_000), a.active))
+            .collect();
+        assert_eq!(qoe, [(1, Some(4), false), (5, None, true)]);
     }
 
     #[test]
@@ -291,6 +371,7 @@ mod tests {
             continuity_below: 0.0,
             startup_p90_above_ms: 0,
             flash_crowd_pct: 0.0,
+            flash_crowd_span_min: 10,
             flash_crowd_min_peers: 1,
             source_stale_s: 0,
             hold_minutes: 1,

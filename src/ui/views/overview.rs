@@ -216,17 +216,32 @@ fn alerts_and_sources(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buff
     let active: Vec<_> = data.alerts.iter().filter(|a| a.active).collect();
     let recent: Vec<_> = data.alerts.iter().rev().filter(|a| !a.active).collect();
     for a in active.iter().chain(recent.iter()) {
-        let when = format::clock(a.at, data.tz, ui.utc, "%H:%M");
+        let clock = |t: i64| format::clock(t, data.tz, ui.utc, "%H:%M");
+        // A cleared alert says when it ended and how long it lasted.
+        let (when, lasted) = match a.until {
+            Some(until) => (
+                format!("{}–{}", clock(a.at), clock(until)),
+                format!(" ({} min)", (until - a.at) / 60_000),
+            ),
+            None => (clock(a.at), String::new()),
+        };
         let style = if a.active {
             theme.alert()
         } else {
             ratatui::style::Style::default()
         };
         let mark = if a.active { "!" } else { " " };
-        lines.push(Line::styled(
-            format!("{mark}{when} {}", a.describe()),
-            style,
-        ));
+        // The reading goes on a line of its own when the panel is too narrow for both:
+        // the figures are the point of the line, and they come last.
+        let (what, reading) = a.describe_parts();
+        let head = format!("{mark}{when} {what}");
+        let tail = format!("{reading}{lasted}");
+        if head.chars().count() + 1 + tail.chars().count() <= usize::from(inner.width) {
+            lines.push(Line::styled(format!("{head} {tail}"), style));
+        } else {
+            lines.push(Line::styled(head, style));
+            lines.push(Line::styled(format!("   {tail}"), style));
+        }
     }
     if data.alerts.is_empty() {
         lines.push(Line::styled("no alerts in range", theme.dim()));
