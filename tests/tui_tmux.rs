@@ -161,16 +161,23 @@ fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
             .is_some_and(|c| seconds(&c) == seconds(&before) + 3600)
     });
     assert!(after.contains("PAUSED"), "{after}");
-    tmux.keys(&["g"]);
-    tmux.wait_for("the go-to prompt", |s| {
-        s.contains("go to (YYYY-MM-DD HH:MM)")
-    });
-    for c in "2012-08-07 09:30".chars() {
-        let key = c.to_string();
-        tmux.keys(&[if c == ' ' { "Space" } else { &key }]);
+    // A full time, a time of the clock's day, a step back (18.12: only the first was read).
+    for (typed, lands) in [
+        ("2012-08-07 10:05", "2012-08-07 10:05:00"),
+        ("09:30", "2012-08-07 09:30:00"),
+        ("-15m", "2012-08-07 09:15:00"),
+    ] {
+        tmux.keys(&["g"]);
+        tmux.wait_for("the go-to prompt", |s| {
+            s.contains("go to:") && s.contains("09:30, 2012-08-07 09:30, -15m or +2h")
+        });
+        for c in typed.chars() {
+            let key = c.to_string();
+            tmux.keys(&[if c == ' ' { "Space" } else { &key }]);
+        }
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(lands, |s| s.contains(lands));
     }
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("the clock at 09:30", |s| s.contains("2012-08-07 09:30:00"));
 
     // Help from the key table, closed by any key; clear the filter; export.
     tmux.keys(&["?"]);

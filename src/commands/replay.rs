@@ -91,7 +91,6 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     let options = AppOptions {
         fps: args.view.fps,
         export_dir: args.view.export_dir.clone(),
-        parse_time: Box::new(move |t| calendar.parse_time(t)),
     };
     let clock = Clock::Replay(ReplayClock::new(from, Some(start), Some(end)));
     app::run(Box::new(frames), ui, clock, &options)

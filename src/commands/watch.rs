@@ -116,7 +116,6 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
     let options = AppOptions {
         fps: args.view.fps,
         export_dir: args.view.export_dir.clone(),
-        parse_time: Box::new(move |t| calendar.parse_time(t)),
     };
     app::run(Box::new(frames), ui, Clock::Live, &options)
 }

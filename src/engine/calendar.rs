@@ -108,6 +108,53 @@ impl Calendar {
     }
 }
 
+/// What `g` (go to) reads, for its prompt and its error.
+pub const GO_TO_FORMATS: &str = "09:30, 2012-08-07 09:30, -15m or +2h";
+
+impl Calendar {
+    /// What was typed after `g`, with `now` the clock it moves: a time of `now`'s day
+    /// (`09:30`, `09:30:15`), any time [`Self::parse_time`] reads, or a step from `now`
+    /// (`-15m`, `+2h`, `-90s`, `-1d`). Times are in this calendar's zone.
+    pub fn parse_go_to(&self, text: &str, now: i64) -> Option<i64> {
+        let text = text.trim();
+        if let Some(step) = parse_step(text) {
+            return now.checked_add(step);
+        }
+        for fmt in ["%H:%M", "%H:%M:%S"] {
+            if let Ok(time) = chrono::NaiveTime::parse_from_str(text, fmt) {
+                let date = self.local(now)?.date_naive();
+                return self
+                    .tz
+                    .from_local_datetime(&date.and_time(time))
+                    .earliest()
+                    .map(|t| t.timestamp_millis());
+            }
+        }
+        self.parse_time(text)
+    }
+}
+
+/// `±N` with a unit `s`, `m`, `h` or `d`, in ms.
+fn parse_step(text: &str) -> Option<i64> {
+    let sign = match text.as_bytes().first()? {
+        b'-' => -1,
+        b'+' => 1,
+        _ => return None,
+    };
+    let body = &text[1..];
+    let unit_at = body.find(|c: char| !c.is_ascii_digit())?;
+    let (digits, unit) = body.split_at(unit_at);
+    let n: i64 = digits.parse().ok()?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" | "min" => MINUTE_MS,
+        "h" => 60 * MINUTE_MS,
+        "d" => 24 * 60 * MINUTE_MS,
+        _ => return None,
+    };
+    n.checked_mul(unit_ms)?.checked_mul(sign)
+}
+
 fn days_since_epoch(date: NaiveDate) -> Day {
     date.num_days_from_ce() - 719_163
 }
@@ -136,6 +183,30 @@ mod tests {
         assert_eq!(
             cal.parse_time("2012-08-07T01:30:00Z"),
             Some(start + 570 * MINUTE_MS)
+        );
+    }
+
+    #[test]
+    fn go_to_reads_a_time_of_the_day_a_full_time_or_a_step() {
+        let cal = Calendar::new(chrono_tz::Asia::Hong_Kong);
+        let now = cal.parse_time("2012-08-07 10:45").expect("time");
+        let at = |t: &str| cal.parse_go_to(t, now).map(|ms| cal.minute_label(ms));
+        assert_eq!(at("09:30").as_deref(), Some("2012-08-07 09:30"));
+        assert_eq!(at("23:59:30").as_deref(), Some("2012-08-07 23:59"));
+        assert_eq!(at("2012-08-06 09:30").as_deref(), Some("2012-08-06 09:30"));
+        assert_eq!(at("-15m").as_deref(), Some("2012-08-07 10:30"));
+        assert_eq!(at("+2h").as_deref(), Some("2012-08-07 12:45"));
+        assert_eq!(at("-1d").as_deref(), Some("2012-08-06 10:45"));
+        for bad in ["", "9.30", "-15", "-m", "+2y", "25:00", "soon"] {
+            assert_eq!(at(bad), None, "{bad:?}");
+        }
+        // In UTC (after `t`), 09:30 is 09:30 UTC of the day it is there.
+        let utc = Calendar::new(chrono_tz::UTC);
+        assert_eq!(
+            utc.parse_go_to("09:30", now)
+                .map(|ms| utc.minute_label(ms))
+                .as_deref(),
+            Some("2012-08-07 09:30")
         );
     }
 }

@@ -53,7 +53,15 @@ pub struct Recording {
     pub feedback: Vec<MinuteGroup>,
     pub probes: Vec<MinuteGroup>,
     pub problems: Vec<ScanProblem>,
+    /// The log trees (a server's `--log-dir`: the directory holding its stream
+    /// directories) the minute files were found in.
+    pub trees: Vec<PathBuf>,
 }
+
+/// How deep below a recording's root a directory of its log trees may be: the root is a
+/// server's log directory (`ROOT/feedback/DAY`) or holds several (`ROOT/fs1/feedback/DAY`).
+/// Nothing deeper is read: `report /tmp` must not take every recording on the machine.
+const DEEPEST_DIR: usize = 3;
 
 impl Recording {
     pub fn scan(root: &Path) -> std::io::Result<Recording> {
@@ -62,8 +70,8 @@ impl Recording {
         // (stream, minute, directory) → (plain copy, gzip copy)
         let mut found: BTreeMap<(Stream, i64, PathBuf), Copies> = BTreeMap::new();
         let mut problems = Vec::new();
-        let mut stack = vec![root.to_path_buf()];
-        while let Some(dir) = stack.pop() {
+        let mut stack = vec![(root.to_path_buf(), 0)];
+        while let Some((dir, depth)) = stack.pop() {
             let entries = match std::fs::read_dir(&dir) {
                 Ok(e) => e,
                 Err(e) => {
@@ -81,7 +89,9 @@ impl Recording {
                 };
                 let minute = classify(&path);
                 if kind.is_dir() && minute.is_none() {
-                    stack.push(path);
+                    if depth < DEEPEST_DIR {
+                        stack.push((path, depth + 1));
+                    }
                     continue;
                 }
                 let Some((stream, minute, gzip)) = minute else {
@@ -118,8 +128,13 @@ impl Recording {
                 }
             }
         }
+        let trees: std::collections::BTreeSet<PathBuf> = found
+            .keys()
+            .filter_map(|(_, _, day_dir)| Some(day_dir.parent()?.parent()?.to_path_buf()))
+            .collect();
         let mut rec = Recording {
             problems,
+            trees: trees.into_iter().collect(),
             ..Recording::default()
         };
         for ((stream, minute, _), (plain, gz)) in found {
@@ -170,6 +185,34 @@ fn classify(path: &Path) -> Option<(Stream, i64, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_log_trees_at_the_root_or_one_level_down_are_read_and_named() {
+        // `report /tmp` read every recording on the machine at any depth, silently.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mk = |rel: &str| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&p, b"").expect("write");
+        };
+        mk("feedback/20120807/20120807-0130.jsonl");
+        mk("fs1/feedback/20120807/20120807-0131.jsonl");
+        mk("fs2/probes/20120807/20120807-0131.jsonl");
+        mk("old/runs/fs9/feedback/20120807/20120807-0132.jsonl");
+        let rec = Recording::scan(dir.path()).expect("scan");
+        let minutes: Vec<i64> = rec
+            .feedback
+            .iter()
+            .map(|g| g.start_ms % 3_600_000 / 60_000)
+            .collect();
+        assert_eq!(minutes, [30, 31], "the tree two levels down is not read");
+        let trees: Vec<&Path> = rec
+            .trees
+            .iter()
+            .map(|t| t.strip_prefix(dir.path()).expect("under the root"))
+            .collect();
+        assert_eq!(trees, [Path::new(""), Path::new("fs1"), Path::new("fs2")]);
+    }
 
     #[test]
     fn scan_merges_servers_and_prefers_the_uncompressed_copy() {

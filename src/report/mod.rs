@@ -81,6 +81,9 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
     for p in &recording.problems {
         eprintln!("warning: cannot read {}: {}", p.path.display(), p.message);
     }
+    if !recording.trees.is_empty() {
+        eprintln!("{}", trees_read(&args.dir, &recording.trees));
+    }
     if args.probes {
         return run_probes(args, settings, &recording, day);
     }
@@ -178,4 +181,24 @@ fn print_table(table: &Table, format: Format, skipped: &Skipped) -> anyhow::Resu
         }
     }
     Ok(())
+}
+
+/// The log trees a report reads, named relative to its directory: which servers' logs
+/// went into the figures.
+fn trees_read(dir: &std::path::Path, trees: &[PathBuf]) -> String {
+    let names: Vec<String> = trees
+        .iter()
+        .map(|t| match t.strip_prefix(dir) {
+            Ok(rel) if rel.as_os_str().is_empty() => ".".to_owned(),
+            Ok(rel) => rel.display().to_string(),
+            Err(_) => t.display().to_string(),
+        })
+        .collect();
+    let plural = if names.len() == 1 { "" } else { "s" };
+    format!(
+        "reading {} log tree{plural} under {}: {}",
+        names.len(),
+        dir.display(),
+        names.join(", ")
+    )
 }

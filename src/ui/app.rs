@@ -97,13 +97,10 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Reads a typed time (`g`) in the configured zone.
-pub type TimeParser = Box<dyn Fn(&str) -> Option<i64>>;
-
+/// How the TUI runs: its redraw rate and where `e` writes.
 pub struct AppOptions {
     pub fps: u32,
     pub export_dir: std::path::PathBuf,
-    pub parse_time: TimeParser,
 }
 
 /// Runs the TUI until `q`, Ctrl-C, SIGTERM or SIGHUP.
@@ -146,7 +143,7 @@ pub fn run(
                     dirty = true;
                 }
                 UiEvent::Input(Event::Key(k)) if k.kind != KeyEventKind::Release => {
-                    let effect = on_key(&mut ui, k, data.as_deref(), &*options.parse_time);
+                    let effect = on_key(&mut ui, k, data.as_deref(), clock.now());
                     apply(
                         effect,
                         &mut clock,

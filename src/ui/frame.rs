@@ -19,6 +19,7 @@ use super::panels::{filters, help, sources, status};
 use super::state::{Mode, Overlay, UiState, View};
 use super::theme::Theme;
 use super::views::{district, histogram, map, overview, probes, timeline};
+use crate::engine::calendar::GO_TO_FORMATS;
 use crate::source::frames::FrameData;
 
 /// The smallest terminal the layout is made for.
@@ -109,19 +110,21 @@ fn empty(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, theme: Th
 fn go_to(text: &str, error: Option<&str>, area: Rect, buf: &mut Buffer, theme: Theme) {
     let rect = Rect {
         x: area.x + 2,
-        y: area.bottom().saturating_sub(4),
+        y: area.bottom().saturating_sub(5),
         width: area.width.saturating_sub(4).min(70),
-        height: 3,
+        height: 4,
     };
     Clear.render(rect, buf);
-    let mut spans = vec![
-        Span::raw("go to (YYYY-MM-DD HH:MM): "),
+    let prompt = Line::from(vec![
+        Span::raw("go to: "),
         Span::styled(format!("{text}▏"), theme.highlight()),
-    ];
-    if let Some(e) = error {
-        spans.push(Span::styled(format!("  {e}"), theme.alert()));
-    }
-    Paragraph::new(Line::from(spans))
+    ]);
+    // The error, or what can be typed, on a line of its own: it fits at 80 columns.
+    let below = match error {
+        Some(e) => Line::styled(format!("{e}; try {GO_TO_FORMATS}"), theme.alert()),
+        None => Line::styled(GO_TO_FORMATS, theme.dim()),
+    };
+    Paragraph::new(vec![prompt, below])
         .block(Block::bordered().title(" g "))
         .render(rect, buf);
 }

@@ -9,6 +9,7 @@ use super::keys::{Action, dispatch};
 use super::state::{
     Facet, HISTOGRAM_METRICS, Mode, Overlay, RANGES_MS, SPEEDS, Split, UiState, View, WINDOWS_MS,
 };
+use crate::engine::calendar::Calendar;
 use crate::engine::geography::Layer;
 use crate::engine::probes::ProbeMetric;
 use crate::engine::query::metric::Metric;
@@ -49,13 +50,9 @@ pub fn ranked_rows(data: Option<&FrameData>, list: usize) -> Vec<String> {
     rows.iter().map(|b| b.name.clone()).collect()
 }
 
-/// Handles one key. `parse_time` reads what was typed after `g`.
-pub fn on_key(
-    ui: &mut UiState,
-    key: KeyEvent,
-    data: Option<&FrameData>,
-    parse_time: &dyn Fn(&str) -> Option<i64>,
-) -> Effect {
+/// Handles one key; `now` is the clock, from which `g` steps and whose day it reads a
+/// bare time on.
+pub fn on_key(ui: &mut UiState, key: KeyEvent, data: Option<&FrameData>, now: i64) -> Effect {
     if let Overlay::GoTo { text, error } = &mut ui.overlay {
         match key.code {
             KeyCode::Esc => ui.overlay = Overlay::None,
@@ -63,13 +60,17 @@ pub fn on_key(
                 text.pop();
                 *error = None;
             }
-            KeyCode::Enter => match parse_time(text) {
-                Some(t) => {
-                    ui.overlay = Overlay::None;
-                    return Effect::SeekTo(t);
+            KeyCode::Enter => {
+                // In the zone the clock is shown in: after `t`, UTC.
+                let zone = if ui.utc { chrono_tz::UTC } else { ui.tz };
+                match Calendar::new(zone).parse_go_to(text, now) {
+                    Some(t) => {
+                        ui.overlay = Overlay::None;
+                        return Effect::SeekTo(t);
+                    }
+                    None => *error = Some(format!("not a time: {text:?}")),
                 }
-                None => *error = Some(format!("not a time: {text:?} (YYYY-MM-DD HH:MM)")),
-            },
+            }
             KeyCode::Char(c) if text.len() < 40 => {
                 text.push(c);
                 *error = None;
