@@ -23,6 +23,14 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+fn assert_succeeds(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn assert_fails(out: &Output, code: i32, message: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
@@ -209,11 +217,7 @@ fn filter_names_match_in_any_case_and_an_unknown_one_is_exit_2_with_the_names() 
     // A misspelt name used to give an empty report (or an empty screen) and exit 0.
     let lower = peerscope(&["report", sample(), "--filter", "isp=pccw"], repo());
     let upper = peerscope(&["report", sample(), "--filter", "isp=PCCW"], repo());
-    assert!(
-        lower.status.success(),
-        "{}",
-        String::from_utf8_lossy(&lower.stderr)
-    );
+    assert_succeeds(&lower);
     assert_eq!(lower.stdout, upper.stdout, "isp=pccw is PCCW");
     assert!(String::from_utf8_lossy(&lower.stdout).contains("2012-08-07"));
     for (args, message) in [
@@ -261,11 +265,7 @@ fn filter_names_match_in_any_case_and_an_unknown_one_is_exit_2_with_the_names() 
         ],
         repo(),
     );
-    assert!(
-        screen.status.success(),
-        "{}",
-        String::from_utf8_lossy(&screen.stderr)
-    );
+    assert_succeeds(&screen);
 }
 
 #[test]
@@ -319,11 +319,7 @@ fn a_snapshot_that_cannot_be_drawn_is_exit_2_in_one_line() {
         ],
         repo(),
     );
-    assert!(
-        edge.status.success(),
-        "{}",
-        String::from_utf8_lossy(&edge.stderr)
-    );
+    assert_succeeds(&edge);
     assert_eq!(String::from_utf8_lossy(&edge.stdout).lines().count(), 24);
 }
 
