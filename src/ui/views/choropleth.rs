@@ -50,7 +50,7 @@ impl Choropleth<'_> {
     ) -> Option<Color> {
         let r = region?;
         if Some(r as usize) == self.selected {
-            return Some(Color::Rgb(255, 255, 255));
+            return Some(theme.rgb(255, 255, 255));
         }
         Some(match self.level(r, scale) {
             Some(x) => theme.ramp(x).fg.unwrap_or(Color::Reset),

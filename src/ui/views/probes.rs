@@ -211,7 +211,7 @@ pub fn comparison_style(theme: Theme, c: Option<Comparison>) -> Style {
             Comparison::Worse => Style::default().bg(Color::Yellow).fg(Color::Black),
             Comparison::MuchWorse => Style::default().bg(Color::Red).fg(Color::White),
         },
-        Palette::Full => {
+        Palette::Full | Palette::Indexed => {
             let (bg, fg) = match c {
                 Comparison::MuchBetter => ((0, 90, 160), (255, 255, 255)),
                 Comparison::Better => ((140, 190, 230), (0, 0, 0)),
@@ -220,8 +220,8 @@ pub fn comparison_style(theme: Theme, c: Option<Comparison>) -> Style {
                 Comparison::MuchWorse => ((200, 90, 0), (255, 255, 255)),
             };
             Style::default()
-                .bg(Color::Rgb(bg.0, bg.1, bg.2))
-                .fg(Color::Rgb(fg.0, fg.1, fg.2))
+                .bg(theme.rgb(bg.0, bg.1, bg.2))
+                .fg(theme.rgb(fg.0, fg.1, fg.2))
         }
     }
 }
