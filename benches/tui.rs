@@ -34,7 +34,11 @@ fn bench(c: &mut Criterion) {
         "/maps/ip-geo.csv"
     )))
     .expect("geo");
-    let first_seen = Arc::new(index.first_seen(2));
+    let first_seen = Arc::new(
+        index
+            .read_whole(2, geo.clone(), QoeParams::default())
+            .first_seen,
+    );
     let start = index.start().expect("start");
     let ui = UiState::new(Mode::Replay, 60_000, chrono_tz::Asia::Hong_Kong);
     let far = [start + 150 * 60_000, start + 70 * 60_000];

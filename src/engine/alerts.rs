@@ -6,6 +6,8 @@
 //! holds, so a long dip is one alert with a start and, once it clears, an end, not one
 //! per minute. Rules that are set to 0 are off.
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 
 use crate::engine::query::snapshot::Point;
@@ -57,6 +59,17 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// A word for a marker on a chart.
+    pub fn short(self) -> &'static str {
+        match self {
+            AlertKind::LowQoe => "QoE",
+            AlertKind::LowContinuity => "cont.",
+            AlertKind::SlowStartup => "startup",
+            AlertKind::FlashCrowd => "crowd",
+            AlertKind::StaleSource => "stale",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             AlertKind::LowQoe => "QoE low",
@@ -73,6 +86,8 @@ pub struct Alert {
     pub kind: AlertKind,
     /// The minute the condition started to hold (its end, ms).
     pub at: i64,
+    /// The minute it had held long enough to fire (its end, ms).
+    pub fired_at: i64,
     /// The first minute it no longer held (its end, ms); `None` while it holds.
     pub until: Option<i64>,
     /// The value that crossed the threshold, and the threshold.
@@ -169,6 +184,7 @@ pub fn stale_source(rules: &AlertRules, lag_ms: Option<i64>, now: i64) -> Option
     (limit_ms > 0 && lag > limit_ms).then(|| Alert {
         kind: AlertKind::StaleSource,
         at: now,
+        fired_at: now,
         until: None,
         value: lag as f64 / 1000.0,
         threshold: rules.source_stale_s as f64,
@@ -177,54 +193,128 @@ pub fn stale_source(rules: &AlertRules, lag_ms: Option<i64>, now: i64) -> Option
     })
 }
 
-/// Alerts over consecutive one-minute points (oldest first).
-pub fn evaluate(points: &[Point], rules: &AlertRules) -> Vec<Alert> {
-    let kinds = [
-        AlertKind::LowQoe,
-        AlertKind::LowContinuity,
-        AlertKind::SlowStartup,
-        AlertKind::FlashCrowd,
-    ];
-    let mut fired = Vec::new();
-    for kind in kinds {
-        let hold = if kind == AlertKind::FlashCrowd {
-            1
-        } else {
-            rules.hold_minutes.max(1) as usize
-        };
-        // The current run of minutes where the condition holds: its first index and
-        // how it held there.
-        let mut run: Option<(usize, Breach)> = None;
-        let mut holding = false;
-        for i in 0..points.len() {
-            if let Some(b) = breach(rules, kind, points, i) {
-                let (first, (value, threshold, rise_min)) = *run.get_or_insert((i, b));
-                if !holding && i + 1 - first >= hold {
-                    holding = true;
-                    fired.push(Alert {
-                        kind,
-                        at: points[first].at,
-                        until: None,
-                        value,
-                        threshold,
-                        rise_min,
-                        active: true,
-                    });
+/// The kinds judged on one-minute points (a stale source is judged on a live source).
+const MINUTE_KINDS: [AlertKind; 4] = [
+    AlertKind::LowQoe,
+    AlertKind::LowContinuity,
+    AlertKind::SlowStartup,
+    AlertKind::FlashCrowd,
+];
+
+/// Where a kind's condition stands: the run of minutes it has held, and the alert it
+/// fired, if the run lasted the hold time.
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    /// The run's first minute (its end, ms), how it held there, and its length.
+    first: Option<(i64, Breach, usize)>,
+    /// Index in `fired` of the alert this run fired.
+    fired: Option<usize>,
+}
+
+/// Alerts judged minute by minute, in time order, over a whole stream: what a
+/// recording holds, or what a live source delivered. An alert's start and end then
+/// depend only on the minutes, never on how far back a view happens to look.
+#[derive(Debug, Clone)]
+pub struct AlertLog {
+    rules: AlertRules,
+    /// The last minutes, as many as a flash crowd's span looks back, and the newest.
+    recent: VecDeque<Point>,
+    runs: [Run; 4],
+    fired: Vec<Alert>,
+}
+
+impl AlertLog {
+    pub fn new(rules: AlertRules) -> Self {
+        AlertLog {
+            rules,
+            recent: VecDeque::new(),
+            runs: [Run::default(); 4],
+            fired: Vec::new(),
+        }
+    }
+
+    /// The end of the newest minute judged.
+    pub fn last_minute(&self) -> Option<i64> {
+        self.recent.back().map(|p| p.at)
+    }
+
+    /// Judges the next minute (its `at` is the minute's end, after the previous one's).
+    pub fn push(&mut self, point: Point) {
+        let span = self.rules.flash_crowd_span_min.max(1) as usize;
+        if self.recent.len() > span {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(point);
+        let points = self.recent.make_contiguous();
+        let at = points.len() - 1;
+        for (kind, run) in MINUTE_KINDS.iter().zip(self.runs.iter_mut()) {
+            let Some(b) = breach(&self.rules, *kind, points, at) else {
+                if let Some(i) = run.fired {
+                    self.fired[i].until = Some(point.at);
+                    self.fired[i].active = false;
                 }
+                *run = Run::default();
+                continue;
+            };
+            let (first, (value, threshold, rise_min), length) =
+                run.first.get_or_insert((point.at, b, 0));
+            *length += 1;
+            let hold = if *kind == AlertKind::FlashCrowd {
+                1
             } else {
-                if holding {
-                    if let Some(last) = fired.last_mut() {
-                        last.until = Some(points[i].at);
-                        last.active = false;
-                    }
-                }
-                run = None;
-                holding = false;
+                self.rules.hold_minutes.max(1) as usize
+            };
+            if run.fired.is_none() && *length >= hold {
+                run.fired = Some(self.fired.len());
+                self.fired.push(Alert {
+                    kind: *kind,
+                    at: *first,
+                    fired_at: point.at,
+                    until: None,
+                    value: *value,
+                    threshold: *threshold,
+                    rise_min: *rise_min,
+                    active: true,
+                });
             }
         }
     }
-    fired.sort_by(|a, b| a.at.cmp(&b.at).then(a.kind.cmp(&b.kind)));
-    fired
+
+    /// Every alert fired so far, oldest first.
+    pub fn alerts(&self) -> Vec<Alert> {
+        let mut all = self.fired.clone();
+        all.sort_by(|a, b| a.at.cmp(&b.at).then(a.kind.cmp(&b.kind)));
+        all
+    }
+
+    /// The alerts as they stood at `clock`: those fired by then, active if they had
+    /// not yet cleared.
+    pub fn as_of(&self, clock: i64) -> Vec<Alert> {
+        let mut then: Vec<Alert> = self
+            .fired
+            .iter()
+            .filter(|a| a.fired_at <= clock)
+            .map(|a| match a.until {
+                Some(until) if until > clock => Alert {
+                    until: None,
+                    active: true,
+                    ..a.clone()
+                },
+                _ => a.clone(),
+            })
+            .collect();
+        then.sort_by(|a, b| a.at.cmp(&b.at).then(a.kind.cmp(&b.kind)));
+        then
+    }
+}
+
+/// Alerts over consecutive one-minute points (oldest first).
+pub fn evaluate(points: &[Point], rules: &AlertRules) -> Vec<Alert> {
+    let mut log = AlertLog::new(*rules);
+    for p in points {
+        log.push(*p);
+    }
+    log.alerts()
 }
 
 #[cfg(test)]
@@ -362,6 +452,41 @@ mod tests {
             .map(|a| (a.at / 60_000, a.until.map(|u| u / 60_000), a.active))
             .collect();
         assert_eq!(qoe, [(1, Some(4), false), (5, None, true)]);
+    }
+
+    #[test]
+    fn the_log_shows_each_alert_as_it_stood_at_a_clock() {
+        let mut log = AlertLog::new(AlertRules::default());
+        for p in [
+            minute(1, 100, 3.9),
+            minute(2, 100, 3.2), // starts to hold
+            minute(3, 100, 3.1), // held two minutes: fires, dated from minute 2
+            minute(4, 100, 3.0),
+            minute(5, 100, 3.9), // cleared
+            minute(6, 100, 3.9),
+        ] {
+            log.push(p);
+        }
+        assert_eq!(log.last_minute(), Some(6 * 60_000));
+        let at = |m: i64| -> Vec<(i64, i64, Option<i64>, bool)> {
+            log.as_of(m * 60_000)
+                .iter()
+                .map(|a| {
+                    (
+                        a.at / 60_000,
+                        a.fired_at / 60_000,
+                        a.until.map(|u| u / 60_000),
+                        a.active,
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(at(2), [], "not fired while the hold time runs");
+        assert_eq!(at(3), [(2, 3, None, true)]);
+        assert_eq!(at(4), [(2, 3, None, true)], "its end is not known yet");
+        assert_eq!(at(5), [(2, 3, Some(5), false)]);
+        assert_eq!(at(60), [(2, 3, Some(5), false)]);
+        assert_eq!(log.as_of(60 * 60_000), log.alerts());
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub struct FrameData {
     /// The recording's span (replay), for the status bar and "whole recording".
     pub start: Option<i64>,
     pub end: Option<i64>,
-    /// Work still under way that affects the figures (e.g. indexing first appearances).
+    /// Work still under way that affects the figures (e.g. the pass over the whole recording).
     pub loading: Option<String>,
     pub tz: Tz,
     /// The map for views 4 and 5, or why there is none.

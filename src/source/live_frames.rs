@@ -15,8 +15,11 @@ use super::follow::{self, Origin};
 use super::frames::{FrameData, FrameRequest, FrameSource};
 use super::health::{SourceEvent, SourceHealth, SourceState};
 use super::live::{HOLD_BACK_MS, LiveFeed};
+use super::replay::WARM_UP_MS;
 use crate::config::Settings;
-use crate::engine::alerts::{AlertRules, evaluate, stale_source};
+use crate::engine::aggregate::tiers::MINUTES_KEPT_MS;
+use crate::engine::alerts::{AlertLog, AlertRules, stale_source};
+use crate::engine::calendar::MINUTE_MS;
 use crate::engine::geography::Geography;
 use crate::engine::monitor::Monitor;
 use crate::engine::probes::ProbeBook;
@@ -39,6 +42,8 @@ pub struct LiveFrames {
     rx: Receiver<SourceEvent>,
     sources: Vec<Tracked>,
     rules: AlertRules,
+    /// The service's alerts over the minutes received.
+    alerts: AlertLog,
     tz: Tz,
     from: i64,
     /// Hold lines back this long behind the clock (0 for a one-off snapshot).
@@ -86,6 +91,26 @@ impl LiveFrames {
         }
     }
 
+    /// Judges every minute that ended by `settled` (the instant the merged stream is
+    /// complete up to) and was not judged yet, starting once the backfill's first
+    /// minutes have warmed up: peers online before the backfill are counted only once
+    /// they report again, which would look like a flash crowd.
+    fn judge_minutes(&mut self, settled: i64) {
+        let first = (self.from + WARM_UP_MS).div_euclid(MINUTE_MS) * MINUTE_MS + MINUTE_MS;
+        let next = self.alerts.last_minute().map_or(first, |m| m + MINUTE_MS);
+        let last = settled.div_euclid(MINUTE_MS) * MINUTE_MS;
+        if last < next {
+            return;
+        }
+        // A clock far ahead of what was judged (a long pause): judge what the engine
+        // still holds by the minute.
+        let next = next.max(last - MINUTES_KEPT_MS);
+        let ends = (0..=(last - next) / MINUTE_MS).map(|k| next + k * MINUTE_MS);
+        for point in self.feed.monitor().service_minutes(ends) {
+            self.alerts.push(point);
+        }
+    }
+
     /// Waits until every source has read its backlog or failed, at most `limit`.
     pub fn wait_for_backlog(&mut self, limit: Duration) {
         let until = Instant::now() + limit;
@@ -114,7 +139,8 @@ impl FrameSource for LiveFrames {
         let now = request.query.now;
         self.feed.settle(now - self.hold_back_ms, now);
         let snapshot = self.feed.monitor().snapshot(&request.query);
-        let mut alerts = evaluate(&snapshot.minutes, &self.rules);
+        self.judge_minutes(now - self.hold_back_ms);
+        let mut alerts = self.alerts.as_of(now);
         let mut health = Vec::with_capacity(self.sources.len());
         for (i, s) in self.sources.iter().enumerate() {
             let mut h = s.health.clone();
@@ -201,6 +227,7 @@ impl LiveFrames {
                 })
                 .collect(),
             rules: settings.alerts,
+            alerts: AlertLog::new(settings.alerts),
             tz: settings.timezone,
             from,
             hold_back_ms: HOLD_BACK_MS,

@@ -13,11 +13,16 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::engine::aggregate::Aggregator;
+use crate::engine::aggregate::bucket::{BucketStats, Series};
 use crate::engine::aggregate::qoe::QoeParams;
+use crate::engine::calendar::Calendar;
 use crate::engine::geography::Geography;
 use crate::engine::geography::location::IpGeo;
 use crate::engine::monitor::Monitor;
+use crate::engine::observe::catalog::Catalog;
 use crate::engine::observe::first_seen::FirstSeen;
+use crate::engine::query::snapshot::Point;
 use crate::recording::batch::FeedbackBatch;
 use crate::recording::pipeline::read_in_order;
 use crate::recording::scan::{MinuteGroup, Recording, ScanProblem};
@@ -53,6 +58,9 @@ pub struct WholePass {
     pub damaged: DamagedFiles,
     /// Every channel the recording holds.
     pub channels: std::collections::BTreeSet<String>,
+    /// The whole service's one-minute points, every minute from the recording's first
+    /// to its last: what alerts are judged on.
+    pub minutes: Vec<Point>,
 }
 
 impl ReplayIndex {
@@ -87,27 +95,58 @@ impl ReplayIndex {
         self.groups.partition_point(|g| g.start_ms < t)
     }
 
-    /// First appearances of every peer, every channel and every damaged file: one pass
-    /// over the whole recording.
-    pub fn read_whole(&self, threads: usize) -> WholePass {
+    /// First appearances of every peer, every channel, every damaged file and the
+    /// service's minutes (exactly as `report --by minute` counts them): one pass over
+    /// the whole recording.
+    pub fn read_whole(&self, threads: usize, geo: IpGeo, qoe: QoeParams) -> WholePass {
         let mut pass = WholePass::default();
+        let mut catalog = Catalog::new(geo);
+        let mut service = Aggregator::new(qoe, Calendar::new(chrono_tz::UTC), MINUTE_MS);
         read_in_order(&self.groups, threads, |batch| {
             for r in batch.records() {
                 pass.first_seen.observe(r.peer, r.payload.recv);
                 if !pass.channels.contains(r.channel) {
                     pass.channels.insert(r.channel.to_owned());
                 }
+                if let Some(obs) = catalog.observe(&r) {
+                    service.ingest(&obs);
+                }
             }
             note_damage(&mut pass.damaged, &batch.skipped);
             true
         });
+        service.close();
+        if let (Some(start), Some(end)) = (self.start(), self.end()) {
+            pass.minutes = minute_points(service.buckets(), start, end);
+        }
         pass
     }
+}
 
-    /// First appearances of every peer: one pass over the whole recording.
-    pub fn first_seen(&self, threads: usize) -> FirstSeen {
-        self.read_whole(threads).first_seen
+/// A point per minute of `[start, end)` (whole minutes): each minute's figures and the
+/// peers online at its end.
+fn minute_points(minutes: &Series, start: i64, end: i64) -> Vec<Point> {
+    let mut points = Vec::new();
+    let mut online = 0i64;
+    let mut filed = minutes.iter().peekable();
+    let mut index = start.div_euclid(MINUTE_MS);
+    while index * MINUTE_MS < end {
+        let mut figures = BucketStats::default().figures();
+        // Online changes filed before the recording's first minute count too.
+        while let Some((i, stats)) = filed.next_if(|(i, _)| *i <= index) {
+            online += i64::from(stats.online_delta);
+            if *i == index {
+                figures = stats.figures();
+            }
+        }
+        index += 1;
+        points.push(Point {
+            at: index * MINUTE_MS,
+            online,
+            figures,
+        });
     }
+    points
 }
 
 /// A [`Monitor`] positioned at a replay clock.
@@ -275,7 +314,7 @@ mod tests {
     #[test]
     fn a_seek_matches_reading_from_the_start() {
         let index = sample();
-        let first = Arc::new(index.first_seen(2));
+        let first = Arc::new(index.read_whole(2, geo(), QoeParams::default()).first_seen);
         let start = index.start().expect("start");
         let targets = [start + 95 * MINUTE_MS + 17_000, start + 40 * MINUTE_MS];
         let mut whole = ReplayEngine::new(Arc::clone(&index), geo(), QoeParams::default());

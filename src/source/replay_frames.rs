@@ -1,12 +1,14 @@
 //! A recording as a [`FrameSource`]: the replay engine and probe replay placed at each
-//! request's clock, the alerts of the minutes shown, and what the recording holds that
-//! could not be read. `peerscope replay` opens one; so do the view snapshots' tests and
+//! request's clock, the service's alerts as they stood then, and what the recording
+//! holds that could not be read. `peerscope replay` opens one; so do the view snapshots' tests and
 //! the TUI benchmark, so they draw exactly what the command draws.
 //!
-//! First appearances (for exact "new peers") and the list of damaged files come from a
-//! pass over the whole recording: [`ReplayFrames::read_whole`] makes it before the next
-//! frame (a `--snapshot`), [`ReplayFrames::read_whole_in_background`] on its own thread
-//! (the TUI, which says "indexing first appearances…" until it is done).
+//! First appearances (for exact "new peers"), the list of damaged files and the
+//! service's minutes that alerts are judged on come from a pass over the whole
+//! recording: [`ReplayFrames::read_whole`] makes it before the next frame (a
+//! `--snapshot`), [`ReplayFrames::read_whole_in_background`] on its own thread (the
+//! TUI, which says "reading the whole recording…" until it is done, and meanwhile
+//! judges alerts on the minutes the views hold).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,8 +21,10 @@ use super::frames::{FrameData, FrameRequest, FrameSource, SourceHealth, SourceSt
 use super::probe_replay::ProbeReplay;
 use super::replay::{DamagedFiles, ReplayEngine, ReplayIndex, WholePass};
 use crate::config::Settings;
-use crate::engine::alerts::{AlertRules, evaluate};
+use crate::engine::aggregate::qoe::QoeParams;
+use crate::engine::alerts::{AlertLog, AlertRules, evaluate};
 use crate::engine::geography::Geography;
+use crate::engine::geography::location::IpGeo;
 use crate::engine::query::filter::Filter;
 use crate::geodata::{load_geography, load_ip_geo};
 use crate::recording::scan::Recording;
@@ -35,6 +39,10 @@ pub struct ReplayFrames {
     /// Channels the recording holds, once the whole-recording pass is done.
     channels: Vec<String>,
     rules: AlertRules,
+    /// The service's alerts over the whole recording, once it has been read.
+    alerts: Option<AlertLog>,
+    /// The location table and QoE parameters the whole-recording pass counts with.
+    service: (IpGeo, QoeParams),
     tz: Tz,
     name: String,
     geography: Result<Arc<Geography>, String>,
@@ -56,6 +64,7 @@ impl ReplayFrames {
             .collect();
         let geography = load_geography(settings);
         let geo = load_ip_geo(settings, geography.clone().ok())?;
+        let service = (geo.clone(), settings.qoe);
         let mut engine = ReplayEngine::new(Arc::clone(&index), geo, settings.qoe);
         if let Ok(g) = &geography {
             engine.set_geography(Arc::clone(g));
@@ -68,6 +77,8 @@ impl ReplayFrames {
             damaged,
             channels: Vec::new(),
             rules: settings.alerts,
+            alerts: None,
+            service,
             tz: settings.timezone,
             // Its own name: the path it was given can be long, and the panel is narrow.
             name: format!(
@@ -84,7 +95,9 @@ impl ReplayFrames {
     /// Reads the whole recording now: every frame after this has exact "new peers" and
     /// every damaged file listed.
     pub fn read_whole(&mut self) {
-        let pass = self.index.read_whole(2);
+        let pass = self
+            .index
+            .read_whole(2, self.service.0.clone(), self.service.1);
         self.take_whole_pass(pass);
     }
 
@@ -92,10 +105,11 @@ impl ReplayFrames {
     pub fn read_whole_in_background(&mut self) -> anyhow::Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let index = Arc::clone(&self.index);
+        let (geo, qoe) = self.service.clone();
         std::thread::Builder::new()
-            .name("first-seen".into())
+            .name("whole-recording".into())
             .spawn(move || {
-                let _ = tx.send(index.read_whole(1));
+                let _ = tx.send(index.read_whole(1, geo, qoe));
             })
             .context("cannot start the indexing thread")?;
         self.whole_pass = Some(rx);
@@ -106,6 +120,11 @@ impl ReplayFrames {
         self.engine.set_first_seen(Arc::new(pass.first_seen));
         self.damaged.extend(pass.damaged);
         self.channels = pass.channels.into_iter().collect();
+        let mut alerts = AlertLog::new(self.rules);
+        for minute in pass.minutes {
+            alerts.push(minute);
+        }
+        self.alerts = Some(alerts);
     }
 
     /// Checks that every value a filter names is one the recording holds (ISPs and
@@ -125,14 +144,18 @@ impl FrameSource for ReplayFrames {
                     self.take_whole_pass(pass);
                     self.whole_pass = None;
                 }
-                Err(TryRecvError::Empty) => loading = Some("indexing first appearances…".into()),
+                Err(TryRecvError::Empty) => loading = Some("reading the whole recording…".into()),
                 Err(TryRecvError::Disconnected) => self.whole_pass = None,
             }
         }
         let clock = request.query.now;
         self.engine.seek(clock, request.lookback_ms);
         let snapshot = self.engine.monitor().snapshot(&request.query);
-        let alerts = evaluate(&snapshot.minutes, &self.rules);
+        // Until the whole recording is read, the alerts of the minutes the views hold.
+        let alerts = match &self.alerts {
+            Some(log) => log.as_of(clock),
+            None => evaluate(&snapshot.minutes, &self.rules),
+        };
         self.probes.seek(clock);
         FrameData {
             snapshot,

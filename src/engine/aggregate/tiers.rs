@@ -34,11 +34,14 @@ pub struct History {
     pub tiers: Vec<Tier>,
 }
 
+/// How long history keeps one-minute resolution (or finer).
+pub const MINUTES_KEPT_MS: i64 = 2 * 86_400_000;
+
 impl Default for History {
     fn default() -> Self {
         History::new(&[
             (10_000, 3_600_000),
-            (60_000, 2 * 86_400_000),
+            (60_000, MINUTES_KEPT_MS),
             (900_000, i64::MAX),
         ])
     }

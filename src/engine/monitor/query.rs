@@ -115,6 +115,15 @@ impl Monitor {
         }
     }
 
+    /// The whole stream's one-minute points ending at each of `ends`: what alerts are
+    /// judged on, whatever a view's filter.
+    pub fn service_minutes(&self, ends: impl IntoIterator<Item = i64>) -> Vec<Point> {
+        let series = self.merged_series(&|c| c == ALL);
+        ends.into_iter()
+            .map(|end| point(&series, end, 60_000).0)
+            .collect()
+    }
+
     fn matching_cells(&self, filter: &Filter) -> Vec<bool> {
         let geo = &self.catalog.geo;
         self.cell_keys

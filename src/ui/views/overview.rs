@@ -244,7 +244,7 @@ fn alerts_and_sources(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buff
         }
     }
     if data.alerts.is_empty() {
-        lines.push(Line::styled("no alerts in range", theme.dim()));
+        lines.push(Line::styled("no alerts so far", theme.dim()));
     }
     let damage = sources::damaged_lines(data, ui, theme);
     let room = usize::from(inner.height).saturating_sub(data.sources.len() + damage.len().min(3));
