@@ -336,3 +336,53 @@ fn probes_matrix_events_and_time_heatmap() {
         format!("{:?}", coloured.backend().buffer())
     );
 }
+
+/// The Timeline at the recording's first minutes: the hour before it is no data, not a
+/// cliff from 0, in the chart and in its export; in UTC the range crosses midnight, so
+/// the axis says which day; alert markers say what they mark.
+#[test]
+fn timeline_at_the_recording_start() {
+    let mut ui = ui_for(View::Timeline);
+    ui.utc = true;
+    let at = Calendar::new(tz())
+        .parse_time("2012-08-07 08:20")
+        .expect("time");
+    let data = sample_frame_at(&ui, at);
+    let screen = text(&data, &ui, (80, 24));
+    assert!(screen.contains("08-06 23:21"), "{screen}");
+    assert!(screen.contains("▼startup"), "{screen}");
+    insta::assert_snapshot!("timeline_recording_start_utc_80x24", screen);
+
+    let csv = peerscope::ui::export::csv(&data, &ui);
+    let value = |time: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(time))
+            .and_then(|l| l.rsplit(',').next())
+            .map(str::to_owned)
+    };
+    assert_eq!(value("2012-08-06T23:50:00"), Some(String::new()), "{csv}");
+    assert!(value("2012-08-07T00:10:00").is_some_and(|v| v.parse::<i64>().is_ok_and(|n| n > 0)));
+}
+
+/// Continuity close to 1 never puts 1.0044 on the axis: axes stop at what the metric
+/// can take.
+#[test]
+fn timeline_axes_stay_inside_the_metric_domain() {
+    let mut ui = ui_for(View::Timeline);
+    ui.metric = peerscope::engine::query::metric::Metric::ALL
+        .iter()
+        .position(|m| *m == peerscope::engine::query::metric::Metric::Continuity)
+        .expect("continuity");
+    let at = Calendar::new(tz())
+        .parse_time("2012-08-07 08:50")
+        .expect("time");
+    let data = sample_frame_at(&ui, at);
+    let screen = text(&data, &ui, (80, 24));
+    let top = screen.lines().nth(2).expect("the top label");
+    let label: f64 = top
+        .split('│')
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("a number on {top:?}"));
+    assert!(label <= 1.0, "{screen}");
+}

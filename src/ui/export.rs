@@ -61,7 +61,7 @@ pub fn csv(data: &FrameData, ui: &UiState) -> String {
                         time(p.at),
                         quote(name),
                         metric.label(),
-                        num(metric.of(p))
+                        num(model::timeline_value(data, metric, p, s.timeline_step_ms))
                     );
                 }
             }

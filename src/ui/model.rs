@@ -5,7 +5,7 @@
 
 use crate::engine::geography::Layer;
 use crate::engine::query::metric::Metric;
-use crate::engine::query::snapshot::Breakdown;
+use crate::engine::query::snapshot::{Breakdown, Point};
 use crate::source::frames::FrameData;
 use crate::ui::state::{Mode, UiState};
 
@@ -106,4 +106,16 @@ pub fn mode_label(ui: &UiState, at_end: bool) -> String {
             None => "REPLAY ×max".into(),
         },
     }
+}
+
+/// A timeline point's value, or `None` where there is no data: a window that starts
+/// before the recording (or the live backfill) would count what was never read as 0.
+pub fn timeline_value(
+    data: &FrameData,
+    metric: Metric,
+    point: &Point,
+    step_ms: i64,
+) -> Option<f64> {
+    let read = data.start.is_none_or(|start| point.at - step_ms >= start);
+    read.then(|| metric.of(point)).flatten()
 }

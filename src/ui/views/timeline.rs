@@ -11,16 +11,16 @@
 //! ```
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Widget};
 
 use crate::engine::query::snapshot::Point;
 use crate::source::frames::FrameData;
-use crate::ui::format;
 use crate::ui::state::{Split, UiState, span_label};
 use crate::ui::theme::{Palette, Theme};
+use crate::ui::{format, model};
 
 pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, theme: Theme) {
     let snap = &data.snapshot;
@@ -59,11 +59,14 @@ pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, them
     }
     Paragraph::new(Line::from(title)).render(head, buf);
 
+    let step = snap.timeline_step_ms;
     let points: Vec<Vec<(f64, f64)>> = series
         .iter()
         .map(|(_, pts)| {
             pts.iter()
-                .filter_map(|p| metric.of(p).map(|v| (p.at as f64, v)))
+                .filter_map(|p| {
+                    model::timeline_value(data, metric, p, step).map(|v| (p.at as f64, v))
+                })
                 .collect()
         })
         .collect();
@@ -84,8 +87,12 @@ pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, them
     if (hi - lo).abs() < f64::EPSILON {
         (lo, hi) = (lo - 1.0, hi + 1.0);
     }
+    // A margin around the values, but never past what the metric can take: no
+    // negative peers, no continuity above 1.
+    let info = metric.info();
     let pad = (hi - lo) * 0.05;
-    let (lo, hi) = (lo - pad, hi + pad);
+    let lo = (lo - pad).max(info.min);
+    let hi = info.max.map_or(hi + pad, |max| (hi + pad).min(max));
     let markers = [Marker::Braille, Marker::Dot, Marker::Block];
     let datasets: Vec<Dataset> = points
         .iter()
@@ -103,7 +110,14 @@ pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, them
                 .data(pts)
         })
         .collect();
-    let x_label = |t: f64| Span::raw(format::clock(t as i64, data.tz, ui.utc, "%H:%M"));
+    // A range that crosses midnight says which day each label is.
+    let day = |t: f64| format::clock(t as i64, data.tz, ui.utc, "%F");
+    let pattern = if day(x0) == day(x1) {
+        "%H:%M"
+    } else {
+        "%m-%d %H:%M"
+    };
+    let x_label = |t: f64| Span::raw(format::clock(t as i64, data.tz, ui.utc, pattern));
     let y_texts = [lo, f64::midpoint(lo, hi), hi].map(|v| format::value(metric, Some(v)));
     let label_w = y_texts.iter().map(|t| t.chars().count()).max().unwrap_or(0) as u16;
     let chart = Chart::new(datasets)
@@ -111,6 +125,9 @@ pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, them
             Axis::default()
                 .bounds([x0, x1])
                 .labels([x_label(x0), x_label(f64::midpoint(x0, x1)), x_label(x1)])
+                // The first time starts at the axis, so the y labels alone set where
+                // the plot starts (and the alert markers line up with it).
+                .labels_alignment(Alignment::Right)
                 .style(theme.dim()),
         )
         .y_axis(
@@ -123,7 +140,8 @@ pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, them
     alert_markers(data, chart_area, label_w, (x0, x1), buf, theme);
 }
 
-/// A ▼ above the chart at each alert inside the range, so a dip and its alert line up.
+/// A ▼ at the top of the chart at each alert that starts inside the range, so a dip
+/// and its alert line up, with what it is about where there is room before the next.
 fn alert_markers(
     data: &FrameData,
     area: Rect,
@@ -138,14 +156,26 @@ fn alert_markers(
     if width == 0 {
         return;
     }
-    for a in &data.alerts {
-        let t = a.at as f64;
-        if t < x0 || t > x1 {
-            continue;
-        }
-        let x = left + ((t - x0) / (x1 - x0) * f64::from(width - 1)).round() as u16;
-        if let Some(cell) = buf.cell_mut((x, area.y)) {
-            cell.set_symbol("▼").set_style(theme.alert());
+    let mut marks: Vec<(u16, &'static str)> = data
+        .alerts
+        .iter()
+        .filter(|a| (x0..=x1).contains(&(a.at as f64)))
+        .map(|a| {
+            let x = left + ((a.at as f64 - x0) / (x1 - x0) * f64::from(width - 1)).round() as u16;
+            (x, a.kind.short())
+        })
+        .collect();
+    marks.sort_unstable();
+    marks.dedup_by_key(|m| m.0);
+    let right = left + width;
+    for (i, &(x, label)) in marks.iter().enumerate() {
+        buf.set_string(x, area.y, "▼", theme.alert());
+        let room = marks
+            .get(i + 1)
+            .map_or(right, |next| next.0)
+            .saturating_sub(x + 1);
+        if room > label.chars().count() as u16 {
+            buf.set_string(x + 1, area.y, label, theme.alert());
         }
     }
 }
