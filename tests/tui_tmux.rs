@@ -179,12 +179,16 @@ fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
         tmux.wait_for(lands, |s| s.contains(lands));
     }
 
-    // Help from the key table, closed by any key; clear the filter; export.
+    // Help from the key table: a key it does not use leaves it open, PgDn scrolls to
+    // its last bindings where the terminal is short, Esc closes it; then clear the
+    // filter; export.
     tmux.keys(&["?"]);
     tmux.wait_for("the help", |s| {
         s.contains("this help") && s.contains("pause / resume")
     });
-    tmux.keys(&["x"]);
+    tmux.keys(&["x", "NPage", "NPage", "NPage"]);
+    tmux.wait_for("the help's last page", |s| s.contains("close this help"));
+    tmux.keys(&["Escape"]);
     tmux.wait_for("the help to close", |s| !s.contains("this help"));
     tmux.keys(&["c"]);
     tmux.wait_for("no filter", |s| s.contains("no filter"));

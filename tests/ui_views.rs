@@ -223,7 +223,7 @@ fn the_first_frame_before_any_data_shows_the_configured_zone() {
 fn overlays_help_and_filters() {
     let mut ui = ui_for(View::Overview);
     let data = sample_frame(&ui);
-    ui.overlay = peerscope::ui::state::Overlay::Help;
+    ui.overlay = peerscope::ui::state::Overlay::Help { scroll: 0 };
     insta::assert_snapshot!("help_80x24", text(&data, &ui, (80, 24)));
     ui.overlay = peerscope::ui::state::Overlay::Filters {
         facet: peerscope::ui::state::Facet::Isp,

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::query::metric::Metric;
 use crate::engine::query::snapshot::Point;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -32,6 +33,21 @@ pub struct AlertRules {
     /// QoE, continuity and startup conditions fire once they have held this many
     /// consecutive minutes (a flash crowd fires at once): one noisy minute is not news.
     pub hold_minutes: u32,
+}
+
+impl AlertRules {
+    /// Whether `value` of `metric` is past the threshold of the metric's rule (only QoE,
+    /// continuity and startup p90 have one).
+    pub fn breached(&self, metric: Metric, value: f64) -> bool {
+        match metric {
+            Metric::Qoe => on(self.qoe_below).is_some_and(|t| value < t),
+            Metric::Continuity => on(self.continuity_below).is_some_and(|t| value < t),
+            Metric::StartupP90 => {
+                self.startup_p90_above_ms > 0 && value > self.startup_p90_above_ms as f64
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Default for AlertRules {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono_tz::Tz;
 
-use crate::engine::alerts::Alert;
+use crate::engine::alerts::{Alert, AlertRules};
 use crate::engine::geography::Geography;
 use crate::engine::probes::snapshot::{ProbeQuery, ProbeSnapshot};
 use crate::engine::query::snapshot::{Query, Snapshot};
@@ -21,8 +21,10 @@ pub struct FrameData {
     pub snapshot: Snapshot,
     /// View 6: the probe matrix, the open destination's series, route changes.
     pub probes: ProbeSnapshot,
-    /// Alerts fired over the timeline's range, oldest first.
+    /// The service's alerts fired by the clock, oldest first.
     pub alerts: Vec<Alert>,
+    /// The rules they follow: a tile past its rule's threshold says so.
+    pub rules: AlertRules,
     pub sources: Vec<SourceHealth>,
     /// Lines skipped (unparsable, too long) in what was read.
     pub skipped: u64,

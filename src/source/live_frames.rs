@@ -158,6 +158,7 @@ impl FrameSource for LiveFrames {
             snapshot,
             probes: self.feed.probes().snapshot(&request.probes),
             alerts,
+            rules: self.rules,
             sources: health,
             skipped: self.feed.skipped,
             damaged: Vec::new(),

@@ -161,6 +161,7 @@ impl FrameSource for ReplayFrames {
             snapshot,
             probes: self.probes.snapshot(&request.probes),
             alerts,
+            rules: self.rules,
             sources: vec![SourceHealth {
                 name: self.name.clone(),
                 state: SourceState::Ok,

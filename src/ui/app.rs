@@ -185,12 +185,15 @@ pub fn run(
         }
         if dirty && last_draw.is_none_or(|t| t.elapsed() >= interval) {
             let now = clock.now();
+            let mut drawn = ui.screen;
             terminal
                 .draw(|f| {
                     let area = f.area();
+                    drawn = (area.width, area.height);
                     frame::render(data.as_deref(), &ui, now, area, f.buffer_mut(), theme);
                 })
                 .context("cannot draw")?;
+            ui.screen = drawn;
             last_draw = Some(Instant::now());
             dirty = false;
         }

@@ -195,9 +195,18 @@ fn create_new(dir: &Path, stem: &str) -> std::io::Result<(std::fs::File, PathBuf
     ))
 }
 
-/// The status-bar message after an export.
+/// The status-bar message after an export: the file's name first, its directory
+/// last, so a narrow bar that cuts the end still names the file.
 pub fn message(path: &Path, ui: &UiState) -> String {
-    format!("exported {} ({})", path.display(), filter_label(ui))
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(String::new, |d| format!(" in {}", d.display()));
+    format!("exported {name} ({}){dir}", filter_label(ui))
 }
 
 #[cfg(test)]

@@ -62,9 +62,70 @@ pub fn zone(ms: i64, tz: Tz, utc: bool) -> String {
     }
 }
 
+/// `text` in lines of at most `width` characters, broken between words (a word
+/// longer than a line is split), every line after the first indented by `indent`:
+/// a narrow panel shows the whole text rather than cut it.
+pub fn wrap(text: &str, width: usize, indent: usize) -> Vec<String> {
+    let width = width.max(indent + 1);
+    // Leading spaces are kept: they can mean something (an alert's mark column).
+    let body = text.trim_start_matches(' ');
+    let mut line = " ".repeat((text.len() - body.len()).min(width - 1));
+    let mut lines: Vec<String> = Vec::new();
+    // Characters on the line, and whether a word is on it yet.
+    let mut used = line.len();
+    let mut words_on_line = false;
+    for word in body.split(' ').filter(|w| !w.is_empty()) {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let gap = usize::from(words_on_line);
+            if used + gap + word.len() <= width {
+                if words_on_line {
+                    line.push(' ');
+                }
+                line.extend(&word);
+                used += gap + word.len();
+                words_on_line = true;
+                break;
+            }
+            if !words_on_line {
+                // Too long for any line: as much as fits here, the rest on the next.
+                let fits = width - used;
+                line.extend(&word[..fits]);
+                word.drain(..fits);
+            }
+            lines.push(std::mem::take(&mut line));
+            line.push_str(&" ".repeat(indent));
+            used = indent;
+            words_on_line = false;
+        }
+    }
+    if words_on_line || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrapping_keeps_every_word_and_indents_what_follows() {
+        assert_eq!(
+            wrap("online +67 % in 7 min (11 min)", 14, 3),
+            ["online +67 %", "   in 7 min", "   (11 min)"]
+        );
+        assert_eq!(wrap("short", 14, 3), ["short"]);
+        assert_eq!(
+            wrap("recording olympics-2012-sample ok", 12, 2),
+            ["recording", "  olympics-2", "  012-sample", "  ok"]
+        );
+        assert_eq!(wrap("", 10, 2), [""]);
+        assert_eq!(
+            wrap(" 09:29–09:40 flash crowd:", 14, 3),
+            [" 09:29–09:40", "   flash", "   crowd:"]
+        );
+    }
 
     #[test]
     fn numbers_read_well() {

@@ -59,33 +59,64 @@ pub fn render(
     }
     status::render(data, ui, clock, bar, buf, theme);
     match &ui.overlay {
-        Overlay::Help => help::render(ui, body, buf, theme),
+        Overlay::Help { scroll } => help::render(ui, *scroll, body, buf, theme),
         Overlay::Filters { .. } => filters::render(data, ui, body, buf, theme),
         Overlay::GoTo { text, error } => go_to(text, error.as_deref(), body, buf, theme),
         Overlay::None => {}
     }
 }
 
+/// The views by key, the one shown named; then the metric chosen. Where all of that
+/// does not fit (80 columns), the other views are only their keys.
 fn render_tabs(ui: &UiState, area: Rect, buf: &mut Buffer, theme: Theme) {
-    let mut spans = Vec::new();
-    for (i, v) in View::ALL.iter().enumerate() {
-        let text = format!(" {} {} ", i + 1, v.title());
-        if *v == ui.view {
-            spans.push(Span::styled(text, theme.selected()));
-        } else {
-            spans.push(Span::styled(text, theme.dim()));
-        }
-        spans.push(Span::raw("│"));
-    }
     let metric = if ui.view == View::Probes {
         ui.probe_metric().label()
     } else {
         ui.metric().label()
     };
-    spans.push(Span::styled(
-        format!(" peerscope · {metric} "),
-        theme.title(),
-    ));
+    let tabs = |named_all: bool| -> Vec<(String, bool)> {
+        View::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let shown = *v == ui.view;
+                let text = if shown || named_all {
+                    format!(" {} {} ", i + 1, v.title())
+                } else {
+                    format!(" {} ", i + 1)
+                };
+                (text, shown)
+            })
+            .collect()
+    };
+    let width = |tabs: &[(String, bool)]| {
+        tabs.iter()
+            .map(|(t, _)| t.chars().count() + 1)
+            .sum::<usize>()
+    };
+    let room = usize::from(area.width);
+    let title = format!(" peerscope · {metric} ");
+    let mut chosen = tabs(true);
+    if width(&chosen) + title.chars().count() > room {
+        chosen = tabs(false);
+    }
+    let mut spans = Vec::new();
+    for (text, shown) in &chosen {
+        let style = if *shown {
+            theme.selected()
+        } else {
+            theme.dim()
+        };
+        spans.push(Span::styled(text.clone(), style));
+        spans.push(Span::raw("│"));
+    }
+    let left = room.saturating_sub(width(&chosen));
+    let title = if title.chars().count() <= left {
+        title
+    } else {
+        format!(" {metric} ")
+    };
+    spans.push(Span::styled(title, theme.title()));
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
 
@@ -98,8 +129,9 @@ fn empty(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, theme: Th
     let mut lines = vec![Line::styled(text, theme.dim())];
     if ui.mode == Mode::Live || !data.damaged.is_empty() {
         lines.push(Line::raw(""));
-        lines.extend(sources::source_lines(data, theme));
-        lines.extend(sources::damaged_lines(data, ui, theme));
+        let width = usize::from(area.width.saturating_sub(2));
+        lines.extend(sources::source_lines(data, theme, width));
+        lines.extend(sources::damaged_lines(data, ui, theme, width));
     }
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })

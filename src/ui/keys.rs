@@ -33,7 +33,12 @@ pub enum Action {
     Faster,
     SeekMinutes(i64),
     GoTo,
+    /// Scroll the help by this many lines (a page is `PAGE`).
+    ScrollHelp(i32),
 }
+
+/// A "page" of the help's scrolling: the lines it shows, less one.
+pub const PAGE: i32 = i32::MAX;
 
 /// Where a binding applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +49,8 @@ pub enum Scope {
     Replay,
     /// The filter panel.
     Filters,
+    /// The help overlay.
+    Help,
 }
 
 pub struct Binding {
@@ -70,7 +77,7 @@ const fn bind(
     }
 }
 
-use KeyCode::{BackTab, Char, Down, Enter, Esc, Left, Right, Tab, Up};
+use KeyCode::{BackTab, Char, Down, Enter, Esc, Left, PageDown, PageUp, Right, Tab, Up};
 
 pub static KEYS: &[Binding] = &[
     bind(&[Tab], "Tab", Action::NextView, "next view", Scope::Global),
@@ -329,6 +336,41 @@ pub static KEYS: &[Binding] = &[
         "close the panel",
         Scope::Filters,
     ),
+    bind(
+        &[Down, Char('j')],
+        "↓ j",
+        Action::ScrollHelp(1),
+        "scroll down",
+        Scope::Help,
+    ),
+    bind(
+        &[Up, Char('k')],
+        "↑ k",
+        Action::ScrollHelp(-1),
+        "scroll up",
+        Scope::Help,
+    ),
+    bind(
+        &[PageDown, Char(' ')],
+        "PgDn",
+        Action::ScrollHelp(PAGE),
+        "next page",
+        Scope::Help,
+    ),
+    bind(
+        &[PageUp],
+        "PgUp",
+        Action::ScrollHelp(-PAGE),
+        "previous page",
+        Scope::Help,
+    ),
+    bind(
+        &[Esc, Char('?'), Char('q'), Enter],
+        "Esc",
+        Action::Close,
+        "close this help",
+        Scope::Help,
+    ),
 ];
 
 /// The action for a key in the current mode and overlay (text input is handled apart).
@@ -336,10 +378,8 @@ pub fn dispatch(key: KeyEvent, mode: Mode, overlay: &Overlay) -> Option<Action> 
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == Char('c') {
         return Some(Action::Quit);
     }
-    if matches!(overlay, Overlay::Help) {
-        return Some(Action::Close);
-    }
     let scopes: &[Scope] = match (overlay, mode) {
+        (Overlay::Help { .. }, _) => &[Scope::Help],
         (Overlay::Filters { .. }, _) => &[Scope::Filters],
         // Replay keys first: ← → seek there rather than move a selection.
         (_, Mode::Replay) => &[Scope::Replay, Scope::Global],

@@ -7,6 +7,7 @@ use crate::engine::geography::Layer;
 use crate::engine::query::metric::Metric;
 use crate::engine::query::snapshot::{Breakdown, Point};
 use crate::source::frames::FrameData;
+use crate::ui::request::BASELINE_MS;
 use crate::ui::state::{Mode, UiState};
 
 /// A region with its figures in the window (none when nobody reported there).
@@ -108,6 +109,42 @@ pub fn mode_label(ui: &UiState, at_end: bool) -> String {
     }
 }
 
+/// The metric's usual value: the median of its one-minute values over the hour before
+/// the current window, from at least five of them (counts per window scaled to the
+/// window). A tile's trend is against this, so it stays "worse" through an incident
+/// instead of turning "→" once the dip stops deepening.
+pub fn baseline(data: &FrameData, metric: Metric) -> Option<f64> {
+    let s = &data.snapshot;
+    let end = s.at - s.window_ms;
+    let scale = if metric == Metric::NewPeers {
+        s.window_ms as f64 / 60_000.0
+    } else {
+        1.0
+    };
+    let mut values: Vec<f64> = s
+        .minutes
+        .iter()
+        .filter(|p| p.at > end - BASELINE_MS && p.at <= end)
+        .filter_map(|p| timeline_value(data, metric, p, 60_000))
+        .map(|v| v * scale)
+        .collect();
+    if values.len() < 5 {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    Some(values[values.len() / 2])
+}
+
+/// How a value compares with its baseline: the change in percent (`None` when there
+/// is no baseline, or it is 0 and so is the value).
+pub fn change_pct(value: Option<f64>, baseline: Option<f64>) -> Option<f64> {
+    let (v, b) = (value?, baseline?);
+    if b.abs() < f64::EPSILON {
+        return (v.abs() >= f64::EPSILON).then_some(f64::INFINITY.copysign(v));
+    }
+    Some((v - b) / b.abs() * 100.0)
+}
+
 /// A timeline point's value, or `None` where there is no data: a window that starts
 /// before the recording (or the live backfill) would count what was never read as 0.
 pub fn timeline_value(
@@ -118,4 +155,17 @@ pub fn timeline_value(
 ) -> Option<f64> {
     let read = data.start.is_none_or(|start| point.at - step_ms >= start);
     read.then(|| metric.of(point)).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_against_the_baseline_is_in_percent() {
+        assert_eq!(change_pct(Some(3.0), Some(4.0)), Some(-25.0));
+        assert_eq!(change_pct(Some(5.0), None), None);
+        assert_eq!(change_pct(Some(0.0), Some(0.0)), None);
+        assert_eq!(change_pct(Some(2.0), Some(0.0)), Some(f64::INFINITY));
+    }
 }

@@ -10,8 +10,8 @@ use super::state::{Split, UiState};
 /// Timeline steps, finest first; the first giving at most `MAX_POINTS` is used.
 const STEPS_MS: [i64; 6] = [10_000, 60_000, 300_000, 900_000, 3_600_000, 86_400_000];
 const MAX_POINTS: i64 = 180;
-/// Alerts are evaluated on one-minute points over at most this much.
-const ALERT_SPAN_MS: i64 = 24 * 3_600_000;
+/// The trailing stretch of one-minute points a tile's value is compared with.
+pub const BASELINE_MS: i64 = 3_600_000;
 /// Sparkline windows.
 const RECENT_WINDOWS: usize = 30;
 
@@ -35,7 +35,7 @@ pub fn frame_request(ui: &UiState, clock: i64, start: Option<i64>) -> FrameReque
         recent_windows: RECENT_WINDOWS,
         timeline_range_ms: range,
         timeline_step_ms: step,
-        minutes_range_ms: range.min(ALERT_SPAN_MS),
+        minutes_range_ms: BASELINE_MS + window.max(60_000),
         split: match ui.split {
             Split::None => None,
             Split::Isp => Some(SplitBy::Isp),
@@ -51,7 +51,7 @@ pub fn frame_request(ui: &UiState, clock: i64, start: Option<i64>) -> FrameReque
     FrameRequest {
         query,
         probes,
-        lookback_ms: range.max(recent) + step,
+        lookback_ms: range.max(recent).max(BASELINE_MS + window) + step,
     }
 }
 
@@ -77,6 +77,8 @@ mod tests {
         ui.range = 4;
         let r = frame_request(&ui, 100 * 86_400_000, Some(0));
         assert!(r.query.timeline_range_ms / r.query.timeline_step_ms <= 180);
-        assert_eq!(r.query.minutes_range_ms, 86_400_000);
+        // The baseline: the hour before the window, by the minute.
+        assert_eq!(r.query.minutes_range_ms, 3_600_000 + 900_000);
+        assert!(r.lookback_ms >= r.query.minutes_range_ms);
     }
 }

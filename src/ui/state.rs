@@ -143,7 +143,10 @@ impl Facet {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
     None,
-    Help,
+    /// The key list, scrolled down this many lines.
+    Help {
+        scroll: usize,
+    },
     Filters {
         facet: Facet,
         row: usize,
@@ -193,6 +196,8 @@ pub struct UiState {
     pub speed: usize,
     /// A one-line message for the status bar (export path, errors).
     pub message: Option<String>,
+    /// The terminal's columns × rows, as last drawn: how far the help can scroll.
+    pub screen: (u16, u16),
     pub quit: bool,
 }
 
@@ -221,6 +226,7 @@ impl UiState {
             paused: false,
             speed: 5,
             message: None,
+            screen: (80, 24),
             quit: false,
         }
     }

@@ -131,7 +131,12 @@ pub fn update(ui: &mut UiState, action: Action, data: Option<&FrameData>) -> Eff
             }
         }
         Action::ClearFilters => ui.filter = crate::engine::query::filter::Filter::default(),
-        Action::Help => ui.overlay = Overlay::Help,
+        Action::Help => ui.overlay = Overlay::Help { scroll: 0 },
+        Action::ScrollHelp(lines) => {
+            if let Overlay::Help { scroll } = &mut ui.overlay {
+                *scroll = super::panels::help::scrolled(ui.mode, ui.screen, *scroll, lines);
+            }
+        }
         Action::Close => ui.overlay = Overlay::None,
         Action::Quit => ui.quit = true,
         Action::Up => ui.ranked.1 = ui.ranked.1.saturating_sub(1),

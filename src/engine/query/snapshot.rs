@@ -51,8 +51,8 @@ pub struct Snapshot {
     /// Points at `step_ms` over the requested range, oldest first.
     pub timeline: Vec<Point>,
     pub timeline_step_ms: i64,
-    /// One-minute points over the last `Query::minutes_range_ms`, oldest first: what
-    /// alerts are evaluated on, whatever the timeline's step.
+    /// One-minute points over the last `Query::minutes_range_ms`, oldest first,
+    /// whatever the timeline's step: the baseline a tile is compared with.
     pub minutes: Vec<Point>,
     /// The timeline per ISP or channel (the largest few by online peers), when asked.
     pub split: Vec<(String, Vec<Point>)>,

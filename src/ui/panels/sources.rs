@@ -11,11 +11,11 @@ use crate::ui::format;
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
 
-/// One line per source.
-pub fn source_lines(data: &FrameData, theme: Theme) -> Vec<Line<'static>> {
+/// Each source, wrapped to `width`.
+pub fn source_lines(data: &FrameData, theme: Theme, width: usize) -> Vec<Line<'static>> {
     data.sources
         .iter()
-        .map(|s| {
+        .flat_map(|s| {
             let lag = s
                 .lag_ms
                 .map_or_else(String::new, |l| format!(" lag {:.0} s", l as f64 / 1000.0));
@@ -32,20 +32,26 @@ pub fn source_lines(data: &FrameData, theme: Theme) -> Vec<Line<'static>> {
             } else {
                 String::new()
             };
-            Line::styled(
-                format!("{} {}{lag}{bytes}{err}", s.name, s.state.label()),
-                style,
-            )
+            let text = format!("{} {}{lag}{bytes}{err}", s.name, s.state.label());
+            format::wrap(&text, width, 2)
+                .into_iter()
+                .map(move |l| Line::styled(l, style))
         })
         .collect()
 }
 
-/// One line per file that could not be read whole: its minute (in the zone shown), its
-/// server and stream, and why — so a lost minute is not taken for an incident.
-pub fn damaged_lines(data: &FrameData, ui: &UiState, theme: Theme) -> Vec<Line<'static>> {
+/// Each file that could not be read whole, wrapped to `width`: its minute (in the zone
+/// shown), its server and stream, and why — so a lost minute is not taken for an
+/// incident.
+pub fn damaged_lines(
+    data: &FrameData,
+    ui: &UiState,
+    theme: Theme,
+    width: usize,
+) -> Vec<Line<'static>> {
     data.damaged
         .iter()
-        .map(|(path, why)| {
+        .flat_map(|(path, why)| {
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -67,7 +73,9 @@ pub fn damaged_lines(data: &FrameData, ui: &UiState, theme: Theme) -> Vec<Line<'
                 [stream] => stream.clone(),
                 _ => String::new(),
             };
-            Line::styled(format!("✗ {minute} {whose}: {why}"), theme.alert())
+            format::wrap(&format!("✗ {minute} {whose}: {why}"), width, 2)
+                .into_iter()
+                .map(move |l| Line::styled(l, theme.alert()))
         })
         .collect()
 }

@@ -19,12 +19,13 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline, Widget};
 
-use crate::engine::query::metric::Metric;
-use crate::engine::query::snapshot::{Breakdown, Point};
+use crate::engine::alerts::Alert;
+use crate::engine::query::metric::{Better, Metric};
+use crate::engine::query::snapshot::Breakdown;
 use crate::source::frames::FrameData;
-use crate::ui::format;
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
+use crate::ui::{format, model};
 
 pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, theme: Theme) {
     let [tiles, lists] = Layout::vertical([Constraint::Length(10), Constraint::Min(3)]).areas(area);
@@ -55,24 +56,27 @@ pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, them
     alerts_and_sources(data, ui, side, buf, theme);
 }
 
-/// The trend from the previous window to this one.
-fn trend(metric: Metric, recent: &[Point]) -> (&'static str, i8) {
-    let [.., before, now] = recent else {
-        return (" ", 0);
+/// The trend against the baseline (the trailing hour's median): an arrow with the
+/// change in percent, coloured by whether that is better or worse for the metric.
+fn trend(metric: Metric, change_pct: Option<f64>, theme: Theme) -> Span<'static> {
+    let Some(pct) = change_pct else {
+        return Span::raw("");
     };
-    match (metric.of(before), metric.of(now)) {
-        (Some(a), Some(b)) => {
-            let scale = a.abs().max(b.abs()).max(f64::EPSILON);
-            if (b - a).abs() / scale < 0.01 {
-                ("→", 0)
-            } else if b > a {
-                ("↑", 1)
-            } else {
-                ("↓", -1)
-            }
-        }
-        _ => (" ", 0),
+    if pct.abs() < 1.0 {
+        return Span::styled("→", theme.dim());
     }
+    let arrow = if pct > 0.0 { "↑" } else { "↓" };
+    let text = if pct.abs() >= 1000.0 {
+        format!("{arrow}>999%")
+    } else {
+        format!("{arrow}{:.0}%", pct.abs())
+    };
+    let style = match (metric.info().better, pct > 0.0) {
+        (Better::Neither, _) => theme.dim(),
+        (Better::Higher, true) | (Better::Lower, false) => theme.up(),
+        _ => theme.down(),
+    };
+    Span::styled(text, style)
 }
 
 fn tile(
@@ -98,19 +102,22 @@ fn tile(
         });
     let inner = block.inner(area);
     block.render(area, buf);
-    let (arrow, direction) = trend(metric, &snap.recent);
-    let arrow_style = match direction {
-        1 => theme.up(),
-        -1 => theme.down(),
-        _ => theme.dim(),
-    };
-    let value = format::value(metric, metric.of(&snap.current));
+    let current = metric.of(&snap.current);
+    let change = model::change_pct(current, model::baseline(data, metric));
+    // Past its alert threshold: marked, so it does not look healthy without colour.
+    let breached = current.is_some_and(|v| data.rules.breached(metric, v));
+    let value = format::value(metric, current);
     let unit = format::unit(metric);
-    let mut spans = vec![Span::styled(value, theme.title()), Span::raw(" ")];
+    let mut spans = if breached {
+        vec![Span::styled(format!("!{value}"), theme.alert())]
+    } else {
+        vec![Span::styled(value, theme.title())]
+    };
+    spans.push(Span::raw(" "));
     if !unit.is_empty() {
         spans.push(Span::raw(format!("{unit} ")));
     }
-    spans.push(Span::styled(arrow, arrow_style));
+    spans.push(trend(metric, change, theme));
     let line = Line::from(spans);
     Paragraph::new(line).render(Rect { height: 1, ..inner }, buf);
     let spark_area = Rect {
@@ -212,44 +219,114 @@ fn alerts_and_sources(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buff
         .border_style(theme.dim());
     let inner = block.inner(area);
     block.render(area, buf);
+    let width = usize::from(inner.width);
+    let damage = sources::damaged_lines(data, ui, theme, width);
+    let source_lines = sources::source_lines(data, theme, width);
+    let room = usize::from(inner.height)
+        .saturating_sub(source_lines.len() + damage.len().min(3))
+        .max(1);
+    let active = data.alerts.iter().filter(|a| a.active);
+    let recent = data.alerts.iter().rev().filter(|a| !a.active);
+    // Whole alerts only, active first, then the latest cleared; what does not fit is
+    // counted rather than cut in the middle.
     let mut lines: Vec<Line> = Vec::new();
-    let active: Vec<_> = data.alerts.iter().filter(|a| a.active).collect();
-    let recent: Vec<_> = data.alerts.iter().rev().filter(|a| !a.active).collect();
-    for a in active.iter().chain(recent.iter()) {
-        let clock = |t: i64| format::clock(t, data.tz, ui.utc, "%H:%M");
-        // A cleared alert says when it ended and how long it lasted.
-        let (when, lasted) = match a.until {
-            Some(until) => (
-                format!("{}–{}", clock(a.at), clock(until)),
-                format!(" ({} min)", (until - a.at) / 60_000),
-            ),
-            None => (clock(a.at), String::new()),
-        };
-        let style = if a.active {
-            theme.alert()
-        } else {
-            ratatui::style::Style::default()
-        };
-        let mark = if a.active { "!" } else { " " };
-        // The reading goes on a line of its own when the panel is too narrow for both:
-        // the figures are the point of the line, and they come last.
-        let (what, reading) = a.describe_parts();
-        let head = format!("{mark}{when} {what}");
-        let tail = format!("{reading}{lasted}");
-        if head.chars().count() + 1 + tail.chars().count() <= usize::from(inner.width) {
-            lines.push(Line::styled(format!("{head} {tail}"), style));
-        } else {
-            lines.push(Line::styled(head, style));
-            lines.push(Line::styled(format!("   {tail}"), style));
+    let mut shown = 0;
+    for a in active.chain(recent) {
+        let alert = alert_lines(a, data, ui, width, theme);
+        let left_over = data.alerts.len() - shown - 1;
+        let reserve = usize::from(left_over > 0);
+        if lines.len() + alert.len() + reserve > room {
+            break;
         }
+        lines.extend(alert);
+        shown += 1;
+    }
+    if shown < data.alerts.len() {
+        let more = data.alerts.len() - shown;
+        let text = format!("+{more} earlier alert{}", if more == 1 { "" } else { "s" });
+        lines.push(Line::styled(text, theme.dim()));
     }
     if data.alerts.is_empty() {
         lines.push(Line::styled("no alerts so far", theme.dim()));
     }
-    let damage = sources::damaged_lines(data, ui, theme);
-    let room = usize::from(inner.height).saturating_sub(data.sources.len() + damage.len().min(3));
-    lines.truncate(room.max(1));
-    lines.extend(sources::source_lines(data, theme));
+    lines.truncate(room);
+    lines.extend(source_lines);
     lines.extend(damage);
     Paragraph::new(lines).render(inner, buf);
+}
+
+/// One alert in lines of at most `width`: when, what, the reading and, once cleared,
+/// how long it lasted.
+fn alert_lines(
+    a: &Alert,
+    data: &FrameData,
+    ui: &UiState,
+    width: usize,
+    theme: Theme,
+) -> Vec<Line<'static>> {
+    let clock = |t: i64| format::clock(t, data.tz, ui.utc, "%H:%M");
+    // A cleared alert says when it ended and how long it lasted.
+    let (when, lasted) = match a.until {
+        Some(until) => (
+            format!("{}–{}", clock(a.at), clock(until)),
+            format!(" ({} min)", (until - a.at) / 60_000),
+        ),
+        None => (clock(a.at), String::new()),
+    };
+    let style = if a.active {
+        theme.alert()
+    } else {
+        ratatui::style::Style::default()
+    };
+    let mark = if a.active { "!" } else { " " };
+    // The reading goes on lines of its own when the panel is too narrow for both:
+    // the figures are the point of the line, and they come last.
+    let (what, reading) = a.describe_parts();
+    let head = format!("{mark}{when} {what}");
+    if head.chars().count() + 1 + reading.chars().count() + lasted.chars().count() <= width {
+        return vec![Line::styled(format!("{head} {reading}{lasted}"), style)];
+    }
+    let mut lines: Vec<Line> = format::wrap(&head, width, 3)
+        .into_iter()
+        .map(|l| Line::styled(l, style))
+        .collect();
+    // The duration stays whole: beside the reading if it fits, else below.
+    let mut reading = format::wrap(&reading, width.saturating_sub(3), 0);
+    if let Some(last) = reading.last_mut() {
+        if last.chars().count() + lasted.chars().count() + 3 <= width {
+            last.push_str(&lasted);
+        } else if !lasted.is_empty() {
+            reading.push(lasted.trim_start().to_owned());
+        }
+    }
+    lines.extend(
+        reading
+            .into_iter()
+            .map(|l| Line::styled(format!("   {l}"), style)),
+    );
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::theme::Palette;
+
+    #[test]
+    fn a_trend_is_coloured_by_better_or_worse_not_by_direction() {
+        let theme = Theme::color(Palette::Full);
+        let style = |metric, pct| trend(metric, Some(pct), theme).style;
+        // Startup falling is better; QoE falling is worse; online is neither.
+        assert_eq!(style(Metric::StartupP90, -20.0), theme.up());
+        assert_eq!(style(Metric::StartupP90, 20.0), theme.down());
+        assert_eq!(style(Metric::Qoe, -20.0), theme.down());
+        assert_eq!(style(Metric::Online, 140.0), theme.dim());
+        assert_eq!(trend(Metric::Qoe, Some(-16.4), theme).content, "↓16%");
+        assert_eq!(trend(Metric::Qoe, Some(0.4), theme).content, "→");
+        assert_eq!(
+            trend(Metric::NewPeers, Some(f64::INFINITY), theme).content,
+            "↑>999%"
+        );
+        assert_eq!(trend(Metric::Qoe, None, theme).content, "");
+    }
 }
