@@ -386,3 +386,62 @@ fn timeline_axes_stay_inside_the_metric_domain() {
         .unwrap_or_else(|| panic!("a number on {top:?}"));
     assert!(label <= 1.0, "{screen}");
 }
+
+/// `m` ranks the Overview's ISPs and channels by the chosen metric, worst first, with
+/// its value; `Enter` then filters to the row shown first.
+#[test]
+fn overview_lists_rank_by_the_chosen_metric() {
+    use peerscope::engine::query::metric::Metric;
+    let mut ui = ui_for(View::Overview);
+    ui.metric = Metric::ALL
+        .iter()
+        .position(|m| *m == Metric::Qoe)
+        .expect("QoE");
+    let data = sample_frame(&ui);
+    let screen = text(&data, &ui, (80, 24));
+    assert!(screen.contains("ISPs · QoE"), "{screen}");
+    let worst = data
+        .snapshot
+        .by_isp
+        .iter()
+        .filter(|b| b.point.figures.qoe.is_some())
+        .min_by(|a, b| {
+            a.point
+                .figures
+                .qoe
+                .partial_cmp(&b.point.figures.qoe)
+                .expect("numbers")
+        })
+        .expect("an ISP");
+    let first_row = screen
+        .lines()
+        .find(|l| l.contains("ISPs · QoE"))
+        .and_then(|_| {
+            screen
+                .lines()
+                .skip_while(|l| !l.contains("ISPs · QoE"))
+                .nth(1)
+        })
+        .expect("a row");
+    assert!(
+        first_row.contains(&worst.name),
+        "{first_row} should be {}",
+        worst.name
+    );
+    assert_eq!(
+        peerscope::ui::update::ranked_rows(Some(&data), &ui).first(),
+        Some(&worst.name)
+    );
+    insta::assert_snapshot!("overview_by_qoe_80x24", screen);
+}
+
+/// A timeline split by ISP without colour: each series is told apart by its marker,
+/// and the legend shows those same markers.
+#[test]
+fn split_timeline_without_colour_has_a_legend() {
+    let mut ui = ui_for(View::Timeline);
+    ui.split = peerscope::ui::state::Split::Isp;
+    let data = sample_frame(&ui);
+    let screen = text(&data, &ui, (100, 30));
+    insta::assert_snapshot!("timeline_split_isp_no_colour_100x30", screen);
+}

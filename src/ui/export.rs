@@ -89,7 +89,7 @@ pub fn csv(data: &FrameData, ui: &UiState) -> String {
         View::Probes => probes_csv(data, &time, &mut out),
         View::Histogram => {
             let h = &s.histogram;
-            let label = h.metric.map_or("", Metric::label);
+            let label = h.metric.map_or("", super::views::histogram::title);
             out.push_str("metric,bin_low,bin_high,share_of_peers\n");
             for (lo, hi, share) in &h.bins {
                 let _ = writeln!(out, "{label},{lo},{hi},{share}");

@@ -69,10 +69,11 @@ pub fn render(
 /// The views by key, the one shown named; then the metric chosen. Where all of that
 /// does not fit (80 columns), the other views are only their keys.
 fn render_tabs(ui: &UiState, area: Rect, buf: &mut Buffer, theme: Theme) {
-    let metric = if ui.view == View::Probes {
-        ui.probe_metric().label()
-    } else {
-        ui.metric().label()
+    // The metric the view shows: the histogram and probes have their own.
+    let metric = match ui.view {
+        View::Probes => ui.probe_metric().label(),
+        View::Histogram => histogram::title(ui.histogram_metric()),
+        _ => ui.metric().label(),
     };
     let tabs = |named_all: bool| -> Vec<(String, bool)> {
         View::ALL

@@ -4,7 +4,7 @@
 //! from the drawing code.
 
 use crate::engine::geography::Layer;
-use crate::engine::query::metric::Metric;
+use crate::engine::query::metric::{Better, Metric};
 use crate::engine::query::snapshot::{Breakdown, Point};
 use crate::source::frames::FrameData;
 use crate::ui::request::BASELINE_MS;
@@ -19,7 +19,55 @@ pub struct RankedRegion<'a> {
     pub row: Option<&'a Breakdown>,
 }
 
-/// Every region of `layer`, best value first, regions without a value last.
+/// Which of two values of `metric` an on-call engineer wants to see first: the worse
+/// (the lower QoE, the higher startup), or the larger for counts; no value last.
+pub fn worst_first(metric: Metric, a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
+    use std::cmp::Ordering::{Greater, Less};
+    match (a, b) {
+        (Some(x), Some(y)) => match metric.info().better {
+            Better::Higher => x.total_cmp(&y),
+            Better::Lower | Better::Neither => y.total_cmp(&x),
+        },
+        (Some(_), None) => Less,
+        (None, Some(_)) => Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    }
+}
+
+/// The groups of a breakdown (ISPs, channels), worst first by `metric`.
+pub fn ranked_groups(rows: &[Breakdown], metric: Metric) -> Vec<&Breakdown> {
+    let mut ranked: Vec<&Breakdown> = rows.iter().collect();
+    ranked.sort_by(|a, b| {
+        worst_first(metric, metric.of(&a.point), metric.of(&b.point))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    ranked
+}
+
+/// A bar's length in `width` cells for `v` among values from `lo` to `hi`: counts
+/// from zero; other metrics over the span of the values shown, so that continuity
+/// 0.88 and 0.956 do not look alike (the lowest still gets one cell).
+pub fn bar_len(metric: Metric, v: f64, (lo, hi): (f64, f64), width: usize) -> usize {
+    let w = width as f64;
+    let len = if metric.info().better == Better::Neither {
+        if hi > 0.0 { v / hi * w } else { 0.0 }
+    } else if hi > lo {
+        1.0 + (v - lo) / (hi - lo) * (w - 1.0)
+    } else {
+        w
+    };
+    (len.round().max(0.0) as usize).min(width)
+}
+
+/// The lowest and highest of some values (0, 0 when there are none).
+pub fn span_of(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    if lo.is_finite() { (lo, hi) } else { (0.0, 0.0) }
+}
+
+/// Every region of `layer`, worst value first, regions without a value last.
 pub fn ranking(data: &FrameData, layer: Layer, metric: Metric) -> Vec<RankedRegion<'_>> {
     let Ok(geo) = &data.geography else {
         return Vec::new();
@@ -42,12 +90,7 @@ pub fn ranking(data: &FrameData, layer: Layer, metric: Metric) -> Vec<RankedRegi
             }
         })
         .collect();
-    out.sort_by(|a, b| match (a.value, b.value) {
-        (Some(x), Some(y)) => y.total_cmp(&x).then_with(|| a.name.cmp(b.name)),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => a.name.cmp(b.name),
-    });
+    out.sort_by(|a, b| worst_first(metric, a.value, b.value).then_with(|| a.name.cmp(b.name)));
     out
 }
 
@@ -160,6 +203,27 @@ pub fn timeline_value(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_worst_comes_first_and_bars_span_the_values_shown() {
+        use std::cmp::Ordering::{Greater, Less};
+        assert_eq!(worst_first(Metric::Qoe, Some(3.2), Some(3.9)), Less);
+        assert_eq!(
+            worst_first(Metric::StartupP90, Some(3000.0), Some(9000.0)),
+            Greater
+        );
+        assert_eq!(
+            worst_first(Metric::Online, Some(10.0), Some(200.0)),
+            Greater
+        );
+        assert_eq!(worst_first(Metric::Qoe, None, Some(1.0)), Greater);
+        // Continuity 0.88 and 0.956 of a 20-cell bar: 1 cell and 20, not 18 and 20.
+        let span = span_of([0.88, 0.956, 0.92].into_iter());
+        assert_eq!(bar_len(Metric::Continuity, 0.88, span, 20), 1);
+        assert_eq!(bar_len(Metric::Continuity, 0.956, span, 20), 20);
+        // Counts stay proportional.
+        assert_eq!(bar_len(Metric::Online, 50.0, (10.0, 200.0), 20), 5);
+    }
 
     #[test]
     fn a_change_against_the_baseline_is_in_percent() {

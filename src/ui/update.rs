@@ -40,14 +40,17 @@ pub fn facet_rows(data: Option<&FrameData>, facet: Facet) -> Vec<(String, i64)> 
 }
 
 /// The Overview's ranked lists: ISPs (0) and channels (1).
-pub fn ranked_rows(data: Option<&FrameData>, list: usize) -> Vec<String> {
+pub fn ranked_rows(data: Option<&FrameData>, ui: &UiState) -> Vec<String> {
     let Some(d) = data else { return Vec::new() };
-    let rows = if list == 0 {
+    let rows = if ui.ranked.0 == 0 {
         &d.snapshot.by_isp
     } else {
         &d.snapshot.by_channel
     };
-    rows.iter().map(|b| b.name.clone()).collect()
+    super::model::ranked_groups(rows, ui.metric())
+        .into_iter()
+        .map(|b| b.name.clone())
+        .collect()
 }
 
 /// Handles one key; `now` is the clock, from which `g` steps and whose day it reads a
@@ -141,12 +144,12 @@ pub fn update(ui: &mut UiState, action: Action, data: Option<&FrameData>) -> Eff
         Action::Quit => ui.quit = true,
         Action::Up => ui.ranked.1 = ui.ranked.1.saturating_sub(1),
         Action::Down => {
-            let n = ranked_rows(data, ui.ranked.0).len();
+            let n = ranked_rows(data, ui).len();
             ui.ranked.1 = (ui.ranked.1 + 1).min(n.saturating_sub(1));
         }
         Action::Left | Action::Right => ui.ranked = (1 - ui.ranked.0.min(1), 0),
         Action::Enter => {
-            if let Some(name) = ranked_rows(data, ui.ranked.0).get(ui.ranked.1) {
+            if let Some(name) = ranked_rows(data, ui).get(ui.ranked.1) {
                 let facet = if ui.ranked.0 == 0 {
                     Facet::Isp
                 } else {

@@ -121,7 +121,7 @@ fn ranked(
         .position(|r| Some(r.index) == selected)
         .unwrap_or(0);
     let first = at.saturating_sub(height.saturating_sub(1));
-    let top = ranking.iter().filter_map(|r| r.value).fold(0.0, f64::max);
+    let span = model::span_of(ranking.iter().filter_map(|r| r.value));
     let width = usize::from(inner.width);
     let name_w = width.saturating_sub(18).min(20);
     let bar_w = width.saturating_sub(name_w + 10);
@@ -131,13 +131,9 @@ fn ranked(
         .take(height)
         .map(|r| {
             let name: String = r.name.chars().take(name_w).collect();
-            let bar = r.value.map_or(0, |v| {
-                if top > 0.0 {
-                    (v / top * bar_w as f64).round() as usize
-                } else {
-                    0
-                }
-            });
+            let bar = r
+                .value
+                .map_or(0, |v| model::bar_len(metric, v, span, bar_w));
             let line = Line::from(vec![
                 Span::raw(format!(
                     "{name:<name_w$} {:>8} ",

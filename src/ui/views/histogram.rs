@@ -36,13 +36,21 @@ fn edge(metric: Metric, v: f64) -> String {
     }
 }
 
+/// What the histogram is of: per peer, startup is one delay, not a percentile.
+pub fn title(metric: Metric) -> &'static str {
+    match metric {
+        Metric::StartupP50 | Metric::StartupP90 => "startup delay ms",
+        _ => metric.label(),
+    }
+}
+
 pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, theme: Theme) {
     let h = &data.snapshot.histogram;
     let metric = h.metric.unwrap_or_else(|| ui.histogram_metric());
     let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(6)]).areas(area);
     let stat = |v: Option<f64>| format::value(metric, v);
     Paragraph::new(Line::from(vec![
-        Span::styled(metric.label(), theme.title()),
+        Span::styled(title(metric), theme.title()),
         Span::raw(format!(
             " across {} peers · window {} · median {} · p90 {} {}",
             format::thousands(h.peers as i64),

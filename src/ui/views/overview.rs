@@ -44,10 +44,20 @@ pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, them
     ])
     .areas(lists);
     let selected = |list: usize| (ui.ranked.0 == list).then_some(ui.ranked.1);
-    ranked("ISPs", &data.snapshot.by_isp, selected(0), isps, buf, theme);
+    let metric = ui.metric();
+    ranked(
+        "ISPs",
+        &data.snapshot.by_isp,
+        metric,
+        selected(0),
+        isps,
+        buf,
+        theme,
+    );
     ranked(
         "Channels",
         &data.snapshot.by_channel,
+        metric,
         selected(1),
         channels,
         buf,
@@ -159,16 +169,22 @@ fn tile(
         .render(spark_area, buf);
 }
 
+/// ISPs or channels by the chosen metric, worst first, with bars over the values'
+/// span.
 fn ranked(
     title: &str,
     rows: &[Breakdown],
+    metric: Metric,
     selected: Option<usize>,
     area: Rect,
     buf: &mut Buffer,
     theme: Theme,
 ) {
     let block = Block::bordered()
-        .title(Span::styled(format!("{title} · online"), theme.title()))
+        .title(Span::styled(
+            format!("{title} · {}", format::short(metric)),
+            theme.title(),
+        ))
         .border_style(if selected.is_some() {
             theme.highlight()
         } else {
@@ -176,7 +192,8 @@ fn ranked(
         });
     let inner = block.inner(area);
     block.render(area, buf);
-    let total: i64 = rows.iter().map(|r| r.point.online).sum::<i64>().max(1);
+    let rows = model::ranked_groups(rows, metric);
+    let span = model::span_of(rows.iter().filter_map(|r| metric.of(&r.point)));
     let width = usize::from(inner.width);
     let name_w = width.saturating_sub(11).min(16);
     let bar_w = width.saturating_sub(name_w + 8);
@@ -189,15 +206,15 @@ fn ranked(
         .skip(first)
         .take(height)
         .map(|(i, r)| {
-            let share = r.point.online as f64 / total as f64;
-            let bar = "█".repeat((share * bar_w as f64).round() as usize);
+            let value = metric.of(&r.point);
+            let bar = value.map_or(0, |v| model::bar_len(metric, v, span, bar_w));
             let name: String = r.name.chars().take(name_w).collect();
             let line = Line::from(vec![
                 Span::raw(format!(
                     "{name:<name_w$} {:>6} ",
-                    format::thousands(r.point.online)
+                    format::value(metric, value)
                 )),
-                Span::styled(bar, theme.up()),
+                Span::styled("█".repeat(bar), theme.up()),
             ]);
             if selected == Some(i) {
                 line.style(theme.selected())

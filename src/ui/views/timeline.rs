@@ -22,6 +22,15 @@ use crate::ui::state::{Split, UiState, span_label};
 use crate::ui::theme::{Palette, Theme};
 use crate::ui::{format, model};
 
+/// The markers that tell series apart without colour, with how each looks in the
+/// legend.
+const PLAIN_MARKERS: [(Marker, &str); 4] = [
+    (Marker::Braille, "⠒"),
+    (Marker::Dot, "•"),
+    (Marker::Block, "█"),
+    (Marker::Bar, "▄"),
+];
+
 pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, theme: Theme) {
     let snap = &data.snapshot;
     let metric = ui.metric();
@@ -38,19 +47,26 @@ pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, them
             ui.split.label()
         )),
     ];
-    // One series, or one per group: (name, points).
+    // One series, or one per group: (name, points). Without colour a series is told
+    // apart by its marker, and there are only so many distinct ones.
+    let most = if theme.palette == Palette::None {
+        PLAIN_MARKERS.len()
+    } else {
+        usize::MAX
+    };
     let series: Vec<(String, &[Point])> = if ui.split == Split::None || snap.split.is_empty() {
         vec![("all".to_owned(), snap.timeline.as_slice())]
     } else {
         snap.split
             .iter()
+            .take(most)
             .map(|(n, p)| (n.clone(), p.as_slice()))
             .collect()
     };
     if series.len() > 1 {
         for (i, (name, _)) in series.iter().enumerate() {
             let mark = if theme.palette == Palette::None {
-                ["•", "+", "x", "o", "*", "#"][i % 6]
+                PLAIN_MARKERS[i].1
             } else {
                 "──"
             };
@@ -93,13 +109,12 @@ pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, them
     let pad = (hi - lo) * 0.05;
     let lo = (lo - pad).max(info.min);
     let hi = info.max.map_or(hi + pad, |max| (hi + pad).min(max));
-    let markers = [Marker::Braille, Marker::Dot, Marker::Block];
     let datasets: Vec<Dataset> = points
         .iter()
         .enumerate()
         .map(|(i, pts)| {
-            let marker = if theme.palette == Palette::None && i > 0 {
-                markers[i % markers.len()]
+            let marker = if theme.palette == Palette::None {
+                PLAIN_MARKERS[i % PLAIN_MARKERS.len()].0
             } else {
                 Marker::Braille
             };
