@@ -264,6 +264,8 @@ pub fn short_error(e: &reqwest::Error) -> String {
 
 /// Longest tail wait asked of a server once caught up.
 const WAIT_S: u32 = 10;
+/// After new lines arrive, wait this long before asking for more (see `follow_server`).
+const GATHER: Duration = Duration::from_millis(100);
 
 /// The HTTP client of a follower: timeouts on everything, and no redirects (a feedback
 /// server does not redirect; one that does is not followed to another host).
@@ -307,9 +309,16 @@ fn follow_server(url: &str, token: Option<&str>, from_ms: i64, mut out: Reporter
                     return;
                 }
                 cursor = next;
+                let trickle = caught_up && !empty;
                 caught_up |= empty;
                 if !out.progress(caught_up) {
                     return;
+                }
+                // Caught up, a long poll returns at each group the server stores:
+                // gathering for a moment turns hundreds of round trips a second into
+                // a few, for a delay the merge's hold-back dwarfs.
+                if trickle {
+                    std::thread::sleep(GATHER);
                 }
             }
             Step::Gone(oldest) => {

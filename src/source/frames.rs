@@ -41,6 +41,17 @@ pub struct FrameData {
     pub geography: Result<Arc<Geography>, String>,
 }
 
+impl FrameRequest {
+    /// The same request at another clock: what a view asks apart from the time.
+    #[must_use]
+    pub fn at(&self, now: i64) -> FrameRequest {
+        let mut r = self.clone();
+        r.query.now = now;
+        r.probes.now = now;
+        r
+    }
+}
+
 impl FrameData {
     /// Nothing has been read at all.
     pub fn is_empty(&self) -> bool {
@@ -60,6 +71,11 @@ pub struct FrameRequest {
 /// Computes frames; runs on the engine thread.
 pub trait FrameSource: Send {
     fn frame(&mut self, request: &FrameRequest) -> FrameData;
+    /// The frame for `request`, or `None` when it would show nothing new since the
+    /// last one this returned: the TUI's engine thread asks this at every tick.
+    fn frame_if_changed(&mut self, request: &FrameRequest) -> Option<FrameData> {
+        Some(self.frame(request))
+    }
     /// Where "whole recording" starts and the clock's bounds (replay), if known.
     fn span(&self) -> (Option<i64>, Option<i64>);
 }

@@ -17,8 +17,8 @@ use super::health::{SourceEvent, SourceHealth, SourceState};
 use super::live::{HOLD_BACK_MS, LiveFeed};
 use super::replay::WARM_UP_MS;
 use crate::config::Settings;
-use crate::engine::aggregate::tiers::MINUTES_KEPT_MS;
-use crate::engine::alerts::{AlertLog, AlertRules, stale_source};
+use crate::engine::aggregate::tiers::{FINEST_BUCKET_MS, MINUTES_KEPT_MS};
+use crate::engine::alerts::{Alert, AlertLog, AlertRules, stale_source};
 use crate::engine::calendar::MINUTE_MS;
 use crate::engine::geography::Geography;
 use crate::engine::monitor::Monitor;
@@ -29,6 +29,18 @@ use crate::recording::layout::Stream;
 
 /// Probe history read at start: one route-change window of 10-minute rounds.
 const PROBE_BACKFILL_MS: i64 = 24 * 3_600_000;
+
+/// New records make a new frame at most this often: twice a second keeps the screen
+/// fresh (the merge holds lines back 2 s anyway) for a few per cent of a core.
+const RECOMPUTE_ON_RECORDS: Duration = Duration::from_millis(500);
+
+/// The last frame computed, and what it was computed from.
+struct LastFrame {
+    request: FrameRequest,
+    received: (u64, u64, u64),
+    computed: Instant,
+    data: FrameData,
+}
 
 struct Tracked {
     health: SourceHealth,
@@ -44,6 +56,7 @@ pub struct LiveFrames {
     rules: AlertRules,
     /// The service's alerts over the minutes received.
     alerts: AlertLog,
+    last: Option<LastFrame>,
     tz: Tz,
     from: i64,
     /// Hold lines back this long behind the clock (0 for a one-off snapshot).
@@ -135,16 +148,76 @@ impl LiveFrames {
 
 impl FrameSource for LiveFrames {
     fn frame(&mut self, request: &FrameRequest) -> FrameData {
-        self.drain();
+        self.catch_up(request.query.now);
+        self.compute(request)
+    }
+
+    /// Recomputes the engine's figures only when the view asks something else, new
+    /// records came in (at most twice a second), or the clock crossed one of the
+    /// finest buckets; otherwise only what sources say about themselves is new, and
+    /// only when that changed (a lag in whole seconds, a state). An idle `watch` then
+    /// costs a snapshot every 10 s, not one per tick.
+    fn frame_if_changed(&mut self, request: &FrameRequest) -> Option<FrameData> {
         let now = request.query.now;
+        self.catch_up(now);
+        let received = self.received();
+        let Some(last) = &self.last else {
+            return Some(self.compute(request));
+        };
+        let same_view = last.request == request.at(last.request.query.now);
+        let new_records =
+            received != last.received && last.computed.elapsed() >= RECOMPUTE_ON_RECORDS;
+        let new_bucket =
+            now.div_euclid(FINEST_BUCKET_MS) != last.request.query.now.div_euclid(FINEST_BUCKET_MS);
+        if !same_view || new_records || new_bucket {
+            return Some(self.compute(request));
+        }
+        let (health, alerts) = self.health_and_alerts(now);
+        if health == last.data.sources && alerts == last.data.alerts {
+            return None;
+        }
+        let mut data = last.data.clone();
+        data.sources = health;
+        data.alerts = alerts;
+        if let Some(last) = &mut self.last {
+            last.data = data.clone();
+        }
+        Some(data)
+    }
+
+    fn span(&self) -> (Option<i64>, Option<i64>) {
+        (Some(self.from), None)
+    }
+}
+
+impl LiveFrames {
+    /// Takes what the sources sent, moves what is old enough into the engine, and
+    /// judges the minutes that are now complete.
+    fn catch_up(&mut self, now: i64) {
+        self.drain();
         self.feed.settle(now - self.hold_back_ms, now);
-        let snapshot = self.feed.monitor().snapshot(&request.query);
         self.judge_minutes(now - self.hold_back_ms);
+    }
+
+    /// How much the engine has taken in: records, skipped lines and probe rounds.
+    fn received(&self) -> (u64, u64, u64) {
+        (
+            self.feed.monitor().accepted(),
+            self.feed.skipped,
+            self.feed.probes().accepted(),
+        )
+    }
+
+    /// Each source's state, lag and bytes at `now`, and the alerts as of `now` (a
+    /// source silent for too long is one).
+    fn health_and_alerts(&self, now: i64) -> (Vec<SourceHealth>, Vec<Alert>) {
         let mut alerts = self.alerts.as_of(now);
         let mut health = Vec::with_capacity(self.sources.len());
         for (i, s) in self.sources.iter().enumerate() {
             let mut h = s.health.clone();
-            h.lag_ms = self.feed.newest[i].map(|n| (now - n).max(0));
+            // Whole seconds: what the screen shows, so a lag that moves by less is
+            // no reason to redraw.
+            h.lag_ms = self.feed.newest[i].map(|n| (now - n).max(0) / 1000 * 1000);
             h.bytes = self.feed.bytes[i];
             if h.state == SourceState::Ok {
                 if let Some(alert) = stale_source(&self.rules, h.lag_ms, now) {
@@ -154,12 +227,19 @@ impl FrameSource for LiveFrames {
             }
             health.push(h);
         }
-        FrameData {
+        (health, alerts)
+    }
+
+    fn compute(&mut self, request: &FrameRequest) -> FrameData {
+        let now = request.query.now;
+        let snapshot = self.feed.monitor().snapshot(&request.query);
+        let (sources, alerts) = self.health_and_alerts(now);
+        let data = FrameData {
             snapshot,
             probes: self.feed.probes().snapshot(&request.probes),
             alerts,
             rules: self.rules,
-            sources: health,
+            sources,
             skipped: self.feed.skipped,
             damaged: Vec::new(),
             start: Some(self.from),
@@ -170,11 +250,14 @@ impl FrameSource for LiveFrames {
             .then(|| "reading backlog…".to_owned()),
             tz: self.tz,
             geography: self.geography.clone(),
-        }
-    }
-
-    fn span(&self) -> (Option<i64>, Option<i64>) {
-        (Some(self.from), None)
+        };
+        self.last = Some(LastFrame {
+            request: request.clone(),
+            received: self.received(),
+            computed: Instant::now(),
+            data: data.clone(),
+        });
+        data
     }
 }
 
@@ -229,6 +312,7 @@ impl LiveFrames {
                 .collect(),
             rules: settings.alerts,
             alerts: AlertLog::new(settings.alerts),
+            last: None,
             tz: settings.timezone,
             from,
             hold_back_ms: HOLD_BACK_MS,

@@ -58,7 +58,9 @@ fn spawn_engine(mut source: Box<dyn FrameSource>, mailbox: Arc<Mailbox>, tx: Syn
         .name("engine".into())
         .spawn(move || {
             while let Some(request) = mailbox.take() {
-                let data = source.frame(&request);
+                let Some(data) = source.frame_if_changed(&request) else {
+                    continue;
+                };
                 if tx.send(UiEvent::Frame(Box::new(data))).is_err() {
                     return;
                 }
@@ -126,6 +128,7 @@ pub fn run(
     let mut dirty = true;
     let mut last_tick = Instant::now();
     let mut last_draw: Option<Instant> = None;
+    let mut shown_second = i64::MIN;
     loop {
         let timeout = interval.saturating_sub(last_tick.elapsed());
         let mut events = Vec::new();
@@ -173,8 +176,10 @@ pub fn run(
             if let (Clock::Replay(c), Some(speed), false) = (&mut clock, ui.speed(), ui.paused) {
                 dirty |= at_the_end(c.run(elapsed, speed), &mut ui);
             }
-            if matches!(clock, Clock::Live) {
-                dirty = true; // the clock in the status bar moves
+            // The status bar's clock shows seconds: a new second is a redraw.
+            if matches!(clock, Clock::Live) && clock.now() / 1000 != shown_second {
+                shown_second = clock.now() / 1000;
+                dirty = true;
             }
         }
         let request = frame_request(&ui, clock.now(), start);

@@ -34,13 +34,15 @@ pub struct History {
     pub tiers: Vec<Tier>,
 }
 
+/// The finest buckets' width: a window's figures move when the clock crosses one.
+pub const FINEST_BUCKET_MS: i64 = 10_000;
 /// How long history keeps one-minute resolution (or finer).
 pub const MINUTES_KEPT_MS: i64 = 2 * 86_400_000;
 
 impl Default for History {
     fn default() -> Self {
         History::new(&[
-            (10_000, 3_600_000),
+            (FINEST_BUCKET_MS, 3_600_000),
             (60_000, MINUTES_KEPT_MS),
             (900_000, i64::MAX),
         ])

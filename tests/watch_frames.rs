@@ -1,0 +1,70 @@
+//! `watch` recomputes a frame only when there is something new to show (issue 18.8):
+//! the same view a moment later, with nothing received, is no new frame; another
+//! view, or the clock crossing one of the engine's finest buckets, is.
+
+use std::path::Path;
+use std::time::Duration;
+
+use peerscope::config::{Config, validate};
+use peerscope::engine::calendar::Calendar;
+use peerscope::source::follow::Origin;
+use peerscope::source::frames::FrameSource;
+use peerscope::source::live_frames::LiveFrames;
+use peerscope::ui::request::frame_request;
+use peerscope::ui::state::{Mode, UiState};
+
+#[test]
+fn an_idle_watch_makes_a_frame_only_when_something_changed() {
+    let sample = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/recordings/olympics-2012-sample"
+    ));
+    let cal = Calendar::new(chrono_tz::Asia::Hong_Kong);
+    let start = cal.parse_time("2012-08-07 08:00").expect("time");
+    // Half an hour after the logs end, so nothing new can arrive; just past a bucket
+    // boundary, so the next second is inside the same bucket.
+    let t = cal.parse_time("2012-08-07 11:30").expect("time") + 1_000;
+    let settings = validate(Config::default(), None).expect("settings");
+    let mut live = LiveFrames::connect(
+        vec![
+            Origin::Dir(sample.join("fs1")),
+            Origin::Dir(sample.join("fs2")),
+        ],
+        &settings,
+        start,
+        t,
+        None,
+    )
+    .expect("follow the sample's logs");
+    live.wait_for_backlog(Duration::from_secs(60));
+    let mut ui = UiState::new(Mode::Live, 60_000, chrono_tz::Asia::Hong_Kong);
+    let first = live
+        .frame_if_changed(&frame_request(&ui, t, Some(start)))
+        .expect("the first frame");
+    assert!(first.snapshot.accepted > 0);
+    // Nothing arrives: asked again, the same view is no new frame.
+    let same = live.frame_if_changed(&frame_request(&ui, t, Some(start)));
+    assert!(same.is_none(), "nothing new");
+    // A second later the sources' lag (shown in whole seconds) moved: a new frame, with
+    // the same figures, not recomputed.
+    let lag_moved = live.frame_if_changed(&frame_request(&ui, t + 1_000, Some(start)));
+    let moved = lag_moved.expect("a new lag is a new frame");
+    assert_eq!(
+        moved.snapshot, first.snapshot,
+        "the same figures, not recomputed"
+    );
+    // Another view is a new frame at once.
+    ui.range = 0;
+    let other = live
+        .frame_if_changed(&frame_request(&ui, t + 1_100, Some(start)))
+        .expect("a new view");
+    assert_ne!(
+        other.snapshot.timeline_step_ms,
+        first.snapshot.timeline_step_ms
+    );
+    // The clock crossing the next 10-s bucket recomputes the figures.
+    let next = live
+        .frame_if_changed(&frame_request(&ui, t + 9_500, Some(start)))
+        .expect("a new bucket");
+    assert_eq!(next.snapshot.at, t + 9_500);
+}
