@@ -63,16 +63,21 @@ pub fn render_layer(
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
     let [head, map] = Layout::vertical([Constraint::Length(1), Constraint::Min(4)]).areas(left);
-    let what = match layer {
+    // The areas' explanation only where the header has room for it.
+    let window = span_label(ui.window_ms());
+    let mut what = match layer {
         Layer::Districts => "district",
         Layer::Areas => "area (38 of equal land)",
     };
+    let length = |what: &str| {
+        metric.label().chars().count() + format!(" by {what} · window {window}").chars().count()
+    };
+    if length(what) > usize::from(head.width) && layer == Layer::Areas {
+        what = "area";
+    }
     Paragraph::new(Line::from(vec![
         Span::styled(metric.label(), theme.title()),
-        Span::raw(format!(
-            " by {what} · window {}",
-            span_label(ui.window_ms())
-        )),
+        Span::raw(format!(" by {what} · window {window}")),
     ]))
     .render(head, buf);
     Choropleth {
@@ -107,11 +112,14 @@ fn ranked(
     buf: &mut Buffer,
     theme: Theme,
 ) {
+    let full = "Ranked · ↑↓ select · Enter filters";
+    let title = if full.chars().count() + 2 <= usize::from(area.width) {
+        full
+    } else {
+        "Ranked · ↑↓ · Enter filters"
+    };
     let block = Block::bordered()
-        .title(Span::styled(
-            "Ranked · ↑↓ select · Enter filter",
-            theme.title(),
-        ))
+        .title(Span::styled(title, theme.title()))
         .border_style(theme.dim());
     let inner = block.inner(area);
     block.render(area, buf);
