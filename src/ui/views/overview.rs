@@ -1,15 +1,17 @@
-//! View 1, Overview: a tile per KPI with its value, trend and sparkline over the last
-//! windows; below, the ISPs and channels ranked by online peers (Enter filters to the
-//! selected row), then alerts and source health.
+//! View 1, Overview: a tile per KPI with its value, its change against the trailing
+//! hour's median and a sparkline over the last windows; below, the ISPs and channels
+//! ranked by the chosen metric, worst first (Enter filters to the selected row), then
+//! the service's alerts and source health.
 //!
 //! ```text
 //! ┌online──────┐┌new peers───┐┌up──────────┐┌down────────┐┌contrib.────┐
-//! │ 5,640 ↑    ││ 120 ↓      ││ 815 kbps → ││ 858 kbps → ││ 0.950 →    │
+//! │ 5,640 ↑12% ││ 120 ↓5%    ││ 815 kbps → ││ 858 kbps → ││ 0.950 →    │
 //! │▁▂▃▄▅▆▇█    ││            ││            ││            ││            │
 //! └────────────┘└────────────┘└────────────┘└────────────┘└────────────┘
-//!   (second row: P2P share, startup p50, startup p90, continuity, QoE)
-//! ┌ISPs──────────────┐┌Channels──────────┐┌Alerts · sources──────────────┐
-//! │PCCW      1,804 ██││main     5,000 ███││09:31 flash crowd +62 %       │
+//!   (second row: P2P share, startup p50, startup p90, continuity, QoE; a value past
+//!   its alert threshold is marked: !3.21 ↓16%)
+//! ┌ISPs · online─────┐┌Channels · online─┐┌Alerts · sources──────────────┐
+//! │PCCW      1,804 ██││main     5,000 ███││!09:29 QoE 3.40 < 3.50        │
 //! └──────────────────┘└──────────────────┘└──────────────────────────────┘
 //! ```
 
