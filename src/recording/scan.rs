@@ -186,15 +186,18 @@ fn classify(path: &Path) -> Option<(Stream, i64, bool)> {
 mod tests {
     use super::*;
 
+    /// An empty file at `rel` under `root`, with its directories.
+    fn touch(root: &Path, rel: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, b"").expect("write");
+    }
+
     #[test]
     fn only_log_trees_at_the_root_or_one_level_down_are_read_and_named() {
         // `report /tmp` read every recording on the machine at any depth, silently.
         let dir = tempfile::tempdir().expect("tempdir");
-        let mk = |rel: &str| {
-            let p = dir.path().join(rel);
-            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            std::fs::write(&p, b"").expect("write");
-        };
+        let mk = |rel: &str| touch(dir.path(), rel);
         mk("feedback/20120807/20120807-0130.jsonl");
         mk("fs1/feedback/20120807/20120807-0131.jsonl");
         mk("fs2/probes/20120807/20120807-0131.jsonl");
@@ -217,11 +220,7 @@ mod tests {
     #[test]
     fn scan_merges_servers_and_prefers_the_uncompressed_copy() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mk = |rel: &str| {
-            let p = dir.path().join(rel);
-            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            std::fs::write(&p, b"").expect("write");
-        };
+        let mk = |rel: &str| touch(dir.path(), rel);
         mk("a/feedback/20120807/20120807-0130.jsonl.gz");
         mk("b/feedback/20120807/20120807-0130.jsonl");
         mk("b/feedback/20120807/20120807-0130.jsonl.gz");
