@@ -45,7 +45,7 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("replay");
     group.sample_size(10);
-    group.bench_function("seek 1 h of history", |b| {
+    group.bench_function("seek, 1-h range", |b| {
         let mut engine = ReplayEngine::new(Arc::clone(&index), geo.clone(), QoeParams::default());
         engine.set_first_seen(Arc::clone(&first_seen));
         let mut k = 0;

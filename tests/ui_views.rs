@@ -188,6 +188,10 @@ fn views_with_and_without_colour() {
                 "{plain_text}"
             );
             assert!(!plain_text.contains('▀'), "{plain_text}");
+        } else if view == View::Timeline {
+            // The usual line is told from the figures by its dots, not its colour.
+            assert!(plain_text.contains("•• usual"), "{plain_text}");
+            assert!(frame::to_text(buffer).contains("── usual"));
         } else {
             assert_eq!(frame::to_text(buffer), plain_text);
         }
@@ -444,4 +448,163 @@ fn split_timeline_without_colour_has_a_legend() {
     let data = sample_frame(&ui);
     let screen = text(&data, &ui, (100, 30));
     insta::assert_snapshot!("timeline_split_isp_no_colour_100x30", screen);
+}
+
+/// The time cursor: `l` puts it on the newest point, `N` on the start of the latest
+/// alert in the range, and the line below the chart reads every figure there; the
+/// alert's band runs from its start to when it cleared. In replay, `n` past the last
+/// alert of the range moves the clock to the next alert of the recording.
+#[test]
+fn timeline_cursor_reads_every_figure_and_jumps_between_alerts() {
+    use peerscope::engine::query::metric::Metric;
+    use peerscope::ui::keys::Action;
+    use peerscope::ui::update::{Effect, update};
+    let mut ui = ui_for(View::Timeline);
+    ui.metric = Metric::ALL
+        .iter()
+        .position(|m| *m == Metric::Qoe)
+        .expect("QoE");
+    let at = Calendar::new(tz())
+        .parse_time("2012-08-07 10:15")
+        .expect("time");
+    let data = sample_frame_at(&ui, at);
+    assert_eq!(update(&mut ui, Action::Right, Some(&data)), Effect::None);
+    let newest = data.snapshot.timeline.last().expect("points").at;
+    assert_eq!(ui.cursor, Some(newest));
+
+    let first = data.snapshot.timeline[0].at - data.snapshot.timeline_step_ms;
+    let latest = data
+        .alerts
+        .iter()
+        .filter(|a| a.at >= first && a.at <= newest)
+        .map(|a| a.at)
+        .max()
+        .expect("an alert in the range");
+    assert_eq!(
+        update(&mut ui, Action::JumpAlert(-1), Some(&data)),
+        Effect::None
+    );
+    assert_eq!(ui.cursor, Some(latest));
+    let screen = text(&data, &ui, (80, 24));
+    let hhmm = peerscope::ui::format::clock(latest, tz(), false, "%H:%M");
+    let readout: String = screen
+        .lines()
+        .skip_while(|l| !l.starts_with('▏'))
+        .take_while(|l| !l.contains("REPLAY"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(readout.starts_with(&format!("▏{hhmm} QoE ")), "{screen}");
+    for m in Metric::ALL {
+        assert!(
+            readout.contains(m.info().short),
+            "{} in {readout}",
+            m.label()
+        );
+    }
+    assert!(screen.contains("▼QoE━"), "{screen}");
+    assert!(
+        screen.contains("── usual") || screen.contains("•• usual"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("timeline_cursor_80x24", screen);
+    // The export holds the usual line as drawn, a value per point.
+    let csv = peerscope::ui::export::csv(&data, &ui);
+    let usual = csv.lines().filter(|l| l.contains(",usual,")).count();
+    assert_eq!(usual, data.snapshot.timeline.len(), "{csv}");
+
+    // Esc hides it.
+    let mut hidden = ui.clone();
+    update(&mut hidden, Action::Close, Some(&data));
+    assert_eq!(hidden.cursor, None);
+
+    // Forward past the range: the clock goes to the next alert, the cursor to its start.
+    update(&mut ui, Action::Right, Some(&data));
+    let next = data
+        .next_alert
+        .clone()
+        .expect("a later alert in the sample");
+    let Effect::SeekTo(clock) = update(&mut ui, Action::JumpAlert(1), Some(&data)) else {
+        panic!("n past the range must seek");
+    };
+    assert!(clock >= next.fired_at);
+    assert_eq!(ui.cursor, Some(next.at));
+    let later = sample_frame_at(&ui, clock);
+    assert!(
+        later
+            .alerts
+            .iter()
+            .any(|a| a.at == next.at && a.kind == next.kind)
+    );
+    let screen = text(&later, &ui, (80, 24));
+    assert!(
+        screen.contains(&format!("▼{}", next.kind.short())),
+        "{screen}"
+    );
+}
+
+/// The eight probes' repairs of the path to Nairobi are one change, named with every
+/// probe and the whole segment that changed; against its own usual value (`b`) the
+/// repaired path stands out although every probe sees the same.
+#[test]
+fn probes_own_history_and_grouped_route_changes() {
+    use peerscope::engine::probes::snapshot::Comparison;
+    use peerscope::ui::keys::Action;
+    use peerscope::ui::update::update;
+    let t = Calendar::new(tz())
+        .parse_time("2012-08-07 10:40")
+        .expect("time");
+    let mut ui = ui_for(View::Probes);
+    let data = sample_frame_at(&ui, t);
+    assert_eq!(data.probes.changes.len(), 1, "{:#?}", data.probes.changes);
+    let change = &data.probes.changes[0];
+    assert_eq!(change.dest, "uon");
+    assert_eq!(change.probes.len(), 8);
+    assert!(change.trimmed, "each probe's own network is not the change");
+    let screen = text(&data, &ui, (80, 24));
+    assert!(screen.contains("uon UA UB UC UD UE UF UG UH"), "{screen}");
+    let after = peerscope::engine::probes::snapshot::format_as_path(&change.after);
+    assert!(
+        screen
+            .replace("│\n│", " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains(&after),
+        "the whole new path {after} is shown: {screen}"
+    );
+
+    let uon = data
+        .probes
+        .rows
+        .iter()
+        .find(|r| r.dest == "uon")
+        .expect("uon");
+    let cells: Vec<_> = uon.cells.iter().flatten().collect();
+    assert_eq!(cells.len(), 8);
+    assert!(
+        cells
+            .iter()
+            .all(|c| c.comparison != Some(Comparison::MuchBetter)),
+        "every probe sees the same: nothing stands out against the others"
+    );
+    assert!(
+        cells
+            .iter()
+            .all(|c| c.vs_usual == Some(Comparison::MuchBetter)
+                && c.usual.is_some_and(|u| u > 1.5 * c.value)),
+        "the repaired path is far better than its usual: {cells:?}"
+    );
+    update(&mut ui, Action::ToggleBasis, Some(&data));
+    assert_eq!(ui.probe_basis, peerscope::ui::state::ProbeBasis::OwnUsual);
+    for _ in 0..60 {
+        update(&mut ui, Action::Down, Some(&data));
+    }
+    let screen = text(&data, &ui, (80, 24));
+    assert!(screen.contains("vs its usual"), "{screen}");
+    let row = screen
+        .lines()
+        .find(|l| l.contains("uon"))
+        .expect("uon in view");
+    assert_eq!(row.matches("++").count(), 8, "{row}");
+    insta::assert_snapshot!("probes_vs_usual_80x24", screen);
 }

@@ -324,6 +324,17 @@ impl AlertLog {
     }
 }
 
+impl AlertLog {
+    /// The first alert to fire after `clock`: where replay's "next alert" goes.
+    pub fn next_fired_after(&self, clock: i64) -> Option<Alert> {
+        self.fired
+            .iter()
+            .filter(|a| a.fired_at > clock)
+            .min_by_key(|a| (a.fired_at, a.at))
+            .cloned()
+    }
+}
+
 /// Alerts over consecutive one-minute points (oldest first).
 pub fn evaluate(points: &[Point], rules: &AlertRules) -> Vec<Alert> {
     let mut log = AlertLog::new(*rules);

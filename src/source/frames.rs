@@ -23,6 +23,8 @@ pub struct FrameData {
     pub probes: ProbeSnapshot,
     /// The service's alerts fired by the clock, oldest first.
     pub alerts: Vec<Alert>,
+    /// Replay: the first alert to fire after the clock (the recording is known ahead).
+    pub next_alert: Option<Alert>,
     /// The rules they follow: a tile past its rule's threshold says so.
     pub rules: AlertRules,
     pub sources: Vec<SourceHealth>,

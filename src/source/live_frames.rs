@@ -238,6 +238,7 @@ impl LiveFrames {
             snapshot,
             probes: self.feed.probes().snapshot(&request.probes),
             alerts,
+            next_alert: None,
             rules: self.rules,
             sources,
             skipped: self.feed.skipped,

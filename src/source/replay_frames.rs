@@ -161,6 +161,10 @@ impl FrameSource for ReplayFrames {
             snapshot,
             probes: self.probes.snapshot(&request.probes),
             alerts,
+            next_alert: self
+                .alerts
+                .as_ref()
+                .and_then(|log| log.next_fired_after(clock)),
             rules: self.rules,
             sources: vec![SourceHealth {
                 name: self.name.clone(),

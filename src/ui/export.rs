@@ -13,6 +13,7 @@ use crate::engine::query::metric::Metric;
 
 use super::format;
 use super::model::{self, filter_label};
+use super::request::BASELINE_LINE_MAX_STEP_MS;
 use super::state::{Split, UiState, View};
 use crate::source::frames::FrameData;
 
@@ -65,6 +66,21 @@ pub fn csv(data: &FrameData, ui: &UiState) -> String {
                     );
                 }
             }
+            // The usual line, as drawn.
+            if (ui.split == Split::None || s.split.is_empty())
+                && s.timeline_step_ms <= BASELINE_LINE_MAX_STEP_MS
+            {
+                for p in &s.timeline {
+                    let usual = model::baseline_at(data, metric, p.at, s.timeline_step_ms);
+                    let _ = writeln!(
+                        out,
+                        "{},usual,{},{}",
+                        time(p.at),
+                        metric.label(),
+                        num(usual)
+                    );
+                }
+            }
         }
         View::District | View::Map => {
             let layer = if ui.view == View::District {
@@ -101,7 +117,9 @@ pub fn csv(data: &FrameData, ui: &UiState) -> String {
 
 /// View 6, one row per matrix cell (or per point of the open destination's series)
 /// and per route change: `section` says which; `value` is the metric's value or the
-/// event's score; `detail` the comparison with the other probes or the AS paths.
+/// event's score; `detail` the comparison with the other probes (`latest`), the latest
+/// value against the path's usual one (`usual`, whose value is the usual), or the AS
+/// paths.
 fn probes_csv(data: &FrameData, time: &dyn Fn(i64) -> String, out: &mut String) {
     let p = &data.probes;
     let metric = p.metric.name();
@@ -133,6 +151,17 @@ fn probes_csv(data: &FrameData, time: &dyn Fn(i64) -> String, out: &mut String) 
                     c.value,
                     c.comparison.map_or("", |c| c.label())
                 );
+                if let Some(usual) = c.usual {
+                    let _ = writeln!(
+                        out,
+                        "usual,{},{},{},{},{metric},{usual},{}",
+                        time(p.now),
+                        quote(&r.dest),
+                        quote(&r.group),
+                        quote(probe),
+                        c.vs_usual.map_or("", |c| c.label())
+                    );
+                }
             }
         }
     }

@@ -33,6 +33,10 @@ pub enum Action {
     Faster,
     SeekMinutes(i64),
     GoTo,
+    /// View 6: compare paths with their own usual value / with the other probes.
+    ToggleBasis,
+    /// The Timeline's time cursor to the next (1) or previous (−1) alert.
+    JumpAlert(i32),
     /// Scroll the help by this many lines (a page is `PAGE`).
     ScrollHelp(i32),
 }
@@ -197,28 +201,49 @@ pub static KEYS: &[Binding] = &[
         &[Char('h')],
         "h",
         Action::Left,
-        "previous list (Probes: scroll probes left)",
+        "cursor / probe columns left; other list",
         Scope::Global,
     ),
     bind(
         &[Char('l')],
         "l",
         Action::Right,
-        "next list (Probes: scroll probes right)",
+        "cursor / probe columns right; other list",
         Scope::Global,
     ),
     bind(
         &[Enter],
         "Enter",
         Action::Enter,
-        "filter to the selected row or region (again: undo); Probes: open the destination",
+        "filter to selection / open destination",
+        Scope::Global,
+    ),
+    bind(
+        &[Char('b')],
+        "b",
+        Action::ToggleBasis,
+        "Probes: vs own usual / other probes",
+        Scope::Global,
+    ),
+    bind(
+        &[Char('n')],
+        "n",
+        Action::JumpAlert(1),
+        "Timeline cursor to the next alert",
+        Scope::Global,
+    ),
+    bind(
+        &[Char('N')],
+        "N",
+        Action::JumpAlert(-1),
+        "Timeline cursor to the previous alert",
         Scope::Global,
     ),
     bind(
         &[Esc],
         "Esc",
         Action::Close,
-        "Probes: back from a destination to the matrix",
+        "hide the cursor / back to the matrix",
         Scope::Global,
     ),
     bind(
@@ -410,6 +435,15 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn every_help_text_fits_its_column() {
+        // The help's column is 40 characters wide (two columns side by side at 100).
+        for b in KEYS {
+            assert!(b.help.chars().count() <= 40, "{:?} is too long", b.help);
+            assert!(b.label.chars().count() <= 6, "{:?} is too long", b.label);
         }
     }
 

@@ -158,16 +158,25 @@ pub fn mode_label(ui: &UiState, at_end: bool) -> String {
 /// instead of turning "→" once the dip stops deepening.
 pub fn baseline(data: &FrameData, metric: Metric) -> Option<f64> {
     let s = &data.snapshot;
-    let end = s.at - s.window_ms;
+    baseline_at(data, metric, s.at, s.window_ms)
+}
+
+/// The usual value of a window of `window_ms` ending at `end`: the median of the
+/// one-minute values over the hour before the window (the Timeline's faint line, one
+/// per point, and the tiles' trend).
+pub fn baseline_at(data: &FrameData, metric: Metric, end: i64, window_ms: i64) -> Option<f64> {
+    let before = end - window_ms;
     let scale = if metric == Metric::NewPeers {
-        s.window_ms as f64 / 60_000.0
+        window_ms as f64 / 60_000.0
     } else {
         1.0
     };
-    let mut values: Vec<f64> = s
-        .minutes
+    let minutes = &data.snapshot.minutes;
+    // Oldest first: the hour is one contiguous run.
+    let from = minutes.partition_point(|p| p.at <= before - BASELINE_MS);
+    let to = minutes.partition_point(|p| p.at <= before);
+    let mut values: Vec<f64> = minutes[from..to.max(from)]
         .iter()
-        .filter(|p| p.at > end - BASELINE_MS && p.at <= end)
         .filter_map(|p| timeline_value(data, metric, p, 60_000))
         .map(|v| v * scale)
         .collect();
@@ -198,6 +207,86 @@ pub fn timeline_value(
 ) -> Option<f64> {
     let read = data.start.is_none_or(|start| point.at - step_ms >= start);
     read.then(|| metric.of(point)).flatten()
+}
+
+/// The timeline point the time cursor stands on (the nearest to its time), by index.
+pub fn cursor_point(data: &FrameData, cursor: Option<i64>) -> Option<usize> {
+    nearest_point(&data.snapshot.timeline, cursor?)
+}
+
+fn nearest_point(points: &[Point], at: i64) -> Option<usize> {
+    (0..points.len()).min_by_key(|&i| (points[i].at - at).unsigned_abs())
+}
+
+/// The cursor `steps` points further along the timeline, kept inside it; a cursor not
+/// yet shown starts on the newest point.
+pub fn move_cursor(data: &FrameData, cursor: Option<i64>, steps: isize) -> Option<i64> {
+    let points = &data.snapshot.timeline;
+    let Some(from) = cursor_point(data, cursor) else {
+        return points.last().map(|p| p.at);
+    };
+    let to = (from as isize + steps).clamp(0, points.len() as isize - 1) as usize;
+    Some(points[to].at)
+}
+
+/// Where `n` / `N` take the time cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertJump {
+    /// To this alert's start, inside the range shown.
+    Cursor(i64),
+    /// Replay: to this alert's start, with the clock moved so the range holds it.
+    Seek { clock: i64, cursor: i64 },
+    /// No alert that way.
+    Nothing,
+}
+
+/// The next (`forward`) or previous alert from the cursor: among the alerts the range
+/// shows, else (replay only) the first one past the range either way, whose start is
+/// then put mid-range.
+pub fn jump_alert(data: &FrameData, cursor: Option<i64>, forward: bool, replay: bool) -> AlertJump {
+    let points = &data.snapshot.timeline;
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return AlertJump::Nothing;
+    };
+    let step = data.snapshot.timeline_step_ms;
+    let (from, to) = (first.at - step, last.at);
+    // Alerts are compared by the point they fall on, so one that shares the cursor's
+    // point is not jumped to again.
+    let here = cursor_point(data, cursor);
+    let point_of = |at: i64| nearest_point(points, at).unwrap_or(0);
+    let mut in_range = data
+        .alerts
+        .iter()
+        .filter(|a| (from..=to).contains(&a.at))
+        .map(|a| a.at);
+    let found = if forward {
+        in_range.find(|&at| here.is_none_or(|h| point_of(at) > h))
+    } else {
+        in_range.rfind(|&at| here.is_none_or(|h| point_of(at) < h))
+    };
+    if let Some(at) = found {
+        return AlertJump::Cursor(at);
+    }
+    if !replay {
+        return AlertJump::Nothing;
+    }
+    let beyond = if forward {
+        data.next_alert.clone().filter(|a| a.at > to)
+    } else {
+        data.alerts.iter().rfind(|a| a.at < from).cloned()
+    };
+    let Some(alert) = beyond else {
+        return AlertJump::Nothing;
+    };
+    let half = (to - from) / 2;
+    let mut clock = (alert.at + half).max(alert.fired_at);
+    if let Some(end) = data.end {
+        clock = clock.min(end).max(alert.fired_at);
+    }
+    AlertJump::Seek {
+        clock,
+        cursor: alert.at,
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,9 @@ const STEPS_MS: [i64; 6] = [10_000, 60_000, 300_000, 900_000, 3_600_000, 86_400_
 const MAX_POINTS: i64 = 180;
 /// The trailing stretch of one-minute points a tile's value is compared with.
 pub const BASELINE_MS: i64 = 3_600_000;
+/// The Timeline draws its baseline (the usual value at each point) up to this step:
+/// coarser points would need hours of one-minute history for little more to see.
+pub const BASELINE_LINE_MAX_STEP_MS: i64 = 300_000;
 /// Sparkline windows.
 const RECENT_WINDOWS: usize = 30;
 
@@ -28,6 +31,14 @@ pub fn frame_request(ui: &UiState, clock: i64, start: Option<i64>) -> FrameReque
         .find(|s| range / s <= MAX_POINTS)
         .unwrap_or(STEPS_MS[STEPS_MS.len() - 1]);
     let recent = window * RECENT_WINDOWS as i64;
+    // One-minute points for the baselines: the hour before the window (tiles) and,
+    // for a fine enough timeline, the hour before each of its points.
+    let baseline_span = if step <= BASELINE_LINE_MAX_STEP_MS {
+        window.max(range + step)
+    } else {
+        window
+    };
+    let minutes_range = BASELINE_MS + baseline_span.max(60_000);
     let query = Query {
         now: clock,
         window_ms: window,
@@ -35,7 +46,7 @@ pub fn frame_request(ui: &UiState, clock: i64, start: Option<i64>) -> FrameReque
         recent_windows: RECENT_WINDOWS,
         timeline_range_ms: range,
         timeline_step_ms: step,
-        minutes_range_ms: BASELINE_MS + window.max(60_000),
+        minutes_range_ms: minutes_range,
         split: match ui.split {
             Split::None => None,
             Split::Isp => Some(SplitBy::Isp),
@@ -51,7 +62,7 @@ pub fn frame_request(ui: &UiState, clock: i64, start: Option<i64>) -> FrameReque
     FrameRequest {
         query,
         probes,
-        lookback_ms: range.max(recent).max(BASELINE_MS + window) + step,
+        lookback_ms: range.max(recent).max(minutes_range) + step,
     }
 }
 
@@ -77,8 +88,14 @@ mod tests {
         ui.range = 4;
         let r = frame_request(&ui, 100 * 86_400_000, Some(0));
         assert!(r.query.timeline_range_ms / r.query.timeline_step_ms <= 180);
-        // The baseline: the hour before the window, by the minute.
+        // The tiles' baseline: the hour before the window, by the minute; the
+        // whole recording's timeline (a point a day) draws none of its own.
         assert_eq!(r.query.minutes_range_ms, 3_600_000 + 900_000);
+        assert!(r.lookback_ms >= r.query.minutes_range_ms);
+        // An hour's timeline: the hour before each of its points too.
+        ui.range = 1;
+        let r = frame_request(&ui, 100 * 86_400_000, Some(0));
+        assert_eq!(r.query.minutes_range_ms, 2 * 3_600_000 + 60_000);
         assert!(r.lookback_ms >= r.query.minutes_range_ms);
     }
 }

@@ -111,6 +111,32 @@ impl Split {
     }
 }
 
+/// What a probe path's latest value is compared with (view 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeBasis {
+    /// The other probes' paths to the same destination.
+    OtherProbes,
+    /// The path's own usual value.
+    OwnUsual,
+}
+
+impl ProbeBasis {
+    pub fn label(self) -> &'static str {
+        match self {
+            ProbeBasis::OtherProbes => "vs other probes",
+            ProbeBasis::OwnUsual => "vs its usual",
+        }
+    }
+
+    #[must_use]
+    pub fn other(self) -> ProbeBasis {
+        match self {
+            ProbeBasis::OtherProbes => ProbeBasis::OwnUsual,
+            ProbeBasis::OwnUsual => ProbeBasis::OtherProbes,
+        }
+    }
+}
+
 /// Which of the filter panel's three columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Facet {
@@ -188,6 +214,11 @@ pub struct UiState {
     pub probe_row: usize,
     pub probe_column: usize,
     pub probe_dest: Option<String>,
+    /// What view 6 compares each path with.
+    pub probe_basis: ProbeBasis,
+    /// View 2: the time cursor (a time, ms): where the Timeline reads every figure.
+    /// It keeps its time while the clock moves; `None` until h, l, n or N.
+    pub cursor: Option<i64>,
     /// The configured zone: clocks are shown in it (unless `utc`) from the first frame
     /// on, before any data has come.
     pub tz: Tz,
@@ -221,6 +252,8 @@ impl UiState {
             probe_row: 0,
             probe_column: 0,
             probe_dest: None,
+            probe_basis: ProbeBasis::OtherProbes,
+            cursor: None,
             tz,
             utc: false,
             paused: false,

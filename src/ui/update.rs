@@ -106,7 +106,44 @@ pub fn update(ui: &mut UiState, action: Action, data: Option<&FrameData>) -> Eff
             _ => {}
         }
     }
+    if ui.view == View::Timeline && ui.overlay == Overlay::None {
+        match action {
+            Action::Left | Action::Right => {
+                let steps = if action == Action::Left { -1 } else { 1 };
+                if let Some(d) = data {
+                    ui.cursor = model::move_cursor(d, ui.cursor, steps);
+                }
+                return Effect::None;
+            }
+            Action::Close => {
+                ui.cursor = None;
+                return Effect::None;
+            }
+            _ => {}
+        }
+    }
     match action {
+        Action::JumpAlert(direction) => {
+            ui.view = View::Timeline;
+            let Some(d) = data else { return Effect::None };
+            let forward = direction > 0;
+            match model::jump_alert(d, ui.cursor, forward, ui.mode == Mode::Replay) {
+                model::AlertJump::Cursor(at) => ui.cursor = Some(at),
+                model::AlertJump::Seek { clock, cursor } => {
+                    ui.cursor = Some(cursor);
+                    return Effect::SeekTo(clock);
+                }
+                model::AlertJump::Nothing => {
+                    let which = if forward { "later" } else { "earlier" };
+                    let place = match (ui.mode, &d.loading) {
+                        (Mode::Live, _) => " in this range",
+                        (Mode::Replay, None) => " in the recording",
+                        (Mode::Replay, Some(_)) => " yet (still reading the recording)",
+                    };
+                    ui.message = Some(format!("no {which} alert{place}"));
+                }
+            }
+        }
         Action::NextView => ui.view = View::ALL[(current + 1) % views],
         Action::PrevView => ui.view = View::ALL[(current + views - 1) % views],
         Action::ShowView(i) => ui.view = View::ALL[i.min(views - 1)],
@@ -177,7 +214,7 @@ pub fn update(ui: &mut UiState, action: Action, data: Option<&FrameData>) -> Eff
                 error: None,
             }
         }
-        Action::Pause | Action::Toggle => {}
+        Action::Pause | Action::Toggle | Action::ToggleBasis => {}
     }
     Effect::None
 }
@@ -227,6 +264,7 @@ fn update_probes(ui: &mut UiState, action: Action, data: Option<&FrameData>) -> 
     let probes = data.map_or(0, |d| d.probes.probes.len());
     match action {
         Action::NextMetric => ui.probe_metric = (ui.probe_metric + 1) % ProbeMetric::ALL.len(),
+        Action::ToggleBasis => ui.probe_basis = ui.probe_basis.other(),
         Action::Up if ui.probe_dest.is_none() => ui.probe_row = ui.probe_row.saturating_sub(1),
         Action::Down if ui.probe_dest.is_none() => {
             ui.probe_row = (ui.probe_row + 1).min(rows.len().saturating_sub(1));

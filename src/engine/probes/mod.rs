@@ -6,6 +6,7 @@
 //! every round of the last two days and hourly means before that: a 17-day event of
 //! 344 paths at 10-minute rounds holds about 100,000 rounds.
 
+pub mod change_groups;
 pub mod route_change;
 pub mod snapshot;
 
@@ -14,6 +15,7 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap;
 
 use crate::engine::observe::intern::Interner;
+use crate::engine::probes::change_groups::group_changes;
 use crate::engine::probes::route_change::{
     RouteChangeParams, RouteTracker, as_path, path_elements,
 };
@@ -347,19 +349,22 @@ impl ProbeBook {
                     rounds.iter().map(|r| r.map(|r| r.values[m])).collect();
                 let cells = values
                     .iter()
+                    .zip(&rounds)
                     .enumerate()
-                    .map(|(i, v)| {
-                        v.map(|value| {
-                            let others: Vec<f64> = values
-                                .iter()
-                                .enumerate()
-                                .filter(|(j, _)| *j != i)
-                                .filter_map(|(_, o)| *o)
-                                .collect();
-                            PathCell {
-                                value,
-                                comparison: q.metric.compare(value, &others),
-                            }
+                    .map(|(i, (v, round))| {
+                        let (value, round) = (v.as_ref().copied()?, round.as_ref()?);
+                        let others: Vec<f64> = values
+                            .iter()
+                            .enumerate()
+                            .filter(|(j, _)| *j != i)
+                            .filter_map(|(_, o)| *o)
+                            .collect();
+                        let usual = self.usual(probes[i].1, d, round.at, m);
+                        Some(PathCell {
+                            value,
+                            comparison: q.metric.compare(value, &others),
+                            usual,
+                            vs_usual: usual.and_then(|u| q.metric.compare(value, &[u])),
                         })
                     })
                     .collect();
@@ -394,7 +399,7 @@ impl ProbeBook {
                     .collect(),
             })
         });
-        let events = self
+        let events: Vec<RouteChange> = self
             .events
             .iter()
             .rev()
@@ -402,6 +407,7 @@ impl ProbeBook {
             .take(q.max_events)
             .cloned()
             .collect();
+        let changes = group_changes(&events);
         ProbeSnapshot {
             metric: q.metric,
             now: q.now,
@@ -409,10 +415,36 @@ impl ProbeBook {
             rows,
             detail,
             events,
+            changes,
             accepted: self.accepted,
         }
     }
 }
+
+impl ProbeBook {
+    /// A path's usual value of metric `m` before its round at `at`: the median of its
+    /// rounds (or hourly means) over [`USUAL_SPAN_MS`] ending [`USUAL_GAP_MS`] before
+    /// it, from at least [`USUAL_MIN_ROUNDS`] of them. A change within the last hour
+    /// stands out whole against it.
+    fn usual(&self, probe: u32, dest: u32, at: i64, m: usize) -> Option<f64> {
+        let path = self.paths.get(&(probe, dest))?;
+        let values: Vec<f64> = path
+            .series
+            .points(at - USUAL_GAP_MS - USUAL_SPAN_MS, at - USUAL_GAP_MS - 1, m)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        if values.len() < USUAL_MIN_ROUNDS {
+            return None;
+        }
+        median(&values)
+    }
+}
+
+/// A path's usual value is over the day before the hour before its latest round.
+pub const USUAL_SPAN_MS: i64 = 86_400_000;
+pub const USUAL_GAP_MS: i64 = 3_600_000;
+pub const USUAL_MIN_ROUNDS: usize = 3;
 
 /// Groups nearest first (by the median RTT of their paths), destinations by name.
 fn order_rows(rows: &mut [DestRow]) {

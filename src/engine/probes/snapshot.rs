@@ -2,8 +2,10 @@
 //! series per probe, and the route-change events up to the clock. Owns its data.
 
 use crate::engine::probes::ProbeMetric;
+pub use crate::engine::probes::change_groups::RouteChangeGroup;
 
-/// A path compared with the other probes' paths to the same destination.
+/// A path compared with a reference: the other probes' paths to the same destination,
+/// or its own usual value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Comparison {
     MuchBetter,
@@ -39,6 +41,10 @@ pub struct PathCell {
     pub value: f64,
     /// `None` when no other probe has a value for this destination.
     pub comparison: Option<Comparison>,
+    /// The path's own usual value, and the value against it (`None` without enough
+    /// history): a destination bad for every probe stands out here, not above.
+    pub usual: Option<f64>,
+    pub vs_usual: Option<Comparison>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +113,8 @@ pub struct ProbeSnapshot {
     pub detail: Option<DestDetail>,
     /// Newest first.
     pub events: Vec<RouteChange>,
+    /// The same events as changes of the network, newest first.
+    pub changes: Vec<RouteChangeGroup>,
     pub accepted: u64,
 }
 
@@ -119,6 +127,7 @@ impl Default for ProbeSnapshot {
             rows: Vec::new(),
             detail: None,
             events: Vec::new(),
+            changes: Vec::new(),
             accepted: 0,
         }
     }

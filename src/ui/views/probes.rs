@@ -1,14 +1,16 @@
 //! View 6, Probes: the destination × probe matrix of the chosen metric, each cell
 //! coloured by how its path compares with the other probes' paths to the same
-//! destination (blue better, orange worse; marks `++ + - --` without colour), grouped
-//! by destination group; the route-change events beside or below it. `Enter` on a
-//! destination opens its probe × time heatmap ([`super::probe_detail`]).
+//! destination, or (`b`) with its own usual value (blue better, orange worse; marks
+//! `++ + - --` without colour), grouped by destination group; the route changes beside
+//! or below it, one per change of the network with the probes that saw it and the
+//! segment that changed, wrapped rather than cut. `Enter` on a destination opens its
+//! probe × time heatmap ([`super::probe_detail`]).
 //!
 //! ```text
-//! RTT ms · latest round per path · 8 probes × 43 destinations     ┌Route changes─────┐
-//! dest          UA     UB     UC     UD …                         │08-07 10:20 UA→uon│
-//! ── HKIX                                                          │  score 2044      │
-//! hku          1.9    2.0    2.5+   1.7                           │  4760 3491 … →   │
+//! RTT ms · latest round per path vs other probes · 8 × 43   ┌Route changes (1 · 8 events)┐
+//! dest          UA     UB     UC     UD …                   │08-07 10:21 uon, 8 probes   │
+//! ── HKIX                                                    │  score 11: … 3491 6453 5511│
+//! hku          1.9    2.0    2.5+   1.7                     │    37100 36914 → … 3356    │
 //! ```
 
 use ratatui::buffer::Buffer;
@@ -21,7 +23,7 @@ use crate::engine::probes::ProbeMetric;
 use crate::engine::probes::snapshot::{Comparison, ProbeSnapshot, format_as_path};
 use crate::source::frames::FrameData;
 use crate::ui::format;
-use crate::ui::state::UiState;
+use crate::ui::state::{ProbeBasis, UiState};
 use crate::ui::theme::{Palette, Theme};
 
 use super::probe_detail;
@@ -98,9 +100,10 @@ fn lines_of(p: &ProbeSnapshot) -> Vec<Option<usize>> {
 fn render_matrix(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, theme: Theme) {
     let p = &data.probes;
     let metric = p.metric;
+    let basis = ui.probe_basis.label();
     let block = Block::bordered()
         .title(format!(
-            " {} · latest round per path · {} probes × {} destinations ",
+            " {} · latest round {basis} · {} probes × {} destinations ",
             metric.label(),
             p.probes.len(),
             p.rows.len()
@@ -172,14 +175,16 @@ fn render_matrix(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, t
             let w = usize::from(cell) - 2;
             let (text, style) = match c {
                 None => (format!("{:>w$}  ", "·"), theme.dim()),
-                Some(c) => (
-                    format!(
-                        "{:>w$}{:<2}",
-                        value_text(metric, c.value),
-                        mark(c.comparison)
-                    ),
-                    comparison_style(theme, c.comparison),
-                ),
+                Some(c) => {
+                    let against = match ui.probe_basis {
+                        ProbeBasis::OwnUsual => c.vs_usual,
+                        ProbeBasis::OtherProbes => c.comparison,
+                    };
+                    (
+                        format!("{:>w$}{:<2}", value_text(metric, c.value), mark(against)),
+                        comparison_style(theme, against),
+                    )
+                }
             };
             spans.push(Span::styled(text, style));
         }
@@ -191,6 +196,7 @@ fn render_matrix(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, t
             height: 1,
             ..inner
         },
+        basis,
         buf,
         theme,
     );
@@ -226,8 +232,8 @@ pub fn comparison_style(theme: Theme, c: Option<Comparison>) -> Style {
     }
 }
 
-fn legend(area: Rect, buf: &mut Buffer, theme: Theme) {
-    let mut spans = vec![Span::styled("vs other probes: ", theme.dim())];
+fn legend(area: Rect, basis: &str, buf: &mut Buffer, theme: Theme) {
+    let mut spans = vec![Span::styled(format!("{basis}: "), theme.dim())];
     for c in Comparison::ALL {
         let m = mark(Some(c));
         let text = if m.is_empty() {
@@ -237,7 +243,12 @@ fn legend(area: Rect, buf: &mut Buffer, theme: Theme) {
         };
         spans.push(Span::styled(text, comparison_style(theme, Some(c))));
     }
-    spans.push(Span::styled("  · no recent round", theme.dim()));
+    // What "·" means, where there is room for it whole.
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let dot = "  · no recent round";
+    if used + dot.chars().count() <= usize::from(area.width) {
+        spans.push(Span::styled(dot, theme.dim()));
+    }
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
 
@@ -250,12 +261,19 @@ fn render_events(
     wide: bool,
 ) {
     let p = &data.probes;
-    let block = Block::bordered()
-        .title(format!(" Route changes ({}) ", p.events.len()))
-        .border_style(theme.dim());
+    let title = if p.changes.len() == p.events.len() {
+        format!(" Route changes ({}) ", p.changes.len())
+    } else {
+        format!(
+            " Route changes ({} · {} events) ",
+            p.changes.len(),
+            p.events.len()
+        )
+    };
+    let block = Block::bordered().title(title).border_style(theme.dim());
     let inner = block.inner(area);
     block.render(area, buf);
-    if p.events.is_empty() {
+    if p.changes.is_empty() {
         Paragraph::new(Span::styled(
             "none: every path's AS sequence is as usual",
             theme.dim(),
@@ -263,27 +281,51 @@ fn render_events(
         .render(inner, buf);
         return;
     }
+    let width = usize::from(inner.width);
     let time = |ms| format::clock(ms, data.tz, ui.utc, "%m-%d %H:%M");
     let mut lines = Vec::new();
-    for e in &p.events {
-        let head = vec![
-            Span::raw(format!("{} ", time(e.at))),
-            Span::styled(format!("{}→{}", e.probe, e.dest), theme.title()),
-            Span::styled(format!(" score {:.0}", e.score), theme.alert()),
-        ];
-        let path = format!(
-            "{} → {}",
-            format_as_path(&e.before),
-            format_as_path(&e.after)
-        );
-        if wide {
-            lines.push(Line::from(head));
-            lines.push(Line::from(Span::styled(format!("  {path}"), theme.dim())));
+    for g in &p.changes {
+        let when = time(g.first);
+        let until = format::clock(g.last, data.tz, ui.utc, "%H:%M");
+        let when = if when.ends_with(&until) {
+            when
         } else {
-            let mut l = head;
-            l.push(Span::styled(format!("  {path}"), theme.dim()));
-            lines.push(Line::from(l));
-        }
+            format!("{when}–{until}")
+        };
+        // The probes by name where they fit on the line, else how many.
+        let names = g.probes.join(" ");
+        let head = format!("{when} {} ", g.dest);
+        let seen = if head.chars().count() + names.chars().count() < width {
+            names
+        } else {
+            format!("{} probes", g.probes.len())
+        };
+        lines.push(Line::from(vec![
+            Span::raw(format!("{when} ")),
+            Span::styled(format!("{} ", g.dest), theme.title()),
+            Span::raw(seen),
+        ]));
+        let part = |path: &[u32]| {
+            let text = format_as_path(path);
+            if g.trimmed {
+                format!("… {text}")
+            } else {
+                text
+            }
+        };
+        let change = format!(
+            "  score {:.0}: {} → {}",
+            g.score,
+            part(&g.before),
+            part(&g.after)
+        );
+        // The AS paths wrap: a cut path hides where the route went.
+        let indent = if wide { 4 } else { 2 };
+        lines.extend(
+            format::wrap(&change, width, indent)
+                .into_iter()
+                .map(|l| Line::styled(l, theme.dim())),
+        );
         if lines.len() >= usize::from(inner.height) {
             break;
         }
