@@ -137,6 +137,16 @@ fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
     assert!(s.contains("REPLAY ×60"), "{s}");
     tmux.keys(&["2"]);
     tmux.wait_for("the timeline", |s| s.contains("online peers · 1 h"));
+    // The time cursor reads every figure at its point; Esc hides it.
+    tmux.keys(&["l"]);
+    tmux.wait_for("the cursor's readout", |s| {
+        s.lines()
+            .any(|l| l.starts_with('▏') && l.contains("online"))
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the cursor hidden", |s| {
+        !s.lines().any(|l| l.starts_with('▏'))
+    });
     tmux.keys(&["3"]);
     tmux.wait_for("the histogram", |s| s.contains("QoE (MOS) across"));
 
@@ -253,8 +263,14 @@ fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
     }
     tmux.keys(&["Enter", "6"]);
     tmux.wait_for("the probe matrix with the repair", |s| {
-        s.contains("RTT ms · latest round per path") && s.contains("Route changes (8)")
+        s.contains("RTT ms · latest round vs other probes")
+            && s.contains("Route changes (1 · 8 events)")
     });
+    tmux.keys(&["b"]);
+    tmux.wait_for("the paths against their own usual", |s| {
+        s.contains("RTT ms · latest round vs its usual")
+    });
+    tmux.keys(&["b"]);
     tmux.keys(&["j", "Enter"]);
     tmux.wait_for("the probe × time heatmap", |s| {
         s.contains("cuhk · HKIX · RTT ms over") && s.contains("darker = larger")
@@ -265,7 +281,7 @@ fn replay_in_tmux_switches_views_filters_pauses_seeks_and_quits_cleanly() {
     });
     tmux.keys(&["Escape"]);
     tmux.wait_for("the matrix again", |s| {
-        s.contains("loss fwd % · latest round per path")
+        s.contains("loss fwd % · latest round vs other probes")
     });
     tmux.keys(&["e"]);
     tmux.wait_for("the probe export", |s| s.contains("exported"));

@@ -458,6 +458,7 @@ fn split_timeline_without_colour_has_a_legend() {
 fn timeline_cursor_reads_every_figure_and_jumps_between_alerts() {
     use peerscope::engine::query::metric::Metric;
     use peerscope::ui::keys::Action;
+    use peerscope::ui::state::Cursor;
     use peerscope::ui::update::{Effect, update};
     let mut ui = ui_for(View::Timeline);
     ui.metric = Metric::ALL
@@ -470,7 +471,13 @@ fn timeline_cursor_reads_every_figure_and_jumps_between_alerts() {
     let data = sample_frame_at(&ui, at);
     assert_eq!(update(&mut ui, Action::Right, Some(&data)), Effect::None);
     let newest = data.snapshot.timeline.last().expect("points").at;
-    assert_eq!(ui.cursor, Some(newest));
+    assert_eq!(ui.cursor, Some(Cursor::Newest));
+    // On the newest point, the cursor follows the clock.
+    let later = sample_frame_at(&ui, at + 300_000);
+    assert_eq!(
+        peerscope::ui::model::cursor_point(&later, ui.cursor),
+        Some(later.snapshot.timeline.len() - 1)
+    );
 
     let first = data.snapshot.timeline[0].at - data.snapshot.timeline_step_ms;
     let latest = data
@@ -484,7 +491,7 @@ fn timeline_cursor_reads_every_figure_and_jumps_between_alerts() {
         update(&mut ui, Action::JumpAlert(-1), Some(&data)),
         Effect::None
     );
-    assert_eq!(ui.cursor, Some(latest));
+    assert_eq!(ui.cursor, Some(Cursor::At(latest)));
     let screen = text(&data, &ui, (80, 24));
     let hhmm = peerscope::ui::format::clock(latest, tz(), false, "%H:%M");
     let readout: String = screen
@@ -527,7 +534,7 @@ fn timeline_cursor_reads_every_figure_and_jumps_between_alerts() {
         panic!("n past the range must seek");
     };
     assert!(clock >= next.fired_at);
-    assert_eq!(ui.cursor, Some(next.at));
+    assert_eq!(ui.cursor, Some(Cursor::At(next.at)));
     let later = sample_frame_at(&ui, clock);
     assert!(
         later

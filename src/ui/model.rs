@@ -8,7 +8,7 @@ use crate::engine::query::metric::{Better, Metric};
 use crate::engine::query::snapshot::{Breakdown, Point};
 use crate::source::frames::FrameData;
 use crate::ui::request::BASELINE_MS;
-use crate::ui::state::{Mode, UiState};
+use crate::ui::state::{Cursor, Mode, UiState};
 
 /// A region with its figures in the window (none when nobody reported there).
 pub struct RankedRegion<'a> {
@@ -210,8 +210,12 @@ pub fn timeline_value(
 }
 
 /// The timeline point the time cursor stands on (the nearest to its time), by index.
-pub fn cursor_point(data: &FrameData, cursor: Option<i64>) -> Option<usize> {
-    nearest_point(&data.snapshot.timeline, cursor?)
+pub fn cursor_point(data: &FrameData, cursor: Option<Cursor>) -> Option<usize> {
+    let points = &data.snapshot.timeline;
+    match cursor? {
+        Cursor::Newest => points.len().checked_sub(1),
+        Cursor::At(at) => nearest_point(points, at),
+    }
 }
 
 fn nearest_point(points: &[Point], at: i64) -> Option<usize> {
@@ -219,14 +223,19 @@ fn nearest_point(points: &[Point], at: i64) -> Option<usize> {
 }
 
 /// The cursor `steps` points further along the timeline, kept inside it; a cursor not
-/// yet shown starts on the newest point.
-pub fn move_cursor(data: &FrameData, cursor: Option<i64>, steps: isize) -> Option<i64> {
+/// yet shown starts on the newest point. On the newest point it follows the clock.
+pub fn move_cursor(data: &FrameData, cursor: Option<Cursor>, steps: isize) -> Option<Cursor> {
     let points = &data.snapshot.timeline;
+    let last = points.len().checked_sub(1)?;
     let Some(from) = cursor_point(data, cursor) else {
-        return points.last().map(|p| p.at);
+        return Some(Cursor::Newest);
     };
-    let to = (from as isize + steps).clamp(0, points.len() as isize - 1) as usize;
-    Some(points[to].at)
+    let to = (from as isize + steps).clamp(0, last as isize) as usize;
+    Some(if to == last {
+        Cursor::Newest
+    } else {
+        Cursor::At(points[to].at)
+    })
 }
 
 /// Where `n` / `N` take the time cursor.
@@ -243,7 +252,12 @@ pub enum AlertJump {
 /// The next (`forward`) or previous alert from the cursor: among the alerts the range
 /// shows, else (replay only) the first one past the range either way, whose start is
 /// then put mid-range.
-pub fn jump_alert(data: &FrameData, cursor: Option<i64>, forward: bool, replay: bool) -> AlertJump {
+pub fn jump_alert(
+    data: &FrameData,
+    cursor: Option<Cursor>,
+    forward: bool,
+    replay: bool,
+) -> AlertJump {
     let points = &data.snapshot.timeline;
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
         return AlertJump::Nothing;

@@ -111,6 +111,15 @@ impl Split {
     }
 }
 
+/// Where the Timeline's time cursor stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// On the newest point, following the clock.
+    Newest,
+    /// At a time (ms), kept while the clock moves.
+    At(i64),
+}
+
 /// What a probe path's latest value is compared with (view 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeBasis {
@@ -216,9 +225,9 @@ pub struct UiState {
     pub probe_dest: Option<String>,
     /// What view 6 compares each path with.
     pub probe_basis: ProbeBasis,
-    /// View 2: the time cursor (a time, ms): where the Timeline reads every figure.
-    /// It keeps its time while the clock moves; `None` until h, l, n or N.
-    pub cursor: Option<i64>,
+    /// View 2: the time cursor, where the Timeline reads every figure; `None` until
+    /// h, l, n or N.
+    pub cursor: Option<Cursor>,
     /// The configured zone: clocks are shown in it (unless `utc`) from the first frame
     /// on, before any data has come.
     pub tz: Tz,

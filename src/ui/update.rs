@@ -7,7 +7,8 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use super::keys::{Action, dispatch};
 use super::state::{
-    Facet, HISTOGRAM_METRICS, Mode, Overlay, RANGES_MS, SPEEDS, Split, UiState, View, WINDOWS_MS,
+    Cursor, Facet, HISTOGRAM_METRICS, Mode, Overlay, RANGES_MS, SPEEDS, Split, UiState, View,
+    WINDOWS_MS,
 };
 use crate::engine::calendar::Calendar;
 use crate::engine::geography::Layer;
@@ -128,9 +129,9 @@ pub fn update(ui: &mut UiState, action: Action, data: Option<&FrameData>) -> Eff
             let Some(d) = data else { return Effect::None };
             let forward = direction > 0;
             match model::jump_alert(d, ui.cursor, forward, ui.mode == Mode::Replay) {
-                model::AlertJump::Cursor(at) => ui.cursor = Some(at),
+                model::AlertJump::Cursor(at) => ui.cursor = Some(Cursor::At(at)),
                 model::AlertJump::Seek { clock, cursor } => {
-                    ui.cursor = Some(cursor);
+                    ui.cursor = Some(Cursor::At(cursor));
                     return Effect::SeekTo(clock);
                 }
                 model::AlertJump::Nothing => {
