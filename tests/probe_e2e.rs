@@ -175,36 +175,74 @@ fn probe_flags_are_checked() {
 }
 
 /// `simulate --target` posts the probes stream too: each probe's round in one request to
-/// `/v1/probes`, at the round's place in scenario time.
+/// `/v1/probes`, at the round's place in scenario time, its probe clock in the present.
+/// A second run is new rounds, not retries of the first (they would be dropped as
+/// repeats, and `watch` would show every path stale), and `watch` shows them.
 #[test]
 fn simulate_posts_probe_rounds_live() {
     let logs = tempfile::tempdir().expect("tempdir");
     let (mut server, addr) = spawn_serve(logs.path(), "127.0.0.1:0", &["--name", "fs1"], &[]);
-    let out = Command::new(env!("CARGO_BIN_EXE_peerscope"))
-        .args([
-            "simulate",
-            "--target",
-            &format!("http://{addr}"),
-            "--from",
-            "2012-08-07 09:59",
-            "--to",
-            "2012-08-07 10:02",
-            "--scale",
-            "0.01",
-            "--rate",
-            "2000",
-            "--batch",
-            "10",
-        ])
+    let simulate = || {
+        Command::new(env!("CARGO_BIN_EXE_peerscope"))
+            .args([
+                "simulate",
+                "--target",
+                &format!("http://{addr}"),
+                "--from",
+                "2012-08-07 09:59",
+                "--to",
+                "2012-08-07 10:02",
+                "--scale",
+                "0.01",
+                "--rate",
+                "2000",
+                "--batch",
+                "10",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("simulate")
+    };
+    let before = chrono::Utc::now().timestamp_millis();
+    for _ in 0..2 {
+        let out = simulate();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("(344 of them probe records)"), "{stderr}");
+    }
+    let after = chrono::Utc::now().timestamp_millis();
+    let screen = Command::new(env!("CARGO_BIN_EXE_peerscope"))
+        .args(["watch", "--server", &format!("http://{addr}")])
+        .args(["--snapshot", "probes", "--size", "100x30"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .expect("simulate");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("(344 of them probe records)"), "{stderr}");
+        .expect("watch");
+    let screen = String::from_utf8_lossy(&screen.stdout).into_owned();
     terminate(&mut server);
     let records = logged_probes(logs.path());
-    assert_eq!(records.len(), 8 * 43, "one round of every path");
+    assert_eq!(records.len(), 2 * 8 * 43, "one round of every path, twice");
+    // Probe clocks within a minute of when each round was sent (a probe starts its
+    // round up to a minute in).
+    assert!(
+        records
+            .iter()
+            .all(|(_, ts, _)| (before..=after + 120_000).contains(ts)),
+        "{:?}",
+        &records[..3]
+    );
+    let distinct: BTreeSet<(String, i64)> =
+        records.iter().map(|(d, ts, _)| (d.clone(), *ts)).collect();
+    assert_eq!(
+        distinct.len(),
+        records.len(),
+        "no round repeats another's clock"
+    );
+    assert!(screen.contains("8 probes × 43 destinations"), "{screen}");
+    let cuhk = screen
+        .lines()
+        .find(|l| l.contains("cuhk"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(!cuhk.contains('·'), "every path fresh: {cuhk}");
 }
 
 /// SIGTERM: the agent stops between rounds and makes a last attempt to send what it

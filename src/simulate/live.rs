@@ -91,11 +91,13 @@ fn endpoints(target: &str) -> (String, String) {
     (format!("{base}/v1/feedback"), format!("{base}/v1/probes"))
 }
 
-/// One job per probe for the round starting at `start`.
+/// One job per probe for the round starting at `start`, its probe clocks in the
+/// present: a round is sent as its scenario time comes, so it is measured "now".
 fn probe_jobs(seed: u64, start: i64, from: i64, to: i64) -> Vec<Job> {
     let mut by_probe: std::collections::BTreeMap<&str, Vec<PeerRecord>> =
         std::collections::BTreeMap::new();
-    for r in probes::round(seed, start, from, to) {
+    let now = chrono::Utc::now().timestamp_millis();
+    for r in probes::round(seed, start, from, to, now - start) {
         by_probe.entry(r.probe).or_default().push(PeerRecord {
             at: r.ts,
             ip: String::new(),

@@ -166,8 +166,16 @@ fn rate(rng: &mut Rng, p: f64) -> f64 {
     f64::from(rng.poisson(p * f64::from(SAMPLES)).min(SAMPLES)) / f64::from(SAMPLES)
 }
 
-/// The record of one probe × destination × round, measured at `ts`.
-fn record(rng: &mut Rng, probe: usize, dest: usize, round: i64, ts: i64) -> String {
+/// The record of one probe × destination × round, measured at scenario time `ts` and
+/// stamped with the probe clock `ts + clock_shift`.
+fn record(
+    rng: &mut Rng,
+    probe: usize,
+    dest: usize,
+    round: i64,
+    ts: i64,
+    clock_shift: i64,
+) -> String {
     let (pname, _, extra) = PROBES[probe];
     let (dname, group, base, _) = DESTINATIONS[dest];
     let b = busy(ts);
@@ -195,8 +203,10 @@ fn record(rng: &mut Rng, probe: usize, dest: usize, round: i64, ts: i64) -> Stri
     let mut out = String::with_capacity(600);
     let _ = write!(
         out,
-        r#"{{"v":1,"probe":"{pname}","dest":"{dname}","group":"{}","ts":{ts},"rtt_ms":{:.2},"loss_fwd":{loss_fwd},"loss_rev":{loss_rev},"reorder_fwd":{reorder_fwd},"reorder_rev":{reorder_rev},"samples":{SAMPLES},"hops":"#,
-        GROUPS[group].0, rtt
+        r#"{{"v":1,"probe":"{pname}","dest":"{dname}","group":"{}","ts":{},"rtt_ms":{:.2},"loss_fwd":{loss_fwd},"loss_rev":{loss_rev},"reorder_fwd":{reorder_fwd},"reorder_rev":{reorder_rev},"samples":{SAMPLES},"hops":"#,
+        GROUPS[group].0,
+        ts + clock_shift,
+        rtt
     );
     push_hops(&mut out, probe, &as_path(probe, dest, round, ts));
     out.push('}');
@@ -217,8 +227,10 @@ pub fn first_round(from: i64) -> i64 {
 
 /// The records of the round starting at `start` measured in [from, to), in time order;
 /// a probe starts its round at a random offset within the first minute and measures
-/// one destination every 1.5 s.
-pub fn round(seed: u64, start: i64, from: i64, to: i64) -> Vec<ProbeOut> {
+/// one destination every 1.5 s. Each record's probe clock is its scenario time moved by
+/// `clock_shift`: 0 in a recording; sent live, the shift to the present, as a real
+/// probe's clock would read (a repeated run is then new rounds, not retried ones).
+pub fn round(seed: u64, start: i64, from: i64, to: i64, clock_shift: i64) -> Vec<ProbeOut> {
     let index = (start - EVENT_START_MS).div_euclid(ROUND_MS);
     let mut rng = Rng::new(seed, 0x5052_4F42_0000_0000 ^ index as u64);
     let mut out = Vec::with_capacity(PROBES.len() * DESTINATIONS.len());
@@ -227,7 +239,7 @@ pub fn round(seed: u64, start: i64, from: i64, to: i64) -> Vec<ProbeOut> {
         let begin = start + rng.uniform(0.0, 60_000.0) as i64;
         for dest in 0..DESTINATIONS.len() {
             let ts = begin + dest as i64 * 1_500;
-            let body = record(&mut rng, probe, dest, index, ts);
+            let body = record(&mut rng, probe, dest, index, ts, clock_shift);
             if (from..to).contains(&ts) {
                 out.push(ProbeOut {
                     probe: name,
@@ -245,7 +257,7 @@ pub fn round(seed: u64, start: i64, from: i64, to: i64) -> Vec<ProbeOut> {
 pub fn each_round(seed: u64, from: i64, to: i64, mut f: impl FnMut(Vec<ProbeOut>)) {
     let mut start = first_round(from);
     while start < to {
-        f(round(seed, start, from, to));
+        f(round(seed, start, from, to, 0));
         start += ROUND_MS;
     }
 }
@@ -360,7 +372,7 @@ mod tests {
         assert_eq!(as_path(probe, dest, 0, CUT_END_MS), before);
         let mut rng = Rng::new(1, 1);
         let rtt = |rng: &mut Rng, at| {
-            let r = record(rng, probe, dest, 0, at);
+            let r = record(rng, probe, dest, 0, at, 0);
             parse_probe(r.as_bytes(), Origin::Peer)
                 .expect("valid")
                 .rtt_ms
