@@ -2,8 +2,13 @@
 //!
 //! The same plan writes `maps/ip-geo.csv`, so the shipped table and the simulator cannot
 //! drift apart (a test compares them). Each (ISP, district) owns an IPv4 /19 inside the
-//! ISP's /14 and an IPv6 /48 inside its /32; peers of unlisted networks come from
-//! 100.64.0.0/10, which the table leaves out, so they locate as Others / Unknown.
+//! ISP's /14 and an IPv6 /48 inside its /32, each cut into 32 subnets (/24, /53) located
+//! at 32 points spread evenly over the district's land on the shipped map, and a
+//! district's peers are dealt round the subnets, so the map's 38 equal areas each hold
+//! the peers of the land they cover rather than all of a district at one point. (The
+//! map has no finer population data: within a district, land stands in for people.)
+//! Peers of unlisted networks come from 100.64.0.0/10, which the table leaves out, so
+//! they locate as Others / Unknown.
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -48,29 +53,81 @@ pub const UNLISTED_SHARE: f64 = 2.0;
 pub const IPV6_SHARE: f64 = 0.08;
 
 const V4_BLOCK: u32 = 1 << 13; // a /19
+/// Subnets per (ISP, district) block, each at its own point of the district.
+pub const SUBNETS: u32 = 32;
+const V4_SUBNET: u32 = V4_BLOCK / SUBNETS; // a /24
 
-/// The address of the `n`-th peer of an ISP in a district.
+/// The address of the `n`-th peer of an ISP in a district: peers are dealt round the
+/// block's subnets, so even a few of them spread over the district.
 pub fn ipv4(isp: usize, district: usize, n: u32) -> Ipv4Addr {
     let [a, b] = ISPS[isp].2;
     let base = u32::from(Ipv4Addr::new(a, b, 0, 0));
     let block = base + u32::try_from(district).unwrap_or(0) * V4_BLOCK;
-    // Skip .0 and the top of the block; wrap when a scale-up overfills it.
-    Ipv4Addr::from(block + 1 + n % (V4_BLOCK - 2))
+    // Skip .0 and .255 of each subnet; wrap when a scale-up overfills it.
+    let host = 1 + (n / SUBNETS) % (V4_SUBNET - 2);
+    Ipv4Addr::from(block + (n % SUBNETS) * V4_SUBNET + host)
 }
 
 pub fn ipv6(isp: usize, district: usize, n: u32) -> Ipv6Addr {
     let d = u16::try_from(district).unwrap_or(0);
-    let n = n.to_be_bytes();
+    let host = (n / SUBNETS).to_be_bytes();
     Ipv6Addr::new(
         ISPS[isp].3,
         0x6800,
         d,
+        v6_subnet(n % SUBNETS),
         0,
         0,
-        0,
-        u16::from_be_bytes([n[0], n[1]]),
-        u16::from_be_bytes([n[2], n[3]]).max(1),
+        u16::from_be_bytes([host[0], host[1]]),
+        u16::from_be_bytes([host[2], host[3]]).max(1),
     )
+}
+
+/// The fourth group of the `k`-th /53 of a /48.
+fn v6_subnet(k: u32) -> u16 {
+    u16::try_from(k << 11).unwrap_or(0)
+}
+
+/// `SUBNETS` points (lat, lon) per district, in `DISTRICTS` order, spread evenly over
+/// its land on the shipped map: a Halton sequence over the district's bounding box,
+/// keeping the points that fall on it.
+fn district_points() -> Vec<Vec<(f64, f64)>> {
+    use crate::engine::geography::Geography;
+    use geo::{Contains, Coord, Point};
+    let geography = Geography::from_geojson(
+        include_str!("../../maps/hk-districts.geojson"),
+        "maps/hk-districts.geojson",
+        include_str!("../../maps/hk-outline.geojson"),
+        "maps/hk-outline.geojson",
+    )
+    .expect("the shipped map");
+    let halton = |mut i: u32, base: u32| {
+        let (mut f, mut r) = (1.0, 0.0);
+        while i > 0 {
+            f /= f64::from(base);
+            r += f * f64::from(i % base);
+            i /= base;
+        }
+        r
+    };
+    DISTRICTS
+        .iter()
+        .map(|(name, _, lat, lon)| {
+            let Some(region) = geography.districts.iter().find(|r| r.name == *name) else {
+                return vec![(*lat, *lon); SUBNETS as usize];
+            };
+            let b = region.bbox;
+            (1..)
+                .map(|i| Coord {
+                    x: b.min().x + halton(i, 2) * b.width(),
+                    y: b.min().y + halton(i, 3) * b.height(),
+                })
+                .filter(|p| region.shape.contains(&Point(*p)))
+                .take(SUBNETS as usize)
+                .map(|p| (p.y, p.x / geography.x_scale))
+                .collect()
+        })
+        .collect()
 }
 
 /// An address on an unlisted network.
@@ -85,19 +142,25 @@ pub fn ip_geo_csv() -> String {
          # Longest prefix wins; unmatched addresses are ISP Others, district Unknown.\n\
          cidr,isp,district,lat,lon\n",
     );
+    let points = district_points();
     for (isp, _, [a, b], v6) in &ISPS {
-        for (d, (district, _, lat, lon)) in DISTRICTS.iter().enumerate() {
+        for (d, (district, ..)) in DISTRICTS.iter().enumerate() {
             let base =
                 u32::from(Ipv4Addr::new(*a, *b, 0, 0)) + u32::try_from(d).unwrap_or(0) * V4_BLOCK;
-            let _ = writeln!(
-                out,
-                "{}/19,{isp},{district},{lat:.4},{lon:.4}",
-                Ipv4Addr::from(base)
-            );
-            let _ = writeln!(
-                out,
-                "{v6:x}:6800:{d:x}::/48,{isp},{district},{lat:.4},{lon:.4}"
-            );
+            for (k, (lat, lon)) in (0..SUBNETS).zip(&points[d]) {
+                let _ = writeln!(
+                    out,
+                    "{}/24,{isp},{district},{lat:.4},{lon:.4}",
+                    Ipv4Addr::from(base + k * V4_SUBNET)
+                );
+            }
+            for (k, (lat, lon)) in (0..SUBNETS).zip(&points[d]) {
+                let _ = writeln!(
+                    out,
+                    "{v6:x}:6800:{d:x}:{:x}::/53,{isp},{district},{lat:.4},{lon:.4}",
+                    v6_subnet(k)
+                );
+            }
         }
     }
     out
@@ -117,6 +180,47 @@ mod tests {
             ip_geo_csv(),
             "regenerate with `peerscope simulate --write-ip-geo maps/ip-geo.csv`"
         );
+    }
+
+    /// A district's peers are spread over its land: Sha Tin's first 32 PCCW peers stand
+    /// at 32 points inside Sha Tin, in several of the map's equal areas.
+    #[test]
+    fn a_districts_peers_spread_over_its_land() {
+        use crate::engine::geography::Geography;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let map = Geography::load(
+            &root.join("maps/hk-districts.geojson"),
+            &root.join("maps/hk-outline.geojson"),
+        )
+        .expect("the shipped map");
+        let mut geo = IpGeo::empty();
+        geo.extend_from_csv(&ip_geo_csv()).expect("valid table");
+        let sha_tin = DISTRICTS
+            .iter()
+            .position(|d| d.0 == "Sha Tin")
+            .expect("Sha Tin");
+        let mut points = std::collections::BTreeSet::new();
+        let mut areas = std::collections::BTreeSet::new();
+        for n in 0..SUBNETS {
+            for ip in [
+                ipv4(0, sha_tin, n).to_string(),
+                ipv6(0, sha_tin, n).to_string(),
+            ] {
+                let loc = geo.locate_str(&ip);
+                let (lat, lon) = loc.lat_lon.expect("a point");
+                let (lat, lon) = (f64::from(lat), f64::from(lon));
+                assert_eq!(
+                    map.district_at(lat, lon)
+                        .map(|d| map.districts[usize::from(d)].name.as_str()),
+                    Some("Sha Tin"),
+                    "{ip} at {lat},{lon}"
+                );
+                points.insert(((lat * 1e4) as i64, (lon * 1e4) as i64));
+                areas.extend(map.area_of(loc.lat_lon, "Sha Tin"));
+            }
+        }
+        assert_eq!(points.len(), SUBNETS as usize);
+        assert!(areas.len() >= 3, "{areas:?}");
     }
 
     #[test]

@@ -105,6 +105,22 @@ pub fn wrap(text: &str, width: usize, indent: usize) -> Vec<String> {
     lines
 }
 
+/// `text` in at most `width` characters without cutting a word: whole, or up to the
+/// last word (or `/`-separated part) that fits, then "…".
+pub fn fit(text: &str, width: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= width {
+        return text.to_owned();
+    }
+    let room = width.saturating_sub(1);
+    let cut = (1..=room)
+        .rev()
+        .find(|&i| chars[i] == ' ' || chars[i - 1] == '/')
+        .unwrap_or(room);
+    let kept: String = chars[..cut].iter().collect();
+    format!("{}…", kept.trim_end())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +141,14 @@ mod tests {
             wrap(" 09:29–09:40 flash crowd:", 14, 3),
             [" 09:29–09:40", "   flash", "   crowd:"]
         );
+    }
+
+    #[test]
+    fn fitting_keeps_whole_words() {
+        assert_eq!(fit("25 Sha Tin", 14), "25 Sha Tin");
+        assert_eq!(fit("04 Islands/Tuen Mun SW", 14), "04 Islands/…");
+        assert_eq!(fit("07 Central and Western", 14), "07 Central…");
+        assert_eq!(fit("Supercalifragilistic", 6), "Super…");
     }
 
     #[test]

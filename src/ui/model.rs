@@ -15,6 +15,8 @@ pub struct RankedRegion<'a> {
     pub index: usize,
     pub name: &'a str,
     pub code: &'a str,
+    /// What a reader knows it by (an area's districts).
+    pub label: &'a str,
     pub value: Option<f64>,
     pub row: Option<&'a Breakdown>,
 }
@@ -85,6 +87,7 @@ pub fn ranking(data: &FrameData, layer: Layer, metric: Metric) -> Vec<RankedRegi
                 index,
                 name: &r.name,
                 code: &r.code,
+                label: &r.label,
                 value: row.and_then(|b| metric.of(&b.point)),
                 row,
             }
@@ -92,6 +95,27 @@ pub fn ranking(data: &FrameData, layer: Layer, metric: Metric) -> Vec<RankedRegi
         .collect();
     out.sort_by(|a, b| worst_first(metric, a.value, b.value).then_with(|| a.name.cmp(b.name)));
     out
+}
+
+impl RankedRegion<'_> {
+    /// How a list names it: a district by name, an area by number and districts
+    /// ("25 Sha Tin").
+    pub fn list_name(&self) -> String {
+        if self.label == self.name {
+            self.name.to_owned()
+        } else {
+            format!("{} {}", self.code, self.label)
+        }
+    }
+
+    /// How a panel's title names it: "Area 25 · Sha Tin", "Sha Tin (ST)".
+    pub fn title(&self) -> String {
+        if self.label == self.name {
+            format!("{} ({})", self.name, self.code)
+        } else {
+            format!("{} · {}", self.name, self.label)
+        }
+    }
 }
 
 /// The name `steps` places from `current` along the ranking (the first when none).

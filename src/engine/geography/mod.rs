@@ -11,6 +11,7 @@
 //! mean. Point lookups go through a coarse grid of candidate regions, then the exact
 //! polygon test; rasters for the terminal are computed once per size and kept.
 
+mod area_names;
 pub mod location;
 pub mod maxmind;
 
@@ -41,6 +42,9 @@ pub enum GeographyError {
 #[derive(Debug, Clone)]
 pub struct Region {
     pub name: String,
+    /// What a reader knows it by: a district's name; an area's districts
+    /// ("Sha Tin N", "Tai Po/North").
+    pub label: String,
     /// Short code drawn on the map (`CW`, `A07`).
     pub code: String,
     pub shape: MultiPolygon<f64>,
@@ -57,6 +61,7 @@ impl Region {
             .or_else(|| shape.centroid())
             .map(Point::into)?;
         Some(Region {
+            label: name.clone(),
             name,
             code,
             shape,
@@ -269,15 +274,27 @@ impl Geography {
         let bounds = outline.bounding_rect().unwrap_or(lonlat_bounds);
         let mut pieces = Vec::with_capacity(AREA_COUNT);
         bisect(&outline, AREA_COUNT, &mut pieces);
-        let areas: Vec<Region> = pieces
+        let mut areas: Vec<Region> = pieces
             .into_iter()
             .enumerate()
             .filter_map(|(i, shape)| {
                 Region::new(format!("Area {:02}", i + 1), format!("{:02}", i + 1), shape)
             })
             .collect();
+        let district_grid = Grid::new(bounds, &districts);
+        let district_at = |p: Coord<f64>| {
+            district_grid
+                .candidates(p)
+                .iter()
+                .copied()
+                .find(|&i| districts[i as usize].shape.contains(&Point(p)))
+        };
+        let labels = area_names::area_labels(&areas, &districts, &district_at);
+        for (area, label) in areas.iter_mut().zip(labels) {
+            area.label = label;
+        }
         Ok(Geography {
-            district_grid: Grid::new(bounds, &districts),
+            district_grid,
             area_grid: Grid::new(bounds, &areas),
             districts,
             areas,

@@ -131,14 +131,15 @@ fn ranked(
     let first = at.saturating_sub(height.saturating_sub(1));
     let span = model::span_of(ranking.iter().filter_map(|r| r.value));
     let width = usize::from(inner.width);
-    let name_w = width.saturating_sub(18).min(20);
+    // Names whole before long bars: an area is named by its districts.
+    let name_w = width.saturating_sub(14).min(24);
     let bar_w = width.saturating_sub(name_w + 10);
     let lines: Vec<Line> = ranking
         .iter()
         .skip(first)
         .take(height)
         .map(|r| {
-            let name: String = r.name.chars().take(name_w).collect();
+            let name = format::fit(&r.list_name(), name_w);
             let bar = r
                 .value
                 .map_or(0, |v| model::bar_len(metric, v, span, bar_w));
@@ -161,10 +162,7 @@ fn ranked(
 
 fn region_details(r: &RankedRegion, data: &FrameData, area: Rect, buf: &mut Buffer, theme: Theme) {
     let block = Block::bordered()
-        .title(Span::styled(
-            format!("{} ({})", r.name, r.code),
-            theme.title(),
-        ))
+        .title(Span::styled(r.title(), theme.title()))
         .border_style(theme.highlight());
     let inner = block.inner(area);
     block.render(area, buf);
