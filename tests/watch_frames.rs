@@ -68,3 +68,44 @@ fn an_idle_watch_makes_a_frame_only_when_something_changed() {
         .expect("a new bucket");
     assert_eq!(next.snapshot.at, t + 9_500);
 }
+
+/// Watermarks (issue 18.8b): with every source caught up, a moment is merged once all of
+/// them have delivered past it, not two seconds later; a down source would hold nobody
+/// back, a quiet one half a second. Over the sample's logs at 09:35, the records of the
+/// last two seconds are on screen with watermarks and not with the whole hold-back.
+#[test]
+fn watermarks_merge_sooner_than_the_hold_back() {
+    let sample = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/recordings/olympics-2012-sample"
+    ));
+    let cal = Calendar::new(chrono_tz::Asia::Hong_Kong);
+    let start = cal.parse_time("2012-08-07 09:00").expect("time");
+    let t = cal.parse_time("2012-08-07 09:35").expect("time");
+    let settings = validate(Config::default(), None).expect("settings");
+    let ui = UiState::new(Mode::Live, 60_000, chrono_tz::Asia::Hong_Kong);
+    let accepted = |watermarks: bool| {
+        let mut live = LiveFrames::connect(
+            vec![
+                Origin::Dir(sample.join("fs1")),
+                Origin::Dir(sample.join("fs2")),
+            ],
+            &settings,
+            start,
+            t,
+            None,
+        )
+        .expect("follow the sample's logs");
+        if !watermarks {
+            live.without_watermarks();
+        }
+        live.wait_for_backlog(Duration::from_secs(60));
+        live.frame(&frame_request(&ui, t, Some(start)))
+            .snapshot
+            .accepted
+    };
+    let (sooner, held) = (accepted(true), accepted(false));
+    // About 23 records a second at 09:35: the second and more between the hold-back
+    // and the watermark is tens of records.
+    assert!(sooner > held + 10, "{sooner} vs {held}");
+}

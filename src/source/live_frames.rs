@@ -30,9 +30,17 @@ use crate::recording::layout::Stream;
 /// Probe history read at start: one route-change window of 10-minute rounds.
 const PROBE_BACKFILL_MS: i64 = 24 * 3_600_000;
 
-/// New records make a new frame at most this often: twice a second keeps the screen
-/// fresh (the merge holds lines back 2 s anyway) for a few per cent of a core.
-const RECOMPUTE_ON_RECORDS: Duration = Duration::from_millis(500);
+/// How far behind a source's newest `recv` the merge stays: lines a server logs in
+/// nearly but not quite `recv` order (concurrent requests) still go in in order.
+const WATERMARK_MARGIN_MS: i64 = 200;
+/// A caught-up source that delivered nothing new for this long is taken to have had
+/// nothing more (its tail long poll answers within a few milliseconds of a write).
+const QUIET: Duration = Duration::from_millis(500);
+const QUIET_MS: i64 = 500;
+
+/// New records make a new frame at most this often: four times a second keeps the
+/// screen under a second behind (the freshness bench) for a few per cent of a core.
+const RECOMPUTE_ON_RECORDS: Duration = Duration::from_millis(250);
 
 /// The last frame computed, and what it was computed from.
 struct LastFrame {
@@ -46,6 +54,8 @@ struct Tracked {
     health: SourceHealth,
     caught_up: bool,
     probes_caught_up: bool,
+    /// When its newest feedback `recv` last moved on (received here).
+    advanced: Instant,
 }
 
 /// Live sources as the app loop's frame source.
@@ -59,8 +69,11 @@ pub struct LiveFrames {
     last: Option<LastFrame>,
     tz: Tz,
     from: i64,
-    /// Hold lines back this long behind the clock (0 for a one-off snapshot).
+    /// Hold lines back this long behind the clock at most (0 for a one-off snapshot).
     hold_back_ms: i64,
+    /// Whether sources' watermarks may settle the merge earlier than the hold-back
+    /// (off only to measure what they gain).
+    watermarks: bool,
     geography: Result<Arc<Geography>, String>,
 }
 
@@ -78,9 +91,15 @@ impl LiveFrames {
                 stream,
                 bytes,
             } => {
-                if let Err(e) = self.feed.add(source, stream, &bytes) {
-                    if let Some(s) = self.sources.get_mut(source) {
+                let before = self.feed.newest.get(source).copied().flatten();
+                let added = self.feed.add(source, stream, &bytes);
+                let moved = self.feed.newest.get(source).copied().flatten() != before;
+                if let Some(s) = self.sources.get_mut(source) {
+                    if let Err(e) = added {
                         s.health.last_error = Some(format!("recording: {e}"));
+                    }
+                    if moved {
+                        s.advanced = Instant::now();
                     }
                 }
             }
@@ -195,8 +214,40 @@ impl LiveFrames {
     /// judges the minutes that are now complete.
     fn catch_up(&mut self, now: i64) {
         self.drain();
-        self.feed.settle(now - self.hold_back_ms, now);
-        self.judge_minutes(now - self.hold_back_ms);
+        let settled = self.settled_until(now);
+        self.feed.settle(settled, now);
+        self.judge_minutes(settled);
+    }
+
+    /// The instant the merged stream is complete up to: every source that can still
+    /// deliver has delivered past it (its newest `recv`, less a margin for the few
+    /// milliseconds a server's log can be out of `recv` order). A source that is down
+    /// holds nobody back; one caught up but silent for [`QUIET`] holds the others back
+    /// by that long; one still reading its backlog by the whole hold-back. So the
+    /// screen is a fraction of a second behind, not the whole hold-back, and a server
+    /// whose clock runs behind still has its records merged in order while it sends.
+    fn settled_until(&self, now: i64) -> i64 {
+        if self.hold_back_ms == 0 {
+            return now;
+        }
+        let floor = now - self.hold_back_ms;
+        if !self.watermarks {
+            return floor;
+        }
+        let mut mark = now;
+        for (i, s) in self.sources.iter().enumerate() {
+            let quiet = s.advanced.elapsed() >= QUIET;
+            match (s.health.state, s.caught_up, self.feed.newest[i]) {
+                (SourceState::Down, ..) => {}
+                // Delivering: complete up to what it delivered (whatever its clock).
+                (_, true, Some(newest)) if !quiet => mark = mark.min(newest),
+                // Caught up and silent: its open long poll would have brought anything
+                // it had, so it holds the others back by the quiet time only.
+                (_, true, _) => mark = mark.min(now - QUIET_MS),
+                _ => return floor,
+            }
+        }
+        (mark - WATERMARK_MARGIN_MS).clamp(floor, now)
     }
 
     /// How much the engine has taken in: records, skipped lines and probe rounds.
@@ -309,6 +360,7 @@ impl LiveFrames {
                     },
                     caught_up: false,
                     probes_caught_up: false,
+                    advanced: Instant::now(),
                 })
                 .collect(),
             rules: settings.alerts,
@@ -317,6 +369,7 @@ impl LiveFrames {
             tz: settings.timezone,
             from,
             hold_back_ms: HOLD_BACK_MS,
+            watermarks: true,
         })
     }
 
@@ -326,6 +379,12 @@ impl LiveFrames {
         let catalog = self.feed.monitor().catalog();
         let channels: Vec<&str> = catalog.channels.names().collect();
         filter.check_names(&catalog.geo, &channels)
+    }
+
+    /// The whole hold-back always, as before watermarks: what the freshness bench
+    /// compares with.
+    pub fn without_watermarks(&mut self) {
+        self.watermarks = false;
     }
 
     /// For a one-off frame: every line read goes into the engine, none is held back.
