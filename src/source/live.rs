@@ -2,8 +2,9 @@
 //!
 //! Sources deliver at their own pace (a backlog in big chunks, then a trickle), and
 //! two feedback servers' records interleave. Lines wait in a heap keyed by `recv` and
-//! go into the engine once they are older than a short hold-back behind the clock, so
-//! the engine sees one ordered stream. A line that arrives later than that still goes
+//! go into the engine once the merge has settled past them (the sources' watermarks,
+//! at most a short hold-back behind the clock: `LiveFrames` decides), so the engine
+//! sees one ordered stream. A line that arrives later than that still goes
 //! in (the engine files it in its bucket); nothing is dropped. With `--record`, every
 //! line received is also appended to a recording directory, one tree per source.
 
@@ -19,7 +20,7 @@ use crate::engine::record::{MAX_LINE, Origin, parse_feedback, parse_probe};
 use crate::recording::decode::lines;
 use crate::recording::layout::{self, Stream};
 
-/// How long a line waits for earlier lines from other sources.
+/// The longest a line waits for earlier lines from other sources.
 pub const HOLD_BACK_MS: i64 = 2_000;
 
 /// A line waiting for its turn: (`recv`, arrival number, the line).
