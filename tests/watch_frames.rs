@@ -13,19 +13,14 @@ use peerscope::source::live_frames::LiveFrames;
 use peerscope::ui::request::frame_request;
 use peerscope::ui::state::{Mode, UiState};
 
-#[test]
-fn an_idle_watch_makes_a_frame_only_when_something_changed() {
+/// `watch` following the sample's two log trees from `start`, its clock at `t`.
+fn follow_sample(start: i64, t: i64) -> LiveFrames {
     let sample = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/recordings/olympics-2012-sample"
     ));
-    let cal = Calendar::new(chrono_tz::Asia::Hong_Kong);
-    let start = cal.parse_time("2012-08-07 08:00").expect("time");
-    // Half an hour after the logs end, so nothing new can arrive; just past a bucket
-    // boundary, so the next second is inside the same bucket.
-    let t = cal.parse_time("2012-08-07 11:30").expect("time") + 1_000;
     let settings = validate(Config::default(), None).expect("settings");
-    let mut live = LiveFrames::connect(
+    LiveFrames::connect(
         vec![
             Origin::Dir(sample.join("fs1")),
             Origin::Dir(sample.join("fs2")),
@@ -35,7 +30,17 @@ fn an_idle_watch_makes_a_frame_only_when_something_changed() {
         t,
         None,
     )
-    .expect("follow the sample's logs");
+    .expect("follow the sample's logs")
+}
+
+#[test]
+fn an_idle_watch_makes_a_frame_only_when_something_changed() {
+    let cal = Calendar::new(chrono_tz::Asia::Hong_Kong);
+    let start = cal.parse_time("2012-08-07 08:00").expect("time");
+    // Half an hour after the logs end, so nothing new can arrive; just past a bucket
+    // boundary, so the next second is inside the same bucket.
+    let t = cal.parse_time("2012-08-07 11:30").expect("time") + 1_000;
+    let mut live = follow_sample(start, t);
     live.wait_for_backlog(Duration::from_secs(60));
     let mut ui = UiState::new(Mode::Live, 60_000, chrono_tz::Asia::Hong_Kong);
     let first = live
@@ -75,27 +80,12 @@ fn an_idle_watch_makes_a_frame_only_when_something_changed() {
 /// last two seconds are on screen with watermarks and not with the whole hold-back.
 #[test]
 fn watermarks_merge_sooner_than_the_hold_back() {
-    let sample = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/recordings/olympics-2012-sample"
-    ));
     let cal = Calendar::new(chrono_tz::Asia::Hong_Kong);
     let start = cal.parse_time("2012-08-07 09:00").expect("time");
     let t = cal.parse_time("2012-08-07 09:35").expect("time");
-    let settings = validate(Config::default(), None).expect("settings");
     let ui = UiState::new(Mode::Live, 60_000, chrono_tz::Asia::Hong_Kong);
     let accepted = |watermarks: bool| {
-        let mut live = LiveFrames::connect(
-            vec![
-                Origin::Dir(sample.join("fs1")),
-                Origin::Dir(sample.join("fs2")),
-            ],
-            &settings,
-            start,
-            t,
-            None,
-        )
-        .expect("follow the sample's logs");
+        let mut live = follow_sample(start, t);
         if !watermarks {
             live.without_watermarks();
         }

@@ -94,13 +94,7 @@ fn v6_subnet(k: u32) -> u16 {
 fn district_points() -> Vec<Vec<(f64, f64)>> {
     use crate::engine::geography::Geography;
     use geo::{Contains, Coord, Point};
-    let geography = Geography::from_geojson(
-        include_str!("../../maps/hk-districts.geojson"),
-        "maps/hk-districts.geojson",
-        include_str!("../../maps/hk-outline.geojson"),
-        "maps/hk-outline.geojson",
-    )
-    .expect("the shipped map");
+    let geography = Geography::shipped();
     let halton = |mut i: u32, base: u32| {
         let (mut f, mut r) = (1.0, 0.0);
         while i > 0 {
@@ -187,12 +181,7 @@ mod tests {
     #[test]
     fn a_districts_peers_spread_over_its_land() {
         use crate::engine::geography::Geography;
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let map = Geography::load(
-            &root.join("maps/hk-districts.geojson"),
-            &root.join("maps/hk-outline.geojson"),
-        )
-        .expect("the shipped map");
+        let map = Geography::shipped();
         let mut geo = IpGeo::empty();
         geo.extend_from_csv(&ip_geo_csv()).expect("valid table");
         let sha_tin = DISTRICTS

@@ -118,12 +118,7 @@ mod shipped {
     /// area around it, and nearly every name is told apart from the others.
     #[test]
     fn the_shipped_areas_are_named_by_their_districts() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let g = Geography::load(
-            &root.join("maps/hk-districts.geojson"),
-            &root.join("maps/hk-outline.geojson"),
-        )
-        .expect("the shipped map");
+        let g = Geography::shipped();
         let districts: Vec<&str> = g.districts.iter().map(|d| d.name.as_str()).collect();
         for a in &g.areas {
             let names = a.label.trim_end_matches(|c: char| " NSEW".contains(c));

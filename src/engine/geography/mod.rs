@@ -305,6 +305,18 @@ impl Geography {
         })
     }
 
+    /// The map shipped in `maps/`, built into the binary: the simulator's address plan
+    /// is laid out on it, and tests read it.
+    pub fn shipped() -> Geography {
+        Geography::from_geojson(
+            include_str!("../../../maps/hk-districts.geojson"),
+            "maps/hk-districts.geojson",
+            include_str!("../../../maps/hk-outline.geojson"),
+            "maps/hk-outline.geojson",
+        )
+        .expect("the shipped map is valid (a test loads it)")
+    }
+
     /// Projects a latitude and longitude.
     pub fn project(&self, lat: f64, lon: f64) -> Coord<f64> {
         Coord {
@@ -469,12 +481,7 @@ mod tests {
     use geo::Intersects;
 
     fn hong_kong() -> Geography {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        Geography::load(
-            &root.join("maps/hk-districts.geojson"),
-            &root.join("maps/hk-outline.geojson"),
-        )
-        .expect("maps")
+        Geography::shipped()
     }
 
     /// A small deterministic generator for test points.
