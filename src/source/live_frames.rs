@@ -35,8 +35,8 @@ const PROBE_BACKFILL_MS: i64 = 24 * 3_600_000;
 const WATERMARK_MARGIN_MS: i64 = 200;
 /// A caught-up source that delivered nothing new for this long is taken to have had
 /// nothing more (its tail long poll answers within a few milliseconds of a write).
-const QUIET: Duration = Duration::from_millis(500);
 const QUIET_MS: i64 = 500;
+const QUIET: Duration = Duration::from_millis(QUIET_MS.unsigned_abs());
 
 /// New records make a new frame at most this often: four times a second keeps the
 /// screen under a second behind (the freshness bench) for a few per cent of a core.
