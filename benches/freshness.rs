@@ -58,6 +58,16 @@ fn start_serve(dir: &std::path::Path) -> (Child, String) {
     (child, addr)
 }
 
+/// POSTs a body of records to `addr`; the bench is void if one fails.
+fn post(client: &reqwest::blocking::Client, addr: &str, body: String) {
+    let ok = client
+        .post(format!("http://{addr}/v1/feedback"))
+        .body(body)
+        .send()
+        .is_ok_and(|r| r.status().is_success());
+    assert!(ok, "a POST failed");
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -90,12 +100,7 @@ fn post_load(
                 m.insert(s, t);
             }
         }
-        let ok = client
-            .post(format!("http://{addr}/v1/feedback"))
-            .body(body)
-            .send()
-            .is_ok_and(|r| r.status().is_success());
-        assert!(ok, "a POST failed");
+        post(&client, addr, body);
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
         seq += 10;
     }
@@ -295,12 +300,7 @@ fn post_to_screen(watermarks: bool) -> (f64, f64, usize) {
                     let body: String = (seq..seq + 10)
                         .map(|s| record_of(&peer, s) + "\n")
                         .collect();
-                    let ok = client
-                        .post(format!("http://{addr}/v1/feedback"))
-                        .body(body)
-                        .send()
-                        .is_ok_and(|r| r.status().is_success());
-                    assert!(ok, "a POST failed");
+                    post(&client, &addr, body);
                     // Counted once acknowledged: the server has stamped and stored them.
                     let total = count.fetch_add(10, Ordering::SeqCst) + 10;
                     if let Ok(mut s) = sends.lock() {

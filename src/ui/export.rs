@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::engine::geography::Layer;
-use crate::engine::probes::snapshot::format_as_path;
+use crate::engine::probes::snapshot::{Comparison, format_as_path};
 use crate::engine::query::metric::Metric;
 
 use super::format;
@@ -141,26 +141,20 @@ fn probes_csv(data: &FrameData, time: &dyn Fn(i64) -> String, out: &mut String) 
         for r in &p.rows {
             for (probe, c) in p.probes.iter().zip(&r.cells) {
                 let Some(c) = c else { continue };
-                let _ = writeln!(
-                    out,
-                    "latest,{},{},{},{},{metric},{},{}",
-                    time(p.now),
-                    quote(&r.dest),
-                    quote(&r.group),
-                    quote(probe),
-                    c.value,
-                    c.comparison.map_or("", |c| c.label())
-                );
-                if let Some(usual) = c.usual {
+                let mut row = |section: &str, value: f64, against: Option<Comparison>| {
                     let _ = writeln!(
                         out,
-                        "usual,{},{},{},{},{metric},{usual},{}",
+                        "{section},{},{},{},{},{metric},{value},{}",
                         time(p.now),
                         quote(&r.dest),
                         quote(&r.group),
                         quote(probe),
-                        c.vs_usual.map_or("", |c| c.label())
+                        against.map_or("", Comparison::label)
                     );
+                };
+                row("latest", c.value, c.comparison);
+                if let Some(usual) = c.usual {
+                    row("usual", usual, c.vs_usual);
                 }
             }
         }

@@ -245,13 +245,12 @@ fn readout(
     };
     let mut parts = Vec::new();
     if series.len() > 1 {
-        parts.push(format!("▏{time} {}:", metric.info().short));
         for (name, points) in series {
             if let Some(p) = points.get(index) {
                 parts.push(format!("{name} {}", show(metric, p)));
             }
         }
-        return parts.join(" · ").replacen(": · ", ": ", 1);
+        return format!("▏{time} {}: {}", metric.info().short, parts.join(" · "));
     }
     let point = &data.snapshot.timeline[index];
     let usual = model::baseline_at(data, metric, point.at, step)
