@@ -309,7 +309,9 @@ pub fn jump_alert(
         return AlertJump::Nothing;
     }
     let beyond = if forward {
-        data.next_alert.clone().filter(|a| a.at > to)
+        // Not fired by the clock, so not among the alerts shown, even if it started
+        // inside the range.
+        data.next_alert.clone()
     } else {
         data.alerts.iter().rfind(|a| a.at < from).cloned()
     };
