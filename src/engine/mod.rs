@@ -9,11 +9,13 @@
 //! - [`geography`]: IP location and the map;
 //! - [`probes`]: probe paths, their series and route-change scores;
 //! - [`alerts`]: rules over one-minute points;
+//! - [`explain`]: which cells hold a change from a baseline;
 //! - [`calendar`]: days and clock times in the configured zone.
 
 pub mod aggregate;
 pub mod alerts;
 pub mod calendar;
+pub mod explain;
 pub mod geography;
 pub mod monitor;
 pub mod observe;
