@@ -254,7 +254,7 @@ fn num(c: &Cell) -> Option<f64> {
     match c {
         Cell::Num(v, _) => *v,
         Cell::Int(n) => Some(*n as f64),
-        Cell::Text(_) => None,
+        Cell::Text(_) | Cell::Missing => None,
     }
 }
 

@@ -79,7 +79,7 @@ fn num(c: &Cell) -> Option<f64> {
         Cell::Num(v, _) => *v,
         #[allow(clippy::cast_precision_loss)]
         Cell::Int(n) => Some(*n as f64),
-        Cell::Text(_) => None,
+        Cell::Text(_) | Cell::Missing => None,
     }
 }
 

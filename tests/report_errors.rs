@@ -342,7 +342,7 @@ fn values_outside_their_domain_are_exit_2() {
         (vec!["report", s, "--threads", "0"], "0 is not in 1..=1024"),
         (
             vec!["report", s, "--metric", "loss_fwd"],
-            "required arguments were not provided",
+            "--metric needs --probes or --explain",
         ),
         (
             vec![

@@ -31,6 +31,9 @@ fn the_documented_command_reproduces_the_sample_byte_for_byte() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(repo.join("recordings/README.md")).expect("README");
     assert!(readme.contains("--scale 0.1 --malformed 0.0002 --gzip-level 9"));
+    // The injected fault whose explanation the README walks through.
+    let fault = "isp=PCCW,channel=main,from=2012-08-07 09:05,minutes=15,stall=0.25";
+    assert!(readme.contains(&format!("--fault \"{fault}\"")));
     let out = tempfile::tempdir().expect("tempdir");
     let status = Command::new(env!("CARGO_BIN_EXE_peerscope"))
         .current_dir(repo)
@@ -44,7 +47,14 @@ fn the_documented_command_reproduces_the_sample_byte_for_byte() {
             "--scale",
             "0.1",
         ])
-        .args(["--malformed", "0.0002", "--gzip-level", "9"])
+        .args([
+            "--malformed",
+            "0.0002",
+            "--gzip-level",
+            "9",
+            "--fault",
+            fault,
+        ])
         .status()
         .expect("run simulate");
     assert!(status.success());

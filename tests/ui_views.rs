@@ -615,3 +615,49 @@ fn probes_own_history_and_grouped_route_changes() {
     assert_eq!(row.matches("++").count(), 8, "{row}");
     insta::assert_snapshot!("probes_vs_usual_80x24", screen);
 }
+
+/// View 7 on the sample's injected fault (PCCW × main stalling from 09:05): continuity
+/// at 09:12 against the hour before names the pair, the cause's row filters every view.
+#[test]
+fn explain_locates_the_injected_fault_and_enter_filters_to_it() {
+    use peerscope::ui::keys::Action;
+    use peerscope::ui::update::update;
+    let t = Calendar::new(tz())
+        .parse_time("2012-08-07 09:12")
+        .expect("time");
+    let mut ui = ui_for(View::Explain);
+    ui.metric = peerscope::engine::query::metric::Metric::ALL
+        .iter()
+        .position(|m| m.info().key == "continuity")
+        .expect("continuity");
+    let data = sample_frame_at(&ui, t);
+    let e = data.explanation.as_ref().expect("an explanation");
+    assert_eq!(
+        e.contributors
+            .iter()
+            .map(peerscope::engine::explain::Contributor::name)
+            .collect::<Vec<_>>(),
+        ["PCCW × main"]
+    );
+    for size in SIZES {
+        insta::assert_snapshot!(
+            format!("explain_fault_{}x{}", size.0, size.1),
+            text(&data, &ui, size)
+        );
+    }
+    insta::assert_debug_snapshot!(
+        "explain_fault_colour_80x24",
+        draw(&data, &ui, (80, 24), Palette::Full).backend().buffer()
+    );
+    update(&mut ui, Action::Enter, Some(&data));
+    assert_eq!(ui.filter.isps.iter().collect::<Vec<_>>(), ["PCCW"]);
+    assert_eq!(ui.filter.channels.iter().collect::<Vec<_>>(), ["main"]);
+    assert!(ui.filter.districts.is_empty() && ui.filter.areas.is_empty());
+    // The day before has no data in a three-hour recording: said so, not guessed.
+    update(&mut ui, Action::ToggleBasis, Some(&data));
+    ui.filter = peerscope::engine::query::filter::Filter::default();
+    let data = sample_frame_at(&ui, t);
+    let e = data.explanation.as_ref().expect("an explanation");
+    assert_eq!(e.verdict, peerscope::engine::explain::Verdict::NoBaseline);
+    assert!(text(&data, &ui, (80, 24)).contains("no baseline to compare with"));
+}

@@ -55,6 +55,7 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
         settings.timezone,
     );
     ui.filter = args.view.initial_filter()?;
+    args.view.apply_metric(&mut ui)?;
     // ISPs and districts now; channels once the recording or the sources are read.
     frames.check_filter(&ui.filter).map_err(UsageError)?;
     ui.set_speed(args.speed);

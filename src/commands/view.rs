@@ -5,14 +5,15 @@ use std::path::PathBuf;
 
 use crate::cli::UsageError;
 use crate::engine::query::filter::Filter;
+use crate::engine::query::metric::Metric;
 use crate::ui::frame::{MIN_HEIGHT, MIN_WIDTH};
-use crate::ui::state::View;
+use crate::ui::state::{UiState, View};
 
 /// Flags shared by `replay` and `watch`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ViewArgs {
     /// Render one frame of VIEW as plain text to stdout and exit (overview, timeline,
-    /// histogram, district, map, probes)
+    /// histogram, district, map, probes, explain)
     #[arg(long, value_name = "VIEW")]
     pub snapshot: Option<String>,
     /// Size of the --snapshot frame
@@ -25,6 +26,10 @@ pub struct ViewArgs {
     /// Filter for the --snapshot frame or the start, e.g. isp=PCCW,channel=main
     #[arg(long, value_name = "TERMS")]
     pub filter: Option<String>,
+    /// The metric in focus (Timeline, maps, Explain): online, new_peers, up, down,
+    /// contribution, p2p_share, startup_p50, startup_p90, continuity, qoe
+    #[arg(long, value_name = "METRIC")]
+    pub metric: Option<String>,
     /// Redraws per second at most
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub fps: u32,
@@ -41,7 +46,7 @@ impl ViewArgs {
         };
         let view = View::from_name(name).ok_or_else(|| {
             UsageError(format!(
-                "unknown view {name:?} for --snapshot (overview, timeline, histogram, district, map, probes)"
+                "unknown view {name:?} for --snapshot (overview, timeline, histogram, district, map, probes, explain)"
             ))
         })?;
         let size = self
@@ -59,6 +64,22 @@ impl ViewArgs {
             .into());
         }
         Ok(Some((view, size.0, size.1)))
+    }
+
+    /// Puts the `--metric` in focus, checked.
+    pub fn apply_metric(&self, ui: &mut UiState) -> anyhow::Result<()> {
+        let Some(key) = &self.metric else {
+            return Ok(());
+        };
+        let metric = Metric::from_key(key).ok_or_else(|| {
+            let keys: Vec<&str> = Metric::ALL.iter().map(|m| m.info().key).collect();
+            UsageError(format!(
+                "--metric {key:?}: expected one of {}",
+                keys.join(", ")
+            ))
+        })?;
+        ui.metric = Metric::ALL.iter().position(|m| *m == metric).unwrap_or(0);
+        Ok(())
     }
 
     pub fn initial_filter(&self) -> anyhow::Result<Filter> {

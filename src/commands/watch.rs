@@ -97,6 +97,7 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
         settings.timezone,
     );
     ui.filter = args.view.initial_filter()?;
+    args.view.apply_metric(&mut ui)?;
     // ISPs and districts now; channels once the recording or the sources are read.
     frames.check_filter(&ui.filter).map_err(UsageError)?;
 

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::explain::Target;
 use crate::engine::query::metric::Metric;
 use crate::engine::query::snapshot::Point;
 
@@ -75,6 +76,17 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// What an explanation of it explains (a stale source is no change in the figures).
+    pub fn target(self) -> Option<Target> {
+        match self {
+            AlertKind::LowQoe => Some(Target::Qoe),
+            AlertKind::LowContinuity => Some(Target::Continuity),
+            AlertKind::SlowStartup => Some(Target::Startup),
+            AlertKind::FlashCrowd => Some(Target::Online),
+            AlertKind::StaleSource => None,
+        }
+    }
+
     /// A word for a marker on a chart.
     pub fn short(self) -> &'static str {
         match self {
@@ -113,6 +125,9 @@ pub struct Alert {
     pub rise_min: u32,
     /// Still holding at the last point.
     pub active: bool,
+    /// Where it is: the explanation's one line ("71 % HKBN × Sha Tin"), when a frame
+    /// source has worked it out.
+    pub cause: Option<String>,
 }
 
 impl Alert {
@@ -206,6 +221,7 @@ pub fn stale_source(rules: &AlertRules, lag_ms: Option<i64>, now: i64) -> Option
         threshold: rules.source_stale_s as f64,
         rise_min: 0,
         active: true,
+        cause: None,
     })
 }
 
@@ -291,6 +307,7 @@ impl AlertLog {
                     threshold: *threshold,
                     rise_min: *rise_min,
                     active: true,
+                    cause: None,
                 });
             }
         }

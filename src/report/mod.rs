@@ -1,6 +1,7 @@
 //! `peerscope report`: daily, per-minute and per-ISP tables from a recording (DESIGN §8).
 
 pub mod analysis;
+pub mod explain;
 pub mod figures;
 pub mod output;
 pub mod probes;
@@ -47,14 +48,18 @@ pub struct ReportArgs {
     /// The probe table instead: median of --metric per path, destinations × probes
     #[arg(long)]
     pub probes: bool,
-    /// Probe metric for --probes: rtt, loss_fwd, loss_rev, reorder_fwd, reorder_rev
-    #[arg(
-        long,
-        default_value = "rtt",
-        value_name = "METRIC",
-        requires = "probes"
-    )]
-    pub metric: String,
+    /// Which cells hold the change of --metric in the window ending at TIME (local
+    /// time of the configured zone), against --baseline
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["probes", "by", "day"])]
+    pub explain: Option<String>,
+    /// With --explain: hour (the hour before, default), day (the same time the day
+    /// before), FROM..TO, or another recording's directory (same time of day)
+    #[arg(long, value_name = "BASELINE", requires = "explain")]
+    pub baseline: Option<String>,
+    /// With --probes: rtt (default), loss_fwd, loss_rev, reorder_fwd, reorder_rev; with
+    /// --explain: qoe (default), continuity, startup, online, up, down
+    #[arg(long, value_name = "METRIC")]
+    pub metric: Option<String>,
     /// Worker threads for reading minute files, 1 to 1024 (default: all cores)
     #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     pub threads: Option<usize>,
@@ -87,8 +92,15 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
     if args.probes {
         return run_probes(args, settings, &recording, day);
     }
+    if args.metric.is_some() && args.explain.is_none() {
+        return Err(UsageError("--metric needs --probes or --explain".into()).into());
+    }
     if recording.feedback.is_empty() {
         return Err(UsageError(crate::recording::scan::no_recording_in(&args.dir)).into());
+    }
+    if let Some(time) = &args.explain {
+        let explained = explain::run(args, settings, recording, time, &filter)?;
+        return print_explanation(&explained, args.format);
     }
     // Database coordinates are placed on the map's districts; without a map they stay
     // Unknown (the table's own districts do not need it).
@@ -134,10 +146,10 @@ fn run_probes(
     recording: &Recording,
     day: Option<crate::engine::calendar::Day>,
 ) -> anyhow::Result<()> {
-    let metric = ProbeMetric::from_name(&args.metric).ok_or_else(|| {
+    let name = args.metric.as_deref().unwrap_or("rtt");
+    let metric = ProbeMetric::from_name(name).ok_or_else(|| {
         UsageError(format!(
-            "--metric {:?}: expected rtt, loss_fwd, loss_rev, reorder_fwd or reorder_rev",
-            args.metric
+            "--metric {name:?}: expected rtt, loss_fwd, loss_rev, reorder_fwd or reorder_rev"
         ))
     })?;
     if args.filter.is_some() {
@@ -160,11 +172,37 @@ fn run_probes(
     print_table(&table, args.format, &skipped)
 }
 
+/// An explanation: the table with a heading line that says what was compared (text),
+/// or the JSON document with the comparison beside its rows; CSV holds the rows only.
+fn print_explanation(e: &explain::Explained, format: Format) -> anyhow::Result<()> {
+    let rendered = e.table.render(format, &e.skipped);
+    let text = match format {
+        Format::Table => format!("{}\n{rendered}", e.heading),
+        Format::Csv => rendered,
+        Format::Json => {
+            let mut doc: serde_json::Value =
+                serde_json::from_str(&rendered).context("explanation JSON")?;
+            if let (Some(doc), Some(summary)) = (doc.as_object_mut(), e.summary.as_object()) {
+                for (k, v) in summary {
+                    doc.insert(k.clone(), v.clone());
+                }
+            }
+            let mut s = serde_json::to_string_pretty(&doc).context("explanation JSON")?;
+            s.push('\n');
+            s
+        }
+    };
+    write_out(&text, format, &e.skipped)
+}
+
 /// Writes the table to stdout (a reader that went away, `| head`, is not an error);
 /// the skipped-lines summary goes to stderr for CSV, and damaged files are named on
 /// stderr for the formats whose footer cannot hold them.
 fn print_table(table: &Table, format: Format, skipped: &Skipped) -> anyhow::Result<()> {
-    let text = table.render(format, skipped);
+    write_out(&table.render(format, skipped), format, skipped)
+}
+
+fn write_out(text: &str, format: Format, skipped: &Skipped) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {

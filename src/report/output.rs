@@ -16,6 +16,8 @@ pub enum Cell {
     Int(i64),
     /// A figure with the decimals the text table shows; `None` when undefined.
     Num(Option<f64>, usize),
+    /// Nothing in this column for this row (JSON null).
+    Missing,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -37,7 +39,7 @@ impl Cell {
             Cell::Text(s) => s.clone(),
             Cell::Int(n) => n.to_string(),
             Cell::Num(Some(x), d) => format!("{x:.d$}"),
-            Cell::Num(None, _) => "-".into(),
+            Cell::Num(None, _) | Cell::Missing => "-".into(),
         }
     }
 
@@ -49,7 +51,7 @@ impl Cell {
             Cell::Text(s) => s.clone(),
             Cell::Int(n) => n.to_string(),
             Cell::Num(Some(x), _) => precise(*x),
-            Cell::Num(None, _) => String::new(),
+            Cell::Num(None, _) | Cell::Missing => String::new(),
         }
     }
 
@@ -58,7 +60,7 @@ impl Cell {
             Cell::Text(s) => Value::String(s.clone()),
             Cell::Int(n) => json!(n),
             Cell::Num(Some(x), _) => json!(x),
-            Cell::Num(None, _) => Value::Null,
+            Cell::Num(None, _) | Cell::Missing => Value::Null,
         }
     }
 }
@@ -126,10 +128,13 @@ impl Table {
         for (r, row) in cells.iter().zip(&self.rows) {
             line(
                 &mut out,
-                &mut r
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| (widths[i], s.clone(), !matches!(row[i], Cell::Text(_)))),
+                &mut r.iter().enumerate().map(|(i, s)| {
+                    (
+                        widths[i],
+                        s.clone(),
+                        matches!(row[i], Cell::Int(_) | Cell::Num(..)),
+                    )
+                }),
             );
         }
         let _ = writeln!(out, "-- {} rows; {skipped}", self.rows.len());

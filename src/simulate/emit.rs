@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use super::faults::{self, Effect};
 use super::olympics::{CHANNELS, FLASH_TROUBLE, NATS, OSES, PLAYERS, Population, User, View};
 use super::rng::{Rng, mix};
 use crate::engine::record::fields::F;
@@ -67,6 +68,7 @@ enum Step<'a> {
         view: &'a View,
         user: &'a User,
         seq: u64,
+        effect: Effect,
     },
     MinuteDone(i64),
 }
@@ -99,6 +101,7 @@ fn walk(pop: &Population, seed: u64, from: i64, to: i64, mut step: impl FnMut(&m
         let mut rng = Rng::new(seed, 0x5EED_0000 ^ minute as u64);
         for e in &events {
             let view = &pop.views[e.view];
+            let user = &pop.users[view.user as usize];
             let s = &mut seq[view.user as usize];
             let this_seq = *s;
             *s += 1;
@@ -107,8 +110,9 @@ fn walk(pop: &Population, seed: u64, from: i64, to: i64, mut step: impl FnMut(&m
                 Step::Record {
                     event: e,
                     view,
-                    user: &pop.users[view.user as usize],
+                    user,
                     seq: this_seq,
+                    effect: faults::effect(&pop.faults, user, view, e.at),
                 },
             );
         }
@@ -133,9 +137,10 @@ pub fn each_record(pop: &Population, seed: u64, from: i64, to: i64, mut f: impl 
             view,
             user,
             seq,
+            effect,
         } = step
         {
-            let mut body = record_body(rng, event, view, user, seq);
+            let mut body = record_body(rng, event, view, user, seq, effect);
             body.push(b'}');
             f(PeerRecord {
                 at: event.at,
@@ -164,6 +169,7 @@ pub fn sweep(
             view: v,
             user,
             seq: this_seq,
+            effect,
         } => {
             #[allow(clippy::cast_possible_truncation)]
             let recv = e.at + rng.lognormal(80.0, 0.7).min(3000.0) as i64;
@@ -179,7 +185,7 @@ pub fn sweep(
                 ));
                 totals.duplicates += 1;
             }
-            let body = record_body(rng, e, v, user, this_seq);
+            let body = record_body(rng, e, v, user, this_seq, effect);
             for (srv, recv) in copies {
                 if recv >= to {
                     // The recording ends at `to` by the servers' clocks.
@@ -288,7 +294,14 @@ fn report_time(v: &View, k: i64) -> i64 {
 
 /// The keys come from the record schema's table, in its (the canonical) order, so the
 /// lines take the log reader's shortest road.
-fn record_body(rng: &mut Rng, e: &Event, v: &View, user: &User, seq: u64) -> Vec<u8> {
+fn record_body(
+    rng: &mut Rng,
+    e: &Event,
+    v: &View,
+    user: &User,
+    seq: u64,
+    effect: Effect,
+) -> Vec<u8> {
     let mut b = Vec::with_capacity(400);
     b.extend_from_slice(b"{\"v\":1");
     push_text(&mut b, F::Peer, user.peer.as_bytes());
@@ -315,7 +328,7 @@ fn record_body(rng: &mut Rng, e: &Event, v: &View, user: &User, seq: u64) -> Vec
         bitrate * 0.75
     } else {
         bitrate
-    };
+    } * effect.bitrate;
     match e.kind {
         Kind::Report(k) => {
             let period = 30.0;
@@ -328,11 +341,13 @@ fn record_body(rng: &mut Rng, e: &Event, v: &View, user: &User, seq: u64) -> Vec
             } else {
                 0.03
             };
-            let stall = if rng.chance(stall_chance) {
+            let chance_stall = if rng.chance(stall_chance) {
                 (rng.uniform(0.5, 12.0) * 10.0).round() / 10.0
             } else {
                 0.0
             };
+            // A fault's stall adds to the chance one, within the period.
+            let stall = (chance_stall + (effect.stall * period * 10.0).round() / 10.0).min(period);
             for (f, value) in [
                 (F::UpKbps, up),
                 (F::DownKbps, down),
@@ -347,7 +362,8 @@ fn record_body(rng: &mut Rng, e: &Event, v: &View, user: &User, seq: u64) -> Vec
             push_key(&mut b, F::StartupMs);
             if k == 1 {
                 #[allow(clippy::cast_possible_truncation)]
-                let startup = rng.lognormal(if v.crowd { 6000.0 } else { 2500.0 }, 0.6) as i64;
+                let startup = (rng.lognormal(if v.crowd { 6000.0 } else { 2500.0 }, 0.6)
+                    * effect.startup) as i64;
                 push_int(&mut b, startup);
             } else {
                 b.extend_from_slice(b"null");

@@ -2,6 +2,7 @@
 //! directory (two feedback servers' trees by default), deterministic for a seed.
 
 pub mod emit;
+pub mod faults;
 pub mod live;
 pub mod olympics;
 pub mod plan;
@@ -19,6 +20,7 @@ use crate::config::Settings;
 use crate::engine::calendar::Calendar;
 
 use emit::{EmitKnobs, sweep};
+use faults::Fault;
 use olympics::{DAY_MS, DAYS, EVENT_START_MS, Knobs, PEAK, USERS, population};
 use writer::{Layout, with_writers};
 
@@ -90,6 +92,11 @@ pub struct SimulateArgs {
     /// Leave out the probes stream (8 probes × 43 destinations, a round every 10 min)
     #[arg(long)]
     pub no_probes: bool,
+    /// Degrade a combination for a span, e.g. "isp=HKBN,district=Sha Tin,from=2012-08-07
+    /// 09:31,minutes=12,stall=0.2" (also bitrate=, startup=, drop=); repeatable. The
+    /// recording gets the list as faults.json at its root
+    #[arg(long, value_name = "SPEC")]
+    pub fault: Vec<String>,
     /// Write the IP-location table matching the simulator's address plan to FILE and exit
     #[arg(long, value_name = "FILE")]
     pub write_ip_geo: Option<PathBuf>,
@@ -179,7 +186,14 @@ pub fn run(args: &SimulateArgs, settings: &Settings) -> anyhow::Result<()> {
     )
     .unwrap_or(0);
     let started = Instant::now();
-    let pop = population(knobs, first_day..last_day);
+    let faults = args
+        .fault
+        .iter()
+        .map(|text| Fault::parse(text, &cal).map_err(|e| usage(format!("--fault {text:?}: {e}"))))
+        .collect::<anyhow::Result<Vec<Fault>>>()?;
+    let mut pop = population(knobs, first_day..last_day);
+    faults::apply_drops(&mut pop, &faults);
+    pop.faults = faults;
     if let Some(target) = &args.target {
         let report = live::run_live(
             &pop,
@@ -232,6 +246,11 @@ pub fn run(args: &SimulateArgs, settings: &Settings) -> anyhow::Result<()> {
         };
         (totals, probes)
     })?;
+    if !pop.faults.is_empty() {
+        let path = out.join("faults.json");
+        std::fs::write(&path, faults::ground_truth(&pop.faults, &cal))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let secs = started.elapsed().as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
     let rate = totals.records as f64 / secs.max(1e-9);

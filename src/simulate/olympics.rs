@@ -65,6 +65,10 @@ pub const OSES: [&str; 5] = ["win7", "winxp", "macos", "android", "ios"];
 pub struct User {
     pub peer: String,
     pub ip: String,
+    /// Index into the plan's ISPs (`ISPS.len()`: an unlisted network) and districts
+    /// (`u8::MAX` for an unlisted network): what a fault matches.
+    pub isp: u8,
+    pub district: u8,
     pub first_day: u8,
     pub favourite_channel: u8,
     pub nat: u8,
@@ -97,6 +101,8 @@ pub struct Knobs {
 pub struct Population {
     pub users: Vec<User>,
     pub views: Vec<View>,
+    /// Injected faults (`simulate --fault`), none by default.
+    pub faults: Vec<super::faults::Fault>,
 }
 
 pub fn population(k: Knobs, days: std::ops::Range<usize>) -> Population {
@@ -114,7 +120,11 @@ pub fn population(k: Knobs, days: std::ops::Range<usize>) -> Population {
         earlier += new_today.len();
     }
     views.sort_by_key(|v| (v.start, v.id));
-    Population { users, views }
+    Population {
+        users,
+        views,
+        faults: Vec::new(),
+    }
 }
 
 fn make_users(k: Knobs) -> Vec<User> {
@@ -151,22 +161,25 @@ fn make_users(k: Knobs) -> Vec<User> {
         .enumerate()
         .map(|(i, first_day)| {
             let isp = isp_pick.pick(&mut rng);
-            let ip = if isp == ISPS.len() {
+            let (ip, district) = if isp == ISPS.len() {
                 unlisted_n += 1;
-                unlisted(unlisted_n).to_string()
+                (unlisted(unlisted_n).to_string(), u8::MAX)
             } else {
                 let d = district_pick.pick(&mut rng);
                 let n = seen[isp][d];
                 seen[isp][d] += 1;
-                if isp <= 1 && rng.chance(IPV6_SHARE) {
+                let ip = if isp <= 1 && rng.chance(IPV6_SHARE) {
                     ipv6(isp, d, n).to_string()
                 } else {
                     ipv4(isp, d, n).to_string()
-                }
+                };
+                (ip, small(d))
             };
             User {
                 peer: format!("p{:016x}", mix(salt ^ i as u64)),
                 ip,
+                isp: small(isp),
+                district,
                 first_day,
                 favourite_channel: small(channel_pick.pick(&mut rng)),
                 nat: small(nat_pick.pick(&mut rng)),

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 
 use crate::engine::alerts::{Alert, AlertRules};
+use crate::engine::explain::Explanation;
 use crate::engine::geography::Geography;
+use crate::engine::monitor::ExplainQuery;
 use crate::engine::probes::snapshot::{ProbeQuery, ProbeSnapshot};
 use crate::engine::query::snapshot::{Query, Snapshot};
 pub use crate::source::health::{SourceHealth, SourceState};
@@ -41,6 +43,8 @@ pub struct FrameData {
     pub tz: Tz,
     /// The map for views 4 and 5, or why there is none.
     pub geography: Result<Arc<Geography>, String>,
+    /// View 7: where the change of the metric in focus is, when asked.
+    pub explanation: Option<Explanation>,
 }
 
 impl FrameRequest {
@@ -50,6 +54,12 @@ impl FrameRequest {
         let mut r = self.clone();
         r.query.now = now;
         r.probes.now = now;
+        if let Some(e) = &mut r.explain {
+            // A moment the cursor holds stays; "now" follows the clock.
+            if e.moment == self.query.now {
+                e.moment = now;
+            }
+        }
         r
     }
 }
@@ -66,6 +76,8 @@ pub struct FrameRequest {
     pub query: Query,
     /// What view 6 shows: the metric, the open destination over the timeline's range.
     pub probes: ProbeQuery,
+    /// View 7: the change to explain.
+    pub explain: Option<ExplainQuery>,
     /// History the engine must hold behind the clock.
     pub lookback_ms: i64,
 }

@@ -20,12 +20,14 @@ use crate::config::Settings;
 use crate::engine::aggregate::tiers::{FINEST_BUCKET_MS, MINUTES_KEPT_MS};
 use crate::engine::alerts::{Alert, AlertLog, AlertRules, stale_source};
 use crate::engine::calendar::MINUTE_MS;
+use crate::engine::explain::explain;
 use crate::engine::geography::Geography;
 use crate::engine::monitor::Monitor;
 use crate::engine::probes::ProbeBook;
 use crate::engine::query::filter::Filter;
 use crate::geodata::{load_geography, load_ip_geo};
 use crate::recording::layout::Stream;
+use crate::source::causes::AlertCauses;
 
 /// Probe history read at start: one route-change window of 10-minute rounds.
 const PROBE_BACKFILL_MS: i64 = 24 * 3_600_000;
@@ -66,6 +68,8 @@ pub struct LiveFrames {
     rules: AlertRules,
     /// The service's alerts over the minutes received.
     alerts: AlertLog,
+    /// Where each alert's change is.
+    causes: AlertCauses,
     last: Option<LastFrame>,
     tz: Tz,
     from: i64,
@@ -192,16 +196,13 @@ impl FrameSource for LiveFrames {
             return Some(self.compute(request));
         }
         let (health, alerts) = self.health_and_alerts(now);
+        let last = self.last.as_mut()?;
         if health == last.data.sources && alerts == last.data.alerts {
             return None;
         }
-        let mut data = last.data.clone();
-        data.sources = health;
-        data.alerts = alerts;
-        if let Some(last) = &mut self.last {
-            last.data = data.clone();
-        }
-        Some(data)
+        last.data.sources = health;
+        last.data.alerts = alerts;
+        Some(last.data.clone())
     }
 
     fn span(&self) -> (Option<i64>, Option<i64>) {
@@ -260,9 +261,12 @@ impl LiveFrames {
     }
 
     /// Each source's state, lag and bytes at `now`, and the alerts as of `now` (a
-    /// source silent for too long is one).
-    fn health_and_alerts(&self, now: i64) -> (Vec<SourceHealth>, Vec<Alert>) {
+    /// source silent for too long is one), each with where its change is.
+    fn health_and_alerts(&mut self, now: i64) -> (Vec<SourceHealth>, Vec<Alert>) {
         let mut alerts = self.alerts.as_of(now);
+        let (monitor, slow) = (self.feed.monitor(), self.rules.startup_p90_above_ms);
+        self.causes
+            .annotate(&mut alerts, now, |q| Some(monitor.explain_cube(q, slow)));
         let mut health = Vec::with_capacity(self.sources.len());
         for (i, s) in self.sources.iter().enumerate() {
             let mut h = s.health.clone();
@@ -285,6 +289,13 @@ impl LiveFrames {
         let now = request.query.now;
         let snapshot = self.feed.monitor().snapshot(&request.query);
         let (sources, alerts) = self.health_and_alerts(now);
+        let monitor = self.feed.monitor();
+        let explanation = request.explain.as_ref().map(|q| {
+            explain(
+                &monitor.explain_cube(q, self.rules.startup_p90_above_ms),
+                q.target,
+            )
+        });
         let data = FrameData {
             snapshot,
             probes: self.feed.probes().snapshot(&request.probes),
@@ -302,6 +313,7 @@ impl LiveFrames {
             .then(|| "reading backlog…".to_owned()),
             tz: self.tz,
             geography: self.geography.clone(),
+            explanation,
         };
         self.last = Some(LastFrame {
             request: request.clone(),
@@ -365,6 +377,7 @@ impl LiveFrames {
                 .collect(),
             rules: settings.alerts,
             alerts: AlertLog::new(settings.alerts),
+            causes: AlertCauses::default(),
             last: None,
             tz: settings.timezone,
             from,

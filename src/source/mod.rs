@@ -2,6 +2,7 @@
 //! feedback servers followed live. Sources feed the engine; they know nothing of the
 //! terminal.
 
+pub mod causes;
 pub mod follow;
 pub mod frames;
 pub mod health;

@@ -165,8 +165,8 @@ pub struct ReplayEngine {
     next: usize,
     /// A group read in part: the rows after `pending_at` are not fed yet.
     pending: Option<(FeedbackBatch, usize)>,
-    /// Lines skipped (bad records, long lines) in what was read.
-    pub skipped: u64,
+    /// Lines skipped (bad records, long lines) in what was read since the last rebuild.
+    skipped: Skipped,
     /// Files met so far that could not be read whole.
     damaged: DamagedFiles,
     threads: usize,
@@ -186,7 +186,7 @@ impl ReplayEngine {
             fed_from: i64::MAX,
             next: 0,
             pending: None,
-            skipped: 0,
+            skipped: Skipped::default(),
             damaged: DamagedFiles::new(),
             threads: std::thread::available_parallelism().map_or(2, usize::from),
         }
@@ -209,8 +209,20 @@ impl ReplayEngine {
         &self.monitor
     }
 
+    /// Lines skipped (bad records, long lines) in what the engine holds.
+    pub fn skipped(&self) -> &Skipped {
+        &self.skipped
+    }
+
     pub fn damaged(&self) -> &DamagedFiles {
         &self.damaged
+    }
+
+    /// Whether the engine holds the recording's history from `t` on: fed from the
+    /// recording's start, or from far enough before `t` that its online peers are known.
+    pub fn holds_history_from(&self, t: i64) -> bool {
+        let from_start = self.index.start().is_some_and(|s| self.fed_from <= s);
+        from_start || self.fed_from.saturating_add(WARM_UP_MS) <= t
     }
 
     /// Puts the engine at `clock` with history back to `clock − lookback_ms`.
@@ -238,7 +250,7 @@ impl ReplayEngine {
         self.fed_from = start;
         self.clock = start - 1;
         self.pending = None;
-        self.skipped = 0;
+        self.skipped = Skipped::default();
     }
 
     /// Feeds every record with `recv` ≤ `clock`.
@@ -257,7 +269,7 @@ impl ReplayEngine {
         self.next = end;
         let mut leftover = None;
         read_in_order(groups, self.threads, |batch| {
-            self.skipped += batch.skipped.total();
+            self.skipped.merge(&batch.skipped);
             note_damage(&mut self.damaged, &batch.skipped);
             if let Some(rest) = self.feed_batch(batch, 0, clock) {
                 leftover = Some(rest);

@@ -17,12 +17,14 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use anyhow::Context;
 use chrono_tz::Tz;
 
+use super::causes::AlertCauses;
 use super::frames::{FrameData, FrameRequest, FrameSource, SourceHealth, SourceState};
 use super::probe_replay::ProbeReplay;
 use super::replay::{DamagedFiles, ReplayEngine, ReplayIndex, WholePass};
 use crate::config::Settings;
 use crate::engine::aggregate::qoe::QoeParams;
 use crate::engine::alerts::{AlertLog, AlertRules, evaluate};
+use crate::engine::explain::explain;
 use crate::engine::geography::Geography;
 use crate::engine::geography::location::IpGeo;
 use crate::engine::query::filter::Filter;
@@ -31,6 +33,9 @@ use crate::recording::scan::Recording;
 
 pub struct ReplayFrames {
     engine: ReplayEngine,
+    /// Placed at an old alert whose history `engine` no longer holds, to explain it.
+    explainer: ReplayEngine,
+    causes: AlertCauses,
     probes: ProbeReplay,
     index: Arc<ReplayIndex>,
     whole_pass: Option<Receiver<WholePass>>,
@@ -65,12 +70,16 @@ impl ReplayFrames {
         let geography = load_geography(settings);
         let geo = load_ip_geo(settings, geography.clone().ok())?;
         let service = (geo.clone(), settings.qoe);
-        let mut engine = ReplayEngine::new(Arc::clone(&index), geo, settings.qoe);
+        let mut engine = ReplayEngine::new(Arc::clone(&index), geo.clone(), settings.qoe);
+        let mut explainer = ReplayEngine::new(Arc::clone(&index), geo, settings.qoe);
         if let Ok(g) = &geography {
             engine.set_geography(Arc::clone(g));
+            explainer.set_geography(Arc::clone(g));
         }
         Ok(ReplayFrames {
             engine,
+            explainer,
+            causes: AlertCauses::default(),
             probes,
             index,
             whole_pass: None,
@@ -152,10 +161,23 @@ impl FrameSource for ReplayFrames {
         self.engine.seek(clock, request.lookback_ms);
         let snapshot = self.engine.monitor().snapshot(&request.query);
         // Until the whole recording is read, the alerts of the minutes the views hold.
-        let alerts = match &self.alerts {
+        let mut alerts = match &self.alerts {
             Some(log) => log.as_of(clock),
             None => evaluate(&snapshot.minutes, &self.rules),
         };
+        let slow = self.rules.startup_p90_above_ms;
+        let (engine, explainer) = (&self.engine, &mut self.explainer);
+        self.causes.annotate(&mut alerts, clock, |q| {
+            if engine.holds_history_from(q.reads_from()) {
+                return Some(engine.monitor().explain_cube(q, slow));
+            }
+            explainer.seek(q.moment, q.moment - q.reads_from());
+            Some(explainer.monitor().explain_cube(q, slow))
+        });
+        let explanation = request
+            .explain
+            .as_ref()
+            .map(|q| explain(&self.engine.monitor().explain_cube(q, slow), q.target));
         self.probes.seek(clock);
         FrameData {
             snapshot,
@@ -173,13 +195,14 @@ impl FrameSource for ReplayFrames {
                 last_error: None,
                 bytes: 0,
             }],
-            skipped: self.engine.skipped + self.probes.skipped(),
+            skipped: self.engine.skipped().total() + self.probes.skipped(),
             damaged: damaged_list([&self.damaged, self.engine.damaged(), self.probes.damaged()]),
             start: self.index.start(),
             end: self.index.end(),
             loading,
             tz: self.tz,
             geography: self.geography.clone(),
+            explanation,
         }
     }
 

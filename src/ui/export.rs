@@ -103,6 +103,7 @@ pub fn csv(data: &FrameData, ui: &UiState) -> String {
             }
         }
         View::Probes => probes_csv(data, &time, &mut out),
+        View::Explain => explain_csv(data, &mut out),
         View::Histogram => {
             let h = &s.histogram;
             let label = h.metric.map_or("", super::views::histogram::title);
@@ -113,6 +114,35 @@ pub fn csv(data: &FrameData, ui: &UiState) -> String {
         }
     }
     out
+}
+
+/// View 7, one row per place listed: `section` is `cause` or `beside`; a dimension
+/// that is not part of the place is empty (`report --explain --format csv` columns).
+fn explain_csv(data: &FrameData, out: &mut String) {
+    out.push_str("section,metric,isp,channel,district,area,share,actual,expected,peers\n");
+    let Some(e) = &data.explanation else { return };
+    let rows = e
+        .contributors
+        .iter()
+        .map(|c| ("cause", c))
+        .chain(e.others.iter().map(|c| ("beside", c)));
+    for (section, c) in rows {
+        let names: Vec<String> = c
+            .cause
+            .iter()
+            .map(|n| n.as_deref().map(quote).unwrap_or_default())
+            .collect();
+        let _ = writeln!(
+            out,
+            "{section},{},{},{},{},{},{}",
+            e.target.key(),
+            names.join(","),
+            c.share,
+            num(c.actual),
+            num(c.expected),
+            c.peers
+        );
+    }
 }
 
 /// View 6, one row per matrix cell (or per point of the open destination's series)

@@ -18,7 +18,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 use super::panels::{filters, help, sources, status};
 use super::state::{Mode, Overlay, UiState, View};
 use super::theme::Theme;
-use super::views::{district, histogram, map, overview, probes, timeline};
+use super::views::{district, explain, histogram, map, overview, probes, timeline};
 use crate::engine::calendar::GO_TO_FORMATS;
 use crate::source::frames::FrameData;
 
@@ -55,6 +55,7 @@ pub fn render(
             View::District => district::render(d, ui, body, buf, theme),
             View::Map => map::render(d, ui, body, buf, theme),
             View::Probes => probes::render(d, ui, body, buf, theme),
+            View::Explain => explain::render(d, ui, body, buf, theme),
         },
     }
     status::render(data, ui, clock, bar, buf, theme);

@@ -33,7 +33,8 @@ pub enum Action {
     Faster,
     SeekMinutes(i64),
     GoTo,
-    /// View 6: compare paths with their own usual value / with the other probes.
+    /// View 6: compare paths with their own usual value / with the other probes; view
+    /// 7: the hour before / the same time the day before.
     ToggleBasis,
     /// The Timeline's time cursor to the next (1) or previous (−1) alert.
     JumpAlert(i32),
@@ -135,6 +136,13 @@ pub static KEYS: &[Binding] = &[
         Scope::Global,
     ),
     bind(
+        &[Char('7')],
+        "7",
+        Action::ShowView(6),
+        "Explain: where a change is",
+        Scope::Global,
+    ),
+    bind(
         &[Char('m')],
         "m",
         Action::NextMetric,
@@ -222,7 +230,7 @@ pub static KEYS: &[Binding] = &[
         &[Char('b')],
         "b",
         Action::ToggleBasis,
-        "Probes: vs own usual / other probes",
+        "Probes / Explain: what to compare with",
         Scope::Global,
     ),
     bind(

@@ -3,7 +3,9 @@
 //! filter and mode. Keys (`update`) and exports read these too, so they need nothing
 //! from the drawing code.
 
+use crate::engine::explain::{Contributor, Explanation, Target};
 use crate::engine::geography::Layer;
+use crate::engine::monitor::ExplainQuery;
 use crate::engine::query::metric::{Better, Metric};
 use crate::engine::query::snapshot::{Breakdown, Point};
 use crate::source::frames::FrameData;
@@ -327,6 +329,40 @@ pub fn jump_alert(
         clock,
         cursor: alert.at,
     }
+}
+
+/// What view 7 explains for a metric, if it can: ratios of sums and online peers.
+pub fn explain_target(metric: Metric) -> Option<Target> {
+    match metric {
+        Metric::Qoe => Some(Target::Qoe),
+        Metric::Continuity => Some(Target::Continuity),
+        Metric::StartupP50 | Metric::StartupP90 => Some(Target::Startup),
+        Metric::Online => Some(Target::Online),
+        Metric::UpKbps => Some(Target::Up),
+        Metric::DownKbps => Some(Target::Down),
+        Metric::NewPeers | Metric::Contribution | Metric::P2pShare => None,
+    }
+}
+
+/// View 7's question: the metric in focus, in the window ending at the Timeline's
+/// cursor (or the clock), under the filter, against the chosen baseline.
+pub fn explain_query(ui: &UiState, clock: i64) -> Option<ExplainQuery> {
+    let moment = match ui.cursor {
+        Some(Cursor::At(t)) => t.min(clock),
+        _ => clock,
+    };
+    Some(ExplainQuery {
+        target: explain_target(ui.metric())?,
+        moment,
+        window_ms: ui.window_ms(),
+        baseline: ui.explain_baseline,
+        filter: ui.filter.clone(),
+    })
+}
+
+/// View 7's rows, in the order drawn: the cause, then the single places beside it.
+pub fn explain_rows(e: &Explanation) -> impl Iterator<Item = &Contributor> {
+    e.contributors.iter().chain(&e.others)
 }
 
 #[cfg(test)]

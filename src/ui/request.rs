@@ -5,7 +5,8 @@ use crate::engine::probes::snapshot::ProbeQuery;
 use crate::engine::query::snapshot::{Query, SplitBy};
 pub use crate::source::frames::FrameRequest;
 
-use super::state::{Split, UiState};
+use super::model;
+use super::state::{Split, UiState, View};
 
 /// Timeline steps, finest first; the first giving at most `MAX_POINTS` is used.
 const STEPS_MS: [i64; 6] = [10_000, 60_000, 300_000, 900_000, 3_600_000, 86_400_000];
@@ -59,10 +60,15 @@ pub fn frame_request(ui: &UiState, clock: i64, start: Option<i64>) -> FrameReque
         dest: ui.probe_dest.clone(),
         ..ProbeQuery::new(clock, ui.probe_metric())
     };
+    let explain = (ui.view == View::Explain)
+        .then(|| model::explain_query(ui, clock))
+        .flatten();
+    let explain_lookback = explain.as_ref().map_or(0, |q| clock - q.reads_from());
     FrameRequest {
         query,
         probes,
-        lookback_ms: range.max(recent).max(minutes_range) + step,
+        explain,
+        lookback_ms: range.max(recent).max(minutes_range).max(explain_lookback) + step,
     }
 }
 

@@ -5,6 +5,7 @@
 
 use chrono_tz::Tz;
 
+use crate::engine::explain::Baseline;
 use crate::engine::probes::ProbeMetric;
 use crate::engine::query::filter::Filter;
 use crate::engine::query::metric::Metric;
@@ -17,16 +18,18 @@ pub enum View {
     District,
     Map,
     Probes,
+    Explain,
 }
 
 impl View {
-    pub const ALL: [View; 6] = [
+    pub const ALL: [View; 7] = [
         View::Overview,
         View::Timeline,
         View::Histogram,
         View::District,
         View::Map,
         View::Probes,
+        View::Explain,
     ];
 
     pub fn title(self) -> &'static str {
@@ -37,6 +40,7 @@ impl View {
             View::District => "District",
             View::Map => "Map",
             View::Probes => "Probes",
+            View::Explain => "Explain",
         }
     }
 
@@ -49,6 +53,7 @@ impl View {
             View::District => "district",
             View::Map => "map",
             View::Probes => "probes",
+            View::Explain => "explain",
         }
     }
 
@@ -225,6 +230,9 @@ pub struct UiState {
     pub probe_dest: Option<String>,
     /// What view 6 compares each path with.
     pub probe_basis: ProbeBasis,
+    /// View 7: what the change is measured against, and the selected row.
+    pub explain_baseline: Baseline,
+    pub explain_row: usize,
     /// View 2: the time cursor, where the Timeline reads every figure; `None` until
     /// h, l, n or N.
     pub cursor: Option<Cursor>,
@@ -262,6 +270,8 @@ impl UiState {
             probe_column: 0,
             probe_dest: None,
             probe_basis: ProbeBasis::OtherProbes,
+            explain_baseline: Baseline::TrailingHour,
+            explain_row: 0,
             cursor: None,
             tz,
             utc: false,

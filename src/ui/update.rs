@@ -11,6 +11,7 @@ use super::state::{
     WINDOWS_MS,
 };
 use crate::engine::calendar::Calendar;
+use crate::engine::explain::Baseline;
 use crate::engine::geography::Layer;
 use crate::engine::probes::ProbeMetric;
 use crate::engine::query::metric::Metric;
@@ -97,6 +98,9 @@ pub fn update(ui: &mut UiState, action: Action, data: Option<&FrameData>) -> Eff
     let views = View::ALL.len();
     let current = View::ALL.iter().position(|v| *v == ui.view).unwrap_or(0);
     if ui.view == View::Probes && update_probes(ui, action, data) {
+        return Effect::None;
+    }
+    if ui.view == View::Explain && update_explain(ui, action, data) {
         return Effect::None;
     }
     if let Some(layer) = map_layer(ui.view) {
@@ -279,6 +283,54 @@ fn update_probes(ui: &mut UiState, action: Action, data: Option<&FrameData>) -> 
             };
         }
         Action::Close if ui.probe_dest.is_some() => ui.probe_dest = None,
+        _ => return false,
+    }
+    true
+}
+
+/// View 7's own keys; false when `action` is not one of them.
+fn update_explain(ui: &mut UiState, action: Action, data: Option<&FrameData>) -> bool {
+    let explanation = data.and_then(|d| d.explanation.as_ref());
+    let rows = explanation.map_or(0, |e| model::explain_rows(e).count());
+    match action {
+        Action::NextMetric => {
+            // Only the metrics a place can explain.
+            for _ in 0..Metric::ALL.len() {
+                ui.metric = (ui.metric + 1) % Metric::ALL.len();
+                if model::explain_target(ui.metric()).is_some() {
+                    break;
+                }
+            }
+            ui.explain_row = 0;
+        }
+        Action::ToggleBasis => {
+            ui.explain_baseline = match ui.explain_baseline {
+                Baseline::TrailingHour => Baseline::DayBefore,
+                _ => Baseline::TrailingHour,
+            };
+            ui.explain_row = 0;
+        }
+        Action::Up => ui.explain_row = ui.explain_row.saturating_sub(1),
+        Action::Down => ui.explain_row = (ui.explain_row + 1).min(rows.saturating_sub(1)),
+        Action::Enter => {
+            let Some(c) = explanation.and_then(|e| model::explain_rows(e).nth(ui.explain_row))
+            else {
+                return true;
+            };
+            // The place joins the filter: each of its dimensions to that one name.
+            let f = &mut ui.filter;
+            for (set, name) in [&mut f.isps, &mut f.channels, &mut f.districts, &mut f.areas]
+                .into_iter()
+                .zip(&c.cause)
+            {
+                if let Some(name) = name {
+                    set.clear();
+                    set.insert(name.clone());
+                }
+            }
+            ui.message = Some(format!("filtered to {}", c.name()));
+            ui.explain_row = 0;
+        }
         _ => return false,
     }
     true

@@ -14,7 +14,7 @@ const ENOUGH_SHARE: f64 = 0.67;
 
 pub fn adtributor(cube: &Cube, target: Target) -> Explanation {
     let (points, actual, expected) = match setup(cube, target) {
-        Ok(set) => set,
+        Ok(p) => (p.points, p.actual, p.expected),
         Err(done) => return done,
     };
     let delta = actual - expected;
@@ -58,6 +58,7 @@ pub fn adtributor(cube: &Cube, target: Target) -> Explanation {
             expected: Some(expected),
             verdict: Verdict::Located,
             contributors,
+            others: Vec::new(),
         },
         None => verdict_only(target, Verdict::Everywhere, Some(actual), Some(expected)),
     }

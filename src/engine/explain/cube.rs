@@ -100,6 +100,9 @@ pub(super) struct Prepared {
     pub points: Vec<Point>,
     pub actual: f64,
     pub expected: f64,
+    /// The noise of one unit of weight: what a leaf's weighted squared deviation is
+    /// when nothing changed.
+    pub noise: f64,
 }
 
 pub(super) enum Lack {
@@ -125,6 +128,7 @@ pub(super) fn prepare(cube: &Cube, target: Target) -> Result<Prepared, Lack> {
         return Err(Lack::NoBaseline);
     };
     let mut expected_sum = 0.0;
+    let noise = baseline_spread(cube, fallback);
     let points = cube
         .leaves
         .iter()
@@ -149,7 +153,32 @@ pub(super) fn prepare(cube: &Cube, target: Target) -> Result<Prepared, Lack> {
         points,
         actual: value,
         expected: expected_sum / total_size,
+        noise,
     })
+}
+
+/// The spread of the baseline's cells about the whole, per unit of weight: each cell's
+/// mean over n samples varies by σ²/n, so n × (its deviation)² estimates σ² (and cells
+/// that differ for good reason only make it larger: a cautious noise floor). Without
+/// two cells to compare, the window's own spread stands in.
+fn baseline_spread(cube: &Cube, whole: f64) -> f64 {
+    let spread = |side: fn(&Leaf) -> Sums, mean: f64| {
+        let (sum, n) = cube.leaves.iter().fold((0.0, 0usize), |(sum, n), l| {
+            let s = side(l);
+            match s.ratio() {
+                Some(v) => (sum + s.den * (v - mean).powi(2), n + 1),
+                None => (sum, n),
+            }
+        });
+        (n >= 2).then(|| sum / (n - 1) as f64)
+    };
+    let mut window = Sums::default();
+    for l in &cube.leaves {
+        window.add(l.actual);
+    }
+    spread(|l| l.expected, whole)
+        .or_else(|| spread(|l| l.actual, window.ratio().unwrap_or(whole)))
+        .unwrap_or(0.0)
 }
 
 fn prepare_counts(cube: &Cube) -> Result<Prepared, Lack> {
@@ -179,5 +208,37 @@ fn prepare_counts(cube: &Cube) -> Result<Prepared, Lack> {
         points,
         actual,
         expected,
+        // Weights are 1 ÷ expected: Poisson counts have unit noise.
+        noise: 1.0,
     })
+}
+
+/// One cell's sums over a span, named per dimension: one side of a cube.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellSums {
+    pub names: [String; DIMENSIONS],
+    pub sums: Sums,
+    /// Online peers at the span's end.
+    pub peers: i64,
+}
+
+impl CellSums {
+    fn name_refs(&self) -> [&str; DIMENSIONS] {
+        std::array::from_fn(|d| self.names[d].as_str())
+    }
+}
+
+impl Cube {
+    /// The cube of a window (`actual`) against a baseline, cells matched by name: a
+    /// baseline may come from another engine, or another recording.
+    pub fn pair(actual: &[CellSums], baseline: &[CellSums]) -> Cube {
+        let mut cube = Cube::default();
+        for c in actual {
+            cube.add(c.name_refs(), c.sums, Sums::default(), c.peers);
+        }
+        for c in baseline {
+            cube.add(c.name_refs(), Sums::default(), c.sums, 0);
+        }
+        cube
+    }
 }

@@ -35,7 +35,7 @@ mod search;
 mod tests;
 
 pub use adtributor::adtributor;
-pub use cube::{Cube, Leaf, Sums};
+pub use cube::{CellSums, Cube, Leaf, Sums};
 pub use search::explain;
 
 use serde::Serialize;
@@ -147,6 +147,50 @@ impl Target {
     }
 }
 
+/// What a window is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// The hour before the window.
+    TrailingHour,
+    /// The same window a day earlier.
+    DayBefore,
+    /// A chosen interval `[from, to)`, ms.
+    Between(i64, i64),
+}
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+impl Baseline {
+    /// Its span `[from, to)` for the window `[moment − window, moment)`.
+    pub fn span(self, moment: i64, window_ms: i64) -> (i64, i64) {
+        match self {
+            Baseline::TrailingHour => (moment - window_ms - HOUR_MS, moment - window_ms),
+            Baseline::DayBefore => (moment - window_ms - DAY_MS, moment - DAY_MS),
+            Baseline::Between(from, to) => (from, to),
+        }
+    }
+
+    /// How far back of the moment an engine must hold history for it (`None` for an
+    /// interval of its own).
+    pub fn lookback_ms(self, window_ms: i64) -> Option<i64> {
+        match self {
+            Baseline::TrailingHour => Some(window_ms + HOUR_MS),
+            Baseline::DayBefore => Some(window_ms + DAY_MS),
+            Baseline::Between(..) => None,
+        }
+    }
+
+    /// For a title: "the hour before".
+    pub fn describe(self) -> String {
+        match self {
+            Baseline::TrailingHour => "the hour before".to_owned(),
+            Baseline::DayBefore => "the day before".to_owned(),
+            Baseline::Between(..) => "the chosen interval".to_owned(),
+        }
+    }
+}
+
 /// One element of a cause: a name per dimension it is made of, `None` elsewhere.
 pub type Cause = [Option<String>; DIMENSIONS];
 
@@ -188,7 +232,7 @@ pub enum Verdict {
     Located,
     /// It is spread evenly: no single place.
     Everywhere,
-    /// The window is as its baseline expects.
+    /// The window is as its baseline expects, or differs by no more than noise.
     NoChange,
     /// The baseline has nothing to compare with.
     NoBaseline,
@@ -197,13 +241,25 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// A sentence for a report's heading and view 7.
     pub fn describe(self) -> &'static str {
         match self {
             Verdict::Located => "located",
-            Verdict::Everywhere => "spread evenly: no single place",
-            Verdict::NoChange => "no change from the baseline",
+            Verdict::Everywhere => "everywhere alike: no single place",
+            Verdict::NoChange => "within the baseline's noise",
             Verdict::NoBaseline => "no baseline to compare with",
             Verdict::NoData => "no data in the window",
+        }
+    }
+
+    /// A few words for an alert line, where room is short.
+    pub fn brief(self) -> &'static str {
+        match self {
+            Verdict::Located => "located",
+            Verdict::Everywhere => "everywhere alike",
+            Verdict::NoChange => "within noise",
+            Verdict::NoBaseline => "no baseline",
+            Verdict::NoData => "no data",
         }
     }
 }
@@ -218,6 +274,9 @@ pub struct Explanation {
     pub verdict: Verdict,
     /// The cause, largest share first (empty unless located).
     pub contributors: Vec<Contributor>,
+    /// Context: the single ISPs, channels, districts and areas with the largest shares
+    /// of the change that are not the cause themselves, largest first.
+    pub others: Vec<Contributor>,
 }
 
 impl Explanation {
@@ -234,7 +293,7 @@ impl Explanation {
                 };
                 format!("{:.0} % {}{rest}", top.share * 100.0, top.name())
             }
-            (verdict, _) => verdict.describe().to_owned(),
+            (verdict, _) => verdict.brief().to_owned(),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::cube::{Lack, Point, prepare};
+use super::cube::{Lack, Point, Prepared, prepare};
 use super::{Cause, Contributor, Cube, DIMENSIONS, Explanation, Target, Verdict};
 
 /// What one element costs per dimension, in parts of the deviation explained: a cause
@@ -15,6 +15,12 @@ const MAX_ELEMENTS: usize = 3;
 const MIN_GAIN: f64 = 0.05;
 /// A change smaller than this part of the expected value is no change.
 const NO_CHANGE: f64 = 1e-3;
+/// An element's shift is real when it removes this many times the noise of one unit of
+/// weight (a χ² of one degree of freedom past 16 — four standard deviations — happens
+/// by chance about once in 15,000 elements tried)…
+const SIGNIFICANT: f64 = 16.0;
+/// …and the whole's, tried once, past 9 (three standard deviations).
+const SIGNIFICANT_WHOLE: f64 = 9.0;
 /// A cuboid's key: a name index per dimension it is made of, `ANY` elsewhere.
 const ANY: u32 = u32::MAX;
 
@@ -129,12 +135,40 @@ pub(super) fn verdict_only(
         expected,
         verdict,
         contributors: Vec::new(),
+        others: Vec::new(),
     }
+}
+
+/// How many single places an explanation lists beside its cause.
+const OTHERS: usize = 8;
+
+/// The single-dimension elements with the largest shares of the change, leaving out
+/// the cause's own elements.
+fn others(
+    cube: &Cube,
+    points: &[Point],
+    target: Target,
+    delta: f64,
+    cause: &[Contributor],
+) -> Vec<Contributor> {
+    let mut all: Vec<Contributor> = (0..DIMENSIONS)
+        .flat_map(|d| elements(points, 1 << d))
+        .filter(|(_, e)| e.change * delta > 0.0)
+        .map(|(key, e)| e.contributor(cause_of(cube, &key), target, delta))
+        .filter(|c| cause.iter().all(|k| k.cause != c.cause))
+        .collect();
+    all.sort_by(|a, b| {
+        b.share
+            .total_cmp(&a.share)
+            .then_with(|| a.cause.cmp(&b.cause))
+    });
+    all.truncate(OTHERS);
+    all
 }
 
 /// The common start of both methods: the points and the total change, or the verdict
 /// that ends the search before it starts.
-pub(super) fn setup(cube: &Cube, target: Target) -> Result<(Vec<Point>, f64, f64), Explanation> {
+pub(super) fn setup(cube: &Cube, target: Target) -> Result<Prepared, Explanation> {
     let prepared = prepare(cube, target).map_err(|lack| match lack {
         Lack::NoData => verdict_only(target, Verdict::NoData, None, None),
         Lack::NoBaseline => verdict_only(target, Verdict::NoBaseline, None, None),
@@ -149,7 +183,7 @@ pub(super) fn setup(cube: &Cube, target: Target) -> Result<(Vec<Point>, f64, f64
             Some(expected),
         ));
     }
-    Ok((prepared.points, actual, expected))
+    Ok(prepared)
 }
 
 /// The cuboids of one to three dimensions, fewest dimensions first.
@@ -160,11 +194,18 @@ fn cuboids() -> impl Iterator<Item = u32> {
 /// The smallest set of cells or cell combinations that explains the change of
 /// `target` between the cube's baseline and its window.
 pub fn explain(cube: &Cube, target: Target) -> Explanation {
-    let (points, actual, expected) = match setup(cube, target) {
+    let Prepared {
+        points,
+        actual,
+        expected,
+        noise,
+    } = match setup(cube, target) {
         Ok(set) => set,
         Err(done) => return done,
     };
     let delta = actual - expected;
+    let floor = SIGNIFICANT * noise;
+    let whole_floor = SIGNIFICANT_WHOLE * noise;
     let deviation: f64 = points
         .iter()
         .map(|p| p.weight * (p.value - p.expected).powi(2))
@@ -187,7 +228,7 @@ pub fn explain(cube: &Cube, target: Target) -> Explanation {
         candidates.sort_by(|a, b| b.1.gain().total_cmp(&a.1.gain()).then(a.0.cmp(&b.0)));
         let taken: Vec<_> = candidates
             .into_iter()
-            .take_while(|(_, e)| e.gain() >= MIN_GAIN * deviation)
+            .take_while(|(_, e)| e.gain() >= (MIN_GAIN * deviation).max(floor))
             .take(MAX_ELEMENTS)
             .collect();
         if taken.is_empty() {
@@ -201,7 +242,14 @@ pub fn explain(cube: &Cube, target: Target) -> Explanation {
         }
     }
     if best.is_empty() {
-        return verdict_only(target, Verdict::Everywhere, Some(actual), Some(expected));
+        let verdict = if everywhere.gain() >= whole_floor {
+            Verdict::Everywhere
+        } else {
+            Verdict::NoChange
+        };
+        let mut done = verdict_only(target, verdict, Some(actual), Some(expected));
+        done.others = others(cube, &points, target, delta, &[]);
+        return done;
     }
     let mut contributors: Vec<Contributor> = best
         .iter()
@@ -213,6 +261,7 @@ pub fn explain(cube: &Cube, target: Target) -> Explanation {
         actual: Some(actual),
         expected: Some(expected),
         verdict: Verdict::Located,
+        others: others(cube, &points, target, delta, &contributors),
         contributors,
     }
 }

@@ -96,7 +96,7 @@ fn a_drop_spread_evenly_has_no_single_place() {
     let e = explain(&cube, Target::Qoe);
     assert_eq!(e.verdict, Verdict::Everywhere);
     assert!(e.contributors.is_empty());
-    assert_eq!(e.summary(), "spread evenly: no single place");
+    assert_eq!(e.summary(), "everywhere alike");
 }
 
 #[test]

@@ -9,7 +9,10 @@
 //! a filtered one from the cells' tracker plus its correction for peers that moved
 //! between cells, so that every filter counts as `report` over the filtered stream does.
 
+mod explain;
 mod histogram;
+
+pub use explain::ExplainQuery;
 mod ingest;
 mod query;
 

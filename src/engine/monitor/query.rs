@@ -124,7 +124,7 @@ impl Monitor {
             .collect()
     }
 
-    fn matching_cells(&self, filter: &Filter) -> Vec<bool> {
+    pub(super) fn matching_cells(&self, filter: &Filter) -> Vec<bool> {
         let geo = &self.catalog.geo;
         self.cell_keys
             .iter()

@@ -30,6 +30,8 @@ pub enum Better {
 /// Everything said about one metric.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MetricInfo {
+    /// On the command line (`--metric`): "online".
+    pub key: &'static str,
     /// In a view's title: "online peers".
     pub label: &'static str,
     /// On a tile that fits 80 columns: "online".
@@ -47,8 +49,7 @@ pub struct MetricInfo {
 }
 
 const fn info(
-    label: &'static str,
-    short: &'static str,
+    (key, label, short): (&'static str, &'static str, &'static str),
     unit: &'static str,
     decimals: usize,
     better: Better,
@@ -56,6 +57,7 @@ const fn info(
     bins: (f64, f64, u32),
 ) -> MetricInfo {
     MetricInfo {
+        key,
         label,
         short,
         unit,
@@ -85,8 +87,7 @@ impl Metric {
         use Better::{Higher, Lower, Neither};
         match self {
             Metric::Online => info(
-                "online peers",
-                "online",
+                ("online", "online peers", "online"),
                 "",
                 0,
                 Neither,
@@ -94,8 +95,7 @@ impl Metric {
                 (0.0, 1.0, 1),
             ),
             Metric::NewPeers => info(
-                "new peers",
-                "new peers",
+                ("new_peers", "new peers", "new peers"),
                 "",
                 0,
                 Neither,
@@ -103,8 +103,7 @@ impl Metric {
                 (0.0, 1.0, 1),
             ),
             Metric::UpKbps => info(
-                "upload kbps",
-                "up",
+                ("up", "upload kbps", "up"),
                 "kbps",
                 0,
                 Higher,
@@ -112,8 +111,7 @@ impl Metric {
                 (0.0, 2000.0, 20),
             ),
             Metric::DownKbps => info(
-                "download kbps",
-                "down",
+                ("down", "download kbps", "down"),
                 "kbps",
                 0,
                 Higher,
@@ -121,8 +119,7 @@ impl Metric {
                 (0.0, 2000.0, 20),
             ),
             Metric::Contribution => info(
-                "contribution",
-                "contrib.",
+                ("contribution", "contribution", "contrib."),
                 "",
                 3,
                 Higher,
@@ -130,8 +127,7 @@ impl Metric {
                 (0.0, 2.0, 20),
             ),
             Metric::P2pShare => info(
-                "P2P share",
-                "P2P share",
+                ("p2p_share", "P2P share", "P2P share"),
                 "",
                 3,
                 Higher,
@@ -139,8 +135,7 @@ impl Metric {
                 (0.0, 1.0, 20),
             ),
             Metric::StartupP50 => info(
-                "startup p50 ms",
-                "startup p50",
+                ("startup_p50", "startup p50 ms", "startup p50"),
                 "ms",
                 0,
                 Lower,
@@ -148,8 +143,7 @@ impl Metric {
                 (0.0, 10_000.0, 20),
             ),
             Metric::StartupP90 => info(
-                "startup p90 ms",
-                "startup p90",
+                ("startup_p90", "startup p90 ms", "startup p90"),
                 "ms",
                 0,
                 Lower,
@@ -157,8 +151,7 @@ impl Metric {
                 (0.0, 10_000.0, 20),
             ),
             Metric::Continuity => info(
-                "continuity",
-                "continuity",
+                ("continuity", "continuity", "continuity"),
                 "",
                 4,
                 Higher,
@@ -166,8 +159,7 @@ impl Metric {
                 (0.0, 1.0, 20),
             ),
             Metric::Qoe => info(
-                "QoE (MOS)",
-                "QoE",
+                ("qoe", "QoE (MOS)", "QoE"),
                 "",
                 2,
                 Higher,
@@ -179,6 +171,13 @@ impl Metric {
 
     pub fn label(self) -> &'static str {
         self.info().label
+    }
+
+    /// The metric named `key` on the command line.
+    pub fn from_key(key: &str) -> Option<Metric> {
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.info().key.eq_ignore_ascii_case(key.trim()))
     }
 
     /// This metric's value in a window's figures and online count.

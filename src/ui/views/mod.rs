@@ -3,6 +3,7 @@
 
 pub mod choropleth;
 pub mod district;
+pub mod explain;
 pub mod histogram;
 pub mod map;
 pub mod overview;

@@ -302,8 +302,23 @@ fn alert_lines(
     // the figures are the point of the line, and they come last.
     let (what, reading) = a.describe_parts();
     let head = format!("{mark}{when} {what}");
-    if head.chars().count() + 1 + reading.chars().count() + lasted.chars().count() <= width {
-        return vec![Line::styled(format!("{head} {reading}{lasted}"), style)];
+    // Where the change is, after the figures: on their line if it fits, else below.
+    let cause = a.cause.as_ref().map(|c| format!("· {c}"));
+    let one_line = format!("{head} {reading}{lasted}");
+    if one_line.chars().count() <= width {
+        let mut lines = vec![Line::styled(one_line.clone(), style)];
+        if let Some(cause) = cause {
+            if one_line.chars().count() + 1 + cause.chars().count() <= width {
+                lines[0] = Line::styled(format!("{one_line} {cause}"), style);
+            } else {
+                lines.extend(
+                    format::wrap(&cause, width.saturating_sub(3), 2)
+                        .into_iter()
+                        .map(|l| Line::styled(format!("   {l}"), style)),
+                );
+            }
+        }
+        return lines;
     }
     let mut lines: Vec<Line> = format::wrap(&head, width, 3)
         .into_iter()
@@ -317,6 +332,9 @@ fn alert_lines(
         } else if !lasted.is_empty() {
             reading.push(lasted.trim_start().to_owned());
         }
+    }
+    if let Some(cause) = cause {
+        reading.extend(format::wrap(&cause, width.saturating_sub(3), 2));
     }
     lines.extend(
         reading
