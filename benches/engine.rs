@@ -1,4 +1,5 @@
-//! Parse and aggregate throughput on simulated minutes (the hot path of `report`).
+//! Parse and aggregate throughput on simulated minutes (the hot path of `report`), and
+//! an explanation's time at the full 2012 scale.
 //!
 //! The recording is made in memory by the simulator (scale 0.2, 30 minutes around the
 //! flash crowd), so the benchmark needs no files.
@@ -11,8 +12,12 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use peerscope::engine::aggregate::Aggregator;
 use peerscope::engine::aggregate::qoe::QoeParams;
 use peerscope::engine::calendar::{Calendar, MINUTE_MS};
+use peerscope::engine::explain::{Baseline, Target, explain};
+use peerscope::engine::geography::Geography;
 use peerscope::engine::geography::location::IpGeo;
+use peerscope::engine::monitor::{ExplainQuery, Monitor};
 use peerscope::engine::observe::catalog::Catalog;
+use peerscope::engine::query::filter::Filter;
 use peerscope::engine::record::{Origin, parse_feedback};
 use peerscope::recording::decode::lines;
 use peerscope::simulate::emit::{EmitKnobs, sweep};
@@ -124,5 +129,50 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// An explanation from the live engine at the full 2012 scale (7,000 peers at the
+/// flash crowd): the cube of QoE over a 5-minute window against the hour before, read
+/// from the engine's history, and the search over it (goal: under 20 ms).
+fn bench_explain(c: &mut Criterion) {
+    let knobs = Knobs {
+        seed: 1,
+        users: 177_245.0,
+        peak: 7000.0,
+    };
+    let pop = population(knobs, FLASH_DAY - 1..FLASH_DAY + 1);
+    let emit = EmitKnobs {
+        seed: 1,
+        servers: 1,
+        duplicate_share: 0.0,
+        malformed_share: 0.0,
+    };
+    let now = FLASH_AT_MS + 5 * MINUTE_MS;
+    let mut geo = IpGeo::empty();
+    geo.extend_from_csv(&ip_geo_csv()).expect("plan table");
+    let mut monitor = Monitor::new(geo, QoeParams::default())
+        .with_geography(std::sync::Arc::new(Geography::shipped()));
+    sweep(&pop, emit, now - 75 * MINUTE_MS, now, |m| {
+        for (_, line) in lines(&m.text) {
+            if let Ok(r) = parse_feedback(line, Origin::Log) {
+                monitor.ingest(&r.core());
+            }
+        }
+    });
+    monitor.advance(now);
+    let q = ExplainQuery {
+        target: Target::Qoe,
+        moment: now,
+        window_ms: 5 * MINUTE_MS,
+        baseline: Baseline::TrailingHour,
+        filter: Filter::default(),
+    };
+    let cells = monitor.explain_cube(&q, 5000).leaves.len();
+    let mut group = c.benchmark_group("explain");
+    group.sample_size(20);
+    group.bench_function(format!("QoE at full scale, {cells} cells"), |b| {
+        b.iter(|| explain(&monitor.explain_cube(black_box(&q), 5000), q.target));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_explain);
 criterion_main!(benches);

@@ -101,11 +101,13 @@ struct Counting<'a> {
 
 impl Counting<'_> {
     /// The cells' sums over `[from, to)` in `source`, and the lines it skipped.
+    /// With the peers online at `to` for the window, not for a baseline.
     fn cell_sums(
         &self,
         source: &Source,
         q: &ExplainQuery,
         (from, to): (i64, i64),
+        with_peers: bool,
     ) -> (Vec<CellSums>, Skipped) {
         let mut engine = ReplayEngine::new(
             Arc::clone(&source.index),
@@ -123,7 +125,11 @@ impl Counting<'_> {
             }
         }
         let slow = self.settings.alerts.startup_p90_above_ms;
-        (engine.monitor().cell_sums(q, (from, to), slow), skipped)
+        let peers_at = with_peers.then_some(to);
+        (
+            engine.monitor().cell_sums(q, (from, to), slow, peers_at),
+            skipped,
+        )
     }
 }
 
@@ -190,12 +196,12 @@ pub fn run(
         baseline: Baseline::TrailingHour,
         filter: filter.clone(),
     };
-    let (actual, mut skipped) = counting.cell_sums(&source, &query, query.window());
+    let (actual, mut skipped) = counting.cell_sums(&source, &query, query.window(), true);
     let (expected, baseline_text) =
         match &baseline {
             BaselineArg::Same(b) => {
                 let span = b.span(moment, window_ms);
-                let (cells, s) = counting.cell_sums(&source, &query, span);
+                let (cells, s) = counting.cell_sums(&source, &query, span, false);
                 skipped.merge(&s);
                 (cells, describe_span(&calendar, span))
             }
@@ -217,7 +223,7 @@ pub fn run(
                 } else {
                     (at - window_ms, at)
                 };
-                let (cells, s) = counting.cell_sums(&other, &query, span);
+                let (cells, s) = counting.cell_sums(&other, &query, span, false);
                 skipped.merge(&s);
                 (
                     cells,

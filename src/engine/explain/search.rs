@@ -6,21 +6,29 @@ use rustc_hash::FxHashMap;
 use super::cube::{Lack, Point, Prepared, prepare};
 use super::{Cause, Contributor, Cube, DIMENSIONS, Explanation, Target, Verdict};
 
-/// What one element costs per dimension, in parts of the deviation explained: a cause
-/// must fit that much better to be allowed one more element or dimension.
-const COST_PER_DIMENSION: f64 = 0.02;
+// Fits are measured in units of noise (the weighted squared deviation one unit of weight
+// has when nothing changed), so a gain reads as a χ² of one degree of freedom.
+
+/// What one element costs per dimension: a cause must fit this much better to be
+/// allowed one more element or dimension.
+const COST_PER_DIMENSION: f64 = 8.0;
 /// The most elements one cause holds.
 const MAX_ELEMENTS: usize = 3;
-/// An element joins a cause only if it removes at least this part of the deviation.
-const MIN_GAIN: f64 = 0.05;
-/// A change smaller than this part of the expected value is no change.
-const NO_CHANGE: f64 = 1e-3;
-/// An element's shift is real when it removes this many times the noise of one unit of
-/// weight (a χ² of one degree of freedom past 16 — four standard deviations — happens
-/// by chance about once in 15,000 elements tried)…
-const SIGNIFICANT: f64 = 16.0;
+/// An element's shift is real past 25 (five standard deviations: by chance about once
+/// in two million elements tried, and an explanation tries a few thousand)…
+const SIGNIFICANT: f64 = 25.0;
 /// …and the whole's, tried once, past 9 (three standard deviations).
 const SIGNIFICANT_WHOLE: f64 = 9.0;
+/// An element must hold at least this part of the window's weight (reports, seconds
+/// played, startups, peers): a handful of samples has too heavy a tail — one long
+/// stall in a few reports — for the noise test to judge.
+const MIN_WEIGHT_SHARE: f64 = 0.002;
+/// …and hold at least this share of the change: a cause is where the change is.
+const MIN_SHARE: f64 = 0.05;
+/// Without noise in the baseline (every cell alike), this part of the deviation stands
+/// in for it: an element must then remove an eighth of the deviation, and each of its
+/// dimensions costs 4 %.
+const NOISELESS: f64 = 0.005;
 /// A cuboid's key: a name index per dimension it is made of, `ANY` elsewhere.
 const ANY: u32 = u32::MAX;
 
@@ -30,6 +38,8 @@ pub(super) struct Element {
     /// Σ weight × basis × residual, and Σ weight × basis²: the common shift's fit.
     wbr: f64,
     wbb: f64,
+    /// Σ weight: how many samples (of noise 1 ÷ weight each) it holds.
+    weight: f64,
     pub change: f64,
     size: f64,
     /// Σ value × size and Σ expected × size: a ratio's numerators, a count's counts.
@@ -43,6 +53,7 @@ impl Element {
         let residual = p.value - p.expected;
         self.wbr += p.weight * p.basis * residual;
         self.wbb += p.weight * p.basis * p.basis;
+        self.weight += p.weight;
         self.change += p.change;
         self.size += p.size;
         self.value_size += p.value * p.size;
@@ -175,7 +186,8 @@ pub(super) fn setup(cube: &Cube, target: Target) -> Result<Prepared, Explanation
     })?;
     let (actual, expected) = (prepared.actual, prepared.expected);
     let delta = actual - expected;
-    if delta.abs() <= NO_CHANGE * expected.abs() || delta == 0.0 {
+    // Exactly no change; a small one is judged against the noise by the search.
+    if delta == 0.0 {
         return Err(verdict_only(
             target,
             Verdict::NoChange,
@@ -204,37 +216,44 @@ pub fn explain(cube: &Cube, target: Target) -> Explanation {
         Err(done) => return done,
     };
     let delta = actual - expected;
-    let floor = SIGNIFICANT * noise;
-    let whole_floor = SIGNIFICANT_WHOLE * noise;
     let deviation: f64 = points
         .iter()
         .map(|p| p.weight * (p.value - p.expected).powi(2))
         .sum();
+    let unit = if noise > 0.0 {
+        noise
+    } else {
+        (deviation * NOISELESS).max(f64::MIN_POSITIVE)
+    };
     let mut everywhere = Element::default();
     for p in &points {
         everywhere.add(p);
     }
-    let mut best_score = if deviation > 0.0 {
-        everywhere.gain() / deviation
-    } else {
-        1.0
-    };
+    let mut best_score = everywhere.gain() / unit;
+    let min_weight = MIN_WEIGHT_SHARE * everywhere.weight;
     let mut best: Vec<([u32; DIMENSIONS], Element)> = Vec::new();
     for dims in cuboids() {
         let mut candidates: Vec<([u32; DIMENSIONS], Element)> = elements(&points, dims)
             .into_iter()
-            .filter(|(_, e)| e.wbr * delta > 0.0 && e.change * delta > 0.0)
+            .filter(|(_, e)| {
+                e.wbr * delta > 0.0 && e.change / delta >= MIN_SHARE && e.weight >= min_weight
+            })
             .collect();
-        candidates.sort_by(|a, b| b.1.gain().total_cmp(&a.1.gain()).then(a.0.cmp(&b.0)));
+        // Ties go by name, so that the answer does not depend on the cells' order.
+        candidates.sort_by(|a, b| {
+            b.1.gain()
+                .total_cmp(&a.1.gain())
+                .then_with(|| cause_of(cube, &a.0).cmp(&cause_of(cube, &b.0)))
+        });
         let taken: Vec<_> = candidates
             .into_iter()
-            .take_while(|(_, e)| e.gain() >= (MIN_GAIN * deviation).max(floor))
+            .take_while(|(_, e)| e.gain() / unit >= SIGNIFICANT)
             .take(MAX_ELEMENTS)
             .collect();
         if taken.is_empty() {
             continue;
         }
-        let fit: f64 = taken.iter().map(|(_, e)| e.gain()).sum::<f64>() / deviation;
+        let fit: f64 = taken.iter().map(|(_, e)| e.gain()).sum::<f64>() / unit;
         let cost = COST_PER_DIMENSION * f64::from(dims.count_ones()) * taken.len() as f64;
         if fit - cost > best_score {
             best_score = fit - cost;
@@ -242,7 +261,7 @@ pub fn explain(cube: &Cube, target: Target) -> Explanation {
         }
     }
     if best.is_empty() {
-        let verdict = if everywhere.gain() >= whole_floor {
+        let verdict = if everywhere.gain() / unit >= SIGNIFICANT_WHOLE {
             Verdict::Everywhere
         } else {
             Verdict::NoChange

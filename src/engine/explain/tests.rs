@@ -228,3 +228,58 @@ fn targets_parse_by_their_keys() {
     assert_eq!(Target::parse("QoE"), Some(Target::Qoe));
     assert_eq!(Target::parse("mos"), None);
 }
+
+/// Cells that differ by chance alone, in the baseline and in the window alike.
+fn noisy(seed: u64, fault: Option<(&str, &str, f64)>) -> Cube {
+    let mut state = seed;
+    let mut noise = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        ((state >> 33) as f64 / f64::from(1u32 << 31)) - 0.5
+    };
+    let mut cube = Cube::default();
+    for isp in ["HKBN", "PCCW", "HGC", "i-CABLE"] {
+        for channel in ["main", "swimming", "athletics"] {
+            for district in DISTRICTS {
+                let drop = match fault {
+                    Some((i, c, d)) if i == isp && c == channel => d,
+                    _ => 0.0,
+                };
+                // 40 reports in the window, 400 in the baseline; a mean's noise
+                // shrinks with the square root of its count.
+                let window = 4.0 - drop + noise() * 0.5;
+                let baseline = 4.0 + noise() * 0.16;
+                cube.add(
+                    [isp, channel, district, district],
+                    Sums {
+                        num: window * 40.0,
+                        den: 40.0,
+                    },
+                    Sums {
+                        num: baseline * 400.0,
+                        den: 400.0,
+                    },
+                    4,
+                );
+            }
+        }
+    }
+    cube
+}
+
+#[test]
+fn chance_differences_are_not_a_place() {
+    for seed in 1..=20 {
+        let e = explain(&noisy(seed, None), Target::Qoe);
+        assert_ne!(e.verdict, Verdict::Located, "seed {seed}: {e:?}");
+        // Adtributor, without a noise test, always names somewhere.
+        assert_eq!(
+            adtributor(&noisy(seed, None), Target::Qoe).verdict,
+            Verdict::Located
+        );
+    }
+    // The same noise with a real fault under it: found.
+    let e = explain(&noisy(3, Some(("HGC", "swimming", 0.6))), Target::Qoe);
+    assert_eq!(names(&e), ["HGC × swimming"]);
+}

@@ -1,8 +1,6 @@
 //! A cube for [`explain`](crate::engine::explain): each cell's sums of the explained
 //! measure over a span, from the history the engine keeps.
 
-use rustc_hash::FxHashMap;
-
 use super::{CellKey, Monitor};
 use crate::engine::aggregate::bucket::BucketStats;
 use crate::engine::aggregate::tiers::{ALL, CellId};
@@ -69,67 +67,72 @@ impl Monitor {
     /// The window against the baseline, both from this engine's history; a startup
     /// slower than `slow_startup_ms` is slow (the alert rule's threshold).
     pub fn explain_cube(&self, q: &ExplainQuery, slow_startup_ms: i64) -> Cube {
-        let (from, to) = q.window();
-        let (base_from, base_to) = q.baseline.span(q.moment, q.window_ms);
+        let window = q.window();
+        let baseline = q.baseline.span(q.moment, q.window_ms);
         Cube::pair(
-            &self.cell_sums(q, (from, to), slow_startup_ms),
-            &self.cell_sums(q, (base_from, base_to), slow_startup_ms),
+            &self.cell_sums(q, window, slow_startup_ms, Some(q.moment)),
+            &self.cell_sums(q, baseline, slow_startup_ms, None),
         )
     }
 
     /// Each cell the filter takes with its sums of the query's measure over `[from,
     /// to)`: a ratio's numerator and denominator from the buckets starting in it, or
     /// for online peers their mean over the minute instants `to`, `to` − 1 min, … after
-    /// `from` (den 1).
+    /// `from` (den 1); and its online peers at `peers_at`, if asked (else 0).
     pub fn cell_sums(
         &self,
         q: &ExplainQuery,
         (from, to): (i64, i64),
         slow_startup_ms: i64,
+        peers_at: Option<i64>,
     ) -> Vec<CellSums> {
         let matching = self.matching_cells(&q.filter);
         let taken = |c: CellId| c != ALL && matching.get(c as usize).copied().unwrap_or(false);
-        let peers = self.online_per_cell(&[to], &taken);
-        let sums: FxHashMap<CellId, Sums> = if q.target.is_count() {
+        let cells = self.cell_keys.len();
+        let peers = peers_at.map_or_else(|| vec![0; cells], |t| self.online_per_cell(&[t], &taken));
+        // Per cell (by id): its sums, `None` where the span holds nothing of it.
+        let mut sums: Vec<Option<Sums>> = vec![None; cells];
+        if q.target.is_count() {
             let count = (to - from + MINUTE_MS - 1).div_euclid(MINUTE_MS).max(0);
             let instants: Vec<i64> = (0..count).map(|k| to - k * MINUTE_MS).collect();
             let n = instants.len().max(1) as f64;
-            self.online_per_cell(&instants, &taken)
+            for (cell, total) in self
+                .online_per_cell(&instants, &taken)
                 .into_iter()
-                .map(|(c, total)| {
-                    (
-                        c,
-                        Sums {
-                            num: total as f64 / n,
-                            den: 1.0,
-                        },
-                    )
-                })
-                .collect()
+                .enumerate()
+            {
+                if taken(cell as CellId) {
+                    sums[cell] = Some(Sums {
+                        num: total as f64 / n,
+                        den: 1.0,
+                    });
+                }
+            }
         } else {
-            let mut sums: FxHashMap<CellId, Sums> = FxHashMap::default();
             for (slot, _) in self.history.slots() {
                 if slot.start < from || slot.start >= to {
                     continue;
                 }
                 for (cell, stats) in slot.cells.iter().filter(|(c, _)| taken(**c)) {
-                    sums.entry(*cell)
-                        .or_default()
+                    sums[*cell as usize]
+                        .get_or_insert_with(Sums::default)
                         .add(measure(q.target, stats, slow_startup_ms));
                 }
             }
-            sums
-        };
-        let mut cells: Vec<CellSums> = sums
+        }
+        let mut out: Vec<CellSums> = sums
             .into_iter()
-            .map(|(cell, sums)| CellSums {
-                names: self.cell_names(&self.cell_keys[cell as usize]),
-                sums,
-                peers: peers.get(&cell).copied().unwrap_or(0),
+            .enumerate()
+            .filter_map(|(cell, sums)| {
+                Some(CellSums {
+                    names: self.cell_names(&self.cell_keys[cell]),
+                    sums: sums?,
+                    peers: peers[cell],
+                })
             })
             .collect();
-        cells.sort_by(|a, b| a.names.cmp(&b.names));
-        cells
+        out.sort_by(|a, b| a.names.cmp(&b.names));
+        out
     }
 
     fn cell_names(&self, k: &CellKey) -> [String; 4] {
@@ -142,42 +145,42 @@ impl Monitor {
         ]
     }
 
-    /// Online peers per taken cell, summed over `instants`: from per-peer state for an
-    /// instant at or after the newest record, else from the buckets' running sums (a
-    /// cell's own count is exact; a point inside a coarse bucket is read at its start).
-    fn online_per_cell(
-        &self,
-        instants: &[i64],
-        taken: &dyn Fn(CellId) -> bool,
-    ) -> FxHashMap<CellId, i64> {
-        let mut total: FxHashMap<CellId, i64> = FxHashMap::default();
+    /// Online peers per cell (by id; 0 for cells not taken), summed over `instants`:
+    /// from per-peer state for an instant at or after the newest record, else from the
+    /// buckets' running sums (a cell's own count is exact; a point inside a coarse
+    /// bucket is read at its start).
+    fn online_per_cell(&self, instants: &[i64], taken: &dyn Fn(CellId) -> bool) -> Vec<i64> {
+        let mut total = vec![0i64; self.cell_keys.len()];
         let mut past: Vec<i64> = Vec::new();
         for &t in instants {
             if t >= self.latest_recv {
                 for (c, n) in self.online_cells.online_by(t, &|c| taken(c).then_some(c)) {
-                    *total.entry(c).or_default() += n;
+                    total[c as usize] += n;
                 }
             } else {
                 past.push(t);
             }
         }
+        if past.is_empty() {
+            return total;
+        }
         past.sort_unstable();
-        let mut running: FxHashMap<CellId, i64> = FxHashMap::default();
+        let mut running = vec![0i64; self.cell_keys.len()];
         let mut next = past.iter().peekable();
         for (slot, width) in self.history.slots() {
             // Instants before this slot's end count the slots before it.
             while next.next_if(|t| slot.start + width > **t).is_some() {
-                for (c, n) in &running {
-                    *total.entry(*c).or_default() += n;
+                for (t, r) in total.iter_mut().zip(&running) {
+                    *t += r;
                 }
             }
             for (cell, stats) in slot.cells.iter().filter(|(c, _)| taken(**c)) {
-                *running.entry(*cell).or_default() += i64::from(stats.online_delta);
+                running[*cell as usize] += i64::from(stats.online_delta);
             }
         }
         for _ in next {
-            for (c, n) in &running {
-                *total.entry(*c).or_default() += n;
+            for (t, r) in total.iter_mut().zip(&running) {
+                *t += r;
             }
         }
         total
