@@ -391,3 +391,35 @@ fn issue18_1_the_fastest_speed_never_stalls_and_the_end_is_announced() {
     tmux.wait_for("the end, again", |s| s.contains(" END "));
     tmux.keys(&["q"]);
 }
+
+/// Issue 17: the injected fault's alert says where it is; view 7 names the place, and
+/// Enter filters every view to it.
+#[test]
+#[ignore = "needs tmux (apt-get install tmux; .ci/run installs it and runs it): cargo test -- --ignored"]
+fn issue17_alert_then_explain_then_enter_filters() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let command = format!(
+        "cd {} && {} replay recordings/olympics-2012-sample --from '2012-08-07 09:12' --metric continuity; sleep 30",
+        root.display(),
+        env!("CARGO_BIN_EXE_peerscope"),
+    );
+    let tmux = Tmux::start("explain", &command, 100, 30);
+    tmux.wait_for("the overview", |s| s.contains("1 Overview"));
+    tmux.keys(&["Space"]);
+    tmux.wait_for("the fault's alert, explained", |s| {
+        s.contains("PAUSED") && s.contains("% PCCW × main")
+    });
+    tmux.keys(&["7"]);
+    let s = tmux.wait_for("view 7", |s| {
+        s.contains("continuity · window 1 min") && s.contains("the cause is 1 place")
+    });
+    assert!(s.contains("▸ PCCW × main"), "{s}");
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("the filter", |s| s.contains("filtered to PCCW × main"));
+    tmux.keys(&["1"]);
+    let s2 = tmux.wait_for("the overview, filtered", |s| {
+        s.contains("1 Overview") && s.contains("isp=PCCW") && s.contains("channel=main")
+    });
+    assert!(!s2.contains("no filter"), "{s}\n{s2}");
+    tmux.keys(&["q"]);
+}

@@ -1,6 +1,7 @@
 //! `watch` recomputes a frame only when there is something new to show (issue 18.8):
 //! the same view a moment later, with nothing received, is no new frame; another
-//! view, or the clock crossing one of the engine's finest buckets, is.
+//! view, or the clock crossing one of the engine's finest buckets, is. And it explains
+//! alerts as `replay` does.
 
 use std::path::Path;
 use std::time::Duration;
@@ -98,4 +99,31 @@ fn watermarks_merge_sooner_than_the_hold_back() {
     // About 23 records a second at 09:35: the second and more between the hold-back
     // and the watermark is tens of records.
     assert!(sooner > held + 10, "{sooner} vs {held}");
+}
+
+/// `watch` explains alerts as `replay` does: following the sample's logs, the injected
+/// fault's continuity alert says where it is, and view 7 names the same place.
+#[test]
+fn watch_explains_the_alert_and_view_7_agrees() {
+    let cal = Calendar::new(chrono_tz::Asia::Hong_Kong);
+    let start = cal.parse_time("2012-08-07 08:00").expect("time");
+    let t = cal.parse_time("2012-08-07 09:12").expect("time");
+    let mut live = follow_sample(start, t);
+    live.wait_for_backlog(Duration::from_secs(60));
+    let mut ui = UiState::new(Mode::Live, 60_000, chrono_tz::Asia::Hong_Kong);
+    ui.view = peerscope::ui::state::View::Explain;
+    ui.metric = peerscope::engine::query::metric::Metric::ALL
+        .iter()
+        .position(|m| m.info().key == "continuity")
+        .expect("continuity");
+    let data = live.frame(&frame_request(&ui, t, Some(start)));
+    let alert = data
+        .alerts
+        .iter()
+        .find(|a| a.kind == peerscope::engine::alerts::AlertKind::LowContinuity)
+        .expect("the fault's continuity alert");
+    let cause = alert.cause.as_deref().expect("explained");
+    assert!(cause.ends_with("% PCCW × main"), "{cause}");
+    let e = data.explanation.as_ref().expect("view 7's explanation");
+    assert_eq!(e.contributors[0].name(), "PCCW × main");
 }

@@ -233,3 +233,104 @@ pub fn ground_truth(faults: &[Fault], calendar: &Calendar) -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn calendar() -> Calendar {
+        Calendar::new(chrono_tz::Asia::Hong_Kong)
+    }
+
+    fn user(isp: u8, district: u8) -> User {
+        User {
+            peer: "p".into(),
+            ip: "1.2.3.4".into(),
+            isp,
+            district,
+            first_day: 0,
+            favourite_channel: 0,
+            nat: 0,
+            player: 0,
+            os: 0,
+            clock_skew_ms: 0,
+        }
+    }
+
+    fn view(user: u32, channel: u8, start: i64, end: i64) -> View {
+        View {
+            start,
+            end,
+            user,
+            id: u64::from(user) * 7 + 1,
+            channel,
+            leaves: false,
+            crowd: false,
+        }
+    }
+
+    #[test]
+    fn a_fault_hits_its_combination_in_its_span_only() {
+        let cal = calendar();
+        let f = Fault::parse(
+            "isp=hkbn, district=Sha Tin,from=2012-08-07 09:31,minutes=12,stall=0.2,bitrate=0.5",
+            &cal,
+        )
+        .expect("a fault");
+        let from = cal.parse_time("2012-08-07 09:31").expect("time");
+        assert_eq!((f.from, f.to), (from, from + 12 * 60_000));
+        let sha_tin = u8::try_from(
+            DISTRICTS
+                .iter()
+                .position(|d| d.0 == "Sha Tin")
+                .expect("Sha Tin"),
+        )
+        .expect("small");
+        let hkbn = user(1, sha_tin);
+        let elsewhere = user(1, 0);
+        let v = view(0, 3, 0, i64::MAX);
+        let faults = [f];
+        let hit = effect(&faults, &hkbn, &v, from + 60_000);
+        assert_eq!((hit.stall, hit.bitrate, hit.startup), (0.2, 0.5, 1.0));
+        assert_eq!(effect(&faults, &hkbn, &v, from - 1), Effect::NONE);
+        assert_eq!(effect(&faults, &hkbn, &v, from + 12 * 60_000), Effect::NONE);
+        assert_eq!(effect(&faults, &elsewhere, &v, from + 60_000), Effect::NONE);
+        // Unlisted networks are located as Others.
+        let others = Fault::parse("isp=Others,from=2012-08-07 09:31,minutes=1,stall=1", &cal)
+            .expect("a fault");
+        let unlisted = user(UNLISTED_ISP, NO_DISTRICT);
+        assert!((effect(&[others], &unlisted, &v, from).stall - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn drops_end_views_at_the_start_and_postpone_those_starting_inside() {
+        let cal = calendar();
+        let f = Fault::parse("channel=main,from=2012-08-07 09:00,minutes=10,drop=1", &cal)
+            .expect("a fault");
+        let (from, to) = (f.from, f.to);
+        let mut pop = Population {
+            users: vec![user(0, 0)],
+            views: vec![
+                view(0, 0, from - 60_000, from + 3_600_000), // watching: leaves at `from`
+                view(0, 0, from + 60_000, to + 60_000),      // starts inside: at `to`
+                view(0, 0, from + 60_000, from + 120_000),   // wholly inside: gone
+                view(0, 1, from + 60_000, from + 120_000),   // another channel: kept
+            ],
+            faults: Vec::new(),
+        };
+        apply_drops(&mut pop, &[f]);
+        let spans: Vec<(i64, i64, u8, bool)> = pop
+            .views
+            .iter()
+            .map(|v| (v.start - from, v.end - from, v.channel, v.leaves))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (-60_000, 0, 0, true),
+                (60_000, 120_000, 1, false),
+                (to - from, to - from + 60_000, 0, false),
+            ]
+        );
+    }
+}
