@@ -1,6 +1,6 @@
 //! The TUI's costs on the shipped sample: a replay seek (the engine rebuilt at a far
 //! point from the minutes the views need; goal well under a second), a frame's
-//! snapshot, and drawing a view at 160×48 (goal: a small fraction of a 100 ms frame;
+//! snapshot, a whole frame with and without view 7's explanation, and drawing a view at 160×48 (goal: a small fraction of a 100 ms frame;
 //! for the choropleths, under 2 ms once the raster of that size is cached).
 
 use std::hint::black_box;
@@ -69,15 +69,34 @@ fn bench(c: &mut Criterion) {
     let mut frames = ReplayFrames::open(dir, &settings).expect("sample");
     frames.read_whole();
     let data = frames.frame(&request);
+    // View 7 asks for an explanation of the metric in focus (QoE) besides the frame.
+    let mut explain_ui = ui.clone();
+    explain_ui.view = View::Explain;
+    explain_ui.metric = peerscope::engine::query::metric::Metric::ALL
+        .iter()
+        .position(|m| m.info().key == "qoe")
+        .expect("qoe");
+    let explain_request = frame_request(&explain_ui, at, Some(start));
+    group.bench_function("frame", |b| b.iter(|| frames.frame(black_box(&request))));
+    group.bench_function("frame with view 7's explanation", |b| {
+        b.iter(|| frames.frame(black_box(&explain_request)));
+    });
+    let explained = frames.frame(&explain_request);
     for view in View::ALL {
         let mut ui = ui.clone();
         ui.view = view;
+        let data = if view == View::Explain {
+            ui = explain_ui.clone();
+            &explained
+        } else {
+            &data
+        };
         group.bench_function(format!("draw {} 160x48", view.name()), |b| {
             let area = Rect::new(0, 0, 160, 48);
             b.iter(|| {
                 let mut buf = Buffer::empty(area);
                 frame::render(
-                    Some(&data),
+                    Some(data),
                     &ui,
                     at,
                     area,
