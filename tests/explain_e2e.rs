@@ -274,3 +274,69 @@ fn bad_faults_are_exit_2_and_write_nothing() {
         assert!(!Path::new(dir).exists(), "{spec}: nothing written");
     }
 }
+
+/// View 7 against the day before, in `replay`: the baseline a day back is read apart
+/// (a second engine), not by making the views' engine hold a day; the fault of the
+/// second day is found against the first.
+#[test]
+fn view_7_against_the_day_before_finds_the_second_days_fault() {
+    use peerscope::config::{Config, validate};
+    use peerscope::engine::calendar::Calendar;
+    use peerscope::engine::explain::{Baseline, Verdict};
+    use peerscope::source::frames::FrameSource;
+    use peerscope::source::replay_frames::ReplayFrames;
+    use peerscope::ui::request::frame_request;
+    use peerscope::ui::state::{Mode, UiState, View};
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("two-days");
+    let dir_text = dir.to_str().expect("utf8");
+    let made = peerscope(&[
+        "simulate",
+        "--out",
+        dir_text,
+        "--from",
+        "2012-08-06 08:00",
+        "--to",
+        "2012-08-07 09:20",
+        "--scale",
+        "0.03",
+        "--no-probes",
+        "--gzip-level",
+        "1",
+        "--fault",
+        "isp=PCCW,from=2012-08-07 09:00,minutes=20,stall=0.4",
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let settings = validate(Config::default(), None).expect("settings");
+    let mut frames = ReplayFrames::open(&dir, &settings).expect("the recording");
+    let (start, _) = frames.span();
+    let tz = chrono_tz::Asia::Hong_Kong;
+    let t = Calendar::new(tz)
+        .parse_time("2012-08-07 09:15")
+        .expect("time");
+    let mut ui = UiState::new(Mode::Replay, 300_000, tz);
+    ui.view = View::Explain;
+    ui.explain_baseline = Baseline::DayBefore;
+    ui.metric = peerscope::engine::query::metric::Metric::ALL
+        .iter()
+        .position(|m| m.info().key == "continuity")
+        .expect("continuity");
+    let request = frame_request(&ui, t, start);
+    assert!(
+        request.lookback_ms < 12 * 3_600_000,
+        "the views do not hold a day"
+    );
+    let data = frames.frame(&request);
+    let e = data.explanation.as_ref().expect("an explanation");
+    assert_eq!(e.verdict, Verdict::Located, "{e:?}");
+    assert_eq!(e.contributors[0].name(), "PCCW");
+    assert!(
+        e.contributors[0].expected.expect("expected") > 0.98,
+        "{e:?}"
+    );
+}

@@ -24,7 +24,7 @@ use super::replay::{DamagedFiles, ReplayEngine, ReplayIndex, WholePass};
 use crate::config::Settings;
 use crate::engine::aggregate::qoe::QoeParams;
 use crate::engine::alerts::{AlertLog, AlertRules, evaluate};
-use crate::engine::explain::explain;
+use crate::engine::explain::{Cube, explain};
 use crate::engine::geography::Geography;
 use crate::engine::geography::location::IpGeo;
 use crate::engine::query::filter::Filter;
@@ -174,10 +174,22 @@ impl FrameSource for ReplayFrames {
             explainer.seek(q.moment, q.moment - q.reads_from());
             Some(explainer.monitor().explain_cube(q, slow))
         });
-        let explanation = request
-            .explain
-            .as_ref()
-            .map(|q| explain(&self.engine.monitor().explain_cube(q, slow), q.target));
+        let explanation = request.explain.as_ref().map(|q| {
+            // The window is within what the views hold; a baseline a day back is read by
+            // the second engine rather than making every seek read a day.
+            let baseline = q.baseline.span(q.moment, q.window_ms);
+            let actual = self
+                .engine
+                .monitor()
+                .cell_sums(q, q.window(), slow, Some(q.moment));
+            let expected = if self.engine.holds_history_from(baseline.0) {
+                self.engine.monitor().cell_sums(q, baseline, slow, None)
+            } else {
+                self.explainer.seek(baseline.1, baseline.1 - baseline.0);
+                self.explainer.monitor().cell_sums(q, baseline, slow, None)
+            };
+            explain(&Cube::pair(&actual, &expected), q.target)
+        });
         self.probes.seek(clock);
         FrameData {
             snapshot,

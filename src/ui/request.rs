@@ -60,15 +60,16 @@ pub fn frame_request(ui: &UiState, clock: i64, start: Option<i64>) -> FrameReque
         dest: ui.probe_dest.clone(),
         ..ProbeQuery::new(clock, ui.probe_metric())
     };
+    // View 7's window is within what the views hold (it ends at the cursor or the
+    // clock); its baseline may be further back, which the frame source reads apart.
     let explain = (ui.view == View::Explain)
         .then(|| model::explain_query(ui, clock))
         .flatten();
-    let explain_lookback = explain.as_ref().map_or(0, |q| clock - q.reads_from());
     FrameRequest {
         query,
         probes,
         explain,
-        lookback_ms: range.max(recent).max(minutes_range).max(explain_lookback) + step,
+        lookback_ms: range.max(recent).max(minutes_range) + step,
     }
 }
 
