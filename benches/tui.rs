@@ -72,10 +72,7 @@ fn bench(c: &mut Criterion) {
     // View 7 asks for an explanation of the metric in focus (QoE) besides the frame.
     let mut explain_ui = ui.clone();
     explain_ui.view = View::Explain;
-    explain_ui.metric = peerscope::engine::query::metric::Metric::ALL
-        .iter()
-        .position(|m| m.info().key == "qoe")
-        .expect("qoe");
+    explain_ui.focus(peerscope::engine::query::metric::Metric::from_key("qoe").expect("qoe"));
     let explain_request = frame_request(&explain_ui, at, Some(start));
     group.bench_function("frame", |b| b.iter(|| frames.frame(black_box(&request))));
     group.bench_function("frame with view 7's explanation", |b| {

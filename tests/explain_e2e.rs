@@ -21,6 +21,18 @@ const SAMPLE: &str = concat!(
 );
 const AT: &str = "2012-08-07 09:12";
 
+/// Runs `simulate` with `args`; it must succeed.
+fn simulate(args: &[&str]) {
+    let mut all = vec!["simulate"];
+    all.extend_from_slice(args);
+    let made = peerscope(&all);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
+
 fn stdout(out: &Output) -> String {
     assert!(
         out.status.success(),
@@ -132,8 +144,7 @@ fn baselines_an_interval_the_day_before_and_another_recording() {
     // The same event without the fault, as another recording: the same time of day.
     let clean = tempfile::tempdir().expect("tempdir");
     let dir = clean.path().to_str().expect("utf8");
-    let made = peerscope(&[
-        "simulate",
+    simulate(&[
         "--out",
         dir,
         "--from",
@@ -144,11 +155,6 @@ fn baselines_an_interval_the_day_before_and_another_recording() {
         "0.1",
         "--no-probes",
     ]);
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
     assert!(
         !clean.path().join("faults.json").exists(),
         "no faults, no ground truth"
@@ -291,8 +297,7 @@ fn view_7_against_the_day_before_finds_the_second_days_fault() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("two-days");
     let dir_text = dir.to_str().expect("utf8");
-    let made = peerscope(&[
-        "simulate",
+    simulate(&[
         "--out",
         dir_text,
         "--from",
@@ -307,11 +312,6 @@ fn view_7_against_the_day_before_finds_the_second_days_fault() {
         "--fault",
         "isp=PCCW,from=2012-08-07 09:00,minutes=20,stall=0.4",
     ]);
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
     let settings = validate(Config::default(), None).expect("settings");
     let mut frames = ReplayFrames::open(&dir, &settings).expect("the recording");
     let (start, _) = frames.span();
@@ -322,10 +322,7 @@ fn view_7_against_the_day_before_finds_the_second_days_fault() {
     let mut ui = UiState::new(Mode::Replay, 300_000, tz);
     ui.view = View::Explain;
     ui.explain_baseline = Baseline::DayBefore;
-    ui.metric = peerscope::engine::query::metric::Metric::ALL
-        .iter()
-        .position(|m| m.info().key == "continuity")
-        .expect("continuity");
+    ui.focus(peerscope::engine::query::metric::Metric::from_key("continuity").expect("continuity"));
     let request = frame_request(&ui, t, start);
     assert!(
         request.lookback_ms < 12 * 3_600_000,

@@ -626,10 +626,7 @@ fn explain_locates_the_injected_fault_and_enter_filters_to_it() {
         .parse_time("2012-08-07 09:12")
         .expect("time");
     let mut ui = ui_for(View::Explain);
-    ui.metric = peerscope::engine::query::metric::Metric::ALL
-        .iter()
-        .position(|m| m.info().key == "continuity")
-        .expect("continuity");
+    ui.focus(peerscope::engine::query::metric::Metric::from_key("continuity").expect("continuity"));
     let data = sample_frame_at(&ui, t);
     let e = data.explanation.as_ref().expect("an explanation");
     assert_eq!(

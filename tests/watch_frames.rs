@@ -112,10 +112,7 @@ fn watch_explains_the_alert_and_view_7_agrees() {
     live.wait_for_backlog(Duration::from_secs(60));
     let mut ui = UiState::new(Mode::Live, 60_000, chrono_tz::Asia::Hong_Kong);
     ui.view = peerscope::ui::state::View::Explain;
-    ui.metric = peerscope::engine::query::metric::Metric::ALL
-        .iter()
-        .position(|m| m.info().key == "continuity")
-        .expect("continuity");
+    ui.focus(peerscope::engine::query::metric::Metric::from_key("continuity").expect("continuity"));
     let data = live.frame(&frame_request(&ui, t, Some(start)));
     let alert = data
         .alerts

@@ -78,7 +78,7 @@ impl ViewArgs {
                 keys.join(", ")
             ))
         })?;
-        ui.metric = Metric::ALL.iter().position(|m| *m == metric).unwrap_or(0);
+        ui.focus(metric);
         Ok(())
     }
 

@@ -295,6 +295,11 @@ impl UiState {
         Metric::ALL[self.metric % Metric::ALL.len()]
     }
 
+    /// Puts `metric` in focus (the Timeline's, the maps', view 7's).
+    pub fn focus(&mut self, metric: Metric) {
+        self.metric = Metric::ALL.iter().position(|m| *m == metric).unwrap_or(0);
+    }
+
     pub fn histogram_metric(&self) -> Metric {
         HISTOGRAM_METRICS[self.histogram_metric % HISTOGRAM_METRICS.len()]
     }

@@ -66,18 +66,15 @@ pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, them
         ));
     }
     let selected = ui.explain_row;
-    let mut row = 0;
-    for c in &e.contributors {
-        lines.push(contributor_line(
-            data,
-            c,
-            e.target,
-            name_width,
-            row == selected,
-            theme,
-        ));
-        row += 1;
-    }
+    let line = |row: usize, c: &Contributor| {
+        contributor_line(data, c, e.target, name_width, row == selected, theme)
+    };
+    lines.extend(
+        e.contributors
+            .iter()
+            .enumerate()
+            .map(|(row, c)| line(row, c)),
+    );
     if !e.others.is_empty() {
         let caption = if e.contributors.is_empty() {
             "  the largest shares, one dimension at a time"
@@ -86,18 +83,16 @@ pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, them
         };
         lines.push(Line::styled(caption, theme.dim()));
     }
+    // Rows are numbered as Enter counts them: the cause's, then the others'.
     let room = usize::from(area.height).saturating_sub(lines.len() + 1);
-    for c in e.others.iter().take(room) {
-        lines.push(contributor_line(
-            data,
-            c,
-            e.target,
-            name_width,
-            row == selected,
-            theme,
-        ));
-        row += 1;
-    }
+    let first = e.contributors.len();
+    lines.extend(
+        e.others
+            .iter()
+            .take(room)
+            .enumerate()
+            .map(|(i, c)| line(first + i, c)),
+    );
     let hint_at = area.height.saturating_sub(1);
     Paragraph::new(lines).render(
         Rect {
