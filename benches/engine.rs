@@ -24,20 +24,26 @@ use peerscope::simulate::emit::{EmitKnobs, sweep};
 use peerscope::simulate::olympics::{FLASH_AT_MS, FLASH_DAY, Knobs, Population, population};
 use peerscope::simulate::plan::ip_geo_csv;
 
-/// The scenario at a fifth of full scale, 30 minutes around the flash crowd.
-fn flash_crowd() -> (Population, EmitKnobs, i64, i64) {
+/// The flash crowd's day at `scale` of the full load (1: 7,000 peers at the peak), as
+/// two servers log it.
+fn flash_day(scale: f64) -> (Population, EmitKnobs) {
     let knobs = Knobs {
         seed: 1,
-        users: 177_245.0 * 0.2,
-        peak: 1400.0,
+        users: 177_245.0 * scale,
+        peak: 7000.0 * scale,
     };
-    let pop = population(knobs, FLASH_DAY - 1..FLASH_DAY + 1);
     let emit = EmitKnobs {
         seed: 1,
         servers: 2,
         duplicate_share: 0.002,
         malformed_share: 0.0,
     };
+    (population(knobs, FLASH_DAY - 1..FLASH_DAY + 1), emit)
+}
+
+/// The scenario at a fifth of full scale, 30 minutes around the flash crowd.
+fn flash_crowd() -> (Population, EmitKnobs, i64, i64) {
+    let (pop, emit) = flash_day(0.2);
     (
         pop,
         emit,
@@ -133,18 +139,7 @@ fn bench(c: &mut Criterion) {
 /// flash crowd): the cube of QoE over a 5-minute window against the hour before, read
 /// from the engine's history, and the search over it (goal: under 20 ms).
 fn bench_explain(c: &mut Criterion) {
-    let knobs = Knobs {
-        seed: 1,
-        users: 177_245.0,
-        peak: 7000.0,
-    };
-    let pop = population(knobs, FLASH_DAY - 1..FLASH_DAY + 1);
-    let emit = EmitKnobs {
-        seed: 1,
-        servers: 1,
-        duplicate_share: 0.0,
-        malformed_share: 0.0,
-    };
+    let (pop, emit) = flash_day(1.0);
     let now = FLASH_AT_MS + 5 * MINUTE_MS;
     let mut geo = IpGeo::empty();
     geo.extend_from_csv(&ip_geo_csv()).expect("plan table");
