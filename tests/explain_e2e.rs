@@ -227,6 +227,10 @@ fn bad_explain_input_is_exit_2_with_what_was_expected() {
         &["report", s, "--explain", AT, "--filter", "isp=Nowhere"],
         "Nowhere",
     );
+    assert_fails(
+        &["report", s, "--explain", AT, "--filter", "channel=curling"],
+        "no channel is called that here; there are athletics, badminton",
+    );
 }
 
 #[test]

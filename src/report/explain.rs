@@ -92,18 +92,20 @@ impl Source {
     }
 }
 
-/// The location table, the map and the QoE parameters every engine counts with.
+/// The location table, the map and the QoE parameters every engine counts with, and
+/// the channels the minutes read hold.
 struct Counting<'a> {
     geo: IpGeo,
     geography: Option<Arc<Geography>>,
     settings: &'a Settings,
+    channels: std::collections::BTreeSet<String>,
 }
 
 impl Counting<'_> {
     /// The cells' sums over `[from, to)` in `source`, and the lines it skipped.
     /// With the peers online at `to` for the window, not for a baseline.
     fn cell_sums(
-        &self,
+        &mut self,
         source: &Source,
         q: &ExplainQuery,
         (from, to): (i64, i64),
@@ -124,6 +126,9 @@ impl Counting<'_> {
                 skipped.damaged(path, why.clone());
             }
         }
+        let catalog = engine.monitor().catalog();
+        self.channels
+            .extend(catalog.channels.names().map(str::to_owned));
         let slow = self.settings.alerts.startup_p90_above_ms;
         let peers_at = with_peers.then_some(to);
         (
@@ -182,10 +187,11 @@ pub fn run(
         .into());
     }
     let geography = crate::geodata::load_geography(settings).ok();
-    let counting = Counting {
+    let mut counting = Counting {
         geo: crate::geodata::load_ip_geo(settings, geography.clone())?,
         geography,
         settings,
+        channels: std::collections::BTreeSet::new(),
     };
     filter.check_names(&counting.geo, &[]).map_err(UsageError)?;
     let window_ms = i64::from(settings.window_s) * 1000;
@@ -235,6 +241,11 @@ pub fn run(
                 )
             }
         };
+    // A channel none of the minutes read holds is a usage error, as in `report`.
+    let channels: Vec<&str> = counting.channels.iter().map(String::as_str).collect();
+    filter
+        .check_names(&counting.geo, &channels)
+        .map_err(UsageError)?;
     let explanation = explain(&Cube::pair(&actual, &expected), target);
     let value = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.*}", target.decimals()));
     let heading = format!(
