@@ -51,8 +51,13 @@ impl Skipped {
         let room = EXAMPLES_KEPT.saturating_sub(self.examples.len());
         self.examples
             .extend(other.examples.iter().take(room).cloned());
-        self.damaged_files
-            .extend(other.damaged_files.iter().cloned());
+        // A file met by two readers (a replay seek, a window and its baseline) is one
+        // damaged file.
+        for (path, why) in &other.damaged_files {
+            if !self.damaged_files.iter().any(|(p, _)| p == path) {
+                self.damaged_files.push((path.clone(), why.clone()));
+            }
+        }
     }
 }
 

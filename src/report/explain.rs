@@ -120,12 +120,8 @@ impl Counting<'_> {
             engine.set_geography(Arc::clone(g));
         }
         engine.seek(to, to - from);
-        let mut skipped = engine.skipped().clone();
-        for (path, why) in engine.damaged() {
-            if !skipped.damaged_files.iter().any(|(p, _)| p == path) {
-                skipped.damaged(path, why.clone());
-            }
-        }
+        // The lines skipped and files found damaged in the minutes read.
+        let skipped = engine.skipped().clone();
         let catalog = engine.monitor().catalog();
         self.channels
             .extend(catalog.channels.names().map(str::to_owned));

@@ -175,17 +175,13 @@ fn run_probes(
 /// An explanation: the table with a heading line that says what was compared (text),
 /// or the JSON document with the comparison beside its rows; CSV holds the rows only.
 fn print_explanation(e: &explain::Explained, format: Format) -> anyhow::Result<()> {
-    let rendered = e.table.render(format, &e.skipped);
     let text = match format {
-        Format::Table => format!("{}\n{rendered}", e.heading),
-        Format::Csv => rendered,
+        Format::Table => format!("{}\n{}", e.heading, e.table.render(format, &e.skipped)),
+        Format::Csv => e.table.render(format, &e.skipped),
         Format::Json => {
-            let mut doc: serde_json::Value =
-                serde_json::from_str(&rendered).context("explanation JSON")?;
+            let mut doc = e.table.json_doc(&e.skipped);
             if let (Some(doc), Some(summary)) = (doc.as_object_mut(), e.summary.as_object()) {
-                for (k, v) in summary {
-                    doc.insert(k.clone(), v.clone());
-                }
+                doc.extend(summary.clone());
             }
             let mut s = serde_json::to_string_pretty(&doc).context("explanation JSON")?;
             s.push('\n');

@@ -159,6 +159,13 @@ impl Table {
     }
 
     fn json(&self, skipped: &Skipped) -> String {
+        let mut s = serde_json::to_string_pretty(&self.json_doc(skipped)).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// The JSON document `{"rows": [...], "skipped": {...}}`, for a caller that adds to it.
+    pub fn json_doc(&self, skipped: &Skipped) -> Value {
         let rows: Vec<Value> = self
             .rows
             .iter()
@@ -177,13 +184,10 @@ impl Table {
             .iter()
             .map(|(r, n)| (r.name().to_owned(), json!(n)))
             .collect();
-        let doc = json!({
+        json!({
             "rows": rows,
             "skipped": {"total": skipped.total(), "by_reason": by_reason},
-        });
-        let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
-        s.push('\n');
-        s
+        })
     }
 }
 

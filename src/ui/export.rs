@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::engine::explain::Dimension;
 use crate::engine::geography::Layer;
 use crate::engine::probes::snapshot::{Comparison, format_as_path};
 use crate::engine::query::metric::Metric;
@@ -119,7 +120,12 @@ pub fn csv(data: &FrameData, ui: &UiState) -> String {
 /// View 7, one row per place listed: `section` is `cause` or `beside`; a dimension
 /// that is not part of the place is empty (`report --explain --format csv` columns).
 fn explain_csv(data: &FrameData, out: &mut String) {
-    out.push_str("section,metric,isp,channel,district,area,share,actual,expected,peers\n");
+    let dimensions: Vec<&str> = Dimension::ALL.iter().map(|d| d.key()).collect();
+    let _ = writeln!(
+        out,
+        "section,metric,{},share,actual,expected,peers",
+        dimensions.join(",")
+    );
     let Some(e) = &data.explanation else { return };
     let rows = e
         .contributors

@@ -344,16 +344,20 @@ pub fn explain_target(metric: Metric) -> Option<Target> {
     }
 }
 
+/// Where view 7's window ends: the Timeline's cursor, or the clock.
+pub fn explain_moment(ui: &UiState, clock: i64) -> i64 {
+    match ui.cursor {
+        Some(Cursor::At(t)) => t.min(clock),
+        _ => clock,
+    }
+}
+
 /// View 7's question: the metric in focus, in the window ending at the Timeline's
 /// cursor (or the clock), under the filter, against the chosen baseline.
 pub fn explain_query(ui: &UiState, clock: i64) -> Option<ExplainQuery> {
-    let moment = match ui.cursor {
-        Some(Cursor::At(t)) => t.min(clock),
-        _ => clock,
-    };
     Some(ExplainQuery {
         target: explain_target(ui.metric())?,
-        moment,
+        moment: explain_moment(ui, clock),
         window_ms: ui.window_ms(),
         baseline: ui.explain_baseline,
         filter: ui.filter.clone(),

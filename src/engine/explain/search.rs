@@ -153,17 +153,17 @@ pub(super) fn verdict_only(
 /// How many single places an explanation lists beside its cause.
 const OTHERS: usize = 8;
 
-/// The single-dimension elements with the largest shares of the change, leaving out
-/// the cause's own elements.
+/// The single-dimension elements (`singles`) with the largest shares of the change,
+/// leaving out the cause's own elements.
 fn others(
     cube: &Cube,
-    points: &[Point],
+    singles: Vec<([u32; DIMENSIONS], Element)>,
     target: Target,
     delta: f64,
     cause: &[Contributor],
 ) -> Vec<Contributor> {
-    let mut all: Vec<Contributor> = (0..DIMENSIONS)
-        .flat_map(|d| elements(points, 1 << d))
+    let mut all: Vec<Contributor> = singles
+        .into_iter()
         .filter(|(_, e)| e.change * delta > 0.0)
         .map(|(key, e)| e.contributor(cause_of(cube, &key), target, delta))
         .filter(|c| cause.iter().all(|k| k.cause != c.cause))
@@ -232,8 +232,14 @@ pub fn explain(cube: &Cube, target: Target) -> Explanation {
     let mut best_score = everywhere.gain() / unit;
     let min_weight = MIN_WEIGHT_SHARE * everywhere.weight;
     let mut best: Vec<([u32; DIMENSIONS], Element)> = Vec::new();
+    // The one-dimension cuboids' elements, kept for the places listed beside the cause.
+    let mut singles = Vec::new();
     for dims in cuboids() {
-        let mut candidates: Vec<([u32; DIMENSIONS], Element)> = elements(&points, dims)
+        let all = elements(&points, dims);
+        if dims.is_power_of_two() {
+            singles.extend_from_slice(&all);
+        }
+        let mut candidates: Vec<([u32; DIMENSIONS], Element)> = all
             .into_iter()
             .filter(|(_, e)| {
                 e.wbr * delta > 0.0 && e.change / delta >= MIN_SHARE && e.weight >= min_weight
@@ -267,7 +273,7 @@ pub fn explain(cube: &Cube, target: Target) -> Explanation {
             Verdict::NoChange
         };
         let mut done = verdict_only(target, verdict, Some(actual), Some(expected));
-        done.others = others(cube, &points, target, delta, &[]);
+        done.others = others(cube, singles, target, delta, &[]);
         return done;
     }
     let mut contributors: Vec<Contributor> = best
@@ -280,7 +286,7 @@ pub fn explain(cube: &Cube, target: Target) -> Explanation {
         actual: Some(actual),
         expected: Some(expected),
         verdict: Verdict::Located,
-        others: others(cube, &points, target, delta, &contributors),
+        others: others(cube, singles, target, delta, &contributors),
         contributors,
     }
 }

@@ -23,7 +23,8 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 use crate::engine::explain::{Contributor, Explanation, Target, Verdict};
 use crate::source::frames::FrameData;
 use crate::ui::format;
-use crate::ui::state::{Cursor, UiState, span_label};
+use crate::ui::model;
+use crate::ui::state::{UiState, span_label};
 use crate::ui::theme::Theme;
 
 /// The share bar's cells.
@@ -114,10 +115,7 @@ pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, them
 
 /// What is compared with what: metric, window, moment, baseline.
 fn heading<'a>(data: &FrameData, ui: &UiState, e: &Explanation, theme: Theme) -> Line<'a> {
-    let moment = match ui.cursor {
-        Some(Cursor::At(t)) => t.min(data.snapshot.at),
-        _ => data.snapshot.at,
-    };
+    let moment = model::explain_moment(ui, data.snapshot.at);
     let time = |t: i64| format::clock(t, data.tz, ui.utc, "%H:%M");
     let window = ui.window_ms();
     let (from, to) = ui.explain_baseline.span(moment, window);
