@@ -100,11 +100,30 @@ pub fn decode<'a>(body: &'a [u8], gzip: bool, limits: &Limits) -> Result<Cow<'a,
 /// record limit: the shape of nearly every POST from an end host. The record is not
 /// checked here; if it turns out not to be one, [`each_record`] decides what the body is.
 pub fn single_line<'a>(body: &'a [u8], limits: &Limits) -> Option<&'a [u8]> {
-    let text = body.trim_ascii();
+    let text = trim_json_space(body);
     (text.first() == Some(&b'{')
         && text.len() <= limits.max_record
         && memchr::memchr(b'\n', text).is_none())
     .then_some(text)
+}
+
+/// JSON's four whitespace bytes (RFC 8259 §2). Not `u8::is_ascii_whitespace`, which
+/// also takes a form feed: the shortcut would then stamp `{…}\x0c`, a body that JSON —
+/// and so [`each_record`] — refuses.
+fn is_json_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn trim_json_space(text: &[u8]) -> &[u8] {
+    let start = text
+        .iter()
+        .position(|&b| !is_json_space(b))
+        .unwrap_or(text.len());
+    let end = text
+        .iter()
+        .rposition(|&b| !is_json_space(b))
+        .map_or(start, |i| i + 1);
+    &text[start..end]
 }
 
 /// One record of a body: its text, or why it is unusable (too long).
@@ -125,7 +144,7 @@ pub fn each_record<'a>(
     let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
     let first = body
         .iter()
-        .position(|b| !b.is_ascii_whitespace())
+        .position(|&b| !is_json_space(b))
         .ok_or(BodyError::Empty)?;
     let max = limits.max_record;
     let checked = |text: &'a [u8]| -> Item<'a> {
@@ -154,13 +173,13 @@ pub fn each_record<'a>(
     }
     // One object, possibly spread over several lines.
     if serde_json::from_slice::<&RawValue>(body).is_ok() {
-        each(0, checked(body.trim_ascii()));
+        each(0, checked(trim_json_space(body)));
         return Ok(());
     }
     let mut lines = body
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .filter(|l| !l.trim_ascii().is_empty());
+        .filter(|l| !trim_json_space(l).is_empty());
     // One line that is not an object: not NDJSON either.
     if lines.clone().nth(1).is_none() {
         let e = serde_json::from_slice::<&RawValue>(body)
@@ -269,6 +288,21 @@ mod tests {
         ] {
             assert_eq!(single_line(body, &l), None, "{body:?}");
         }
+    }
+
+    /// Found by the `body` fuzz target: a form feed is ASCII whitespace but not JSON's,
+    /// so the shortcut must not trim it off (leaving a valid record to stamp) a body
+    /// that the general path refuses.
+    #[test]
+    fn a_form_feed_is_not_whitespace_to_either_path() {
+        let l = Limits::default();
+        for body in [&b"{\"a\":1}\x0c"[..], b"\x0c{\"a\":1}"] {
+            let shortcut = single_line(body, &l);
+            assert!(shortcut.is_none_or(|t| t.contains(&0x0c)), "{body:?}");
+            assert!(split(body, &l).is_err(), "{body:?}");
+        }
+        let items = split(b"{\"a\":1}\n\x0c\n", &l).expect("two lines");
+        assert_eq!(texts(&items), [Ok("{\"a\":1}".into()), Ok("\x0c".into())]);
     }
 
     #[test]
