@@ -3,13 +3,14 @@
 # minute files, against
 #   - DuckDB computing the per-minute figures SQL can express (records, distinct peers,
 #     rates, continuity, QoE) over the same files with the column types given, 2 threads;
-#   - the floor: decompressing the same files alone, on both cores.
-# The three commands run interleaved, ROUNDS times; it prints each run and the ratios of
+#   - two floors: decompressing the same files alone, on both cores, with gzip and with
+#     libdeflate (Debian `libdeflate-tools`; whole-member inflate, the fastest there is).
+# The four commands run interleaved, ROUNDS times; it prints each run and the ratios of
 # the medians, all from this one run.
 #
 #   benches/compare_report.sh [DAY_DIR] [ROUNDS]
 #
-# DAY_DIR defaults to a fresh full-scale simulation of 2012-08-07 (about 9.7 M records).
+# DAY_DIR defaults to a fresh full-scale simulation of 2012-08-07 (about 12 M records).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${1:-${TMPDIR:-/tmp}/peerscope-bench-day}
@@ -21,16 +22,19 @@ if [ ! -d "$DIR" ]; then
     "$BIN" simulate --out "$DIR" --from "2012-08-07 00:00" --to "2012-08-08 00:00"
 fi
 python3 -c 'import duckdb' 2>/dev/null || pip install --quiet duckdb
+command -v libdeflate-gunzip >/dev/null || { echo "needs libdeflate-gunzip: apt-get install libdeflate-tools" >&2; exit 2; }
 
 FILES=$(mktemp)
 trap 'rm -f "$FILES"' EXIT
 find "$DIR" -name '*.jsonl.gz' | sort > "$FILES"
-BYTES=$(xargs -a "$FILES" du -cb | tail -1 | cut -f1)
+# Summed per file: `du -c` run by xargs in batches prints one total per batch.
+BYTES=$(xargs -a "$FILES" stat -c %s | awk '{s += $1} END {print s}')
 RAW=$(xargs -a "$FILES" -n 64 gzip -dc | wc -c)
 echo "day: $(wc -l < "$FILES") files, $((BYTES / 1000000)) MB gzipped, $((RAW / 1000000)) MB of JSON lines"
 
 run_peerscope() { "$BIN" report "$DIR" --by minute --format csv > /dev/null 2>&1; }
 run_floor() { xargs -a "$FILES" -P 2 -n 64 gzip -dc > /dev/null; }
+run_libdeflate() { xargs -a "$FILES" -P 2 -n 64 libdeflate-gunzip -c > /dev/null; }
 run_duckdb() {
     python3 - "$DIR" <<'PY'
 import sys, duckdb
@@ -62,16 +66,19 @@ time_of() {
     echo "$end - $start" | bc
 }
 
-declare -a P D F
+declare -a P D F L
 for ((i = 0; i < ROUNDS; i++)); do
     P+=("$(time_of run_peerscope)")
     D+=("$(time_of run_duckdb)")
     F+=("$(time_of run_floor)")
-    printf 'round %d: peerscope %.2f s   duckdb %.2f s   floor %.2f s\n' "$((i + 1))" "${P[-1]}" "${D[-1]}" "${F[-1]}"
+    L+=("$(time_of run_libdeflate)")
+    printf 'round %d: peerscope %.2f s   duckdb %.2f s   gzip floor %.2f s   libdeflate floor %.2f s\n' \
+        "$((i + 1))" "${P[-1]}" "${D[-1]}" "${F[-1]}" "${L[-1]}"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
-mp=$(median "${P[@]}"); md=$(median "${D[@]}"); mf=$(median "${F[@]}")
-printf 'median: peerscope %.2f s (%.0f MB/s of JSON)   duckdb %.2f s (%.0f MB/s)   floor %.2f s\n' \
-    "$mp" "$(echo "$RAW / $mp / 1000000" | bc -l)" "$md" "$(echo "$RAW / $md / 1000000" | bc -l)" "$mf"
-printf 'speed vs duckdb: %.2fx (goal >= 1.5x)   speed vs floor: %.2f of it (goal >= 0.5)\n' \
-    "$(echo "$md / $mp" | bc -l)" "$(echo "$mf / $mp" | bc -l)"
+mp=$(median "${P[@]}"); md=$(median "${D[@]}"); mf=$(median "${F[@]}"); ml=$(median "${L[@]}")
+printf 'median: peerscope %.2f s (%.0f MB/s of JSON)   duckdb %.2f s (%.0f MB/s)   gzip %.2f s   libdeflate %.2f s (%.0f MB/s gzipped)\n' \
+    "$mp" "$(echo "$RAW / $mp / 1000000" | bc -l)" "$md" "$(echo "$RAW / $md / 1000000" | bc -l)" "$mf" \
+    "$ml" "$(echo "$BYTES / $ml / 1000000" | bc -l)"
+printf 'speed vs duckdb: %.2fx (goal >= 2x)   the floors as a share of its time: gzip %.2f, libdeflate %.2f\n' \
+    "$(echo "$md / $mp" | bc -l)" "$(echo "$mf / $mp" | bc -l)" "$(echo "$ml / $mp" | bc -l)"

@@ -269,7 +269,7 @@ fn same(a: Option<f64>, b: Option<f64>) -> bool {
 fn report_of(dir: &Path) -> Table {
     let recording = Recording::scan(dir).expect("scan");
     let a = analyse(
-        &recording,
+        &recording.feedback,
         AnalysisOptions {
             geo: IpGeo::empty(),
             calendar: Calendar::new(chrono_tz::UTC),
@@ -277,6 +277,7 @@ fn report_of(dir: &Path) -> Table {
             filter: &Filter::default(),
             threads: 2,
             progress: false,
+            seen_before: &[],
         },
     );
     by_minute(&a, None)

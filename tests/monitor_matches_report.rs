@@ -31,7 +31,7 @@ fn geo() -> IpGeo {
 fn report(filter: &Filter) -> Table {
     let rec = Recording::scan(sample()).expect("scan");
     let a = analyse(
-        &rec,
+        &rec.feedback,
         AnalysisOptions {
             geo: geo(),
             calendar: Calendar::new(chrono_tz::Asia::Hong_Kong),
@@ -39,6 +39,7 @@ fn report(filter: &Filter) -> Table {
             filter,
             threads: 2,
             progress: false,
+            seen_before: &[],
         },
     );
     by_minute(&a, None)

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod decode;
+pub mod index;
 pub mod layout;
 pub mod pipeline;
 pub mod probes;

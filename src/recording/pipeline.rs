@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+use indicatif::{ProgressBar, ProgressStyle};
+
 use super::batch::FeedbackBatch;
 use super::scan::MinuteGroup;
 
@@ -60,4 +62,16 @@ pub fn read_in_order(
             }
         }
     });
+}
+
+/// A bar counting minutes read, for a terminal: "{verb} 120/1440 minutes".
+pub fn progress_bar(minutes: usize, verb: &str) -> ProgressBar {
+    let bar = ProgressBar::new(minutes as u64);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {verb} {{pos}}/{{len}} minutes {{wide_bar}} {{eta}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
 }

@@ -10,7 +10,7 @@ use crate::engine::record::{Reason, RecordError};
 
 const EXAMPLES_KEPT: usize = 5;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Skipped {
     pub by_reason: BTreeMap<Reason, u64>,
     pub examples: Vec<String>,

@@ -1,9 +1,7 @@
-//! Reads a whole recording through the engine under one filter: the shared first step
-//! of every `report` table.
+//! Reads a recording, or the part of it a day needs, through the engine under one
+//! filter: the shared first step of every `report` table.
 
 use std::collections::BTreeSet;
-
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::aggregate::Aggregator;
 use crate::engine::aggregate::qoe::QoeParams;
@@ -11,8 +9,8 @@ use crate::engine::calendar::{Calendar, MINUTE_MS};
 use crate::engine::geography::location::IpGeo;
 use crate::engine::observe::catalog::Catalog;
 use crate::engine::query::filter::Filter;
-use crate::recording::pipeline::read_in_order;
-use crate::recording::scan::Recording;
+use crate::recording::pipeline::{progress_bar, read_in_order};
+use crate::recording::scan::MinuteGroup;
 use crate::recording::skipped::Skipped;
 
 pub struct Analysis {
@@ -24,6 +22,8 @@ pub struct Analysis {
     pub skipped: Skipped,
     pub duplicates: u64,
     pub bytes: u64,
+    /// Peers first seen before the minutes read: where "cumulative users" starts.
+    pub seen_before: u64,
 }
 
 pub struct AnalysisOptions<'a> {
@@ -33,23 +33,24 @@ pub struct AnalysisOptions<'a> {
     pub filter: &'a Filter,
     pub threads: usize,
     pub progress: bool,
+    /// When only part of a recording is read: the peers whose first record came before
+    /// it, so that meeting them is not counted as new (unfiltered figures only; a
+    /// filter's first matching record is not in the index).
+    pub seen_before: &'a [(Box<str>, i64)],
 }
 
-pub fn analyse(recording: &Recording, opts: AnalysisOptions<'_>) -> Analysis {
+pub fn analyse(groups: &[MinuteGroup], opts: AnalysisOptions<'_>) -> Analysis {
     let mut catalog = Catalog::new(opts.geo);
     let mut aggregate = Aggregator::new(opts.qoe, opts.calendar, MINUTE_MS);
+    debug_assert!(opts.filter.is_empty() || opts.seen_before.is_empty());
+    for (peer, _) in opts.seen_before {
+        aggregate.know_peer(catalog.know_peer(peer));
+    }
     let mut minutes = BTreeSet::new();
     let mut skipped = Skipped::default();
     let mut bytes = 0;
-    let bar = opts.progress.then(|| {
-        let bar = ProgressBar::new(recording.feedback.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} reading {pos}/{len} minutes {wide_bar} {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    read_in_order(&recording.feedback, opts.threads, |batch| {
+    let bar = opts.progress.then(|| progress_bar(groups.len(), "reading"));
+    read_in_order(groups, opts.threads, |batch| {
         skipped.merge(&batch.skipped);
         bytes += batch.bytes;
         let mut last_minute = i64::MIN;
@@ -83,5 +84,6 @@ pub fn analyse(recording: &Recording, opts: AnalysisOptions<'_>) -> Analysis {
         skipped,
         duplicates,
         bytes,
+        seen_before: opts.seen_before.len() as u64,
     }
 }

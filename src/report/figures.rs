@@ -117,7 +117,7 @@ pub fn by_day(a: &Analysis, only: Option<Day>) -> Table {
         v.owners.push(s.peer);
     }
     let users = a.aggregate.days();
-    let mut cumulative = 0i64;
+    let mut cumulative = i64::try_from(a.seen_before).unwrap_or(i64::MAX);
     let mut cumulative_by_day = BTreeMap::new();
     for (d, u) in users {
         cumulative += i64::from(u.new);

@@ -14,9 +14,11 @@ use anyhow::{Context, bail};
 use crate::cli::UsageError;
 use crate::config::Settings;
 use crate::engine::calendar::Calendar;
+use crate::engine::calendar::MINUTE_MS;
 use crate::engine::probes::ProbeMetric;
 use crate::engine::query::filter::Filter;
-use crate::recording::scan::Recording;
+use crate::recording::index::{self, RecordingIndex};
+use crate::recording::scan::{MinuteGroup, Recording};
 
 use crate::recording::skipped::Skipped;
 use analysis::{AnalysisOptions, analyse};
@@ -115,17 +117,36 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get));
-    let analysis = analyse(
-        &recording,
+    let calendar = Calendar::new(settings.timezone);
+    let progress = std::io::stderr().is_terminal();
+    let part = match day {
+        // "New" and "cumulative" users under a filter need each peer's first matching
+        // record, which only the whole recording holds.
+        Some(day) if filter.is_empty() || args.by == By::Isp => Some(day_part(
+            &args.dir, &recording, &calendar, day, threads, progress,
+        )),
+        _ => None,
+    };
+    let (groups, seen_before) = match &part {
+        Some(p) => (p.groups, p.index.peers_before(p.read_from)),
+        None => (&recording.feedback[..], &[][..]),
+    };
+    let mut analysis = analyse(
+        groups,
         AnalysisOptions {
             geo,
-            calendar: Calendar::new(settings.timezone),
+            calendar,
             qoe: settings.qoe,
             filter: &filter,
             threads,
-            progress: std::io::stderr().is_terminal(),
+            progress,
+            seen_before,
         },
     );
+    if let Some(p) = &part {
+        // The footer counts what the whole recording skipped, as a full read does.
+        analysis.skipped = p.index.skipped().clone();
+    }
     filter
         .check_names(
             &analysis.catalog.geo,
@@ -138,6 +159,50 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         By::Isp => figures::by_isp(&analysis, day),
     };
     print_table(&table, args.format, &analysis.skipped)
+}
+
+/// The minutes one day's figures need, and the index that told.
+struct DayPart<'a> {
+    index: RecordingIndex,
+    groups: &'a [MinuteGroup],
+    read_from: i64,
+}
+
+/// Reads (or builds) the recording's index and picks the minute files of `day` and of
+/// the warm-up and views around it; says on stderr what it read.
+fn day_part<'a>(
+    dir: &std::path::Path,
+    recording: &'a Recording,
+    calendar: &Calendar,
+    day: crate::engine::calendar::Day,
+    threads: usize,
+    progress: bool,
+) -> DayPart<'a> {
+    let (index, origin) = RecordingIndex::open(dir, &recording.feedback, threads, progress);
+    if let index::Origin::Built { saved } = origin {
+        match saved {
+            Ok(path) => eprintln!("indexed the recording in {}", path.display()),
+            Err(why) => eprintln!(
+                "warning: the recording's index is not kept ({why}): the next report builds it again"
+            ),
+        }
+    }
+    let (read_from, read_to) =
+        index.read_span(calendar.day_start(day), calendar.day_start(day + 1));
+    let all = &recording.feedback;
+    let first = all.partition_point(|g| g.start_ms + MINUTE_MS <= read_from);
+    let last = all.partition_point(|g| g.start_ms < read_to);
+    let groups = &all[first..last.max(first)];
+    eprintln!(
+        "reading {} of the recording's {} minutes: the day, and the views and online peers it holds from before and after it",
+        groups.len(),
+        all.len()
+    );
+    DayPart {
+        index,
+        groups,
+        read_from,
+    }
 }
 
 fn run_probes(

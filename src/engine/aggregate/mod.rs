@@ -35,6 +35,13 @@ struct PeerTrack {
     last_ip_day: (u32, Day),
 }
 
+impl PeerTrack {
+    const UNSEEN: PeerTrack = PeerTrack {
+        last_day: Day::MIN,
+        last_ip_day: (u32::MAX, Day::MIN),
+    };
+}
+
 /// One view: join → leave on one channel.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SessionTrack {
@@ -90,6 +97,11 @@ impl Aggregator {
         }
     }
 
+    /// A peer seen before the records this aggregator gets: not new when met.
+    pub fn know_peer(&mut self, peer: u32) {
+        grow(&mut self.peers, peer).get_or_insert(PeerTrack::UNSEEN);
+    }
+
     pub fn ingest(&mut self, obs: &Observation) {
         self.accepted += 1;
         self.latest_recv = self.latest_recv.max(obs.payload.recv);
@@ -99,10 +111,7 @@ impl Aggregator {
 
         let slot = grow(&mut self.peers, obs.peer);
         let is_new = slot.is_none();
-        let peer = slot.get_or_insert_with(|| PeerTrack {
-            last_day: Day::MIN,
-            last_ip_day: (u32::MAX, Day::MIN),
-        });
+        let peer = slot.get_or_insert(PeerTrack::UNSEEN);
         if is_new {
             self.buckets.bucket_mut(bucket).new_peers += 1;
             self.days.entry(day).or_default().new += 1;

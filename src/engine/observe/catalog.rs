@@ -57,6 +57,16 @@ impl Catalog {
         }
     }
 
+    /// The id of a peer met before the records read (a report of one day): known, with
+    /// none of its records yet.
+    pub fn know_peer(&mut self, name: &str) -> u32 {
+        let peer = self.peers.intern(name);
+        if peer as usize == self.peer_entries.len() {
+            self.peer_entries.push(PeerEntry::default());
+        }
+        peer
+    }
+
     /// Resolves a record, or `None` when it duplicates one already accepted.
     pub fn observe(&mut self, r: &FeedbackCore<'_>) -> Option<Observation> {
         let peer = self.peers.intern(r.peer);

@@ -49,7 +49,9 @@ impl RecordError {
 }
 
 /// Why a line was skipped. The names are stable: they appear in `report`'s JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Reason {
     InvalidJson,
     NotAnObject,

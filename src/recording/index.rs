@@ -1,0 +1,327 @@
+//! A recording's index: what a figure for part of a recording needs to know about the
+//! rest of it, learnt by one pass and kept in the user's cache, so that `report --day`
+//! reads the day's files and their warm-up instead of the whole recording.
+//!
+//! It holds each peer's first accepted record (the "new" and "cumulative" users before
+//! the part read), per quarter hour the earliest start and latest end of the views with
+//! a record in it (so every view a figure counts is read whole), the longest time a
+//! record keeps its peer online (the online warm-up), and the lines the whole recording
+//! skipped (the report's footer). Quarter hours, because every time zone's midnight
+//! falls on one.
+//!
+//! The index names every feedback minute file it was built from with its size and
+//! modification time; any difference — a file added, grown, compressed, removed — and
+//! it is rebuilt, never trusted. A missing, unreadable or damaged index is rebuilt too;
+//! one that cannot be saved is used once and a warning says why.
+
+use std::collections::hash_map::Entry;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use super::pipeline::{progress_bar, read_in_order};
+use super::scan::MinuteGroup;
+use super::skipped::Skipped;
+use crate::engine::geography::location::IpGeo;
+use crate::engine::observe::catalog::Catalog;
+
+/// Bumped whenever what is stored, or how it is computed, changes.
+const VERSION: u32 = 1;
+const SLOT_MS: i64 = 15 * 60_000;
+
+/// A minute file as the index saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct FileStamp {
+    path: PathBuf,
+    len: u64,
+    modified_ns: u128,
+}
+
+/// The views of one quarter hour: when the earliest with a record in it began, and
+/// when the last of those that began in it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct SlotViews {
+    earliest_start: i64,
+    latest_end: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingIndex {
+    version: u32,
+    root: PathBuf,
+    files: Vec<FileStamp>,
+    /// Peers by the `recv` of their first accepted record, earliest first.
+    first_seen: Vec<(Box<str>, i64)>,
+    /// Start of `slots[0]`, a multiple of [`SLOT_MS`].
+    first_slot: i64,
+    slots: Vec<SlotViews>,
+    /// The longest a record keeps its peer online (2 × its period).
+    online_span_ms: i64,
+    skipped: Skipped,
+}
+
+/// How an index was come by: said on stderr, since a build reads the whole recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Loaded,
+    Built { saved: Result<PathBuf, String> },
+}
+
+impl RecordingIndex {
+    /// The index of the recording at `root` whose feedback minutes are `groups`: loaded
+    /// from the cache when it matches the files exactly, else built and saved.
+    pub fn open(
+        root: &Path,
+        groups: &[MinuteGroup],
+        threads: usize,
+        progress: bool,
+    ) -> (RecordingIndex, Origin) {
+        let files = stamps(root, groups);
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
+        let path = cache_path(&root);
+        if let Some(index) = path.as_deref().and_then(load) {
+            if index.version == VERSION && index.root == root && index.files == files {
+                return (index, Origin::Loaded);
+            }
+        }
+        let index = RecordingIndex::build(root, files, groups, threads, progress);
+        let saved = match path {
+            Some(path) => save(&index, &path).map(|()| path),
+            None => Err("neither XDG_CACHE_HOME nor HOME is set".into()),
+        };
+        (index, Origin::Built { saved })
+    }
+
+    fn build(
+        root: PathBuf,
+        files: Vec<FileStamp>,
+        groups: &[MinuteGroup],
+        threads: usize,
+        progress: bool,
+    ) -> RecordingIndex {
+        // Locations play no part here: an empty table saves the lookups.
+        let mut catalog = Catalog::new(IpGeo::empty());
+        let mut first_recv: Vec<i64> = Vec::new();
+        let mut views: FxHashMap<u32, (i64, i64)> = FxHashMap::default();
+        let mut online_span_ms = 0;
+        let mut skipped = Skipped::default();
+        let bar = progress.then(|| progress_bar(groups.len(), "indexing"));
+        read_in_order(groups, threads, |batch| {
+            skipped.merge(&batch.skipped);
+            for record in batch.records() {
+                let recv = record.payload.recv;
+                // Duplicates too: a view's every record is read with it.
+                let session = catalog.sessions.intern(record.session);
+                match views.entry(session) {
+                    Entry::Occupied(mut e) => {
+                        let (start, end) = e.get_mut();
+                        *start = (*start).min(recv);
+                        *end = (*end).max(recv);
+                    }
+                    Entry::Vacant(e) => {
+                        e.insert((recv, recv));
+                    }
+                }
+                online_span_ms = online_span_ms.max(record.payload.online_until() - recv);
+                let Some(obs) = catalog.observe(&record) else {
+                    continue;
+                };
+                let peer = obs.peer as usize;
+                if peer >= first_recv.len() {
+                    first_recv.resize(peer + 1, i64::MAX);
+                }
+                first_recv[peer] = first_recv[peer].min(recv);
+            }
+            if let Some(bar) = &bar {
+                bar.inc(1);
+            }
+            true
+        });
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let mut first_seen: Vec<(Box<str>, i64)> = first_recv
+            .iter()
+            .enumerate()
+            .filter(|(_, recv)| **recv != i64::MAX)
+            .map(|(id, &recv)| {
+                let id = u32::try_from(id).expect("peer ids are u32");
+                (catalog.peers.name(id).into(), recv)
+            })
+            .collect();
+        first_seen.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        let (first_slot, slots) = slot_views(views.values().copied());
+        RecordingIndex {
+            version: VERSION,
+            root,
+            files,
+            first_seen,
+            first_slot,
+            slots,
+            online_span_ms,
+            skipped,
+        }
+    }
+
+    /// The `recv` span to read so that every unfiltered figure of `[from, to)` comes out
+    /// as it would from the whole recording: back to the start of every view with a
+    /// record in it, and far enough for every peer online at `from` to be known; on to
+    /// the end of every view that began in it. (Under a filter a view can begin, for the
+    /// figures, after its first record: `report` reads the whole recording then.)
+    pub fn read_span(&self, from: i64, to: i64) -> (i64, i64) {
+        let mut start = from.saturating_sub(self.online_span_ms);
+        let mut end = to;
+        let slot_of = |t: i64| (t - self.first_slot).div_euclid(SLOT_MS);
+        for i in slot_of(from).max(0)..=slot_of(to - 1) {
+            let Some(slot) = usize::try_from(i).ok().and_then(|i| self.slots.get(i)) else {
+                break;
+            };
+            start = start.min(slot.earliest_start);
+            end = end.max(slot.latest_end + 1);
+        }
+        (start, end)
+    }
+
+    /// Peers whose first accepted record came before `t`.
+    pub fn peers_before(&self, t: i64) -> &[(Box<str>, i64)] {
+        &self.first_seen[..self.first_seen.partition_point(|(_, recv)| *recv < t)]
+    }
+
+    /// The lines the whole recording skipped, and its damaged files.
+    pub fn skipped(&self) -> &Skipped {
+        &self.skipped
+    }
+}
+
+/// Every quarter hour between the first view's start and the last one's end, with the
+/// views that have a record in it — taken as every view whose span covers it, a
+/// superset that only ever makes the part read larger — and those that began in it.
+fn slot_views(views: impl Iterator<Item = (i64, i64)> + Clone) -> (i64, Vec<SlotViews>) {
+    let Some(first) = views.clone().map(|(s, _)| s).min() else {
+        return (0, Vec::new());
+    };
+    let last = views.clone().map(|(_, e)| e).max().unwrap_or(first);
+    let first_slot = first.div_euclid(SLOT_MS) * SLOT_MS;
+    let count = usize::try_from((last - first_slot).div_euclid(SLOT_MS) + 1).unwrap_or(0);
+    let mut slots = vec![
+        SlotViews {
+            earliest_start: i64::MAX,
+            latest_end: i64::MIN,
+        };
+        count
+    ];
+    let slot_of = |t: i64| usize::try_from((t - first_slot).div_euclid(SLOT_MS)).unwrap_or(0);
+    for (start, end) in views {
+        for slot in &mut slots[slot_of(start)..=slot_of(end)] {
+            slot.earliest_start = slot.earliest_start.min(start);
+        }
+        let began = &mut slots[slot_of(start)];
+        began.latest_end = began.latest_end.max(end);
+    }
+    (first_slot, slots)
+}
+
+/// The files named relative to the recording's directory, as the scan found them.
+fn stamps(root: &Path, groups: &[MinuteGroup]) -> Vec<FileStamp> {
+    groups
+        .iter()
+        .flat_map(|g| &g.files)
+        .map(|f| {
+            let meta = std::fs::metadata(&f.path).ok();
+            FileStamp {
+                path: f.path.strip_prefix(root).unwrap_or(&f.path).to_owned(),
+                len: meta.as_ref().map_or(0, std::fs::Metadata::len),
+                modified_ns: meta
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos()),
+            }
+        })
+        .collect()
+}
+
+/// `$XDG_CACHE_HOME/peerscope/index/<hash of the recording's path>.json`.
+fn cache_path(root: &Path) -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    // FNV-1a: stable across builds and versions, unlike std's hasher.
+    let hash = root
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    Some(
+        cache
+            .join("peerscope/index")
+            .join(format!("{hash:016x}.json")),
+    )
+}
+
+fn load(path: &Path) -> Option<RecordingIndex> {
+    let text = std::fs::read(path).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Written beside its final name and renamed over it: a reader never sees half an index.
+fn save(index: &RecordingIndex, path: &Path) -> Result<(), String> {
+    let dir = path.parent().ok_or("no directory")?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let text = serde_json::to_vec(index).map_err(|e| e.to_string())?;
+    let partial = path.with_extension(format!("json.{}.partial", std::process::id()));
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            format!("cannot write {}: {e}", path.display())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_view_counts_in_every_quarter_hour_it_spans_and_ends_in_the_one_it_began() {
+        let q = SLOT_MS;
+        let (first, slots) = slot_views([(q + 5, 3 * q + 1), (2 * q, 2 * q + 9)].into_iter());
+        assert_eq!(first, q);
+        assert_eq!(slots.len(), 3);
+        assert_eq!(slots[0].earliest_start, q + 5);
+        assert_eq!(slots[0].latest_end, 3 * q + 1);
+        assert_eq!(slots[1].latest_end, 2 * q + 9);
+        assert_eq!(slots[2].earliest_start, q + 5);
+        assert_eq!(slots[2].latest_end, i64::MIN);
+    }
+
+    #[test]
+    fn the_span_read_reaches_back_to_the_views_and_the_online_warm_up() {
+        let q = SLOT_MS;
+        let (first_slot, slots) =
+            slot_views([(q - 100, 2 * q + 50), (3 * q, 3 * q + 10)].into_iter());
+        let index = RecordingIndex {
+            version: VERSION,
+            root: PathBuf::new(),
+            files: Vec::new(),
+            first_seen: vec![("a".into(), 5), ("b".into(), q), ("c".into(), 3 * q)],
+            first_slot,
+            slots,
+            online_span_ms: 60_000,
+            skipped: Skipped::default(),
+        };
+        // A view from before `from`: read from its start; it is not `from`'s to end.
+        assert_eq!(index.read_span(2 * q, 3 * q), (q - 100, 3 * q));
+        assert_eq!(index.read_span(q, 2 * q), (q - 60_000, 2 * q));
+        // A view that began in the span: read to its end.
+        assert_eq!(index.read_span(0, q), (-60_000, 2 * q + 51));
+        // No view in the span: only the online warm-up.
+        assert_eq!(index.read_span(10 * q, 11 * q), (10 * q - 60_000, 11 * q));
+        assert_eq!(index.peers_before(q).len(), 1);
+        assert_eq!(index.peers_before(q + 1).len(), 2);
+    }
+}
