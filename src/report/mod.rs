@@ -128,7 +128,9 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         _ => None,
     };
     let (groups, seen_before) = match &part {
-        Some(p) => (p.groups, p.index.peers_before(p.read_from)),
+        Some(p) if filter.is_empty() => (p.groups, p.index.peers_before(p.read_from)),
+        // `--by isp` under a filter: no figure of it is about new peers.
+        Some(p) => (p.groups, &[][..]),
         None => (&recording.feedback[..], &[][..]),
     };
     let mut analysis = analyse(

@@ -57,8 +57,8 @@ impl Catalog {
         }
     }
 
-    /// The id of a peer met before the records read (a report of one day): known, with
-    /// none of its records yet.
+    /// The id of a peer, known from now on (also one met before the records read, in a
+    /// report of one day: none of its records yet).
     pub fn know_peer(&mut self, name: &str) -> u32 {
         let peer = self.peers.intern(name);
         if peer as usize == self.peer_entries.len() {
@@ -69,10 +69,7 @@ impl Catalog {
 
     /// Resolves a record, or `None` when it duplicates one already accepted.
     pub fn observe(&mut self, r: &FeedbackCore<'_>) -> Option<Observation> {
-        let peer = self.peers.intern(r.peer);
-        if peer as usize == self.peer_entries.len() {
-            self.peer_entries.push(PeerEntry::default());
-        }
+        let peer = self.know_peer(r.peer);
         let entry = &mut self.peer_entries[peer as usize];
         if !entry.seqs.insert(r.payload.seq) {
             self.duplicates += 1;
