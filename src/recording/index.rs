@@ -3,8 +3,10 @@
 //! reads the day's files and their warm-up instead of the whole recording.
 //!
 //! It holds each peer's first accepted record (the "new" and "cumulative" users before
-//! the part read), per quarter hour the earliest start and latest end of the views with
-//! a record in it (so every view a figure counts is read whole), the longest time a
+//! the part read), per quarter hour the earliest start of the views with a record in it
+//! (a view that began before the part read is not one of its views, and its startup
+//! delay was counted then) and the summed length of the views that began in it (a day's
+//! views are counted whole, though the part read ends with the day), the longest time a
 //! record keeps its peer online (the online warm-up), and the lines the whole recording
 //! skipped (the report's footer). Quarter hours, because every time zone's midnight
 //! falls on one.
@@ -14,21 +16,20 @@
 //! it is rebuilt, never trusted. A missing, unreadable or damaged index is rebuilt too;
 //! one that cannot be saved is used once and a warning says why.
 
-use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::pipeline::{progress_bar, read_in_order};
 use super::scan::MinuteGroup;
 use super::skipped::Skipped;
+use crate::engine::aggregate::SessionTrack;
 use crate::engine::geography::location::IpGeo;
 use crate::engine::observe::catalog::Catalog;
 
 /// Bumped whenever what is stored, or how it is computed, changes.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const SLOT_MS: i64 = 15 * 60_000;
 
 /// A minute file as the index saw it.
@@ -39,12 +40,12 @@ struct FileStamp {
     modified_ns: u128,
 }
 
-/// The views of one quarter hour: when the earliest with a record in it began, and
-/// when the last of those that began in it ended.
+/// The views of one quarter hour: when the earliest with a record in it began, and the
+/// summed length of those that began in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct SlotViews {
     earliest_start: i64,
-    latest_end: i64,
+    begun_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,7 +105,9 @@ impl RecordingIndex {
         // Locations play no part here: an empty table saves the lookups.
         let mut catalog = Catalog::new(IpGeo::empty());
         let mut first_recv: Vec<i64> = Vec::new();
-        let mut views: FxHashMap<u32, (i64, i64)> = FxHashMap::default();
+        // Per view, by its id: the span of all its lines, duplicates too (a view's every
+        // record is read with it), and its extent as `report` counts it.
+        let mut views: Vec<((i64, i64), Option<SessionTrack>)> = Vec::new();
         let mut online_span_ms = 0;
         let mut skipped = Skipped::default();
         let bar = progress.then(|| progress_bar(groups.len(), "indexing"));
@@ -112,22 +115,21 @@ impl RecordingIndex {
             skipped.merge(&batch.skipped);
             for record in batch.records() {
                 let recv = record.payload.recv;
-                // Duplicates too: a view's every record is read with it.
-                let session = catalog.sessions.intern(record.session);
-                match views.entry(session) {
-                    Entry::Occupied(mut e) => {
-                        let (start, end) = e.get_mut();
-                        *start = (*start).min(recv);
-                        *end = (*end).max(recv);
-                    }
-                    Entry::Vacant(e) => {
-                        e.insert((recv, recv));
-                    }
+                let session = catalog.sessions.intern(record.session) as usize;
+                // Ids are handed out in order, and only here before `observe` sees one.
+                debug_assert!(session <= views.len());
+                if session == views.len() {
+                    views.push(((recv, recv), None));
                 }
+                let view = &mut views[session];
+                view.0 = (view.0.0.min(recv), view.0.1.max(recv));
                 online_span_ms = online_span_ms.max(record.payload.online_until() - recv);
                 let Some(obs) = catalog.observe(&record) else {
                     continue;
                 };
+                view.1
+                    .get_or_insert(SessionTrack::begin(obs.peer, recv))
+                    .extend(recv, obs.payload.event);
                 let peer = obs.peer as usize;
                 if peer >= first_recv.len() {
                     first_recv.resize(peer + 1, i64::MAX);
@@ -152,7 +154,11 @@ impl RecordingIndex {
             })
             .collect();
         first_seen.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-        let (first_slot, slots) = slot_views(views.values().copied());
+        let (first_slot, slots) = slot_views(
+            views
+                .iter()
+                .map(|(span, track)| (*span, track.map(|t| (t.start, t.length_ms())))),
+        );
         RecordingIndex {
             version: VERSION,
             root,
@@ -165,23 +171,29 @@ impl RecordingIndex {
         }
     }
 
-    /// The `recv` span to read so that every unfiltered figure of `[from, to)` comes out
-    /// as it would from the whole recording: back to the start of every view with a
-    /// record in it, and far enough for every peer online at `from` to be known; on to
-    /// the end of every view that began in it. (Under a filter a view can begin, for the
-    /// figures, after its first record: `report` reads the whole recording then.)
-    pub fn read_span(&self, from: i64, to: i64) -> (i64, i64) {
-        let mut start = from.saturating_sub(self.online_span_ms);
-        let mut end = to;
-        let slot_of = |t: i64| (t - self.first_slot).div_euclid(SLOT_MS);
-        for i in slot_of(from).max(0)..=slot_of(to - 1) {
-            let Some(slot) = usize::try_from(i).ok().and_then(|i| self.slots.get(i)) else {
-                break;
-            };
-            start = start.min(slot.earliest_start);
-            end = end.max(slot.latest_end + 1);
-        }
-        (start, end)
+    /// Where to start reading so that every unfiltered figure of `[from, to)` — read up
+    /// to `to` — comes out as it would from the whole recording: back to the start of
+    /// every view with a record in it, and far enough for every peer online at `from`
+    /// to be known. (Under a filter a view can begin, for the figures, after its first
+    /// record: `report` reads the whole recording then.)
+    pub fn read_from(&self, from: i64, to: i64) -> i64 {
+        self.slots_of(from, to)
+            .map(|slot| slot.earliest_start)
+            .fold(from.saturating_sub(self.online_span_ms), i64::min)
+    }
+
+    /// The summed length of the views that began in `[from, to)` (quarter-hour bounds),
+    /// to their ends wherever those are.
+    pub fn view_ms_begun(&self, from: i64, to: i64) -> i64 {
+        debug_assert!(from % SLOT_MS == 0 && to % SLOT_MS == 0);
+        self.slots_of(from, to).map(|slot| slot.begun_ms).sum()
+    }
+
+    fn slots_of(&self, from: i64, to: i64) -> impl Iterator<Item = &SlotViews> {
+        let index =
+            |t: i64| usize::try_from((t - self.first_slot).div_euclid(SLOT_MS).max(0)).unwrap_or(0);
+        let slots = &self.slots[..index(to).min(self.slots.len())];
+        slots.get(index(from)..).unwrap_or_default().iter()
     }
 
     /// Peers whose first accepted record came before `t`.
@@ -195,30 +207,35 @@ impl RecordingIndex {
     }
 }
 
+/// A view: its lines' span and, if one of them was accepted, its (start, length).
+type ViewSpan = ((i64, i64), Option<(i64, i64)>);
+
 /// Every quarter hour between the first view's start and the last one's end, with the
 /// views that have a record in it — taken as every view whose span covers it, a
-/// superset that only ever makes the part read larger — and those that began in it.
-fn slot_views(views: impl Iterator<Item = (i64, i64)> + Clone) -> (i64, Vec<SlotViews>) {
-    let Some(first) = views.clone().map(|(s, _)| s).min() else {
+/// superset that only ever makes the part read larger — and the length of those that
+/// began in it.
+fn slot_views(views: impl Iterator<Item = ViewSpan> + Clone) -> (i64, Vec<SlotViews>) {
+    let Some(first) = views.clone().map(|((s, _), _)| s).min() else {
         return (0, Vec::new());
     };
-    let last = views.clone().map(|(_, e)| e).max().unwrap_or(first);
+    let last = views.clone().map(|((_, e), _)| e).max().unwrap_or(first);
     let first_slot = first.div_euclid(SLOT_MS) * SLOT_MS;
     let count = usize::try_from((last - first_slot).div_euclid(SLOT_MS) + 1).unwrap_or(0);
     let mut slots = vec![
         SlotViews {
             earliest_start: i64::MAX,
-            latest_end: i64::MIN,
+            begun_ms: 0,
         };
         count
     ];
     let slot_of = |t: i64| usize::try_from((t - first_slot).div_euclid(SLOT_MS)).unwrap_or(0);
-    for (start, end) in views {
+    for ((start, end), counted) in views {
         for slot in &mut slots[slot_of(start)..=slot_of(end)] {
             slot.earliest_start = slot.earliest_start.min(start);
         }
-        let began = &mut slots[slot_of(start)];
-        began.latest_end = began.latest_end.max(end);
+        if let Some((start, length)) = counted {
+            slots[slot_of(start)].begun_ms += length;
+        }
     }
     (first_slot, slots)
 }
@@ -286,42 +303,57 @@ fn save(index: &RecordingIndex, path: &Path) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_view_counts_in_every_quarter_hour_it_spans_and_ends_in_the_one_it_began() {
-        let q = SLOT_MS;
-        let (first, slots) = slot_views([(q + 5, 3 * q + 1), (2 * q, 2 * q + 9)].into_iter());
-        assert_eq!(first, q);
-        assert_eq!(slots.len(), 3);
-        assert_eq!(slots[0].earliest_start, q + 5);
-        assert_eq!(slots[0].latest_end, 3 * q + 1);
-        assert_eq!(slots[1].latest_end, 2 * q + 9);
-        assert_eq!(slots[2].earliest_start, q + 5);
-        assert_eq!(slots[2].latest_end, i64::MIN);
-    }
+    const Q: i64 = SLOT_MS;
 
-    #[test]
-    fn the_span_read_reaches_back_to_the_views_and_the_online_warm_up() {
-        let q = SLOT_MS;
-        let (first_slot, slots) =
-            slot_views([(q - 100, 2 * q + 50), (3 * q, 3 * q + 10)].into_iter());
-        let index = RecordingIndex {
+    fn index(views: &[ViewSpan]) -> RecordingIndex {
+        let (first_slot, slots) = slot_views(views.iter().copied());
+        RecordingIndex {
             version: VERSION,
             root: PathBuf::new(),
             files: Vec::new(),
-            first_seen: vec![("a".into(), 5), ("b".into(), q), ("c".into(), 3 * q)],
+            first_seen: vec![("a".into(), 5), ("b".into(), Q), ("c".into(), 3 * Q)],
             first_slot,
             slots,
             online_span_ms: 60_000,
             skipped: Skipped::default(),
-        };
-        // A view from before `from`: read from its start; it is not `from`'s to end.
-        assert_eq!(index.read_span(2 * q, 3 * q), (q - 100, 3 * q));
-        assert_eq!(index.read_span(q, 2 * q), (q - 60_000, 2 * q));
-        // A view that began in the span: read to its end.
-        assert_eq!(index.read_span(0, q), (-60_000, 2 * q + 51));
+        }
+    }
+
+    #[test]
+    fn a_view_counts_in_every_quarter_hour_it_spans_and_its_length_where_it_began() {
+        let (first, slots) = slot_views(
+            [
+                ((Q + 5, 3 * Q + 1), Some((Q + 5, 2 * Q - 4))),
+                ((2 * Q, 2 * Q + 9), None),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(first, Q);
+        assert_eq!(slots.len(), 3);
+        assert_eq!(slots[0].earliest_start, Q + 5);
+        assert_eq!(slots[2].earliest_start, Q + 5);
+        assert_eq!(slots[0].begun_ms, 2 * Q - 4);
+        // A view none of whose records was accepted has no length.
+        assert_eq!(slots[1].begun_ms, 0);
+    }
+
+    #[test]
+    fn the_part_read_reaches_back_to_the_views_and_the_online_warm_up() {
+        let index = index(&[
+            ((Q - 100, 2 * Q + 50), Some((Q - 100, Q + 150))),
+            ((3 * Q, 3 * Q + 10), Some((3 * Q, 10))),
+        ]);
+        // A view from before `from`: read from its start.
+        assert_eq!(index.read_from(2 * Q, 3 * Q), Q - 100);
+        assert_eq!(index.read_from(Q, 2 * Q), Q - 60_000);
         // No view in the span: only the online warm-up.
-        assert_eq!(index.read_span(10 * q, 11 * q), (10 * q - 60_000, 11 * q));
-        assert_eq!(index.peers_before(q).len(), 1);
-        assert_eq!(index.peers_before(q + 1).len(), 2);
+        assert_eq!(index.read_from(10 * Q, 11 * Q), 10 * Q - 60_000);
+        assert_eq!(index.read_from(-5 * Q, -4 * Q), -5 * Q - 60_000);
+        // Lengths by where views began, whole.
+        assert_eq!(index.view_ms_begun(0, Q), Q + 150);
+        assert_eq!(index.view_ms_begun(Q, 3 * Q), 0);
+        assert_eq!(index.view_ms_begun(0, 10 * Q), Q + 160);
+        assert_eq!(index.peers_before(Q).len(), 1);
+        assert_eq!(index.peers_before(Q + 1).len(), 2);
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::engine::aggregate::Aggregator;
 use crate::engine::aggregate::qoe::QoeParams;
-use crate::engine::calendar::{Calendar, MINUTE_MS};
+use crate::engine::calendar::{Calendar, Day, MINUTE_MS};
 use crate::engine::geography::location::IpGeo;
 use crate::engine::observe::catalog::Catalog;
 use crate::engine::query::filter::Filter;
@@ -24,6 +24,9 @@ pub struct Analysis {
     pub bytes: u64,
     /// Peers first seen before the minutes read: where "cumulative users" starts.
     pub seen_before: u64,
+    /// When the minutes read end with a day: that day's views' summed length from the
+    /// index, since the views still running then are cut short in `aggregate`.
+    pub day_view_ms: Option<(Day, i64)>,
 }
 
 pub struct AnalysisOptions<'a> {
@@ -85,5 +88,6 @@ pub fn analyse(groups: &[MinuteGroup], opts: AnalysisOptions<'_>) -> Analysis {
         duplicates,
         bytes,
         seen_before: opts.seen_before.len() as u64,
+        day_view_ms: None,
     }
 }

@@ -116,6 +116,11 @@ pub fn by_day(a: &Analysis, only: Option<Day>) -> Table {
         v.total_ms += s.length_ms();
         v.owners.push(s.peer);
     }
+    if let Some((day, total_ms)) = a.day_view_ms {
+        if let Some(v) = views.get_mut(&day) {
+            v.total_ms = total_ms;
+        }
+    }
     let users = a.aggregate.days();
     let mut cumulative = i64::try_from(a.seen_before).unwrap_or(i64::MAX);
     let mut cumulative_by_day = BTreeMap::new();

@@ -148,6 +148,7 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
     if let Some(p) = &part {
         // The footer counts what the whole recording skipped, as a full read does.
         analysis.skipped = p.index.skipped().clone();
+        analysis.day_view_ms = Some(p.view_ms);
     }
     filter
         .check_names(
@@ -168,10 +169,12 @@ struct DayPart<'a> {
     index: RecordingIndex,
     groups: &'a [MinuteGroup],
     read_from: i64,
+    /// The day's views' summed length, to their ends after the day.
+    view_ms: (crate::engine::calendar::Day, i64),
 }
 
 /// Reads (or builds) the recording's index and picks the minute files of `day` and of
-/// the warm-up and views around it; says on stderr what it read.
+/// the warm-up and views before it; says on stderr what it read.
 fn day_part<'a>(
     dir: &std::path::Path,
     recording: &'a Recording,
@@ -189,18 +192,19 @@ fn day_part<'a>(
             ),
         }
     }
-    let (read_from, read_to) =
-        index.read_span(calendar.day_start(day), calendar.day_start(day + 1));
+    let (start, end) = (calendar.day_start(day), calendar.day_start(day + 1));
+    let read_from = index.read_from(start, end);
     let all = &recording.feedback;
     let first = all.partition_point(|g| g.start_ms + MINUTE_MS <= read_from);
-    let last = all.partition_point(|g| g.start_ms < read_to);
+    let last = all.partition_point(|g| g.start_ms < end);
     let groups = &all[first..last.max(first)];
     eprintln!(
-        "reading {} of the recording's {} minutes: the day, and the views and online peers it holds from before and after it",
+        "reading {} of the recording's {} minutes: the day, and its views and online peers from before it",
         groups.len(),
         all.len()
     );
     DayPart {
+        view_ms: (day, index.view_ms_begun(start, end)),
         index,
         groups,
         read_from,

@@ -53,6 +53,30 @@ pub struct SessionTrack {
 }
 
 impl SessionTrack {
+    /// A view that begins with this record.
+    pub fn begin(peer: u32, recv: i64) -> Self {
+        SessionTrack {
+            peer,
+            start: recv,
+            end: recv,
+            left: false,
+            startup_seen: false,
+        }
+    }
+
+    /// The view's extent after one more of its records (DESIGN §5 "online time"): from its
+    /// first record to its leave, or to its last record when it has none.
+    pub fn extend(&mut self, recv: i64, event: Event) {
+        if !self.left {
+            self.start = self.start.min(recv);
+            self.end = self.end.max(recv);
+            if event == Event::Leave {
+                self.end = recv;
+                self.left = true;
+            }
+        }
+    }
+
     pub fn length_ms(&self) -> i64 {
         self.end - self.start
     }
@@ -134,21 +158,9 @@ impl Aggregator {
             &mut file_online(&mut self.buckets),
         );
 
-        let session = grow(&mut self.sessions, obs.session).get_or_insert(SessionTrack {
-            peer: obs.peer,
-            start: obs.payload.recv,
-            end: obs.payload.recv,
-            left: false,
-            startup_seen: false,
-        });
-        if !session.left {
-            session.start = session.start.min(obs.payload.recv);
-            session.end = session.end.max(obs.payload.recv);
-            if obs.payload.event == Event::Leave {
-                session.end = obs.payload.recv;
-                session.left = true;
-            }
-        }
+        let session = grow(&mut self.sessions, obs.session)
+            .get_or_insert(SessionTrack::begin(obs.peer, obs.payload.recv));
+        session.extend(obs.payload.recv, obs.payload.event);
 
         if obs.payload.event == Event::Report {
             let b = self.buckets.bucket_mut(bucket);
