@@ -13,8 +13,7 @@ use anyhow::{Context, bail};
 
 use crate::cli::UsageError;
 use crate::config::Settings;
-use crate::engine::calendar::Calendar;
-use crate::engine::calendar::MINUTE_MS;
+use crate::engine::calendar::{Calendar, Day, MINUTE_MS};
 use crate::engine::probes::ProbeMetric;
 use crate::engine::query::filter::Filter;
 use crate::recording::index::{self, RecordingIndex};
@@ -170,7 +169,7 @@ struct DayPart<'a> {
     groups: &'a [MinuteGroup],
     read_from: i64,
     /// The day's views' summed length, to their ends after the day.
-    view_ms: (crate::engine::calendar::Day, i64),
+    view_ms: (Day, i64),
 }
 
 /// Reads (or builds) the recording's index and picks the minute files of `day` and of
@@ -179,7 +178,7 @@ fn day_part<'a>(
     dir: &std::path::Path,
     recording: &'a Recording,
     calendar: &Calendar,
-    day: crate::engine::calendar::Day,
+    day: Day,
     threads: usize,
     progress: bool,
 ) -> DayPart<'a> {
@@ -215,7 +214,7 @@ fn run_probes(
     args: &ReportArgs,
     settings: &Settings,
     recording: &Recording,
-    day: Option<crate::engine::calendar::Day>,
+    day: Option<Day>,
 ) -> anyhow::Result<()> {
     let name = args.metric.as_deref().unwrap_or("rtt");
     let metric = ProbeMetric::from_name(name).ok_or_else(|| {
