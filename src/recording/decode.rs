@@ -11,7 +11,7 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use flate2::{Decompress, FlushDecompress, Status};
 
-use super::layout::open_found;
+use super::layout::{compressed_path, open_found};
 use super::scan::MinuteFile;
 use crate::engine::record::MAX_LINE;
 
@@ -28,6 +28,14 @@ pub struct FileText {
 pub fn read_minute_file(file: &MinuteFile) -> FileText {
     let f = match open_found(&file.path) {
         Ok(f) => f,
+        // A live server compressed the minute since the directory was listed: the same
+        // records, whole, in the `.gz` it wrote before removing this file.
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !file.gzip => {
+            return read_minute_file(&MinuteFile {
+                path: compressed_path(&file.path),
+                gzip: true,
+            });
+        }
         Err(e) => {
             return FileText {
                 damage: Some(format!("cannot read: {e}")),

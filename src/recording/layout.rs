@@ -123,6 +123,12 @@ pub fn minute_path(root: &Path, stream: Stream, ms: i64) -> PathBuf {
         .join(file_name(ms, false))
 }
 
+/// Where a plain minute file's records are once its minute is compressed:
+/// `X.jsonl.gz` for `X.jsonl`. (The server writes it whole before removing `X.jsonl`.)
+pub fn compressed_path(plain: &Path) -> PathBuf {
+    with_suffix(plain, ".gz")
+}
+
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
     p.push(suffix);
