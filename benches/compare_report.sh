@@ -26,7 +26,7 @@ command -v libdeflate-gunzip >/dev/null || { echo "needs libdeflate-gunzip: apt-
 
 FILES=$(mktemp)
 trap 'rm -f "$FILES"' EXIT
-find "$DIR" -name '*.jsonl.gz' | sort > "$FILES"
+find "$DIR" -path '*/feedback/*' -name '*.jsonl.gz' | sort > "$FILES"
 # Summed per file: `du -c` run by xargs in batches prints one total per batch.
 BYTES=$(xargs -a "$FILES" stat -c %s | awk '{s += $1} END {print s}')
 RAW=$(xargs -a "$FILES" -n 64 gzip -dc | wc -c)
