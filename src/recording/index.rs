@@ -64,8 +64,9 @@ pub struct RecordingIndex {
 }
 
 /// How an index was come by: said on stderr, since a build reads the whole recording.
+/// (Not `Origin`: that names where a record came from.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub enum Opened {
     Loaded,
     Built { saved: Result<PathBuf, String> },
 }
@@ -78,13 +79,13 @@ impl RecordingIndex {
         groups: &[MinuteGroup],
         threads: usize,
         progress: bool,
-    ) -> (RecordingIndex, Origin) {
+    ) -> (RecordingIndex, Opened) {
         let files = stamps(root, groups);
         let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
         let path = cache_path(&root);
         if let Some(index) = path.as_deref().and_then(load) {
             if index.version == VERSION && index.root == root && index.files == files {
-                return (index, Origin::Loaded);
+                return (index, Opened::Loaded);
             }
         }
         let index = RecordingIndex::build(root, files, groups, threads, progress);
@@ -92,7 +93,7 @@ impl RecordingIndex {
             Some(path) => save(&index, &path).map(|()| path),
             None => Err("neither XDG_CACHE_HOME nor HOME is set".into()),
         };
-        (index, Origin::Built { saved })
+        (index, Opened::Built { saved })
     }
 
     fn build(

@@ -16,7 +16,7 @@ use crate::config::Settings;
 use crate::engine::calendar::{Calendar, Day, MINUTE_MS};
 use crate::engine::probes::ProbeMetric;
 use crate::engine::query::filter::Filter;
-use crate::recording::index::{self, RecordingIndex};
+use crate::recording::index::{Opened, RecordingIndex};
 use crate::recording::scan::{MinuteGroup, Recording};
 
 use crate::recording::skipped::Skipped;
@@ -182,8 +182,8 @@ fn day_part<'a>(
     threads: usize,
     progress: bool,
 ) -> DayPart<'a> {
-    let (index, origin) = RecordingIndex::open(dir, &recording.feedback, threads, progress);
-    if let index::Origin::Built { saved } = origin {
+    let (index, opened) = RecordingIndex::open(dir, &recording.feedback, threads, progress);
+    if let Opened::Built { saved } = opened {
         match saved {
             Ok(path) => eprintln!("indexed the recording in {}", path.display()),
             Err(why) => eprintln!(
