@@ -12,9 +12,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use peerscope::config::{Config, validate};
 use peerscope::engine::aggregate::qoe::QoeParams;
 use peerscope::engine::geography::location::IpGeo;
+use peerscope::recording::index::{IndexOptions, RecordingIndex};
 use peerscope::recording::scan::Recording;
 use peerscope::source::frames::FrameSource;
-use peerscope::source::replay::{ReplayEngine, ReplayIndex};
+use peerscope::source::replay::{FeedbackMinutes, ReplayEngine};
 use peerscope::source::replay_frames::ReplayFrames;
 use peerscope::ui::frame;
 use peerscope::ui::request::frame_request;
@@ -28,16 +29,22 @@ fn bench(c: &mut Criterion) {
         env!("CARGO_MANIFEST_DIR"),
         "/recordings/olympics-2012-sample"
     ));
-    let index = Arc::new(ReplayIndex::new(Recording::scan(dir).expect("sample")));
+    let index = Arc::new(FeedbackMinutes::new(Recording::scan(dir).expect("sample")));
     let geo = IpGeo::load(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/maps/ip-geo.csv"
     )))
     .expect("geo");
+    let options = IndexOptions {
+        cache: None,
+        qoe: QoeParams::default(),
+        threads: 2,
+        progress: false,
+    };
     let first_seen = Arc::new(
-        index
-            .read_whole(2, geo.clone(), QoeParams::default())
-            .first_seen,
+        RecordingIndex::open(dir, index.groups(), &options)
+            .0
+            .first_seen(),
     );
     let start = index.start().expect("start");
     let ui = UiState::new(Mode::Replay, 60_000, chrono_tz::Asia::Hong_Kong);
@@ -67,7 +74,7 @@ fn bench(c: &mut Criterion) {
     // The frame `peerscope replay` draws at that moment.
     let settings = validate(Config::default(), None).expect("settings");
     let mut frames = ReplayFrames::open(dir, &settings).expect("sample");
-    frames.read_whole();
+    frames.read_index(None, false);
     let data = frames.frame(&request);
     // View 7 asks for an explanation of the metric in focus (QoE) besides the frame.
     let mut explain_ui = ui.clone();

@@ -42,7 +42,7 @@ fn ui() -> UiState {
 
 fn replay() -> ReplayFrames {
     let mut frames = ReplayFrames::open(sample(), &settings()).expect("the sample");
-    frames.read_whole();
+    frames.read_index(None, false);
     frames
 }
 

@@ -43,7 +43,7 @@ fn sample_frame_at(ui: &UiState, at: i64) -> FrameData {
         "/recordings/olympics-2012-sample"
     ));
     let mut frames = ReplayFrames::open(dir, &settings()).expect("the sample");
-    frames.read_whole();
+    frames.read_index(None, false);
     let (start, _) = frames.span();
     frames.frame(&frame_request(ui, at, start))
 }

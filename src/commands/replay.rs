@@ -1,17 +1,22 @@
 //! `peerscope replay DIR`: a recording in the TUI, driven by a replay clock, or one
 //! frame of it as text (`--snapshot`).
 //!
-//! The recording is indexed by minute at start; the engine is placed at the clock by
-//! reading only the minutes the views need (see [`crate::source::replay`]). First
-//! appearances (for exact "new peers") are indexed on a background thread; until that
-//! is done the status bar says so and new peers count from the engine's own start.
+//! The recording is listed by minute at start; the engine is placed at the clock by
+//! reading only the minutes the views need (see [`crate::source::replay`]). The
+//! recording's index (first appearances for exact "new peers", the service's minutes
+//! for alerts) is loaded from the user's cache, or built by reading the whole recording
+//! once: before the frame for `--snapshot`, on a background thread for the TUI, whose
+//! status bar says so until it is done (new peers count from the engine's own start
+//! meanwhile).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use super::view::ViewArgs;
 use crate::cli::UsageError;
 use crate::config::Settings;
 use crate::engine::calendar::Calendar;
+use crate::recording::index::user_cache;
 use crate::source::frames::FrameSource;
 use crate::source::replay_frames::ReplayFrames;
 use crate::ui::app::{self, AppOptions};
@@ -61,8 +66,9 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     ui.set_speed(args.speed);
 
     if let Some((view, width, height)) = snapshot {
-        // A script wants exact figures: index first appearances before the frame.
-        frames.read_whole();
+        // A script wants exact figures: the index before the frame.
+        let progress = std::io::stderr().is_terminal();
+        frames.read_index(user_cache(), progress).say();
         frames.check_filter(&ui.filter).map_err(UsageError)?;
         let at = match &args.view.at {
             Some(t) => parse("--at", t)?,
@@ -84,7 +90,7 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    frames.read_whole_in_background()?;
+    frames.read_index_in_background(user_cache())?;
     let from = match &args.from {
         Some(t) => parse("--from", t)?,
         None => start,

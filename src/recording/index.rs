@@ -1,9 +1,12 @@
 //! A recording's index: what a figure for part of a recording needs to know about the
 //! rest of it, learnt by one pass and kept in the user's cache, so that `report --day`
-//! reads the day's files and their warm-up instead of the whole recording.
+//! reads the day's files and their warm-up instead of the whole recording, and a
+//! `replay` frame reads only what its views hold.
 //!
 //! It holds each peer's first accepted record (the "new" and "cumulative" users before
-//! the part read), per quarter hour the earliest start of the views with a record in it
+//! the part read, and "new peers" in a replay started anywhere), the channels, the
+//! whole service's one-minute points (what replay judges alerts on; they depend on the
+//! QoE parameters, so the index is rebuilt when those change), per quarter hour the earliest start of the views with a record in it
 //! (a view that began before the part read is not one of its views, and its startup
 //! delay was counted then) and the summed length of the views that began in it (a day's
 //! views are counted whole, though the part read ends with the day), the longest time a
@@ -24,12 +27,17 @@ use serde::{Deserialize, Serialize};
 use super::pipeline::{progress_bar, read_in_order};
 use super::scan::MinuteGroup;
 use super::skipped::Skipped;
-use crate::engine::aggregate::SessionTrack;
+use crate::engine::aggregate::bucket::{BucketStats, Series};
+use crate::engine::aggregate::qoe::QoeParams;
+use crate::engine::aggregate::{Aggregator, SessionTrack};
+use crate::engine::calendar::{Calendar, MINUTE_MS};
 use crate::engine::geography::location::IpGeo;
 use crate::engine::observe::catalog::Catalog;
+use crate::engine::observe::first_seen::FirstSeen;
+use crate::engine::query::snapshot::Point;
 
 /// Bumped whenever what is stored, or how it is computed, changes.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 const SLOT_MS: i64 = 15 * 60_000;
 
 /// A minute file as the index saw it.
@@ -53,8 +61,15 @@ pub struct RecordingIndex {
     version: u32,
     root: PathBuf,
     files: Vec<FileStamp>,
+    /// What `minutes` were computed with.
+    qoe: QoeParams,
     /// Peers by the `recv` of their first accepted record, earliest first.
     first_seen: Vec<(Box<str>, i64)>,
+    /// Every channel of an accepted record, sorted.
+    channels: Vec<Box<str>>,
+    /// The whole service's one-minute points, every minute from the recording's first
+    /// to its last, exactly as `report --by minute` counts them.
+    minutes: Vec<Point>,
     /// Start of `slots[0]`, a multiple of [`SLOT_MS`].
     first_slot: i64,
     slots: Vec<SlotViews>,
@@ -71,24 +86,54 @@ pub enum Opened {
     Built { saved: Result<PathBuf, String> },
 }
 
+impl Opened {
+    /// Tells the user, on stderr, that the recording was just read whole to index it,
+    /// and where the index is kept (or why it is not).
+    pub fn say(&self) {
+        if let Opened::Built { saved } = self {
+            match saved {
+                Ok(path) => eprintln!("indexed the recording in {}", path.display()),
+                Err(why) => eprintln!(
+                    "warning: the recording's index is not kept ({why}): the next run builds it again"
+                ),
+            }
+        }
+    }
+}
+
+/// How an index is opened: where indexes are kept, and how it is built when needed.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    /// The directory of kept indexes ([`user_cache`]); `None`: none is kept.
+    pub cache: Option<PathBuf>,
+    pub qoe: QoeParams,
+    pub threads: usize,
+    /// A progress bar on stderr while building.
+    pub progress: bool,
+}
+
 impl RecordingIndex {
     /// The index of the recording at `root` whose feedback minutes are `groups`: loaded
-    /// from the cache when it matches the files exactly, else built and saved.
+    /// from the cache when it matches the files and the QoE parameters exactly, else
+    /// built and saved.
     pub fn open(
         root: &Path,
         groups: &[MinuteGroup],
-        threads: usize,
-        progress: bool,
+        options: &IndexOptions,
     ) -> (RecordingIndex, Opened) {
         let files = stamps(root, groups);
         let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
-        let path = cache_path(&root);
+        let path = options.cache.as_deref().map(|dir| cache_path(dir, &root));
         if let Some(index) = path.as_deref().and_then(load) {
-            if index.version == VERSION && index.root == root && index.files == files {
+            if index.version == VERSION
+                && index.root == root
+                && index.files == files
+                && index.qoe == options.qoe
+            {
                 return (index, Opened::Loaded);
             }
         }
-        let index = RecordingIndex::build(root, files, groups, threads, progress);
+        let index = RecordingIndex::build(root, files, groups, options);
         let saved = match path {
             Some(path) => save(&index, &path).map(|()| path),
             None => Err("neither XDG_CACHE_HOME nor HOME is set".into()),
@@ -100,19 +145,21 @@ impl RecordingIndex {
         root: PathBuf,
         files: Vec<FileStamp>,
         groups: &[MinuteGroup],
-        threads: usize,
-        progress: bool,
+        options: &IndexOptions,
     ) -> RecordingIndex {
         // Locations play no part here: an empty table saves the lookups.
         let mut catalog = Catalog::new(IpGeo::empty());
+        let mut service = Aggregator::new(options.qoe, Calendar::new(chrono_tz::UTC), MINUTE_MS);
         let mut first_recv: Vec<i64> = Vec::new();
         // Per view, by its id: the span of all its lines, duplicates too (a view's every
         // record is read with it), and its extent as `report` counts it.
         let mut views: Vec<((i64, i64), Option<SessionTrack>)> = Vec::new();
         let mut online_span_ms = 0;
         let mut skipped = Skipped::default();
-        let bar = progress.then(|| progress_bar(groups.len(), "indexing"));
-        read_in_order(groups, threads, |batch| {
+        let bar = options
+            .progress
+            .then(|| progress_bar(groups.len(), "indexing"));
+        read_in_order(groups, options.threads, |batch| {
             skipped.merge(&batch.skipped);
             for record in batch.records() {
                 let recv = record.payload.recv;
@@ -128,6 +175,7 @@ impl RecordingIndex {
                 let Some(obs) = catalog.observe(&record) else {
                     continue;
                 };
+                service.ingest(&obs);
                 view.1
                     .get_or_insert(SessionTrack::begin(obs.peer, recv))
                     .extend(recv, obs.payload.event);
@@ -155,6 +203,15 @@ impl RecordingIndex {
             })
             .collect();
         first_seen.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        let mut channels: Vec<Box<str>> = catalog.channels.names().map(Into::into).collect();
+        channels.sort_unstable();
+        service.close();
+        let minutes = match (groups.first(), groups.last()) {
+            (Some(first), Some(last)) => {
+                minute_points(service.buckets(), first.start_ms, last.start_ms + MINUTE_MS)
+            }
+            _ => Vec::new(),
+        };
         let (first_slot, slots) = slot_views(
             views
                 .iter()
@@ -164,7 +221,10 @@ impl RecordingIndex {
             version: VERSION,
             root,
             files,
+            qoe: options.qoe,
             first_seen,
+            channels,
+            minutes,
             first_slot,
             slots,
             online_span_ms,
@@ -206,6 +266,51 @@ impl RecordingIndex {
     pub fn skipped(&self) -> &Skipped {
         &self.skipped
     }
+
+    /// Each peer's first appearance, for exact "new peers" wherever an engine starts.
+    pub fn first_seen(&self) -> FirstSeen {
+        let mut first = FirstSeen::default();
+        for (peer, recv) in &self.first_seen {
+            first.observe(peer, *recv);
+        }
+        first
+    }
+
+    /// Every channel the recording holds, sorted.
+    pub fn channels(&self) -> impl Iterator<Item = &str> {
+        self.channels.iter().map(|c| &**c)
+    }
+
+    /// The whole service's point of every minute of the recording, in time order.
+    pub fn minutes(&self) -> &[Point] {
+        &self.minutes
+    }
+}
+
+/// A point per minute of `[start, end)` (whole minutes): each minute's figures and the
+/// peers online at its end.
+fn minute_points(minutes: &Series, start: i64, end: i64) -> Vec<Point> {
+    let mut points = Vec::new();
+    let mut online = 0i64;
+    let mut filed = minutes.iter().peekable();
+    let mut index = start.div_euclid(MINUTE_MS);
+    while index * MINUTE_MS < end {
+        let mut figures = BucketStats::default().figures();
+        // Online changes filed before the recording's first minute count too.
+        while let Some((i, stats)) = filed.next_if(|(i, _)| *i <= index) {
+            online += i64::from(stats.online_delta);
+            if *i == index {
+                figures = stats.figures();
+            }
+        }
+        index += 1;
+        points.push(Point {
+            at: index * MINUTE_MS,
+            online,
+            figures,
+        });
+    }
+    points
 }
 
 /// A view: its lines' span and, if one of them was accepted, its (start, length).
@@ -260,12 +365,18 @@ fn stamps(root: &Path, groups: &[MinuteGroup]) -> Vec<FileStamp> {
         .collect()
 }
 
-/// `$XDG_CACHE_HOME/peerscope/index/<hash of the recording's path>.json`.
-fn cache_path(root: &Path) -> Option<PathBuf> {
+/// Where the user's indexes are kept: `$XDG_CACHE_HOME/peerscope/index`, else
+/// `~/.cache/peerscope/index`.
+pub fn user_cache() -> Option<PathBuf> {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(cache.join("peerscope/index"))
+}
+
+/// `<cache>/<hash of the recording's path>.json`.
+fn cache_path(cache: &Path, root: &Path) -> PathBuf {
     // FNV-1a: stable across builds and versions, unlike std's hasher.
     let hash = root
         .as_os_str()
@@ -274,11 +385,7 @@ fn cache_path(root: &Path) -> Option<PathBuf> {
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
-    Some(
-        cache
-            .join("peerscope/index")
-            .join(format!("{hash:016x}.json")),
-    )
+    cache.join(format!("{hash:016x}.json"))
 }
 
 fn load(path: &Path) -> Option<RecordingIndex> {
@@ -286,12 +393,16 @@ fn load(path: &Path) -> Option<RecordingIndex> {
     serde_json::from_slice(&text).ok()
 }
 
+/// Numbers each save's partial file: two threads of one process may save one index.
+static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Written beside its final name and renamed over it: a reader never sees half an index.
 fn save(index: &RecordingIndex, path: &Path) -> Result<(), String> {
     let dir = path.parent().ok_or("no directory")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let text = serde_json::to_vec(index).map_err(|e| e.to_string())?;
-    let partial = path.with_extension(format!("json.{}.partial", std::process::id()));
+    let save = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = path.with_extension(format!("json.{}-{save}.partial", std::process::id()));
     std::fs::write(&partial, text)
         .and_then(|()| std::fs::rename(&partial, path))
         .map_err(|e| {
@@ -312,6 +423,9 @@ mod tests {
             version: VERSION,
             root: PathBuf::new(),
             files: Vec::new(),
+            qoe: QoeParams::default(),
+            channels: Vec::new(),
+            minutes: Vec::new(),
             first_seen: vec![("a".into(), 5), ("b".into(), Q), ("c".into(), 3 * Q)],
             first_slot,
             slots,

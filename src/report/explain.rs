@@ -26,7 +26,7 @@ use crate::engine::monitor::ExplainQuery;
 use crate::engine::query::filter::Filter;
 use crate::recording::scan::{Recording, no_recording_in};
 use crate::recording::skipped::Skipped;
-use crate::source::replay::{ReplayEngine, ReplayIndex};
+use crate::source::replay::{FeedbackMinutes, ReplayEngine};
 
 /// What `--baseline` names.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,14 +72,14 @@ pub fn parse_baseline(text: &str, calendar: &Calendar) -> Result<BaselineArg, Us
 /// One recording ready for engines: its minute index, span and where it lives.
 struct Source {
     dir: PathBuf,
-    index: Arc<ReplayIndex>,
+    index: Arc<FeedbackMinutes>,
     start: i64,
     end: i64,
 }
 
 impl Source {
     fn open(dir: &Path, recording: Recording) -> Result<Source, UsageError> {
-        let index = Arc::new(ReplayIndex::new(recording));
+        let index = Arc::new(FeedbackMinutes::new(recording));
         let (Some(start), Some(end)) = (index.start(), index.end()) else {
             return Err(UsageError(no_recording_in(dir)));
         };

@@ -13,10 +13,11 @@ use anyhow::{Context, bail};
 
 use crate::cli::UsageError;
 use crate::config::Settings;
+use crate::engine::aggregate::qoe::QoeParams;
 use crate::engine::calendar::{Calendar, Day, MINUTE_MS};
 use crate::engine::probes::ProbeMetric;
 use crate::engine::query::filter::Filter;
-use crate::recording::index::{Opened, RecordingIndex};
+use crate::recording::index::{IndexOptions, RecordingIndex, user_cache};
 use crate::recording::scan::{MinuteGroup, Recording};
 
 use crate::recording::skipped::Skipped;
@@ -122,7 +123,13 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         // "New" and "cumulative" users under a filter need each peer's first matching
         // record, which only the whole recording holds.
         Some(day) if filter.is_empty() || args.by == By::Isp => Some(day_part(
-            &args.dir, &recording, &calendar, day, threads, progress,
+            &args.dir,
+            &recording,
+            &calendar,
+            day,
+            threads,
+            progress,
+            settings.qoe,
         )),
         _ => None,
     };
@@ -181,16 +188,16 @@ fn day_part<'a>(
     day: Day,
     threads: usize,
     progress: bool,
+    qoe: QoeParams,
 ) -> DayPart<'a> {
-    let (index, opened) = RecordingIndex::open(dir, &recording.feedback, threads, progress);
-    if let Opened::Built { saved } = opened {
-        match saved {
-            Ok(path) => eprintln!("indexed the recording in {}", path.display()),
-            Err(why) => eprintln!(
-                "warning: the recording's index is not kept ({why}): the next report builds it again"
-            ),
-        }
-    }
+    let options = IndexOptions {
+        cache: user_cache(),
+        qoe,
+        threads,
+        progress,
+    };
+    let (index, opened) = RecordingIndex::open(dir, &recording.feedback, &options);
+    opened.say();
     let (start, end) = (calendar.day_start(day), calendar.day_start(day + 1));
     let read_from = index.read_from(start, end);
     let all = &recording.feedback;

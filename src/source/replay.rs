@@ -1,4 +1,4 @@
-//! The replay source: a recording indexed by minute, and an engine that can be put at
+//! The replay source: a recording listed by minute, and an engine that can be put at
 //! any instant of it without reading from the start.
 //!
 //! A seek builds a fresh [`Monitor`] from the minute files of `[t − lookback − warm-up,
@@ -7,22 +7,17 @@
 //! online (a peer reports every 30 s, and stays online 2 × its period). Moving the
 //! clock forward by less than the lookback feeds the records in between instead. "New
 //! peers" stays exact because the engine judges newness by the recording's own first
-//! appearances ([`FirstSeen`]), built by one pass over the recording.
+//! appearances ([`FirstSeen`]), kept in the recording's index.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::engine::aggregate::Aggregator;
-use crate::engine::aggregate::bucket::{BucketStats, Series};
 use crate::engine::aggregate::qoe::QoeParams;
-use crate::engine::calendar::Calendar;
 use crate::engine::geography::Geography;
 use crate::engine::geography::location::IpGeo;
 use crate::engine::monitor::Monitor;
-use crate::engine::observe::catalog::Catalog;
 use crate::engine::observe::first_seen::FirstSeen;
-use crate::engine::query::snapshot::Point;
 use crate::recording::batch::FeedbackBatch;
 use crate::recording::pipeline::read_in_order;
 use crate::recording::scan::{MinuteGroup, Recording, ScanProblem};
@@ -46,26 +41,14 @@ pub fn note_damage(damaged: &mut DamagedFiles, skipped: &Skipped) {
 /// The minute groups of a recording's feedback stream, in time order, and what the
 /// scan found wrong in the tree.
 #[derive(Debug, Default)]
-pub struct ReplayIndex {
+pub struct FeedbackMinutes {
     groups: Vec<MinuteGroup>,
     problems: Vec<ScanProblem>,
 }
 
-/// What one pass over the whole recording learns.
-#[derive(Debug, Default)]
-pub struct WholePass {
-    pub first_seen: FirstSeen,
-    pub damaged: DamagedFiles,
-    /// Every channel the recording holds.
-    pub channels: std::collections::BTreeSet<String>,
-    /// The whole service's one-minute points, every minute from the recording's first
-    /// to its last: what alerts are judged on.
-    pub minutes: Vec<Point>,
-}
-
-impl ReplayIndex {
+impl FeedbackMinutes {
     pub fn new(recording: Recording) -> Self {
-        ReplayIndex {
+        FeedbackMinutes {
             groups: recording.feedback,
             problems: recording.problems,
         }
@@ -78,6 +61,10 @@ impl ReplayIndex {
 
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
+    }
+
+    pub fn groups(&self) -> &[MinuteGroup] {
+        &self.groups
     }
 
     /// The first minute's start, if any.
@@ -94,64 +81,11 @@ impl ReplayIndex {
     fn position(&self, t: i64) -> usize {
         self.groups.partition_point(|g| g.start_ms < t)
     }
-
-    /// First appearances of every peer, every channel, every damaged file and the
-    /// service's minutes (exactly as `report --by minute` counts them): one pass over
-    /// the whole recording.
-    pub fn read_whole(&self, threads: usize, geo: IpGeo, qoe: QoeParams) -> WholePass {
-        let mut pass = WholePass::default();
-        let mut catalog = Catalog::new(geo);
-        let mut service = Aggregator::new(qoe, Calendar::new(chrono_tz::UTC), MINUTE_MS);
-        read_in_order(&self.groups, threads, |batch| {
-            for r in batch.records() {
-                pass.first_seen.observe(r.peer, r.payload.recv);
-                if !pass.channels.contains(r.channel) {
-                    pass.channels.insert(r.channel.to_owned());
-                }
-                if let Some(obs) = catalog.observe(&r) {
-                    service.ingest(&obs);
-                }
-            }
-            note_damage(&mut pass.damaged, &batch.skipped);
-            true
-        });
-        service.close();
-        if let (Some(start), Some(end)) = (self.start(), self.end()) {
-            pass.minutes = minute_points(service.buckets(), start, end);
-        }
-        pass
-    }
-}
-
-/// A point per minute of `[start, end)` (whole minutes): each minute's figures and the
-/// peers online at its end.
-fn minute_points(minutes: &Series, start: i64, end: i64) -> Vec<Point> {
-    let mut points = Vec::new();
-    let mut online = 0i64;
-    let mut filed = minutes.iter().peekable();
-    let mut index = start.div_euclid(MINUTE_MS);
-    while index * MINUTE_MS < end {
-        let mut figures = BucketStats::default().figures();
-        // Online changes filed before the recording's first minute count too.
-        while let Some((i, stats)) = filed.next_if(|(i, _)| *i <= index) {
-            online += i64::from(stats.online_delta);
-            if *i == index {
-                figures = stats.figures();
-            }
-        }
-        index += 1;
-        points.push(Point {
-            at: index * MINUTE_MS,
-            online,
-            figures,
-        });
-    }
-    points
 }
 
 /// A [`Monitor`] positioned at a replay clock.
 pub struct ReplayEngine {
-    index: Arc<ReplayIndex>,
+    minutes: Arc<FeedbackMinutes>,
     geo: IpGeo,
     qoe: QoeParams,
     first_seen: Option<Arc<FirstSeen>>,
@@ -173,10 +107,10 @@ pub struct ReplayEngine {
 }
 
 impl ReplayEngine {
-    pub fn new(index: Arc<ReplayIndex>, geo: IpGeo, qoe: QoeParams) -> Self {
+    pub fn new(minutes: Arc<FeedbackMinutes>, geo: IpGeo, qoe: QoeParams) -> Self {
         let monitor = Monitor::new(geo.clone(), qoe);
         ReplayEngine {
-            index,
+            minutes,
             geo,
             qoe,
             first_seen: None,
@@ -221,7 +155,7 @@ impl ReplayEngine {
     /// Whether the engine holds the recording's history from `t` on: fed from the
     /// recording's start, or from far enough before `t` that its online peers are known.
     pub fn holds_history_from(&self, t: i64) -> bool {
-        let from_start = self.index.start().is_some_and(|s| self.fed_from <= s);
+        let from_start = self.minutes.start().is_some_and(|s| self.fed_from <= s);
         from_start || self.fed_from.saturating_add(WARM_UP_MS) <= t
     }
 
@@ -246,7 +180,7 @@ impl ReplayEngine {
         }
         self.monitor = monitor;
         let start = from.div_euclid(MINUTE_MS) * MINUTE_MS;
-        self.next = self.index.position(start);
+        self.next = self.minutes.position(start);
         self.fed_from = start;
         self.clock = start - 1;
         self.pending = None;
@@ -263,9 +197,9 @@ impl ReplayEngine {
             }
         }
         // Whole minutes before the clock's minute, read on several threads.
-        let index = Arc::clone(&self.index);
-        let end = index.position(clock.div_euclid(MINUTE_MS) * MINUTE_MS + MINUTE_MS);
-        let groups = &index.groups[self.next.min(end)..end];
+        let minutes = Arc::clone(&self.minutes);
+        let end = minutes.position(clock.div_euclid(MINUTE_MS) * MINUTE_MS + MINUTE_MS);
+        let groups = &minutes.groups[self.next.min(end)..end];
         self.next = end;
         let mut leftover = None;
         read_in_order(groups, self.threads, |batch| {
@@ -304,14 +238,28 @@ impl ReplayEngine {
 mod tests {
     use super::*;
     use crate::engine::query::snapshot::Query;
+    use crate::recording::index::{IndexOptions, RecordingIndex};
 
-    fn sample() -> Arc<ReplayIndex> {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/recordings/olympics-2012-sample"
-        );
-        let rec = Recording::scan(std::path::Path::new(dir)).expect("sample recording");
-        Arc::new(ReplayIndex::new(rec))
+    const SAMPLE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/recordings/olympics-2012-sample"
+    );
+
+    fn sample() -> Arc<FeedbackMinutes> {
+        let rec = Recording::scan(std::path::Path::new(SAMPLE)).expect("sample recording");
+        Arc::new(FeedbackMinutes::new(rec))
+    }
+
+    fn first_seen(minutes: &FeedbackMinutes) -> FirstSeen {
+        let options = IndexOptions {
+            cache: None,
+            qoe: QoeParams::default(),
+            threads: 2,
+            progress: false,
+        };
+        RecordingIndex::open(std::path::Path::new(SAMPLE), minutes.groups(), &options)
+            .0
+            .first_seen()
     }
 
     fn geo() -> IpGeo {
@@ -326,7 +274,7 @@ mod tests {
     #[test]
     fn a_seek_matches_reading_from_the_start() {
         let index = sample();
-        let first = Arc::new(index.read_whole(2, geo(), QoeParams::default()).first_seen);
+        let first = Arc::new(first_seen(&index));
         let start = index.start().expect("start");
         let targets = [start + 95 * MINUTE_MS + 17_000, start + 40 * MINUTE_MS];
         let mut whole = ReplayEngine::new(Arc::clone(&index), geo(), QoeParams::default());

@@ -3,12 +3,13 @@
 //! holds that could not be read. `peerscope replay` opens one; so do the view snapshots' tests and
 //! the TUI benchmark, so they draw exactly what the command draws.
 //!
-//! First appearances (for exact "new peers"), the list of damaged files and the
-//! service's minutes that alerts are judged on come from a pass over the whole
-//! recording: [`ReplayFrames::read_whole`] makes it before the next frame (a
-//! `--snapshot`), [`ReplayFrames::read_whole_in_background`] on its own thread (the
-//! TUI, which says "reading the whole recording…" until it is done, and meanwhile
-//! judges alerts on the minutes the views hold).
+//! First appearances (for exact "new peers"), the channels, the list of damaged files
+//! and the service's minutes that alerts are judged on come from the recording's index
+//! ([`RecordingIndex`]), loaded from the cache or built by one pass over the whole
+//! recording: [`ReplayFrames::read_index`] before the next frame (a `--snapshot`),
+//! [`ReplayFrames::read_index_in_background`] on its own thread (the TUI, which says
+//! "indexing the recording…" until it is done, and meanwhile judges alerts on the
+//! minutes the views hold).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,15 +21,15 @@ use chrono_tz::Tz;
 use super::causes::AlertCauses;
 use super::frames::{FrameData, FrameRequest, FrameSource, SourceHealth, SourceState};
 use super::probe_replay::ProbeReplay;
-use super::replay::{DamagedFiles, ReplayEngine, ReplayIndex, WholePass};
+use super::replay::{DamagedFiles, FeedbackMinutes, ReplayEngine, note_damage};
 use crate::config::Settings;
 use crate::engine::aggregate::qoe::QoeParams;
 use crate::engine::alerts::{AlertLog, AlertRules, evaluate};
 use crate::engine::explain::{Cube, explain};
 use crate::engine::geography::Geography;
-use crate::engine::geography::location::IpGeo;
 use crate::engine::query::filter::Filter;
 use crate::geodata::{load_geography, load_ip_geo};
+use crate::recording::index::{IndexOptions, Opened, RecordingIndex};
 use crate::recording::scan::Recording;
 
 pub struct ReplayFrames {
@@ -37,17 +38,18 @@ pub struct ReplayFrames {
     explainer: ReplayEngine,
     causes: AlertCauses,
     probes: ProbeReplay,
-    index: Arc<ReplayIndex>,
-    whole_pass: Option<Receiver<WholePass>>,
-    /// Files that could not be read whole, from the scan and the whole-recording pass.
+    minutes: Arc<FeedbackMinutes>,
+    /// The recording's directory, what its index is named by.
+    root: PathBuf,
+    indexing: Option<Receiver<RecordingIndex>>,
+    /// Files that could not be read whole, from the scan and the index.
     damaged: DamagedFiles,
-    /// Channels the recording holds, once the whole-recording pass is done.
+    /// Channels the recording holds, once the index is read.
     channels: Vec<String>,
     rules: AlertRules,
-    /// The service's alerts over the whole recording, once it has been read.
+    /// The service's alerts over the whole recording, once the index is read.
     alerts: Option<AlertLog>,
-    /// The location table and QoE parameters the whole-recording pass counts with.
-    service: (IpGeo, QoeParams),
+    qoe: QoeParams,
     tz: Tz,
     name: String,
     geography: Result<Arc<Geography>, String>,
@@ -61,17 +63,16 @@ impl ReplayFrames {
         let recording = Recording::scan(dir)
             .with_context(|| format!("cannot read recording {}", dir.display()))?;
         let probes = ProbeReplay::new(recording.probes.clone(), settings.route_change);
-        let index = Arc::new(ReplayIndex::new(recording));
-        let damaged: DamagedFiles = index
+        let minutes = Arc::new(FeedbackMinutes::new(recording));
+        let damaged: DamagedFiles = minutes
             .problems()
             .iter()
             .map(|p| (p.path.clone(), p.message.clone()))
             .collect();
         let geography = load_geography(settings);
         let geo = load_ip_geo(settings, geography.clone().ok())?;
-        let service = (geo.clone(), settings.qoe);
-        let mut engine = ReplayEngine::new(Arc::clone(&index), geo.clone(), settings.qoe);
-        let mut explainer = ReplayEngine::new(Arc::clone(&index), geo, settings.qoe);
+        let mut engine = ReplayEngine::new(Arc::clone(&minutes), geo.clone(), settings.qoe);
+        let mut explainer = ReplayEngine::new(Arc::clone(&minutes), geo, settings.qoe);
         if let Ok(g) = &geography {
             engine.set_geography(Arc::clone(g));
             explainer.set_geography(Arc::clone(g));
@@ -81,13 +82,14 @@ impl ReplayFrames {
             explainer,
             causes: AlertCauses::default(),
             probes,
-            index,
-            whole_pass: None,
+            minutes,
+            root: dir.to_owned(),
+            indexing: None,
             damaged,
             channels: Vec::new(),
             rules: settings.alerts,
             alerts: None,
-            service,
+            qoe: settings.qoe,
             tz: settings.timezone,
             // Its own name: the path it was given can be long, and the panel is narrow.
             name: format!(
@@ -101,43 +103,60 @@ impl ReplayFrames {
         })
     }
 
-    /// Reads the whole recording now: every frame after this has exact "new peers" and
-    /// every damaged file listed.
-    pub fn read_whole(&mut self) {
-        let pass = self
-            .index
-            .read_whole(2, self.service.0.clone(), self.service.1);
-        self.take_whole_pass(pass);
+    /// Opens the recording's index now, from `cache` (see [`IndexOptions`]) or by reading
+    /// the whole recording: every frame after this has exact "new peers" and every
+    /// damaged file listed.
+    pub fn read_index(&mut self, cache: Option<PathBuf>, progress: bool) -> Opened {
+        let options = self.index_options(cache, 2, progress);
+        let (index, opened) = RecordingIndex::open(&self.root, self.minutes.groups(), &options);
+        self.take_index(&index);
+        opened
     }
 
-    /// Reads the whole recording on a thread of its own; frames use it once it is done.
-    pub fn read_whole_in_background(&mut self) -> anyhow::Result<()> {
+    /// Opens the index on a thread of its own; frames use it once it is there. (The
+    /// TUI owns the terminal: whether the index was kept is not said.)
+    pub fn read_index_in_background(&mut self, cache: Option<PathBuf>) -> anyhow::Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let index = Arc::clone(&self.index);
-        let (geo, qoe) = self.service.clone();
+        let minutes = Arc::clone(&self.minutes);
+        let root = self.root.clone();
+        let options = self.index_options(cache, 1, false);
         std::thread::Builder::new()
-            .name("whole-recording".into())
+            .name("index".into())
             .spawn(move || {
-                let _ = tx.send(index.read_whole(1, geo, qoe));
+                let _ = tx.send(RecordingIndex::open(&root, minutes.groups(), &options).0);
             })
             .context("cannot start the indexing thread")?;
-        self.whole_pass = Some(rx);
+        self.indexing = Some(rx);
         Ok(())
     }
 
-    fn take_whole_pass(&mut self, pass: WholePass) {
-        self.engine.set_first_seen(Arc::new(pass.first_seen));
-        self.damaged.extend(pass.damaged);
-        self.channels = pass.channels.into_iter().collect();
+    fn index_options(
+        &self,
+        cache: Option<PathBuf>,
+        threads: usize,
+        progress: bool,
+    ) -> IndexOptions {
+        IndexOptions {
+            cache,
+            qoe: self.qoe,
+            threads,
+            progress,
+        }
+    }
+
+    fn take_index(&mut self, index: &RecordingIndex) {
+        self.engine.set_first_seen(Arc::new(index.first_seen()));
+        note_damage(&mut self.damaged, index.skipped());
+        self.channels = index.channels().map(str::to_owned).collect();
         let mut alerts = AlertLog::new(self.rules);
-        for minute in pass.minutes {
-            alerts.push(minute);
+        for minute in index.minutes() {
+            alerts.push(*minute);
         }
         self.alerts = Some(alerts);
     }
 
     /// Checks that every value a filter names is one the recording holds (ISPs and
-    /// districts of the location table, channels seen by [`Self::read_whole`]).
+    /// districts of the location table, channels of the index).
     pub fn check_filter(&self, filter: &Filter) -> Result<(), String> {
         let channels: Vec<&str> = self.channels.iter().map(String::as_str).collect();
         filter.check_names(&self.engine.monitor().catalog().geo, &channels)
@@ -147,14 +166,14 @@ impl ReplayFrames {
 impl FrameSource for ReplayFrames {
     fn frame(&mut self, request: &FrameRequest) -> FrameData {
         let mut loading = None;
-        if let Some(rx) = &self.whole_pass {
+        if let Some(rx) = &self.indexing {
             match rx.try_recv() {
-                Ok(pass) => {
-                    self.take_whole_pass(pass);
-                    self.whole_pass = None;
+                Ok(index) => {
+                    self.take_index(&index);
+                    self.indexing = None;
                 }
-                Err(TryRecvError::Empty) => loading = Some("reading the whole recording…".into()),
-                Err(TryRecvError::Disconnected) => self.whole_pass = None,
+                Err(TryRecvError::Empty) => loading = Some("indexing the recording…".into()),
+                Err(TryRecvError::Disconnected) => self.indexing = None,
             }
         }
         let clock = request.query.now;
@@ -209,8 +228,8 @@ impl FrameSource for ReplayFrames {
             }],
             skipped: self.engine.skipped().total() + self.probes.skipped(),
             damaged: damaged_list([&self.damaged, self.engine.damaged(), self.probes.damaged()]),
-            start: self.index.start(),
-            end: self.index.end(),
+            start: self.minutes.start(),
+            end: self.minutes.end(),
             loading,
             tz: self.tz,
             geography: self.geography.clone(),
@@ -219,7 +238,7 @@ impl FrameSource for ReplayFrames {
     }
 
     fn span(&self) -> (Option<i64>, Option<i64>) {
-        (self.index.start(), self.index.end())
+        (self.minutes.start(), self.minutes.end())
     }
 }
 

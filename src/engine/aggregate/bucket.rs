@@ -103,7 +103,7 @@ impl BucketStats {
 }
 
 /// Derived metrics of one window.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Figures {
     pub records: u32,
     pub new_peers: u32,

@@ -7,7 +7,7 @@ use crate::engine::query::filter::Filter;
 use crate::engine::query::metric::Metric;
 
 /// The figures of one window ending at `at`, with the online peers at `at`.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Point {
     pub at: i64,
     pub online: i64,
