@@ -12,6 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use peerscope::config::{Config, validate};
 use peerscope::engine::aggregate::qoe::QoeParams;
 use peerscope::engine::geography::location::IpGeo;
+use peerscope::engine::probes::route_change::RouteChangeParams;
 use peerscope::recording::index::{IndexOptions, RecordingIndex};
 use peerscope::recording::scan::Recording;
 use peerscope::source::frames::FrameSource;
@@ -38,11 +39,12 @@ fn bench(c: &mut Criterion) {
     let options = IndexOptions {
         cache: None,
         qoe: QoeParams::default(),
+        route_change: RouteChangeParams::default(),
         threads: 2,
         progress: false,
     };
     let first_seen = Arc::new(
-        RecordingIndex::open(dir, index.groups(), &options)
+        RecordingIndex::open(dir, index.groups(), &[], &options)
             .0
             .first_seen(),
     );

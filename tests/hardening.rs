@@ -485,8 +485,8 @@ fn issue13_9_replay_shows_a_damaged_minute_apart_from_skipped_lines() {
         "--at",
         "2012-08-07 09:38",
     ]);
-    let screen = text(&out);
-    assert!(out.status.success(), "{screen}");
+    assert!(out.status.success(), "{}", text(&out));
+    let screen = String::from_utf8_lossy(&out.stdout);
     let status = screen.lines().last().expect("status bar");
     assert!(status.contains("1 damaged file"), "{status}");
     assert!(

@@ -165,11 +165,18 @@ fn the_index_is_rebuilt_when_the_files_differ_or_it_is_damaged_and_optional() {
     assert_eq!(again.stdout, first.stdout);
 
     // A damaged index: rebuilt, same figures.
-    let index = only_file(&cache.path().join("peerscope/index"));
+    let kept = cache.path().join("peerscope/index");
+    let (index, books) = index_files(&kept);
     std::fs::write(&index, b"{\"version\":1,\"root\":").expect("damage");
     let rebuilt = report(rec.path(), cache.path(), &args);
     assert!(rebuilt.stderr.contains("indexed"), "{}", rebuilt.stderr);
     assert_eq!(rebuilt.stdout, first.stdout);
+
+    // The probe book's copies gone: the index is not used without them.
+    std::fs::remove_file(&books).expect("remove the copies");
+    let rebuilt = report(rec.path(), cache.path(), &args);
+    assert!(rebuilt.stderr.contains("indexed"), "{}", rebuilt.stderr);
+    assert_eq!(index_files(&kept), (index, books.clone()));
 
     // A minute file of the day gains a record: rebuilt, and the record counts.
     let minute = rec
@@ -184,6 +191,8 @@ fn the_index_is_rebuilt_when_the_files_differ_or_it_is_damaged_and_optional() {
     gzip(&minute, &lines);
     let grown = report(rec.path(), cache.path(), &args);
     assert!(grown.stderr.contains("indexed"), "{}", grown.stderr);
+    // New copies for the new files; the old ones are removed.
+    assert_ne!(index_files(&kept).1, books);
     let new_users = |csv: &str| -> i64 {
         csv.lines()
             .nth(1)
@@ -229,14 +238,23 @@ fn the_index_is_rebuilt_when_the_files_differ_or_it_is_damaged_and_optional() {
     );
 }
 
-fn only_file(dir: &Path) -> std::path::PathBuf {
-    let files: Vec<_> = std::fs::read_dir(dir)
+/// The one index kept in `dir` and the one file of its probe book's copies.
+fn index_files(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("cache dir")
         .flatten()
         .map(|e| e.path())
         .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    files[0].clone()
+    files.sort_by_key(|f| f.extension().map(std::ffi::OsStr::to_owned));
+    match &files[..] {
+        [index, books]
+            if index.extension().is_some_and(|e| e == "json")
+                && books.extension().is_some_and(|e| e == "probes") =>
+        {
+            (index.clone(), books.clone())
+        }
+        _ => panic!("expected an index and its probe books: {files:?}"),
+    }
 }
 
 fn gunzip(path: &Path) -> String {

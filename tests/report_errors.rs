@@ -8,6 +8,10 @@ fn peerscope(args: &[&str], cwd: &Path) -> Output {
         .args(args)
         .current_dir(cwd)
         .env("XDG_CONFIG_HOME", cwd)
+        .env(
+            "XDG_CACHE_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache"),
+        )
         .output()
         .expect("run peerscope")
 }

@@ -66,10 +66,6 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     ui.set_speed(args.speed);
 
     if let Some((view, width, height)) = snapshot {
-        // A script wants exact figures: the index before the frame.
-        let progress = std::io::stderr().is_terminal();
-        frames.read_index(user_cache(), progress).say();
-        frames.check_filter(&ui.filter).map_err(UsageError)?;
         let at = match &args.view.at {
             Some(t) => parse("--at", t)?,
             None => end,
@@ -83,6 +79,11 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
             ))
             .into());
         }
+        // A script wants exact figures: the index before the frame (and after every
+        // check that can refuse the command without it).
+        let progress = std::io::stderr().is_terminal();
+        frames.read_index(user_cache(), progress).say();
+        frames.check_filter(&ui.filter).map_err(UsageError)?;
         ui.view = view;
         let request = frame_request(&ui, at, Some(start));
         let data = frames.frame(&request);

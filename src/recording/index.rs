@@ -25,6 +25,7 @@ use std::time::UNIX_EPOCH;
 use serde::{Deserialize, Serialize};
 
 use super::pipeline::{progress_bar, read_in_order};
+use super::probe_checkpoints::{CHECKPOINT_MS, ProbeCheckpoints, fnv1a};
 use super::scan::MinuteGroup;
 use super::skipped::Skipped;
 use crate::engine::aggregate::bucket::{BucketStats, Series};
@@ -34,10 +35,11 @@ use crate::engine::calendar::{Calendar, MINUTE_MS};
 use crate::engine::geography::location::IpGeo;
 use crate::engine::observe::catalog::Catalog;
 use crate::engine::observe::first_seen::FirstSeen;
+use crate::engine::probes::route_change::RouteChangeParams;
 use crate::engine::query::snapshot::Point;
 
 /// Bumped whenever what is stored, or how it is computed, changes.
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 const SLOT_MS: i64 = 15 * 60_000;
 
 /// A minute file as the index saw it.
@@ -60,6 +62,7 @@ struct SlotViews {
 pub struct RecordingIndex {
     version: u32,
     root: PathBuf,
+    /// The feedback minute files, then the probe minute files.
     files: Vec<FileStamp>,
     /// What `minutes` were computed with.
     qoe: QoeParams,
@@ -76,6 +79,9 @@ pub struct RecordingIndex {
     /// The longest a record keeps its peer online (2 × its period).
     online_span_ms: i64,
     skipped: Skipped,
+    /// Copies of the probe book (none for a recording without probes, or an index that
+    /// is not kept).
+    probes: Option<ProbeCheckpoints>,
 }
 
 /// How an index was come by: said on stderr, since a build reads the whole recording.
@@ -107,38 +113,95 @@ pub struct IndexOptions {
     /// The directory of kept indexes ([`user_cache`]); `None`: none is kept.
     pub cache: Option<PathBuf>,
     pub qoe: QoeParams,
+    /// What the probe book's copies are scored with.
+    pub route_change: RouteChangeParams,
     pub threads: usize,
     /// A progress bar on stderr while building.
     pub progress: bool,
 }
 
 impl RecordingIndex {
-    /// The index of the recording at `root` whose feedback minutes are `groups`: loaded
-    /// from the cache when it matches the files and the QoE parameters exactly, else
-    /// built and saved.
+    /// The index of the recording at `root` whose feedback and probe minutes are
+    /// `groups` and `probes`: loaded from the cache when it matches the files and the
+    /// parameters exactly, else built and saved.
     pub fn open(
         root: &Path,
         groups: &[MinuteGroup],
+        probes: &[MinuteGroup],
         options: &IndexOptions,
     ) -> (RecordingIndex, Opened) {
-        let files = stamps(root, groups);
+        let mut files = stamps(root, groups);
+        files.extend(stamps(root, probes));
         let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
         let path = options.cache.as_deref().map(|dir| cache_path(dir, &root));
         if let Some(index) = path.as_deref().and_then(load) {
+            let probes_usable = match &index.probes {
+                Some(books) => books.usable_with(options.route_change),
+                None => probes.is_empty(),
+            };
             if index.version == VERSION
                 && index.root == root
                 && index.files == files
                 && index.qoe == options.qoe
+                && probes_usable
             {
                 return (index, Opened::Loaded);
             }
         }
-        let index = RecordingIndex::build(root, files, groups, options);
-        let saved = match path {
-            Some(path) => save(&index, &path).map(|()| path),
-            None => Err("neither XDG_CACHE_HOME nor HOME is set".into()),
+        let mut index = RecordingIndex::build(root, files, groups, options);
+        let Some(path) = path else {
+            let saved = Err("neither XDG_CACHE_HOME nor HOME is set".into());
+            return (index, Opened::Built { saved });
         };
+        let saved = index
+            .keep_probe_books(probes, options.route_change, &path)
+            .and_then(|()| save(&index, &path))
+            .map(|()| {
+                index.remove_old_probe_books(&path);
+                path
+            });
         (index, Opened::Built { saved })
+    }
+
+    /// Writes the probe book's copies beside the index at `path`, in a file named by
+    /// what they were made from (two runs building one index write the same file).
+    fn keep_probe_books(
+        &mut self,
+        probes: &[MinuteGroup],
+        params: RouteChangeParams,
+        path: &Path,
+    ) -> Result<(), String> {
+        if probes.is_empty() {
+            return Ok(());
+        }
+        let what = serde_json::to_vec(&(&self.files, params)).map_err(|e| e.to_string())?;
+        let dir = path.parent().ok_or("no directory")?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let store = path.with_extension(format!("{:016x}.probes", fnv1a(&what)));
+        self.probes = Some(ProbeCheckpoints::build(
+            probes,
+            params,
+            &store,
+            CHECKPOINT_MS,
+        )?);
+        Ok(())
+    }
+
+    /// Removes the probe books of earlier builds of the index at `path`.
+    fn remove_old_probe_books(&self, path: &Path) {
+        let (Some(dir), Some(stem)) = (path.parent(), path.file_stem()) else {
+            return;
+        };
+        let prefix = format!("{}.", stem.to_string_lossy());
+        let kept = self.probes.as_ref().map(ProbeCheckpoints::store);
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let old = name.starts_with(&prefix) && name.ends_with(".probes");
+            if old && kept != Some(entry.path().as_path()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     fn build(
@@ -229,6 +292,7 @@ impl RecordingIndex {
             slots,
             online_span_ms,
             skipped,
+            probes: None,
         }
     }
 
@@ -284,6 +348,11 @@ impl RecordingIndex {
     /// The whole service's point of every minute of the recording, in time order.
     pub fn minutes(&self) -> &[Point] {
         &self.minutes
+    }
+
+    /// Copies of the probe book through the recording, if kept.
+    pub fn take_probe_books(&mut self) -> Option<ProbeCheckpoints> {
+        self.probes.take()
     }
 }
 
@@ -378,13 +447,7 @@ pub fn user_cache() -> Option<PathBuf> {
 /// `<cache>/<hash of the recording's path>.json`.
 fn cache_path(cache: &Path, root: &Path) -> PathBuf {
     // FNV-1a: stable across builds and versions, unlike std's hasher.
-    let hash = root
-        .as_os_str()
-        .as_encoded_bytes()
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let hash = fnv1a(root.as_os_str().as_encoded_bytes());
     cache.join(format!("{hash:016x}.json"))
 }
 
@@ -431,6 +494,7 @@ mod tests {
             slots,
             online_span_ms: 60_000,
             skipped: Skipped::default(),
+            probes: None,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod decode;
 pub mod index;
 pub mod layout;
 pub mod pipeline;
+pub mod probe_checkpoints;
 pub mod probes;
 pub mod scan;
 pub mod skipped;

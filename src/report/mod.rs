@@ -13,7 +13,6 @@ use anyhow::{Context, bail};
 
 use crate::cli::UsageError;
 use crate::config::Settings;
-use crate::engine::aggregate::qoe::QoeParams;
 use crate::engine::calendar::{Calendar, Day, MINUTE_MS};
 use crate::engine::probes::ProbeMetric;
 use crate::engine::query::filter::Filter;
@@ -123,13 +122,7 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         // "New" and "cumulative" users under a filter need each peer's first matching
         // record, which only the whole recording holds.
         Some(day) if filter.is_empty() || args.by == By::Isp => Some(day_part(
-            &args.dir,
-            &recording,
-            &calendar,
-            day,
-            threads,
-            progress,
-            settings.qoe,
+            &args.dir, &recording, &calendar, day, threads, progress, settings,
         )),
         _ => None,
     };
@@ -188,15 +181,17 @@ fn day_part<'a>(
     day: Day,
     threads: usize,
     progress: bool,
-    qoe: QoeParams,
+    settings: &Settings,
 ) -> DayPart<'a> {
     let options = IndexOptions {
         cache: user_cache(),
-        qoe,
+        qoe: settings.qoe,
+        route_change: settings.route_change,
         threads,
         progress,
     };
-    let (index, opened) = RecordingIndex::open(dir, &recording.feedback, &options);
+    let (index, opened) =
+        RecordingIndex::open(dir, &recording.feedback, &recording.probes, &options);
     opened.say();
     let (start, end) = (calendar.day_start(day), calendar.day_start(day + 1));
     let read_from = index.read_from(start, end);

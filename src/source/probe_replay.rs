@@ -1,9 +1,11 @@
 //! The probe stream of a recording under a replay clock.
 //!
 //! Route-change scores depend on a path's whole past (an AS last seen two weeks ago),
-//! so the probe book is always fed from the recording's start. Moving forward feeds the
-//! minutes in between; moving back restarts from the nearest checkpoint — a copy of the
-//! book taken every [`CHECKPOINT_MS`] of recording — instead of from the start.
+//! so the probe book is always fed in order from a copy of it: the recording's index
+//! keeps one every [`CHECKPOINT_MS`] of recording ([`ProbeCheckpoints`]), and a seek
+//! starts from the latest before the clock when that saves reading. Until the index
+//! is there (or when it keeps none), the book is fed from the recording's start, and a
+//! copy is kept in memory every [`CHECKPOINT_MS`] for moving back.
 
 use std::sync::Arc;
 
@@ -11,12 +13,11 @@ use crate::engine::probes::ProbeBook;
 use crate::engine::probes::route_change::RouteChangeParams;
 use crate::engine::probes::snapshot::{ProbeQuery, ProbeSnapshot};
 use crate::engine::record::ProbeRecord;
+use crate::recording::probe_checkpoints::{CHECKPOINT_MS, ProbeCheckpoints, StoredBook};
 use crate::recording::probes::read_probe_minute;
 use crate::recording::scan::MinuteGroup;
 use crate::recording::skipped::Skipped;
 use crate::source::replay::{DamagedFiles, note_damage};
-
-pub const CHECKPOINT_MS: i64 = 6 * 3_600_000;
 
 struct Checkpoint {
     /// Every record with `recv` < `until` is in `book`; `next` is the first group after.
@@ -36,6 +37,8 @@ pub struct ProbeReplay {
     /// Rest of a minute read in part, ordered by `recv`.
     pending: Vec<ProbeRecord<'static>>,
     checkpoints: Vec<Checkpoint>,
+    /// Copies kept on disk by the recording's index.
+    stored: Option<Arc<ProbeCheckpoints>>,
     /// Lines skipped in what the book holds.
     skipped: u64,
     /// Files met so far that could not be read whole.
@@ -52,6 +55,7 @@ impl ProbeReplay {
             clock: i64::MIN,
             pending: Vec::new(),
             checkpoints: Vec::new(),
+            stored: None,
             skipped: 0,
             damaged: DamagedFiles::new(),
         }
@@ -59,6 +63,18 @@ impl ProbeReplay {
 
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
+    }
+
+    /// The probe stream's minutes.
+    pub fn minutes(&self) -> Arc<Vec<MinuteGroup>> {
+        Arc::clone(&self.groups)
+    }
+
+    /// From now on, seeks start from the index's copies of the book (which make the
+    /// copies kept in memory unneeded).
+    pub fn use_stored(&mut self, stored: Arc<ProbeCheckpoints>) {
+        self.stored = Some(stored);
+        self.checkpoints.clear();
     }
 
     pub fn skipped(&self) -> u64 {
@@ -77,6 +93,11 @@ impl ProbeReplay {
     pub fn seek(&mut self, clock: i64) {
         if clock < self.clock {
             self.restore(clock);
+        } else if let Some(stored) = self.stored_at_or_before(clock) {
+            // A copy ahead of what the book holds: start from it instead of reading up.
+            if stored.next > self.next {
+                self.load(stored);
+            }
         }
         if !self.pending.is_empty() {
             let rest = std::mem::take(&mut self.pending);
@@ -88,10 +109,11 @@ impl ProbeReplay {
                 break;
             }
             // Checkpoints sit on minute boundaries, before the group is read.
-            if self
-                .checkpoints
-                .last()
-                .is_none_or(|c| g.start_ms - c.until >= CHECKPOINT_MS)
+            if self.stored.is_none()
+                && self
+                    .checkpoints
+                    .last()
+                    .is_none_or(|c| g.start_ms - c.until >= CHECKPOINT_MS)
             {
                 self.checkpoints.push(Checkpoint {
                     until: g.start_ms,
@@ -121,7 +143,36 @@ impl ProbeReplay {
         }
     }
 
+    fn stored_at_or_before(&self, clock: i64) -> Option<StoredBook> {
+        self.stored.as_ref()?.latest_at_or_before(clock)
+    }
+
+    /// Puts the book at a stored copy. One that cannot be read is given up, with every
+    /// other: the book is then fed from the start, as without an index, and the file is
+    /// removed so that the next run builds the index again.
+    fn load(&mut self, stored: StoredBook) -> bool {
+        let Some(books) = &self.stored else {
+            return false;
+        };
+        let Ok(book) = books.load(&stored) else {
+            let _ = std::fs::remove_file(books.store());
+            self.stored = None;
+            return false;
+        };
+        self.book = book;
+        self.next = stored.next;
+        self.skipped = stored.skipped;
+        self.pending.clear();
+        self.clock = i64::MIN;
+        true
+    }
+
     fn restore(&mut self, clock: i64) {
+        if let Some(stored) = self.stored_at_or_before(clock) {
+            if self.load(stored) {
+                return;
+            }
+        }
         // A minute starting after the clock holds nothing the book may have yet.
         let keep = self.checkpoints.partition_point(|c| c.until <= clock);
         self.checkpoints.truncate(keep);
@@ -184,5 +235,102 @@ mod tests {
         assert_eq!(wandering.book().accepted(), direct.book().accepted());
         assert!(direct.book().accepted() > 5_000);
         assert_eq!(direct.snapshot(&q).events.len(), 8);
+    }
+}
+
+#[cfg(test)]
+mod stored_tests {
+    use super::*;
+    use crate::engine::probes::ProbeMetric;
+    use crate::recording::scan::Recording;
+
+    const EVERY_MS: i64 = 20 * 60_000;
+
+    fn groups() -> Vec<MinuteGroup> {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/recordings/olympics-2012-sample"
+        );
+        Recording::scan(std::path::Path::new(dir))
+            .expect("sample")
+            .probes
+    }
+
+    fn stored(groups: &[MinuteGroup], dir: &std::path::Path) -> Arc<ProbeCheckpoints> {
+        let store = dir.join("sample.probes");
+        let books = ProbeCheckpoints::build(groups, RouteChangeParams::default(), &store, EVERY_MS)
+            .expect("books written");
+        Arc::new(books)
+    }
+
+    fn query(at: i64) -> ProbeQuery {
+        ProbeQuery {
+            dest: Some("uon".into()),
+            range_ms: 3 * 3_600_000,
+            ..ProbeQuery::new(at, ProbeMetric::Rtt)
+        }
+    }
+
+    /// Far forward, back, forward a little, to the end: a replay that starts from the
+    /// stored copies holds the book of one pass from the start at every clock.
+    #[test]
+    fn stored_copies_give_the_book_of_one_pass() {
+        let g = groups();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let books = stored(&g, dir.path());
+        let start = g[0].start_ms;
+        let end = g[g.len() - 1].start_ms + 60_000;
+        // A copy before the first minute and one every 20 minutes after.
+        assert_eq!(books.latest_at_or_before(start).map(|b| b.next), Some(0));
+        assert!(
+            books
+                .latest_at_or_before(end)
+                .is_some_and(|b| b.until >= start + 8 * EVERY_MS)
+        );
+        let mut using = ProbeReplay::new(g.clone(), RouteChangeParams::default());
+        using.use_stored(books);
+        for t in [
+            start + 150 * 60_000 + 7_000,
+            start + 30_000,
+            start + 61 * 60_000,
+            start + 62 * 60_000 + 500,
+            end,
+        ] {
+            using.seek(t);
+            let mut direct = ProbeReplay::new(g.clone(), RouteChangeParams::default());
+            direct.seek(t);
+            assert_eq!(
+                using.snapshot(&query(t)),
+                direct.snapshot(&query(t)),
+                "at {t}"
+            );
+            assert_eq!(using.book().accepted(), direct.book().accepted(), "at {t}");
+            assert_eq!(using.skipped(), direct.skipped());
+        }
+        // Route changes are scored from the whole past: some must have been carried.
+        assert!(!using.snapshot(&query(end)).events.is_empty());
+    }
+
+    /// A copy whose bytes changed on disk is never used: the book is fed from the
+    /// start instead, and the file is removed so that the index is built again.
+    #[test]
+    fn a_damaged_copy_is_given_up_and_removed() {
+        let g = groups();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let books = stored(&g, dir.path());
+        let store = books.store().to_owned();
+        let mut bytes = std::fs::read(&store).expect("store");
+        // In the last copy, the one a seek to the end starts from.
+        let last = bytes.len() - 10;
+        bytes[last] ^= 0x5a;
+        std::fs::write(&store, bytes).expect("damage");
+        let end = g[g.len() - 1].start_ms + 60_000;
+        let mut using = ProbeReplay::new(g.clone(), RouteChangeParams::default());
+        using.use_stored(books);
+        using.seek(end);
+        let mut direct = ProbeReplay::new(g, RouteChangeParams::default());
+        direct.seek(end);
+        assert_eq!(using.snapshot(&query(end)), direct.snapshot(&query(end)));
+        assert!(!store.exists(), "a damaged store is removed");
     }
 }

@@ -237,6 +237,7 @@ impl ReplayEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::probes::route_change::RouteChangeParams;
     use crate::engine::query::snapshot::Query;
     use crate::recording::index::{IndexOptions, RecordingIndex};
 
@@ -254,12 +255,18 @@ mod tests {
         let options = IndexOptions {
             cache: None,
             qoe: QoeParams::default(),
+            route_change: RouteChangeParams::default(),
             threads: 2,
             progress: false,
         };
-        RecordingIndex::open(std::path::Path::new(SAMPLE), minutes.groups(), &options)
-            .0
-            .first_seen()
+        RecordingIndex::open(
+            std::path::Path::new(SAMPLE),
+            minutes.groups(),
+            &[],
+            &options,
+        )
+        .0
+        .first_seen()
     }
 
     fn geo() -> IpGeo {

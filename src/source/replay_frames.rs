@@ -27,6 +27,7 @@ use crate::engine::aggregate::qoe::QoeParams;
 use crate::engine::alerts::{AlertLog, AlertRules, evaluate};
 use crate::engine::explain::{Cube, explain};
 use crate::engine::geography::Geography;
+use crate::engine::probes::route_change::RouteChangeParams;
 use crate::engine::query::filter::Filter;
 use crate::geodata::{load_geography, load_ip_geo};
 use crate::recording::index::{IndexOptions, Opened, RecordingIndex};
@@ -50,6 +51,7 @@ pub struct ReplayFrames {
     /// The service's alerts over the whole recording, once the index is read.
     alerts: Option<AlertLog>,
     qoe: QoeParams,
+    route_change: RouteChangeParams,
     tz: Tz,
     name: String,
     geography: Result<Arc<Geography>, String>,
@@ -90,6 +92,7 @@ impl ReplayFrames {
             rules: settings.alerts,
             alerts: None,
             qoe: settings.qoe,
+            route_change: settings.route_change,
             tz: settings.timezone,
             // Its own name: the path it was given can be long, and the panel is narrow.
             name: format!(
@@ -108,8 +111,10 @@ impl ReplayFrames {
     /// damaged file listed.
     pub fn read_index(&mut self, cache: Option<PathBuf>, progress: bool) -> Opened {
         let options = self.index_options(cache, 2, progress);
-        let (index, opened) = RecordingIndex::open(&self.root, self.minutes.groups(), &options);
-        self.take_index(&index);
+        let probes = self.probes.minutes();
+        let (index, opened) =
+            RecordingIndex::open(&self.root, self.minutes.groups(), &probes, &options);
+        self.take_index(index);
         opened
     }
 
@@ -118,12 +123,14 @@ impl ReplayFrames {
     pub fn read_index_in_background(&mut self, cache: Option<PathBuf>) -> anyhow::Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let minutes = Arc::clone(&self.minutes);
+        let probes = self.probes.minutes();
         let root = self.root.clone();
         let options = self.index_options(cache, 1, false);
         std::thread::Builder::new()
             .name("index".into())
             .spawn(move || {
-                let _ = tx.send(RecordingIndex::open(&root, minutes.groups(), &options).0);
+                let index = RecordingIndex::open(&root, minutes.groups(), &probes, &options);
+                let _ = tx.send(index.0);
             })
             .context("cannot start the indexing thread")?;
         self.indexing = Some(rx);
@@ -139,14 +146,19 @@ impl ReplayFrames {
         IndexOptions {
             cache,
             qoe: self.qoe,
+            route_change: self.route_change,
             threads,
             progress,
         }
     }
 
-    fn take_index(&mut self, index: &RecordingIndex) {
+    fn take_index(&mut self, mut index: RecordingIndex) {
         self.engine.set_first_seen(Arc::new(index.first_seen()));
         note_damage(&mut self.damaged, index.skipped());
+        if let Some(books) = index.take_probe_books() {
+            note_damage(&mut self.damaged, books.skipped());
+            self.probes.use_stored(Arc::new(books));
+        }
         self.channels = index.channels().map(str::to_owned).collect();
         let mut alerts = AlertLog::new(self.rules);
         for minute in index.minutes() {
@@ -169,7 +181,7 @@ impl FrameSource for ReplayFrames {
         if let Some(rx) = &self.indexing {
             match rx.try_recv() {
                 Ok(index) => {
-                    self.take_index(&index);
+                    self.take_index(index);
                     self.indexing = None;
                 }
                 Err(TryRecvError::Empty) => loading = Some("indexing the recording…".into()),

@@ -32,12 +32,18 @@ pub fn spawn_serve(
     start_serve(cmd)
 }
 
-/// Runs `peerscope ARGS` from the repository root, without a token in the environment.
+/// Runs `peerscope ARGS` from the repository root, without a token in the environment,
+/// keeping recording indexes under cargo's scratch directory for tests rather than in
+/// the user's cache.
 pub fn peerscope(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_peerscope"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(args)
         .env_remove("PEERSCOPE_TOKEN")
+        .env(
+            "XDG_CACHE_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache"),
+        )
         .output()
         .expect("run peerscope")
 }

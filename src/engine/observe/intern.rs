@@ -5,10 +5,28 @@
 
 use rustc_hash::FxHashMap;
 
-#[derive(Debug, Default, Clone)]
+/// Serialized as its names in id order; the lookup is rebuilt when read.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(from = "Vec<Box<str>>", into = "Vec<Box<str>>")]
 pub struct Interner {
     ids: FxHashMap<Box<str>, u32>,
     names: Vec<Box<str>>,
+}
+
+impl From<Vec<Box<str>>> for Interner {
+    fn from(names: Vec<Box<str>>) -> Self {
+        let mut interner = Interner::default();
+        for name in names {
+            interner.intern(&name);
+        }
+        interner
+    }
+}
+
+impl From<Interner> for Vec<Box<str>> {
+    fn from(interner: Interner) -> Self {
+        interner.names
+    }
 }
 
 impl Interner {

@@ -122,7 +122,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
 }
 
 /// One measurement round of one path.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Round {
     /// Server time of the record (`recv`), ms.
     pub at: i64,
@@ -130,7 +130,7 @@ pub struct Round {
 }
 
 /// Hourly means of the rounds that aged out of the fine part.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Coarse {
     start: i64,
     rounds: u32,
@@ -141,7 +141,7 @@ struct Coarse {
 const FINE_SPAN_MS: i64 = 2 * 86_400_000;
 const COARSE_MS: i64 = 3_600_000;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Series {
     fine: VecDeque<Round>,
     coarse: VecDeque<Coarse>,
@@ -195,7 +195,7 @@ impl Series {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct PathState {
     series: Series,
     latest: Option<Round>,
@@ -211,7 +211,8 @@ const RECENT_TS_KEPT: usize = 8;
 /// Route-change events kept (they are rare; the oldest go first).
 const EVENTS_KEPT: usize = 10_000;
 
-#[derive(Debug, Clone)]
+/// Serializable: a recording's index keeps copies of it (checkpoints) on disk.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProbeBook {
     params: RouteChangeParams,
     probes: Interner,

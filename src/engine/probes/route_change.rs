@@ -20,7 +20,9 @@ use rustc_hash::FxHashMap;
 use crate::engine::record::Hop;
 
 /// One element of a forward path.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum PathElement {
     As(u32),
     /// A hop whose AS is unknown, by its address.
@@ -53,7 +55,7 @@ pub fn as_path(hops: &[Hop]) -> Vec<u32> {
     out
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RouteChangeParams {
     /// Rounds of history a round's sum is compared with.
     pub window: usize,
@@ -83,7 +85,7 @@ pub struct RoundScore {
 }
 
 /// Per-path state of the score.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RouteTracker {
     first_at: Option<i64>,
     last_round: Option<i64>,

@@ -68,7 +68,7 @@ pub struct DestDetail {
     pub series: Vec<(String, Vec<(i64, f64)>)>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RouteChange {
     pub at: i64,
     pub probe: String,

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Whole-process comparison for `replay --snapshot` (issue 19: a frame costs what its views
+# need, whatever the recording's length): the last moment of a four-day recording against
+# the last moment of the same first day recorded alone, runs paired, with the recording's
+# index built beforehand (its build is timed once, beside, with the size of what it keeps).
+# Both frames are the Overview, whose alert lines carry their explanations, and the Probes
+# view, whose book starts from the index's copy before the clock.
+#
+#   benches/compare_long_replay.sh [SCALE] [ROUNDS]
+#
+# SCALE defaults to 0.1 of the full-scale audience (a full-scale day is about 12 M
+# records); the recordings are those of compare_day_report.sh, simulated into $TMPDIR
+# the first time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCALE=${1:-0.1}
+ROUNDS=${2:-5}
+TMP=${TMPDIR:-/tmp}
+ONE=$TMP/peerscope-bench-1day-$SCALE
+FOUR=$TMP/peerscope-bench-4days-$SCALE
+export XDG_CACHE_HOME=$TMP/peerscope-bench-replay-cache
+
+cargo build --release --quiet
+BIN=target/release/peerscope
+[ -d "$ONE" ] || "$BIN" simulate --scale "$SCALE" --out "$ONE" --from "2012-08-06 00:00" --to "2012-08-07 00:00" >/dev/null
+[ -d "$FOUR" ] || "$BIN" simulate --scale "$SCALE" --out "$FOUR" --from "2012-08-06 00:00" --to "2012-08-10 00:00" >/dev/null
+rm -rf "$XDG_CACHE_HOME"
+
+time_of() {
+    local start end
+    start=$(date +%s.%N)
+    "$@" >/dev/null 2>&1
+    end=$(date +%s.%N)
+    echo "$end - $start" | bc
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
+frame() { "$BIN" replay "$1" --snapshot "$2" --at "$3"; }
+
+# The first day's last minute in each recording, and the four days' very end.
+AT_ONE="2012-08-06 23:59"
+AT_END="2012-08-09 23:59"
+printf 'index build (first snapshot): one day %.2f s, four days %.2f s\n' \
+    "$(time_of frame "$ONE" overview "$AT_ONE")" "$(time_of frame "$FOUR" overview "$AT_END")"
+du -ch "$XDG_CACHE_HOME"/peerscope/index/*.json | tail -1 | sed 's/total/kept indexes (JSON)/'
+du -ch "$XDG_CACHE_HOME"/peerscope/index/*.probes | tail -1 | sed 's/total/kept probe books/'
+
+declare -a A B P Q
+for ((i = 0; i < ROUNDS; i++)); do
+    A+=("$(time_of frame "$ONE" overview "$AT_ONE")")
+    B+=("$(time_of frame "$FOUR" overview "$AT_END")")
+    P+=("$(time_of frame "$ONE" probes "$AT_ONE")")
+    Q+=("$(time_of frame "$FOUR" probes "$AT_END")")
+    printf 'round %d: overview one day %.2f s, four days %.2f s   probes one day %.2f s, four days %.2f s\n' \
+        "$((i + 1))" "${A[-1]}" "${B[-1]}" "${P[-1]}" "${Q[-1]}"
+done
+ma=$(median "${A[@]}"); mb=$(median "${B[@]}"); mp=$(median "${P[@]}"); mq=$(median "${Q[@]}")
+printf 'median: overview %.2f s / %.2f s   probes %.2f s / %.2f s\n' "$ma" "$mb" "$mp" "$mq"
+printf 'four days / one day: overview %.2f, probes %.2f (goal <= 1.2)\n' \
+    "$(echo "$mb / $ma" | bc -l)" "$(echo "$mq / $mp" | bc -l)"

@@ -1,0 +1,166 @@
+//! Copies of a recording's probe book, taken every [`CHECKPOINT_MS`] of recording and
+//! kept on disk beside its index, so that a replay put anywhere in a long recording
+//! feeds the probe stream from the checkpoint before the clock instead of from the
+//! recording's start. (Route-change scores depend on a path's whole past, so the book
+//! can only be rebuilt by feeding it in order: a checkpoint is that whole past, folded.)
+//!
+//! The books are written one after another in one file, each in postcard's encoding
+//! deflated at level 1 (a third of the size, for about 75 ms per four-day book), with
+//! its offset, length and FNV-1a hash in the index: a book whose bytes do not match is
+//! never used (the replay then feeds from the start, as it would without checkpoints).
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::read::DeflateDecoder;
+use flate2::write::DeflateEncoder;
+use serde::{Deserialize, Serialize};
+
+use super::probes::read_probe_minute;
+use super::scan::MinuteGroup;
+use super::skipped::Skipped;
+use crate::engine::probes::ProbeBook;
+use crate::engine::probes::route_change::RouteChangeParams;
+
+/// Recording time between two checkpoints of the probe book: a seek feeds at most this
+/// much of the probe stream (about 0.1 s), and the copies of a 17-day event take about
+/// 130 MB.
+pub const CHECKPOINT_MS: i64 = 6 * 3_600_000;
+
+/// One kept book: every record of the groups before `next` (whose first starts at
+/// `until`) is in it, none after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredBook {
+    pub until: i64,
+    pub next: usize,
+    /// Lines skipped in what the book holds.
+    pub skipped: u64,
+    offset: u64,
+    len: u64,
+    hash: u64,
+}
+
+/// The books of one recording's probe stream, and what reading the whole stream skipped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeCheckpoints {
+    /// The file that holds the books.
+    store: PathBuf,
+    params: RouteChangeParams,
+    books: Vec<StoredBook>,
+    skipped: Skipped,
+}
+
+impl ProbeCheckpoints {
+    /// Feeds the whole probe stream of `groups` in order into a book, writing a copy of
+    /// it to `store` before the first group and then every `every_ms` of recording (a
+    /// copy sits before the first group at least that far from the last).
+    pub fn build(
+        groups: &[MinuteGroup],
+        params: RouteChangeParams,
+        store: &Path,
+        every_ms: i64,
+    ) -> Result<ProbeCheckpoints, String> {
+        let failed = |e: std::io::Error| format!("cannot write {}: {e}", store.display());
+        let partial = store.with_extension(format!("probes.{}.partial", std::process::id()));
+        let mut out = BufWriter::new(File::create(&partial).map_err(failed)?);
+        let mut book = ProbeBook::new(params);
+        let mut books: Vec<StoredBook> = Vec::new();
+        let mut skipped = Skipped::default();
+        let mut offset = 0u64;
+        let written = (|| {
+            for (next, g) in groups.iter().enumerate() {
+                if books
+                    .last()
+                    .is_none_or(|b| g.start_ms - b.until >= every_ms)
+                {
+                    // Aged as a replay at this clock would age it: the copy stays small.
+                    book.advance(g.start_ms);
+                    let bytes = postcard::to_stdvec(&book)
+                        .map_err(|e| std::io::Error::other(e.to_string()))?;
+                    let mut deflate = DeflateEncoder::new(Vec::new(), Compression::fast());
+                    deflate.write_all(&bytes)?;
+                    let bytes = deflate.finish()?;
+                    out.write_all(&bytes)?;
+                    books.push(StoredBook {
+                        until: g.start_ms,
+                        next,
+                        skipped: skipped.total(),
+                        offset,
+                        len: bytes.len() as u64,
+                        hash: fnv1a(&bytes),
+                    });
+                    offset += bytes.len() as u64;
+                }
+                for r in read_probe_minute(g, &mut skipped) {
+                    book.ingest(&r);
+                }
+            }
+            out.flush()?;
+            out.get_ref().sync_all()?;
+            std::fs::rename(&partial, store)
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&partial);
+            return Err(failed(e));
+        }
+        Ok(ProbeCheckpoints {
+            store: store.to_owned(),
+            params,
+            books,
+            skipped,
+        })
+    }
+
+    /// Whether these books were made with `params` and their file is there whole.
+    pub fn usable_with(&self, params: RouteChangeParams) -> bool {
+        let expected: u64 = self.books.iter().map(|b| b.len).sum();
+        self.params == params
+            && std::fs::metadata(&self.store).is_ok_and(|m| m.is_file() && m.len() == expected)
+    }
+
+    pub fn store(&self) -> &Path {
+        &self.store
+    }
+
+    /// The latest book taken at or before `clock`.
+    pub fn latest_at_or_before(&self, clock: i64) -> Option<StoredBook> {
+        let n = self.books.partition_point(|b| b.until <= clock);
+        n.checked_sub(1).map(|i| self.books[i])
+    }
+
+    /// Reads one book back; its bytes must be those written.
+    pub fn load(&self, book: &StoredBook) -> Result<ProbeBook, String> {
+        let at = |e: std::io::Error| format!("{}: {e}", self.store.display());
+        let mut file = File::open(&self.store).map_err(at)?;
+        file.seek(SeekFrom::Start(book.offset)).map_err(at)?;
+        let len = usize::try_from(book.len).map_err(|e| e.to_string())?;
+        let mut bytes = vec![0; len];
+        file.read_exact(&mut bytes).map_err(at)?;
+        if fnv1a(&bytes) != book.hash {
+            return Err(format!(
+                "{}: the probe book at byte {} is not the one written",
+                self.store.display(),
+                book.offset
+            ));
+        }
+        let mut encoded = Vec::new();
+        DeflateDecoder::new(&bytes[..])
+            .read_to_end(&mut encoded)
+            .map_err(at)?;
+        postcard::from_bytes(&encoded).map_err(|e| format!("{}: {e}", self.store.display()))
+    }
+
+    /// Lines and damaged files of the whole probe stream.
+    pub fn skipped(&self) -> &Skipped {
+        &self.skipped
+    }
+}
+
+/// FNV-1a over bytes: stable across builds, enough to tell a damaged copy.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
