@@ -6,17 +6,18 @@
 //! It holds each peer's first accepted record (the "new" and "cumulative" users before
 //! the part read, and "new peers" in a replay started anywhere), the channels, the
 //! whole service's one-minute points (what replay judges alerts on; they depend on the
-//! QoE parameters, so the index is rebuilt when those change), per quarter hour the earliest start of the views with a record in it
-//! (a view that began before the part read is not one of its views, and its startup
-//! delay was counted then) and the summed length of the views that began in it (a day's
-//! views are counted whole, though the part read ends with the day), the longest time a
-//! record keeps its peer online (the online warm-up), and the lines the whole recording
-//! skipped (the report's footer). Quarter hours, because every time zone's midnight
-//! falls on one.
+//! QoE parameters, so the index is rebuilt when those change), copies of the probe book
+//! every six hours ([`ProbeCheckpoints`], in a file beside the index), per quarter hour
+//! the earliest start of the views with a record in it (a view that began before the
+//! part read is not one of its views, and its startup delay was counted then) and the
+//! summed length of the views that began in it (a day's views are counted whole, though
+//! the part read ends with the day), the longest time a record keeps its peer online
+//! (the online warm-up), and the lines the whole recording skipped (the report's
+//! footer). Quarter hours, because every time zone's midnight falls on one.
 //!
-//! The index names every feedback minute file it was built from with its size and
-//! modification time; any difference — a file added, grown, compressed, removed — and
-//! it is rebuilt, never trusted. A missing, unreadable or damaged index is rebuilt too;
+//! The index names every minute file it was built from (feedback and probes) with its
+//! size and modification time; any difference — a file added, grown, compressed,
+//! removed — and it is rebuilt, never trusted. A missing, unreadable or damaged index is rebuilt too;
 //! one that cannot be saved is used once and a warning says why.
 
 use std::path::{Path, PathBuf};

@@ -83,8 +83,9 @@ pub struct SimulateArgs {
     /// Share of records followed by a malformed line
     #[arg(long, default_value_t = 0.0)]
     pub malformed: f64,
-    /// gzip level for closed minutes (0–9)
-    #[arg(long, default_value_t = 6)]
+    /// gzip level for closed minutes (0–9); 1 writes the whole event in about 7 minutes on
+    /// 2 cores, 6 takes about 3 times as long for files 40 % smaller
+    #[arg(long, default_value_t = 1)]
     pub gzip_level: u32,
     /// Write plain .jsonl files instead of .jsonl.gz
     #[arg(long)]
@@ -235,8 +236,10 @@ pub fn run(args: &SimulateArgs, settings: &Settings) -> anyhow::Result<()> {
         duplicate_share: args.duplicates,
         malformed_share: args.malformed,
     };
-    let writers =
-        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1));
+    // One writer per core: compressing is most of the work (generating a record costs
+    // about a twentieth of deflating it at level 6), and the generating thread mostly
+    // waits for a writer to take its minute.
+    let writers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let (totals, probe_records) = with_writers(&layout, writers, |send| {
         let totals = sweep(&pop, emit, from, to, &mut *send);
         let probes = if args.no_probes {

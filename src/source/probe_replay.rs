@@ -226,35 +226,14 @@ mod tests {
         wandering.seek(target);
         let mut direct = ProbeReplay::new(g, RouteChangeParams::default());
         direct.seek(target);
-        let q = ProbeQuery {
-            dest: Some("uon".into()),
-            range_ms: 3 * 3_600_000,
-            ..ProbeQuery::new(target, ProbeMetric::Rtt)
-        };
+        let q = query(target);
         assert_eq!(wandering.snapshot(&q), direct.snapshot(&q));
         assert_eq!(wandering.book().accepted(), direct.book().accepted());
         assert!(direct.book().accepted() > 5_000);
         assert_eq!(direct.snapshot(&q).events.len(), 8);
     }
-}
-
-#[cfg(test)]
-mod stored_tests {
-    use super::*;
-    use crate::engine::probes::ProbeMetric;
-    use crate::recording::scan::Recording;
 
     const EVERY_MS: i64 = 20 * 60_000;
-
-    fn groups() -> Vec<MinuteGroup> {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/recordings/olympics-2012-sample"
-        );
-        Recording::scan(std::path::Path::new(dir))
-            .expect("sample")
-            .probes
-    }
 
     fn stored(groups: &[MinuteGroup], dir: &std::path::Path) -> Arc<ProbeCheckpoints> {
         let store = dir.join("sample.probes");
