@@ -9,28 +9,11 @@
 # SCALE defaults to 0.25 of the full-scale audience (a full-scale day is about 12 M
 # records); the two recordings are simulated into $TMPDIR the first time.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 SCALE=${1:-0.25}
 ROUNDS=${2:-5}
-TMP=${TMPDIR:-/tmp}
-ONE=$TMP/peerscope-bench-1day-$SCALE
-FOUR=$TMP/peerscope-bench-4days-$SCALE
+source "$(dirname "$0")/long_recordings.sh"
 export XDG_CACHE_HOME=$TMP/peerscope-bench-cache
-
-cargo build --release --quiet
-BIN=target/release/peerscope
-[ -d "$ONE" ] || "$BIN" simulate --scale "$SCALE" --out "$ONE" --from "2012-08-06 00:00" --to "2012-08-07 00:00" >/dev/null
-[ -d "$FOUR" ] || "$BIN" simulate --scale "$SCALE" --out "$FOUR" --from "2012-08-06 00:00" --to "2012-08-10 00:00" >/dev/null
 rm -rf "$XDG_CACHE_HOME"
-
-time_of() {
-    local start end
-    start=$(date +%s.%N)
-    "$@" >/dev/null 2>&1
-    end=$(date +%s.%N)
-    echo "$end - $start" | bc
-}
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 
 printf 'index build: one day %.2f s, four days %.2f s\n' \
     "$(time_of "$BIN" report "$ONE" --day 2012-08-06)" "$(time_of "$BIN" report "$FOUR" --day 2012-08-06)"
