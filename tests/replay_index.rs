@@ -7,6 +7,8 @@
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+
 struct Run {
     stdout: String,
     stderr: String,
@@ -35,19 +37,19 @@ fn snapshot(dir: &Path, cache: Option<&Path>, view: &str, at: &str) -> Run {
 #[test]
 fn a_frame_is_the_same_built_kept_or_without_an_index() {
     let rec = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_peerscope"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["simulate", "--seed", "7", "--scale", "0.01"])
-        .args([
-            "--from",
-            "2012-08-06 00:00",
-            "--to",
-            "2012-08-08 00:00",
-            "--out",
-        ])
-        .arg(rec.path())
-        .output()
-        .expect("simulate");
+    let out = common::peerscope(&[
+        "simulate",
+        "--seed",
+        "7",
+        "--scale",
+        "0.01",
+        "--from",
+        "2012-08-06 00:00",
+        "--to",
+        "2012-08-08 00:00",
+        "--out",
+        rec.path().to_str().expect("utf8"),
+    ]);
     assert!(
         out.status.success(),
         "{}",

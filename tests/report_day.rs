@@ -17,6 +17,8 @@ use peerscope::report::figures::by_isp;
 use peerscope::report::output::Format;
 use tempfile::TempDir;
 
+mod common;
+
 const DAYS: [&str; 3] = ["2012-08-06", "2012-08-07", "2012-08-08"];
 
 struct Run {
@@ -45,21 +47,19 @@ fn report(dir: &Path, cache: &Path, args: &[&str]) -> Run {
 /// Three days whose evenings' views run past midnight, at a small scale.
 fn recording() -> TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_peerscope"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "simulate",
-            "--seed",
-            "5",
-            "--scale",
-            "0.01",
-            "--from",
-            "2012-08-06 00:00",
-        ])
-        .args(["--to", "2012-08-09 00:00", "--out"])
-        .arg(dir.path())
-        .output()
-        .expect("simulate");
+    let out = common::peerscope(&[
+        "simulate",
+        "--seed",
+        "5",
+        "--scale",
+        "0.01",
+        "--from",
+        "2012-08-06 00:00",
+        "--to",
+        "2012-08-09 00:00",
+        "--out",
+        dir.path().to_str().expect("utf8"),
+    ]);
     assert!(
         out.status.success(),
         "{}",
