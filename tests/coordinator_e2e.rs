@@ -123,12 +123,26 @@ fn peers_keep_their_address_through_the_coordinator() {
         ]);
         let csv = String::from_utf8_lossy(&report.stdout);
         assert!(report.status.success(), "{csv}");
-        let pccw: u64 = csv
+        // Distinct addresses by ISP. With the old header every peer was 127.0.0.1: one
+        // address, all "Others". How many of each ISP a server sees depends on which
+        // requests nginx sent it (a loaded CI run once saw 9 PCCW addresses of 54).
+        let ips: Vec<(&str, u64)> = csv
             .lines()
-            .find_map(|l| l.strip_prefix("PCCW,"))
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        assert!(pccw >= 10, "PCCW peers seen by {}: {csv}", logs.display());
+            .skip(1)
+            .filter_map(|l| {
+                let mut cells = l.split(',');
+                Some((cells.next()?, cells.next()?.parse().ok()?))
+            })
+            .collect();
+        let total: u64 = ips.iter().map(|(_, n)| n).sum();
+        let pccw = ips
+            .iter()
+            .find(|(isp, _)| *isp == "PCCW")
+            .map_or(0, |(_, n)| *n);
+        assert!(
+            total >= 20 && pccw >= 3,
+            "addresses seen by {}: {csv}",
+            logs.display()
+        );
     }
 }
