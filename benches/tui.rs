@@ -12,7 +12,6 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use peerscope::config::{Config, validate};
 use peerscope::engine::aggregate::qoe::QoeParams;
 use peerscope::engine::geography::location::IpGeo;
-use peerscope::engine::probes::route_change::RouteChangeParams;
 use peerscope::recording::index::{IndexOptions, RecordingIndex};
 use peerscope::recording::scan::Recording;
 use peerscope::source::frames::FrameSource;
@@ -36,13 +35,7 @@ fn bench(c: &mut Criterion) {
         "/maps/ip-geo.csv"
     )))
     .expect("geo");
-    let options = IndexOptions {
-        cache: None,
-        qoe: QoeParams::default(),
-        route_change: RouteChangeParams::default(),
-        threads: 2,
-        progress: false,
-    };
+    let options = IndexOptions::default();
     let first_seen = Arc::new(
         RecordingIndex::open(dir, index.groups(), &[], &options)
             .0

@@ -121,6 +121,20 @@ pub struct IndexOptions {
     pub progress: bool,
 }
 
+/// Nothing kept, the default parameters, two threads, no progress bar: an index for
+/// this run only (tests and benchmarks).
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            cache: None,
+            qoe: QoeParams::default(),
+            route_change: RouteChangeParams::default(),
+            threads: 2,
+            progress: false,
+        }
+    }
+}
+
 impl RecordingIndex {
     /// The index of the recording at `root` whose feedback and probe minutes are
     /// `groups` and `probes`: loaded from the cache when it matches the files and the

@@ -237,7 +237,6 @@ impl ReplayEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::probes::route_change::RouteChangeParams;
     use crate::engine::query::snapshot::Query;
     use crate::recording::index::{IndexOptions, RecordingIndex};
 
@@ -252,13 +251,7 @@ mod tests {
     }
 
     fn first_seen(minutes: &FeedbackMinutes) -> FirstSeen {
-        let options = IndexOptions {
-            cache: None,
-            qoe: QoeParams::default(),
-            route_change: RouteChangeParams::default(),
-            threads: 2,
-            progress: false,
-        };
+        let options = IndexOptions::default();
         RecordingIndex::open(
             std::path::Path::new(SAMPLE),
             minutes.groups(),
