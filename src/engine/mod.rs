@@ -2,6 +2,7 @@
 //! reports and views read figures out.
 //!
 //! - [`record`]: the record schemas and their readers;
+//! - [`cmcd`]: CMCD reports, their readers, and the sessions derived from them;
 //! - [`observe`]: records to observations (interning, dedup, location);
 //! - [`aggregate`]: the online rule, buckets, history tiers, QoE, and `report`'s exact
 //!   aggregator;
@@ -15,6 +16,7 @@
 pub mod aggregate;
 pub mod alerts;
 pub mod calendar;
+pub mod cmcd;
 pub mod explain;
 pub mod geography;
 pub mod monitor;

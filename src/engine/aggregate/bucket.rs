@@ -13,12 +13,18 @@ pub struct BucketStats {
     pub records: u32,
     /// `report` records, the ones rates and quality come from.
     pub reports: u32,
-    /// Σ `period_s` over reports: the weight of the rate means.
+    /// Σ `period_s` over reports that say their download rate: its weight.
     pub period_s: f64,
-    /// Σ `up_kbps` × `period_s`, and likewise for down and server.
-    pub up: f64,
+    /// Σ `down_kbps` × `period_s`.
     pub down: f64,
+    /// Σ `period_s` over reports that say what they uploaded and what servers sent
+    /// (every feedback report; no CMCD one): the weight of the upload rate.
+    pub p2p_period_s: f64,
+    /// Σ `up_kbps` × `period_s`, Σ `server_kbps` × `period_s` and Σ `down_kbps` ×
+    /// `period_s` over those reports: contribution and P2P share are ratios of them.
+    pub up: f64,
     pub server: f64,
+    pub p2p_down: f64,
     pub play_s: f64,
     pub stall_s: f64,
     pub mos_sum: f64,
@@ -30,7 +36,8 @@ pub struct BucketStats {
     pub startups: Vec<i64>,
 }
 
-/// What one `report` record adds to the sums of its bucket.
+/// What one `report` record adds to the sums of its bucket. A rate the record cannot
+/// give (CMCD has no upload) is NaN and left out of its sums and weights.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ReportSums {
     pub period_s: f64,
@@ -47,10 +54,16 @@ impl BucketStats {
     /// Adds one report: rates weighted by its period, playback, and its MOS if any.
     pub fn add_report(&mut self, r: &ReportSums) {
         self.reports += 1;
-        self.period_s += r.period_s;
-        self.up += r.up_kbps * r.period_s;
-        self.down += r.down_kbps * r.period_s;
-        self.server += r.server_kbps * r.period_s;
+        if !r.down_kbps.is_nan() {
+            self.period_s += r.period_s;
+            self.down += r.down_kbps * r.period_s;
+            if !r.up_kbps.is_nan() && !r.server_kbps.is_nan() {
+                self.p2p_period_s += r.period_s;
+                self.up += r.up_kbps * r.period_s;
+                self.server += r.server_kbps * r.period_s;
+                self.p2p_down += r.down_kbps * r.period_s;
+            }
+        }
         self.play_s += r.play_s;
         self.stall_s += r.stall_s;
         if let Some(m) = r.mos {
@@ -70,9 +83,11 @@ impl BucketStats {
         self.records += o.records;
         self.reports += o.reports;
         self.period_s += o.period_s;
-        self.up += o.up;
         self.down += o.down;
+        self.p2p_period_s += o.p2p_period_s;
+        self.up += o.up;
         self.server += o.server;
+        self.p2p_down += o.p2p_down;
         self.play_s += o.play_s;
         self.stall_s += o.stall_s;
         self.mos_sum += o.mos_sum;
@@ -89,10 +104,10 @@ impl BucketStats {
         Figures {
             records: self.records,
             new_peers: self.new_peers,
-            up_kbps: ratio(self.up, self.period_s),
+            up_kbps: ratio(self.up, self.p2p_period_s),
             down_kbps: ratio(self.down, self.period_s),
-            contribution: ratio(self.up, self.down),
-            p2p_share: ratio(self.server, self.down).map(|s| 1.0 - s),
+            contribution: ratio(self.up, self.p2p_down),
+            p2p_share: ratio(self.server, self.p2p_down).map(|s| 1.0 - s),
             continuity: ratio(self.play_s, self.play_s + self.stall_s),
             qoe: ratio(self.mos_sum, f64::from(self.mos_n)),
             startup_p50_ms: nearest_rank(&startups, 50.0),
@@ -228,8 +243,10 @@ mod tests {
         let b = BucketStats {
             reports: 2,
             period_s: 60.0,
+            p2p_period_s: 60.0,
             up: 30.0 * 800.0 + 30.0 * 1000.0,
             down: 60.0 * 1000.0,
+            p2p_down: 60.0 * 1000.0,
             server: 60.0 * 250.0,
             play_s: 59.0,
             stall_s: 1.0,

@@ -28,7 +28,8 @@ impl QoeParams {
     /// which leaves it out of continuity and `QoE`.
     pub fn mos(&self, bitrate_kbps: f64, play_s: f64, stall_s: f64) -> Option<f64> {
         let total = play_s + stall_s;
-        if total <= 0.0 {
+        // No playback, or no bitrate to judge it by (a CMCD player that sent no `br`).
+        if total <= 0.0 || bitrate_kbps.is_nan() {
             return None;
         }
         let discontinuity = stall_s / total;

@@ -60,10 +60,12 @@ pub enum Reason {
     OutOfRange,
     TooLong,
     UnknownValue,
+    /// A CMCD report that is not an RFC 8941 dictionary (the text form).
+    InvalidCmcd,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 7] = [
+    pub const ALL: [Reason; 8] = [
         Reason::InvalidJson,
         Reason::NotAnObject,
         Reason::MissingField,
@@ -71,6 +73,7 @@ impl Reason {
         Reason::OutOfRange,
         Reason::TooLong,
         Reason::UnknownValue,
+        Reason::InvalidCmcd,
     ];
 
     pub fn name(self) -> &'static str {
@@ -82,6 +85,7 @@ impl Reason {
             Reason::OutOfRange => "out_of_range",
             Reason::TooLong => "too_long",
             Reason::UnknownValue => "unknown_value",
+            Reason::InvalidCmcd => "invalid_cmcd",
         }
     }
 }
