@@ -151,11 +151,15 @@ fn number(key: &str, n: &Number) -> Result<Bare, RecordError> {
     }
 }
 
-/// The log line of one checked report: its members, then `ip`, `recv` and `srv`.
+/// The log line of one checked report: its members, then `ip`, `recv` and `srv` (a
+/// member of the report by one of those names, which the text form can carry, is not
+/// the player's to set and is left out).
 pub fn log_line(report: &Report, ip: &str, recv: i64, srv: &str, out: &mut Vec<u8>) {
     let mut map = Map::with_capacity(report.members.len() + SERVER_KEYS.len());
     for (key, value) in &report.members {
-        map.insert(key.clone(), json_value(value));
+        if !SERVER_KEYS.contains(&key.as_str()) {
+            map.insert(key.clone(), json_value(value));
+        }
     }
     map.insert("ip".into(), Json::from(ip));
     map.insert("recv".into(), Json::from(recv));

@@ -132,6 +132,16 @@ fn unknown_and_custom_keys_are_kept() {
 }
 
 #[test]
+fn a_players_own_ip_recv_and_srv_are_not_taken_in_the_text_form_either() {
+    let r = from_text(r#"sid="s",srv="me",recv=1"#).expect("valid");
+    let mut line = Vec::new();
+    log_line(&r, "10.0.0.1", 7, "fs1", &mut line);
+    let back = parse_log_line(&line).expect("reads back");
+    assert_eq!(back.report.members.len(), 1);
+    assert_eq!((back.recv, back.srv.as_deref()), (7, Some("fs1")));
+}
+
+#[test]
 fn a_players_own_ip_recv_and_srv_are_not_taken() {
     let r = from_json(r#"{"sid":"s","ip":"6.6.6.6","recv":1,"srv":"me"}"#).expect("valid");
     assert_eq!(r.members.len(), 1);
