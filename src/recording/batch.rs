@@ -3,12 +3,19 @@
 //! Minutes are parsed on worker threads and consumed in order by the engine, so a batch
 //! must own its data. Strings go into one arena per batch and rows hold spans into it:
 //! four allocations per minute instead of four per record.
+//!
+//! CMCD reports are parsed on the workers too, but become feedback rows only in the
+//! consumer, in order: a session's play and stall time depend on its previous report,
+//! which may be in the previous minute ([`FeedbackBatch::derive_cmcd`]).
 
 use std::ops::Range;
 
+use crate::engine::cmcd::json::{Logged, parse_log_line};
+use crate::engine::cmcd::sessions::CmcdSessions;
 use crate::engine::record::{FeedbackCore, Origin, Payload, parse_feedback};
 
 use super::decode::{lines, read_minute_file};
+use super::layout::Stream;
 use super::scan::MinuteGroup;
 use super::skipped::Skipped;
 
@@ -32,6 +39,8 @@ pub struct FeedbackBatch {
     pub start_ms: i64,
     arena: String,
     rows: Vec<Row>,
+    /// The minute's CMCD reports, by `recv`, until [`derive_cmcd`](Self::derive_cmcd).
+    cmcd: Vec<Logged>,
     pub skipped: Skipped,
     /// Bytes decoded (uncompressed) for this minute.
     pub bytes: u64,
@@ -49,6 +58,15 @@ impl FeedbackBatch {
             let text = read_minute_file(file);
             batch.skipped.take_file(&file.path, &text);
             batch.bytes += text.bytes.len() as u64;
+            if file.stream == Stream::Cmcd {
+                for (n, line) in lines(&text.bytes) {
+                    match parse_log_line(line) {
+                        Ok(r) => batch.cmcd.push(r),
+                        Err(e) => batch.skipped.record(&file.path, n, &e),
+                    }
+                }
+                continue;
+            }
             batch.rows.reserve(text.bytes.len() / 300);
             for (n, line) in lines(&text.bytes) {
                 match parse_feedback(line, Origin::Log) {
@@ -67,7 +85,31 @@ impl FeedbackBatch {
             }
         }
         batch.rows.sort_by_key(|r| r.payload.recv);
+        batch.cmcd.sort_by_key(|r| r.recv);
         batch
+    }
+
+    /// Turns the minute's CMCD reports into feedback rows through `sessions`, which
+    /// holds every session's state from the minutes before; rows stay in `recv` order.
+    pub fn derive_cmcd(&mut self, sessions: &mut CmcdSessions) {
+        if self.cmcd.is_empty() {
+            return;
+        }
+        let reports = std::mem::take(&mut self.cmcd);
+        for logged in &reports {
+            sessions.push(&logged.report, logged.recv, &logged.ip, |r| {
+                let row = Row {
+                    peer: self.push(r.peer),
+                    session: self.push(r.session),
+                    channel: self.push(r.channel),
+                    ip: self.push(r.ip),
+                    payload: r.payload,
+                };
+                self.rows.push(row);
+            });
+        }
+        // Both parts are sorted: the stable sort merges them, feedback first on ties.
+        self.rows.sort_by_key(|r| r.payload.recv);
     }
 
     fn push(&mut self, s: &str) -> Span {

@@ -34,6 +34,7 @@ pub fn read_minute_file(file: &MinuteFile) -> FileText {
             return read_minute_file(&MinuteFile {
                 path: compressed_path(&file.path),
                 gzip: true,
+                stream: file.stream,
             });
         }
         Err(e) => {

@@ -14,6 +14,7 @@ fn read(path: &Path, gzip: bool) -> FileText {
     read_minute_file(&MinuteFile {
         path: path.to_owned(),
         gzip,
+        stream: crate::recording::layout::Stream::Feedback,
     })
 }
 

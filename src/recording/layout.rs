@@ -27,15 +27,18 @@ pub use crate::engine::calendar::MINUTE_MS;
 pub enum Stream {
     Feedback,
     Probes,
+    /// CMCD reports from players (CTA-5004), as they came, with the server's stamps.
+    Cmcd,
 }
 
 impl Stream {
-    pub const ALL: [Stream; 2] = [Stream::Feedback, Stream::Probes];
+    pub const ALL: [Stream; 3] = [Stream::Feedback, Stream::Probes, Stream::Cmcd];
 
     pub fn dir_name(self) -> &'static str {
         match self {
             Stream::Feedback => "feedback",
             Stream::Probes => "probes",
+            Stream::Cmcd => "cmcd",
         }
     }
 

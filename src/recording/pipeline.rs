@@ -12,14 +12,21 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::batch::FeedbackBatch;
 use super::scan::MinuteGroup;
+use crate::engine::cmcd::sessions::CmcdSessions;
 
-/// Reads `groups` with `threads` workers, calling `consume` with each batch in order.
-/// `consume` returns false to stop early.
+/// Reads `groups` with `threads` workers, calling `consume` with each batch in order,
+/// its CMCD reports turned into feedback rows (sessions are followed from the first
+/// group). `consume` returns false to stop early.
 pub fn read_in_order(
     groups: &[MinuteGroup],
     threads: usize,
     mut consume: impl FnMut(FeedbackBatch) -> bool,
 ) {
+    let mut sessions = CmcdSessions::new();
+    let mut consume = move |mut batch: FeedbackBatch| {
+        batch.derive_cmcd(&mut sessions);
+        consume(batch)
+    };
     let threads = threads.max(1).min(groups.len().max(1));
     if threads == 1 {
         for g in groups {

@@ -16,9 +16,12 @@ use super::layout::{MinuteName, Odd, Stream};
 pub struct MinuteFile {
     pub path: PathBuf,
     pub gzip: bool,
+    /// `Feedback` or `Cmcd` in a feedback group (both are viewers' reports), `Probes`.
+    pub stream: Stream,
 }
 
-/// All files of one stream and minute, across servers.
+/// All files of one minute, across servers: of the `probes` stream, or of viewers'
+/// reports (the `feedback` and `cmcd` streams, read together).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MinuteGroup {
     /// Start of the minute, ms since epoch (UTC).
@@ -43,13 +46,14 @@ impl std::fmt::Display for ScanProblem {
 /// Why a directory holds no feedback to read: the usage error of `report` and `replay`.
 pub fn no_recording_in(dir: &Path) -> String {
     format!(
-        "no recording in {}: expected feedback/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz] files below it",
+        "no recording in {}: expected {{feedback,cmcd}}/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz] files below it",
         dir.display()
     )
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Recording {
+    /// Minutes of viewers' reports: `feedback` and `cmcd` files.
     pub feedback: Vec<MinuteGroup>,
     pub probes: Vec<MinuteGroup>,
     pub problems: Vec<ScanProblem>,
@@ -142,23 +146,30 @@ impl Recording {
                 (Some(p), _) => MinuteFile {
                     path: p,
                     gzip: false,
+                    stream,
                 },
                 (None, Some(g)) => MinuteFile {
                     path: g,
                     gzip: true,
+                    stream,
                 },
                 (None, None) => continue,
             };
             let groups = match stream {
-                Stream::Feedback => &mut rec.feedback,
+                Stream::Feedback | Stream::Cmcd => &mut rec.feedback,
                 Stream::Probes => &mut rec.probes,
             };
-            match groups.last_mut() {
-                Some(g) if g.start_ms == minute => g.files.push(file),
-                _ => groups.push(MinuteGroup {
-                    start_ms: minute,
-                    files: vec![file],
-                }),
+            // Streams come one after the other, each in minute order: `cmcd` minutes
+            // join the `feedback` groups already there.
+            match groups.binary_search_by_key(&minute, |g| g.start_ms) {
+                Ok(i) => groups[i].files.push(file),
+                Err(i) => groups.insert(
+                    i,
+                    MinuteGroup {
+                        start_ms: minute,
+                        files: vec![file],
+                    },
+                ),
             }
         }
         Ok(rec)

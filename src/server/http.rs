@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::auth::require_token;
 use super::state::AppState;
-use super::{ingest, logs, metrics, tail};
+use super::{cmcd, ingest, logs, metrics, tail};
 use crate::recording::layout::Stream;
 
 /// The response header carrying the next tail cursor.
@@ -39,6 +39,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/feedback", post(ingest::feedback))
         .route("/v1/probes", post(ingest::probes))
+        .route(
+            "/v1/cmcd",
+            post(cmcd::collect)
+                .get(cmcd::collect)
+                .options(cmcd::preflight),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(reads)
         .with_state(state)
@@ -91,7 +97,10 @@ pub fn checked_stream(s: &AppState, stream: Option<&str>) -> Result<Stream, Box<
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Box::new(error(
             StatusCode::BAD_REQUEST,
-            format!("unknown stream {} (feedback or probes)", quoted(stream)),
+            format!(
+                "unknown stream {} (feedback, probes or cmcd)",
+                quoted(stream)
+            ),
         ))
     })
 }

@@ -5,7 +5,7 @@
 //! walked (nothing is collected per record), and the answer lists the first
 //! [`REJECTIONS_LISTED`] refused records with a count of all of them.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -35,7 +35,7 @@ pub async fn probes(State(s): State<Arc<AppState>>, request: Request) -> Respons
     ingest(s, Stream::Probes, request).await
 }
 
-fn refuse(s: &AppState, e: &BodyError) -> Response {
+pub(super) fn refuse(s: &AppState, e: &BodyError) -> Response {
     s.counters.refuse(e.reason());
     error(
         StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
@@ -44,7 +44,10 @@ fn refuse(s: &AppState, e: &BodyError) -> Response {
 }
 
 /// The body's bytes, within the limits, or the refusal to answer with.
-async fn receive(s: &AppState, request: Request) -> Result<(axum::body::Bytes, bool), Response> {
+pub(super) async fn receive(
+    s: &AppState,
+    request: Request,
+) -> Result<(axum::body::Bytes, bool), Response> {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
     let encoding = headers
@@ -143,9 +146,13 @@ fn over_limit(e: &axum::Error) -> bool {
     false
 }
 
-async fn ingest(s: Arc<AppState>, stream: Stream, request: Request) -> Response {
+/// The client's address, if its request may go on: not over its rate.
+pub(super) fn admit(s: &AppState, request: &Request) -> Result<IpAddr, Box<Response>> {
     let Some(&ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "no peer address");
+        return Err(Box::new(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no peer address",
+        )));
     };
     let client = client_ip(peer, request.headers(), &s.trusted_proxies);
     if let Some(limit) = &s.rate_limit {
@@ -159,9 +166,17 @@ async fn ingest(s: Arc<AppState>, stream: Stream, request: Request) -> Response 
                 header::RETRY_AFTER,
                 HeaderValue::from(limit.retry_after_s()),
             );
-            return resp;
+            return Err(Box::new(resp));
         }
     }
+    Ok(client)
+}
+
+async fn ingest(s: Arc<AppState>, stream: Stream, request: Request) -> Response {
+    let client = match admit(&s, &request) {
+        Ok(ip) => ip,
+        Err(refusal) => return *refusal,
+    };
     let (raw, gzip) = match receive(&s, request).await {
         Ok(body) => body,
         Err(refusal) => return refusal,
@@ -227,14 +242,14 @@ async fn ingest(s: Arc<AppState>, stream: Stream, request: Request) -> Response 
 
 /// The refused records of one request: the first few with their messages, and counts.
 #[derive(Default)]
-struct Rejections {
-    listed: Vec<serde_json::Value>,
-    total: u64,
+pub(super) struct Rejections {
+    pub(super) listed: Vec<serde_json::Value>,
+    pub(super) total: u64,
     by_reason: [u64; Reason::ALL.len()],
 }
 
 impl Rejections {
-    fn add(&mut self, index: usize, reason: Reason, message: &str) {
+    pub(super) fn add(&mut self, index: usize, reason: Reason, message: &str) {
         self.total += 1;
         if let Some(i) = Reason::ALL.iter().position(|r| *r == reason) {
             self.by_reason[i] += 1;
@@ -244,7 +259,7 @@ impl Rejections {
         }
     }
 
-    fn by_reason(&self) -> Vec<(Reason, u64)> {
+    pub(super) fn by_reason(&self) -> Vec<(Reason, u64)> {
         Reason::ALL
             .into_iter()
             .zip(self.by_reason)
@@ -254,7 +269,7 @@ impl Rejections {
 }
 
 /// Hands accepted lines to the stream's writer; `Some(503)` when they could not be stored.
-async fn store(
+pub(super) async fn store(
     s: &AppState,
     stream: Stream,
     lines: Vec<u8>,

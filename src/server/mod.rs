@@ -5,6 +5,7 @@
 pub mod accept;
 pub mod auth;
 pub mod body;
+pub mod cmcd;
 pub mod http;
 pub mod ingest;
 pub mod limit;
@@ -249,6 +250,7 @@ pub fn run(args: &ServeArgs, _settings: &Settings) -> anyhow::Result<()> {
         clock: Arc::clone(&clock),
         feedback: start_writer(Stream::Feedback)?,
         probes: start_writer(Stream::Probes)?,
+        cmcd: start_writer(Stream::Cmcd)?,
         max_wait: Duration::from_secs(args.max_wait_s),
         counters: {
             let c = Counters::default();

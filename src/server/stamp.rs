@@ -4,12 +4,18 @@
 //!
 //! The common record — one line, none of those three keys — is stamped by appending text
 //! before its closing brace; anything else is rewritten through a JSON map, so a peer
-//! cannot smuggle its own `ip` or a second line into the log.
+//! cannot smuggle its own `ip` or a second line into the log. A CMCD report, whatever
+//! form it came in, is checked and written by [`stamp_cmcd`].
 
 use serde_json::{Map, Value};
 
+use crate::engine::cmcd::{self, Report};
 use crate::engine::record::{Origin, Reason, RecordError, parse_feedback, parse_probe};
 use crate::recording::layout::Stream;
+
+/// How far a CMCD report's `ts` may be from the server's clock: its session's play and
+/// stall time come from `ts` differences, and a clock a day off is not a clock.
+pub const CMCD_CLOCK_SKEW_MS: i64 = 24 * 3_600_000;
 
 /// Validates `record` and appends its log line (without the newline) to `out`; on an
 /// error `out` is left as it was. Appending saves a buffer and a copy per record on the
@@ -25,6 +31,20 @@ pub fn stamp(
     match stream {
         Stream::Feedback => parse_feedback(record, Origin::Peer).map(|_| ())?,
         Stream::Probes => parse_probe(record, Origin::Peer).map(|_| ())?,
+        Stream::Cmcd => {
+            let object: Map<String, Value> =
+                serde_json::from_slice(record.trim_ascii()).map_err(|e| RecordError {
+                    reason: if e.is_data() {
+                        Reason::NotAnObject
+                    } else {
+                        Reason::InvalidJson
+                    },
+                    field: None,
+                    detail: format!("invalid JSON: {e}"),
+                })?;
+            let report = cmcd::json::report_from_object(&object)?;
+            return stamp_cmcd(report, recv, srv, ip, out);
+        }
     }
     let text = record.trim_ascii();
     let plain = !text.iter().any(|&b| b == b'\n' || b == b'\r')
@@ -62,6 +82,35 @@ pub fn stamp(
         detail: e.to_string(),
     })?;
     out.extend_from_slice(&line);
+    Ok(())
+}
+
+/// Checks one CMCD report (its keys, and its clock against the server's) and appends its
+/// log line (without the newline) to `out`; on an error `out` is left as it was.
+pub fn stamp_cmcd(
+    report: Report,
+    recv: i64,
+    srv: &str,
+    ip: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), RecordError> {
+    let report = report.checked()?;
+    if let Some(ts) = report.int("ts") {
+        let skew = ts.saturating_sub(recv);
+        if skew.abs() > CMCD_CLOCK_SKEW_MS {
+            let hours = skew as f64 / 3_600_000.0;
+            return Err(RecordError {
+                reason: Reason::OutOfRange,
+                field: Some("ts"),
+                detail: format!(
+                    "{ts} is {:.0} h {} the server's clock (at most 24 h allowed)",
+                    hours.abs(),
+                    if skew > 0 { "ahead of" } else { "behind" }
+                ),
+            });
+        }
+    }
+    cmcd::json::log_line(&report, ip, recv, srv, out);
     Ok(())
 }
 

@@ -1,5 +1,5 @@
-//! What every request handler of a feedback server shares: the configuration, the two
-//! log writers, and the counters `/metrics` reports.
+//! What every request handler of a feedback server shares: the configuration, the log
+//! writers, and the counters `/metrics` reports.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -18,7 +18,7 @@ use crate::recording::layout::Stream;
 #[derive(Default)]
 pub struct Counters {
     /// Records stored and acknowledged, per stream.
-    pub accepted: [AtomicU64; 2],
+    pub accepted: [AtomicU64; Stream::ALL.len()],
     /// Records refused, per stream and reason.
     pub rejected: Mutex<BTreeMap<(Stream, Reason), u64>>,
     /// Requests refused whole, per reason.
@@ -52,7 +52,7 @@ impl Counters {
     }
 
     pub fn accepted(&self, stream: Stream) -> &AtomicU64 {
-        &self.accepted[usize::from(stream == Stream::Probes)]
+        &self.accepted[stream as usize]
     }
 
     pub fn odd(&self, n: usize) {
@@ -69,6 +69,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub feedback: LogWriter,
     pub probes: LogWriter,
+    pub cmcd: LogWriter,
     pub max_wait: Duration,
     pub counters: Counters,
     pub rate_limit: Option<RateLimit>,
@@ -86,6 +87,7 @@ impl AppState {
         match stream {
             Stream::Feedback => &self.feedback,
             Stream::Probes => &self.probes,
+            Stream::Cmcd => &self.cmcd,
         }
     }
 }

@@ -51,17 +51,18 @@ struct Reporter {
 
 impl Reporter {
     fn state(&mut self, state: SourceState, error: Option<String>, caught_up: bool) -> bool {
-        // A source's health is its feedback stream's; its probes only say when their
-        // backlog is read or cannot be (a one-off snapshot waits for that).
-        if self.stream == Stream::Probes {
+        // A source's health is its feedback stream's; its probes and CMCD reports only
+        // say when their backlog is read or cannot be (a one-off snapshot waits for that).
+        if self.stream != Stream::Feedback {
             if !(caught_up || state == SourceState::Down) || self.last.is_some() {
                 return true;
             }
             self.last = Some((state, None, true));
             return self
                 .tx
-                .send(SourceEvent::ProbesCaughtUp {
+                .send(SourceEvent::StreamCaughtUp {
                     source: self.source,
+                    stream: self.stream,
                 })
                 .is_ok();
         }

@@ -41,8 +41,11 @@ pub enum SourceEvent {
         stream: crate::recording::layout::Stream,
         bytes: Vec<u8>,
     },
-    /// The probes stream's backlog has been read.
-    ProbesCaughtUp { source: usize },
+    /// The backlog of a source's other stream (probes, cmcd) has been read, or cannot be.
+    StreamCaughtUp {
+        source: usize,
+        stream: crate::recording::layout::Stream,
+    },
     /// A change of state; `caught_up` once the backlog has been read.
     State {
         source: usize,

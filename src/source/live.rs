@@ -7,6 +7,8 @@
 //! sees one ordered stream. A line that arrives later than that still goes
 //! in (the engine files it in its bucket); nothing is dropped. With `--record`, every
 //! line received is also appended to a recording directory, one tree per source.
+//! CMCD lines wait beside feedback lines and become feedback records as they go in,
+//! through the feed's one [`CmcdSessions`].
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -14,6 +16,8 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::engine::cmcd::json::parse_log_line;
+use crate::engine::cmcd::sessions::CmcdSessions;
 use crate::engine::monitor::Monitor;
 use crate::engine::probes::ProbeBook;
 use crate::engine::record::{MAX_LINE, Origin, parse_feedback, parse_probe};
@@ -23,14 +27,15 @@ use crate::recording::layout::{self, Stream};
 /// The longest a line waits for earlier lines from other sources.
 pub const HOLD_BACK_MS: i64 = 2_000;
 
-/// A line waiting for its turn: (`recv`, arrival number, the line).
-type Waiting = Reverse<(i64, u64, Box<[u8]>)>;
+/// A line waiting for its turn: (`recv`, arrival number, its stream, the line).
+type Waiting = Reverse<(i64, u64, Stream, Box<[u8]>)>;
 
 pub struct LiveFeed {
     monitor: Monitor,
     waiting: BinaryHeap<Waiting>,
     probes: ProbeBook,
     probes_waiting: BinaryHeap<Waiting>,
+    cmcd: CmcdSessions,
     arrivals: u64,
     /// Newest `recv` per source, for its lag.
     pub newest: Vec<Option<i64>>,
@@ -51,6 +56,7 @@ impl LiveFeed {
             waiting: BinaryHeap::new(),
             probes,
             probes_waiting: BinaryHeap::new(),
+            cmcd: CmcdSessions::new(),
             arrivals: 0,
             newest: vec![None; sources],
             bytes: vec![0; sources],
@@ -81,13 +87,15 @@ impl LiveFeed {
             let recv = match stream {
                 Stream::Feedback => parse_feedback(line, Origin::Log).map(|r| r.payload.recv),
                 Stream::Probes => parse_probe(line, Origin::Log).map(|r| r.recv),
+                Stream::Cmcd => parse_log_line(line).map(|r| r.recv),
             };
             let Ok(recv) = recv else {
                 self.skipped += 1;
                 continue;
             };
-            if stream == Stream::Feedback {
-                // A source's lag is that of its feedback: probes come every few minutes.
+            if stream != Stream::Probes {
+                // A source's lag is that of its viewers' reports: probes come every few
+                // minutes.
                 if let Some(n) = self.newest.get_mut(source) {
                     *n = Some(n.map_or(recv, |v| v.max(recv)));
                 }
@@ -97,12 +105,13 @@ impl LiveFeed {
             }
             self.arrivals += 1;
             let heap = match stream {
-                Stream::Feedback => &mut self.waiting,
+                Stream::Feedback | Stream::Cmcd => &mut self.waiting,
                 Stream::Probes => &mut self.probes_waiting,
             };
             heap.push(Reverse((
                 recv,
                 self.arrivals,
+                stream,
                 line.to_vec().into_boxed_slice(),
             )));
         }
@@ -111,13 +120,19 @@ impl LiveFeed {
 
     /// Feeds every waiting line with `recv` ≤ `until`, in order, then moves the clock.
     pub fn settle(&mut self, until: i64, clock: i64) {
-        for line in due(&mut self.waiting, until) {
-            if let Ok(r) = parse_feedback(&line, Origin::Log) {
+        for (stream, line) in due(&mut self.waiting, until) {
+            if stream == Stream::Cmcd {
+                if let Ok(r) = parse_log_line(&line) {
+                    let monitor = &mut self.monitor;
+                    self.cmcd
+                        .push(&r.report, r.recv, &r.ip, |core| monitor.ingest(&core));
+                }
+            } else if let Ok(r) = parse_feedback(&line, Origin::Log) {
                 self.monitor.ingest(&r.core());
             }
         }
         self.monitor.advance(clock);
-        for line in due(&mut self.probes_waiting, until) {
+        for (_, line) in due(&mut self.probes_waiting, until) {
             if let Ok(r) = parse_probe(&line, Origin::Log) {
                 self.probes.ingest(&r);
             }
@@ -131,21 +146,25 @@ impl LiveFeed {
 }
 
 /// The lines of `heap` with `recv` ≤ `until`, oldest first, taken out of it.
-fn due(heap: &mut BinaryHeap<Waiting>, until: i64) -> impl Iterator<Item = Box<[u8]>> + '_ {
+fn due(
+    heap: &mut BinaryHeap<Waiting>,
+    until: i64,
+) -> impl Iterator<Item = (Stream, Box<[u8]>)> + '_ {
     std::iter::from_fn(move || {
-        let Reverse((recv, _, _)) = heap.peek()?;
+        let Reverse((recv, _, _, _)) = heap.peek()?;
         if *recv > until {
             return None;
         }
-        heap.pop().map(|Reverse((_, _, line))| line)
+        heap.pop()
+            .map(|Reverse((_, _, stream, line))| (stream, line))
     })
 }
 
 /// Appends received lines to `root/<source>/<stream>/YYYYMMDD/YYYYMMDD-HHMM.jsonl`.
 struct Recorder {
     dirs: Vec<PathBuf>,
-    /// The open minute file per source and stream (feedback, probes).
-    open: Vec<[Option<(i64, File)>; 2]>,
+    /// The open minute file per source and stream, in [`Stream::ALL`]'s order.
+    open: Vec<[Option<(i64, File)>; Stream::ALL.len()]>,
 }
 
 impl Recorder {
@@ -168,7 +187,7 @@ impl Recorder {
             .collect();
         Recorder {
             dirs,
-            open: names.iter().map(|_| [None, None]).collect(),
+            open: names.iter().map(|_| [None, None, None]).collect(),
         }
     }
 
@@ -183,7 +202,7 @@ impl Recorder {
         let Some(slots) = self.open.get_mut(source) else {
             return Ok(());
         };
-        let slot = &mut slots[usize::from(stream == Stream::Probes)];
+        let slot = &mut slots[stream as usize];
         if slot.as_ref().is_none_or(|(m, _)| *m != minute) {
             let path = layout::minute_path(&self.dirs[source], stream, minute);
             if let Some(parent) = path.parent() {

@@ -55,7 +55,9 @@ struct LastFrame {
 struct Tracked {
     health: SourceHealth,
     caught_up: bool,
+    /// Whether the probes and the CMCD streams have read their backlogs.
     probes_caught_up: bool,
+    cmcd_caught_up: bool,
     /// When its newest feedback `recv` last moved on (received here).
     advanced: Instant,
 }
@@ -107,9 +109,12 @@ impl LiveFrames {
                     }
                 }
             }
-            SourceEvent::ProbesCaughtUp { source } => {
+            SourceEvent::StreamCaughtUp { source, stream } => {
                 if let Some(s) = self.sources.get_mut(source) {
-                    s.probes_caught_up = true;
+                    match stream {
+                        Stream::Cmcd => s.cmcd_caught_up = true,
+                        _ => s.probes_caught_up = true,
+                    }
                 }
             }
             SourceEvent::State {
@@ -150,11 +155,10 @@ impl LiveFrames {
     /// Waits until every source has read its backlog or failed, at most `limit`.
     pub fn wait_for_backlog(&mut self, limit: Duration) {
         let until = Instant::now() + limit;
-        while self
-            .sources
-            .iter()
-            .any(|s| !(s.caught_up && s.probes_caught_up) && s.health.state != SourceState::Down)
-        {
+        while self.sources.iter().any(|s| {
+            !(s.caught_up && s.probes_caught_up && s.cmcd_caught_up)
+                && s.health.state != SourceState::Down
+        }) {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -343,7 +347,8 @@ impl LiveFrames {
         let probes_from = from.min(clock - PROBE_BACKFILL_MS);
         for (i, origin) in origins.into_iter().enumerate() {
             follow::spawn(origin.clone(), Stream::Feedback, i, from, tx.clone());
-            follow::spawn(origin, Stream::Probes, i, probes_from, tx.clone());
+            follow::spawn(origin.clone(), Stream::Probes, i, probes_from, tx.clone());
+            follow::spawn(origin, Stream::Cmcd, i, from, tx.clone());
         }
         drop(tx);
         let record = record.map(|root| (root, names.clone()));
@@ -372,6 +377,7 @@ impl LiveFrames {
                     },
                     caught_up: false,
                     probes_caught_up: false,
+                    cmcd_caught_up: false,
                     advanced: Instant::now(),
                 })
                 .collect(),

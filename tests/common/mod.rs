@@ -139,7 +139,11 @@ fn walk(dir: &Path) -> Vec<(std::path::PathBuf, Vec<(String, u64)>)> {
     let rec = peerscope::recording::scan::Recording::scan(dir).expect("scan");
     let mut out = Vec::new();
     for g in &rec.feedback {
-        for f in &g.files {
+        for f in g
+            .files
+            .iter()
+            .filter(|f| f.stream == peerscope::recording::layout::Stream::Feedback)
+        {
             let text = peerscope::recording::decode::read_minute_file(f);
             assert!(
                 text.damage.is_none(),
