@@ -37,6 +37,7 @@ fn flash_day(scale: f64) -> (Population, EmitKnobs) {
         servers: 2,
         duplicate_share: 0.002,
         malformed_share: 0.0,
+        format: peerscope::simulate::emit::Format::Feedback,
     };
     (population(knobs, FLASH_DAY - 1..FLASH_DAY + 1), emit)
 }

@@ -5,18 +5,32 @@
 //! (round robin as nginx would), arrives after a network delay (`recv`), and a few are
 //! retried by the client and so also land on another server later (duplicates). The
 //! minute file of recv-minute m is complete once every event before the end of m has been
-//! emitted, since `recv` never precedes the event.
+//! emitted, since `recv` never precedes the event. With `--format cmcd` an event becomes
+//! the CMCD reports of [`cmcd`](super::cmcd), some of them up to 25 s after the event:
+//! their minutes stay pending until the walk passes them.
 
 use std::collections::BTreeMap;
 
+use super::cmcd;
 use super::faults::{self, Effect};
 use super::olympics::{CHANNELS, FLASH_TROUBLE, NATS, OSES, PLAYERS, Population, User, View};
 use super::rng::{Rng, mix};
+use crate::engine::cmcd::json;
 use crate::engine::record::fields::F;
 use crate::recording::layout::Stream;
 
 pub const MINUTE_MS: i64 = 60_000;
-const REPORT_MS: i64 = 30_000;
+pub(super) const REPORT_MS: i64 = 30_000;
+
+/// What the simulated players send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// The 2012 P2P player's feedback records (DESIGN §2.1), in the `feedback` stream
+    #[default]
+    Feedback,
+    /// CMCD v2 event-mode reports, in the `cmcd` stream (POSTed to `/v1/cmcd` live)
+    Cmcd,
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct EmitKnobs {
@@ -24,6 +38,7 @@ pub struct EmitKnobs {
     pub servers: usize,
     pub duplicate_share: f64,
     pub malformed_share: f64,
+    pub format: Format,
 }
 
 /// One finished minute file: its stream, server index, minute start and sorted lines.
@@ -36,16 +51,16 @@ pub struct MinuteOut {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Join,
     Report(u32),
     Leave,
 }
 
-struct Event {
-    at: i64,
+pub(super) struct Event {
+    pub(super) at: i64,
     view: usize,
-    kind: Kind,
+    pub(super) kind: Kind,
 }
 
 #[derive(Default)]
@@ -129,8 +144,18 @@ pub struct PeerRecord {
     pub body: Vec<u8>,
 }
 
-/// Every record with event time in [from, to), in time order, as peers send them.
-pub fn each_record(pop: &Population, seed: u64, from: i64, to: i64, mut f: impl FnMut(PeerRecord)) {
+/// Every record with event time in [from, to), in time order of their events, as peers
+/// send them: feedback records as JSON, CMCD reports in the text form with their `ts`
+/// moved by `cmcd_clock` (a live run's shift into the present).
+pub fn each_record(
+    pop: &Population,
+    seed: u64,
+    from: i64,
+    to: i64,
+    format: Format,
+    cmcd_clock: i64,
+    mut f: impl FnMut(PeerRecord),
+) {
     walk(pop, seed, from, to, |rng, step| {
         if let Step::Record {
             event,
@@ -140,6 +165,18 @@ pub fn each_record(pop: &Population, seed: u64, from: i64, to: i64, mut f: impl 
             effect,
         } = step
         {
+            if format == Format::Cmcd {
+                for (at, report) in cmcd::reports(rng, event, view, effect, cmcd_clock) {
+                    f(PeerRecord {
+                        at,
+                        ip: user.ip.clone(),
+                        peer: user.peer.clone(),
+                        seq,
+                        body: crate::engine::cmcd::text::to_text(&report).into_bytes(),
+                    });
+                }
+                return;
+            }
             let mut body = record_body(rng, event, view, user, seq, effect);
             body.push(b'}');
             f(PeerRecord {
@@ -163,6 +200,10 @@ pub fn sweep(
 ) -> Totals {
     let mut pending: BTreeMap<i64, Vec<ServerMinute>> = BTreeMap::new();
     let mut totals = Totals::default();
+    let stream = match k.format {
+        Format::Feedback => Stream::Feedback,
+        Format::Cmcd => Stream::Cmcd,
+    };
     walk(pop, k.seed, from, to, |rng, step| match step {
         Step::Record {
             event: e,
@@ -184,6 +225,40 @@ pub fn sweep(
                     again,
                 ));
                 totals.duplicates += 1;
+            }
+            if k.format == Format::Cmcd {
+                let delay = recv - e.at;
+                let reports = cmcd::reports(rng, e, v, effect, i64::from(user.clock_skew_ms));
+                for (srv, first) in copies {
+                    // A retry resends the event's reports, each as late as the first.
+                    for (at, report) in &reports {
+                        let recv = at + delay + (first - recv);
+                        if recv >= to {
+                            continue;
+                        }
+                        let slot = pending
+                            .entry(recv.div_euclid(MINUTE_MS))
+                            .or_insert_with(|| {
+                                (0..k.servers).map(|_| ServerMinute::default()).collect()
+                            });
+                        let sm = &mut slot[srv];
+                        let start = sm.text.len();
+                        let name = format!("fs{}", srv + 1);
+                        json::log_line(report, &user.ip, recv, &name, &mut sm.text);
+                        sm.lines.push((recv, offset(start), offset(sm.text.len())));
+                        totals.records += 1;
+                        if rng.chance(k.malformed_share) {
+                            // A line cut short, as a crash mid-write leaves it.
+                            let cut = sm.text[start..].len() / 2;
+                            let bad = sm.text[start..start + cut].to_vec();
+                            let start = sm.text.len();
+                            sm.text.extend_from_slice(&bad);
+                            sm.lines.push((recv, offset(start), offset(sm.text.len())));
+                            totals.malformed += 1;
+                        }
+                    }
+                }
+                return;
             }
             let body = record_body(rng, e, v, user, this_seq, effect);
             for (srv, recv) in copies {
@@ -210,18 +285,20 @@ pub fn sweep(
             }
         }
         Step::MinuteDone(minute) => {
-            // Minutes up to this one can receive nothing more.
+            // Minutes up to this one can receive nothing more; with CMCD, a stall's
+            // report precedes its event by up to 30 s, so one minute less.
+            let done = minute - i64::from(k.format == Format::Cmcd);
             while let Some(entry) = pending.first_entry() {
-                if *entry.key() > minute {
+                if *entry.key() > done {
                     break;
                 }
                 let (m, servers) = entry.remove_entry();
-                flush(m, servers, &mut sink);
+                flush(stream, m, servers, &mut sink);
             }
         }
     });
     for (m, servers) in std::mem::take(&mut pending) {
-        flush(m, servers, &mut sink);
+        flush(stream, m, servers, &mut sink);
     }
     totals
 }
@@ -230,7 +307,12 @@ fn offset(n: usize) -> u32 {
     u32::try_from(n).expect("a minute file under 4 GiB")
 }
 
-fn flush(minute: i64, servers: Vec<ServerMinute>, sink: &mut impl FnMut(MinuteOut)) {
+fn flush(
+    stream: Stream,
+    minute: i64,
+    servers: Vec<ServerMinute>,
+    sink: &mut impl FnMut(MinuteOut),
+) {
     for (server, mut sm) in servers.into_iter().enumerate() {
         if sm.lines.is_empty() {
             continue;
@@ -242,7 +324,7 @@ fn flush(minute: i64, servers: Vec<ServerMinute>, sink: &mut impl FnMut(MinuteOu
             text.push(b'\n');
         }
         sink(MinuteOut {
-            stream: Stream::Feedback,
+            stream,
             server,
             minute_ms: minute * MINUTE_MS,
             text,

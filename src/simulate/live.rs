@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::emit::{PeerRecord, each_record};
+use super::emit::{Format, PeerRecord, each_record};
 use super::olympics::Population;
 use super::probes;
 
@@ -33,6 +33,7 @@ pub struct LiveKnobs {
     pub acked: Option<PathBuf>,
     pub timeout: Duration,
     pub probes: bool,
+    pub format: Format,
 }
 
 struct Job {
@@ -84,11 +85,17 @@ impl std::fmt::Display for LiveReport {
     }
 }
 
-/// The feedback and probe endpoints of `target` (a server, or its feedback URL).
-fn endpoints(target: &str) -> (String, String) {
+/// The viewers' and probes' endpoints of `target` (a server, or its feedback or CMCD
+/// URL).
+fn endpoints(target: &str, format: Format) -> (String, String) {
     let t = target.trim_end_matches('/');
     let base = t.strip_suffix("/v1/feedback").unwrap_or(t);
-    (format!("{base}/v1/feedback"), format!("{base}/v1/probes"))
+    let base = base.strip_suffix("/v1/cmcd").unwrap_or(base);
+    let viewers = match format {
+        Format::Feedback => "feedback",
+        Format::Cmcd => "cmcd",
+    };
+    (format!("{base}/v1/{viewers}"), format!("{base}/v1/probes"))
 }
 
 /// One job per probe for the round starting at `start`, its probe clocks in the
@@ -122,7 +129,7 @@ pub fn run_live(
     to: i64,
     k: &LiveKnobs,
 ) -> anyhow::Result<LiveReport> {
-    let (url, probe_url) = endpoints(&k.target);
+    let (url, probe_url) = endpoints(&k.target, k.format);
     let client = reqwest::blocking::Client::builder()
         .timeout(k.timeout)
         .pool_max_idle_per_host(k.concurrency)
@@ -172,7 +179,10 @@ pub fn run_live(
                 next_round += probes::ROUND_MS;
             }
         };
-        each_record(pop, seed, from, to, |r| {
+        // CMCD reports carry the player's clock, which the collector holds to its own:
+        // the scenario's times move into the present, as the probes' do.
+        let shift = chrono::Utc::now().timestamp_millis() - from;
+        each_record(pop, seed, from, to, k.format, shift, |r| {
             index += 1;
             let due = match k.rate {
                 Some(rate) => Duration::from_secs_f64(index as f64 / rate),
@@ -241,10 +251,14 @@ fn send(
             tally.retries.fetch_add(1, Ordering::Relaxed);
             std::thread::sleep(Duration::from_millis((50u64 << attempt.min(5)).min(2000)));
         }
-        let mut req = client
-            .post(url)
-            .body(body.clone())
-            .header("Content-Type", "application/x-ndjson");
+        let mut req = client.post(url).body(body.clone()).header(
+            "Content-Type",
+            if !job.probes && k.format == Format::Cmcd {
+                "application/cmcd"
+            } else {
+                "application/x-ndjson"
+            },
+        );
         if let (false, [only]) = (job.probes, job.records.as_slice()) {
             // A player posts its own records; a server that trusts us as a proxy uses this.
             req = req.header("X-Real-IP", only.ip.as_str());

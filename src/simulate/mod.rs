@@ -1,6 +1,7 @@
 //! `peerscope simulate`: end hosts. Writes an Olympic-style workload into a recording
 //! directory (two feedback servers' trees by default), deterministic for a seed.
 
+pub mod cmcd;
 pub mod emit;
 pub mod faults;
 pub mod live;
@@ -35,6 +36,9 @@ pub struct SimulateArgs {
     /// The event to simulate
     #[arg(long, value_enum, default_value = "olympics2012")]
     pub scenario: Scenario,
+    /// What the players send: 2012 feedback records, or CMCD v2 event reports
+    #[arg(long, value_enum, default_value = "feedback")]
+    pub format: emit::Format,
     /// Random seed: the same seed and flags give the same recording, byte for byte
     #[arg(long, default_value_t = 2012)]
     pub seed: u64,
@@ -210,6 +214,7 @@ pub fn run(args: &SimulateArgs, settings: &Settings) -> anyhow::Result<()> {
                 acked: args.acked.clone(),
                 timeout: std::time::Duration::from_millis(args.timeout_ms.max(1)),
                 probes: !args.no_probes,
+                format: args.format,
             },
         )?;
         eprintln!("{report}");
@@ -235,6 +240,7 @@ pub fn run(args: &SimulateArgs, settings: &Settings) -> anyhow::Result<()> {
         servers: args.servers,
         duplicate_share: args.duplicates,
         malformed_share: args.malformed,
+        format: args.format,
     };
     // One writer per core: compressing is most of the work (generating a record costs
     // about a twentieth of deflating it at level 6), and the generating thread mostly
