@@ -377,7 +377,8 @@ fn push_params(out: &mut String, item: &Item) {
 /// Whether `t` can be written as an RFC 8941 token.
 fn is_token(t: &str) -> bool {
     let b = t.as_bytes();
-    b.first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'*')
+    b.first()
+        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'*')
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~:/".contains(c))
 }
