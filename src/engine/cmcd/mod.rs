@@ -95,12 +95,17 @@ impl Report {
     }
 
     /// The first item of `key`, for the keys v1 sent as one value and v2 may send as
-    /// an inner list; on a list, the item for video (`ot=v` or `ot=av`) when one says so.
+    /// an inner list; on a list, the item for video when one says so: `;ot=v` or
+    /// `;ot=av`, or the bare parameter `;v` or `;av` that dash.js 5.2 sends
+    /// (`br=(600;v 64;a)`).
     pub fn first(&self, key: &str) -> Option<&Bare> {
         let items = self.get(key)?.items();
-        let video = items
-            .iter()
-            .find(|i| matches!(i.param("ot"), Some(Bare::Text(t)) if t == "v" || t == "av"));
+        let video = items.iter().find(|i| {
+            matches!(i.param("ot"), Some(Bare::Text(t)) if t == "v" || t == "av")
+                || ["v", "av"]
+                    .iter()
+                    .any(|p| i.param(p) == Some(&Bare::Bool(true)))
+        });
         video.or(items.first()).map(|i| &i.value)
     }
 

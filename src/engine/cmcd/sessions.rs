@@ -265,7 +265,8 @@ impl Session {
                 cid.clone_into(&mut self.channel);
             }
         }
-        if let Some(br) = report.int("br") {
+        // hls.js sends `br=(0)` for a stream whose playlist gives no bandwidth: unknown.
+        if let Some(br) = report.int("br").filter(|&br| br > 0) {
             self.bitrate_kbps = br as f64;
         }
         if let Some(mtp) = report.int("mtp") {

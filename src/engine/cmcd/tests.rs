@@ -281,3 +281,65 @@ fn a_long_silence_is_not_counted_as_play() {
     // At most twice the period, and at least a minute.
     assert!((out[2].2 - 60.0).abs() < 1e-9, "{:?}", out[2]);
 }
+
+/// Reports dash.js 5.2.1 and hls.js 1.7.4 sent from Debian's chromium during
+/// `tests/browser_e2e.rs` (refreshed with `PEERSCOPE_CMCD_FIXTURES=tests/fixtures/cmcd`):
+/// each reads, and its session shows the bitrate the stream was encoded at, a throughput
+/// and the stall the test's slowed segments caused.
+#[test]
+fn reports_captured_from_real_players_read_and_give_their_sessions_stall() {
+    for (name, text, bitrate) in [
+        (
+            "dash.js",
+            include_str!("../../../tests/fixtures/cmcd/dashjs-5.2.1.cmcd"),
+            600.0,
+        ),
+        (
+            "hls.js",
+            include_str!("../../../tests/fixtures/cmcd/hlsjs-1.7.4.cmcd"),
+            730.0,
+        ),
+    ] {
+        let mut sessions = CmcdSessions::new();
+        let (mut play, mut stall, mut events) = (0.0, 0.0, Vec::new());
+        let (mut bitrates, mut throughputs) = (Vec::new(), Vec::new());
+        for line in text.lines() {
+            let report = from_text(line).unwrap_or_else(|e| panic!("{name}: {line}: {e}"));
+            let ts = report.int("ts").expect("event mode carries ts");
+            sessions.push(&report, ts + 40, "127.0.0.1", |r| {
+                events.push(r.payload.event);
+                play += r.payload.play_s;
+                stall += r.payload.stall_s;
+                if r.payload.event == Event::Report {
+                    bitrates.push(r.payload.bitrate_kbps);
+                    throughputs.push(r.payload.down_kbps);
+                }
+            });
+        }
+        assert_eq!(events.first(), Some(&Event::Join), "{name}");
+        assert!(
+            events.iter().filter(|e| **e == Event::Report).count() >= 4,
+            "{name}: {events:?}"
+        );
+        assert!(
+            stall >= 1.0,
+            "{name}: the slowed segments stalled it: {stall} s"
+        );
+        assert!(play > stall, "{name}: {play} s played, {stall} s stalled");
+        assert!(
+            bitrates.iter().any(|b| (b - bitrate).abs() < 1e-9),
+            "{name}: {bitrates:?}"
+        );
+        // dash.js sends `mtp` only with play-state reports: some periods have none.
+        assert!(
+            throughputs.iter().any(|d| *d > 0.0),
+            "{name}: {throughputs:?}"
+        );
+    }
+}
+
+#[test]
+fn dash_js_names_the_video_item_of_an_inner_list_with_a_bare_parameter() {
+    let r = from_text(r#"sid="s",br=(64;a 600;v),bl=(14000;v 7900;a)"#).expect("valid");
+    assert_eq!((r.int("br"), r.int("bl")), (Some(600), Some(14000)));
+}
