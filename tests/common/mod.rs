@@ -249,6 +249,14 @@ pub fn require(available: bool, what: &str) {
     );
 }
 
+/// Whether the tests run as root (nginx then needs `user root;` to read the test's files).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n")
+}
+
 /// Stops a server with SIGTERM (a clean shutdown) and waits for it.
 pub fn terminate(child: &mut Child) {
     let _ = Command::new("kill")

@@ -8,6 +8,13 @@ use std::time::{Duration, Instant};
 /// nginx's master must be asked to stop: SIGKILL would orphan its workers.
 pub struct Nginx(Child);
 
+impl From<Child> for Nginx {
+    /// An nginx master started by the caller (with its own configuration).
+    fn from(child: Child) -> Self {
+        Nginx(child)
+    }
+}
+
 impl Drop for Nginx {
     fn drop(&mut self) {
         let _ = Command::new("kill")
@@ -66,11 +73,7 @@ pub fn start(tmp: &Path, backends: [&str; 2], extra: &str) -> (Nginx, u16) {
             1,
         );
     }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout == b"0\n");
-    if root {
+    if super::is_root() {
         conf = format!("user root;\n{conf}");
     }
     let conf_path = tmp.join("nginx.conf");
