@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     for (n, line) in data.split(|&b| b == b'\n').enumerate() {
         let report = if line.first() == Some(&b'{') {
             let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(line) else { continue };
-            match report_from_object(&o) {
+            match report_from_object(o) {
                 Ok(r) => r,
                 Err(_) => continue,
             }
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(!line.contains(&b'\n'));
         let logged = parse_log_line(&line).expect("a stored report reads back");
         let mut stored = report.clone().checked().expect("checked");
-        stored.members.retain(|(k, _)| !SERVER_KEYS.contains(&k.as_str()));
+        stored.members.retain(|(k, _)| !SERVER_KEYS.contains(&k.as_ref()));
         assert_eq!(logged.report, stored);
         sessions.push(&logged.report, recv, &logged.ip, |r| {
             let p = r.payload;

@@ -42,7 +42,7 @@ pub fn stamp(
                     field: None,
                     detail: format!("invalid JSON: {e}"),
                 })?;
-            let report = cmcd::json::report_from_object(&object)?;
+            let report = cmcd::json::report_from_object(object)?;
             return stamp_cmcd(report, recv, srv, ip, out);
         }
     }

@@ -31,7 +31,7 @@ pub(super) fn reports(
     let sid = format!("s{:016x}", v.id);
     let (channel, _, bitrate) = CHANNELS[usize::from(v.channel)];
     let mut out = Vec::with_capacity(2);
-    let mut report = |at: i64, members: Vec<(&str, Bare)>| {
+    let mut report = |at: i64, members: Vec<(&'static str, Bare)>| {
         let mut r = Report::default();
         r.members.push(("v".into(), one(Bare::Int(2))));
         r.members.push(("sid".into(), one(Bare::Text(sid.clone()))));

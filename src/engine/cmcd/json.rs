@@ -24,8 +24,21 @@ fn refuse(reason: Reason, detail: String) -> RecordError {
 }
 
 /// One report from a JSON object, as a player sent it: unchecked (see
-/// [`Report::checked`]), without any `ip`/`recv`/`srv` member.
-pub fn report_from_object(object: &Map<String, Json>) -> Result<Report, RecordError> {
+/// [`Report::checked`]), without any `ip`/`recv`/`srv` member. The object is taken, so
+/// that its keys and strings move into the report.
+pub fn report_from_object(object: Map<String, Json>) -> Result<Report, RecordError> {
+    report_and_stamps(object).map(|(report, _)| report)
+}
+
+/// The server's members of a stored object.
+#[derive(Default)]
+struct Stamps {
+    ip: Option<Json>,
+    recv: Option<Json>,
+    srv: Option<Json>,
+}
+
+fn report_and_stamps(object: Map<String, Json>) -> Result<(Report, Stamps), RecordError> {
     if object.len() > super::MAX_KEYS + SERVER_KEYS.len() {
         return Err(refuse(
             Reason::TooLong,
@@ -37,14 +50,22 @@ pub fn report_from_object(object: &Map<String, Json>) -> Result<Report, RecordEr
         ));
     }
     let mut report = Report::default();
+    report.members.reserve(object.len());
+    let mut stamps = Stamps::default();
     for (key, value) in object {
-        if SERVER_KEYS.contains(&key.as_str()) || value.is_null() {
-            continue;
+        match key.as_str() {
+            "ip" => stamps.ip = Some(value),
+            "recv" => stamps.recv = Some(value),
+            "srv" => stamps.srv = Some(value),
+            _ if value.is_null() => {}
+            _ => {
+                check_key(&key)?;
+                let value = member(&key, value)?;
+                report.members.push((super::key(key), value));
+            }
         }
-        check_key(key)?;
-        report.members.push((key.clone(), member(key, value)?));
     }
-    Ok(report)
+    Ok((report, stamps))
 }
 
 /// Keys of the JSON form follow the text form's rules, so that every stored report can
@@ -69,7 +90,7 @@ fn check_key(key: &str) -> Result<(), RecordError> {
     }
 }
 
-fn member(key: &str, value: &Json) -> Result<Value, RecordError> {
+fn member(key: &str, value: Json) -> Result<Value, RecordError> {
     match value {
         Json::Array(items) => {
             if items.len() > super::MAX_LIST {
@@ -82,7 +103,7 @@ fn member(key: &str, value: &Json) -> Result<Value, RecordError> {
                 ));
             }
             items
-                .iter()
+                .into_iter()
                 .map(|v| item(key, v))
                 .collect::<Result<_, _>>()
                 .map(Value::List)
@@ -91,40 +112,45 @@ fn member(key: &str, value: &Json) -> Result<Value, RecordError> {
     }
 }
 
-fn item(key: &str, value: &Json) -> Result<Item, RecordError> {
-    if let Json::Object(o) = value {
-        let Some(v) = o.get("value") else {
-            return Err(refuse(
-                Reason::WrongType,
-                format!("key `{key}`: an object must be {{\"value\": …, \"params\": {{…}}}}"),
-            ));
-        };
-        let mut params = Vec::new();
-        if let Some(p) = o.get("params") {
-            let Json::Object(p) = p else {
-                return Err(refuse(
-                    Reason::WrongType,
-                    format!("key `{key}`: `params` must be an object"),
-                ));
-            };
+fn item(key: &str, value: Json) -> Result<Item, RecordError> {
+    let Json::Object(mut o) = value else {
+        return bare(key, value).map(Item::plain);
+    };
+    // Taken in place: `Map::remove` would move the last member into the gap.
+    let params = o.get_mut("params").map(Json::take);
+    let Some(v) = o.get_mut("value").map(Json::take) else {
+        return Err(refuse(
+            Reason::WrongType,
+            format!("key `{key}`: an object must be {{\"value\": …, \"params\": {{…}}}}"),
+        ));
+    };
+    let mut list = Vec::new();
+    match params {
+        None => {}
+        Some(Json::Object(p)) => {
             for (name, v) in p {
-                check_key(name)?;
-                params.push((name.clone(), bare(key, v)?));
+                check_key(&name)?;
+                list.push((name, bare(key, v)?));
             }
         }
-        return Ok(Item {
-            value: bare(key, v)?,
-            params,
-        });
+        Some(_) => {
+            return Err(refuse(
+                Reason::WrongType,
+                format!("key `{key}`: `params` must be an object"),
+            ));
+        }
     }
-    bare(key, value).map(Item::plain)
+    Ok(Item {
+        value: bare(key, v)?,
+        params: list,
+    })
 }
 
-fn bare(key: &str, value: &Json) -> Result<Bare, RecordError> {
+fn bare(key: &str, value: Json) -> Result<Bare, RecordError> {
     match value {
-        Json::Bool(b) => Ok(Bare::Bool(*b)),
-        Json::String(s) => Ok(Bare::Text(s.clone())),
-        Json::Number(n) => number(key, n),
+        Json::Bool(b) => Ok(Bare::Bool(b)),
+        Json::String(s) => Ok(Bare::Text(s)),
+        Json::Number(n) => number(key, &n),
         _ => Err(refuse(
             Reason::WrongType,
             format!("key `{key}`: expected a number, a string or a boolean"),
@@ -153,49 +179,90 @@ fn number(key: &str, n: &Number) -> Result<Bare, RecordError> {
 
 /// The log line of one checked report: its members, then `ip`, `recv` and `srv` (a
 /// member of the report by one of those names, which the text form can carry, is not
-/// the player's to set and is left out).
+/// the player's to set and is left out). Written straight out, as on the ingest path it
+/// runs once per report: keys need no escaping (they are checked: letters, digits,
+/// `_-.*`), numbers are written as serde_json writes them, strings escaped by it.
 pub fn log_line(report: &Report, ip: &str, recv: i64, srv: &str, out: &mut Vec<u8>) {
-    let mut map = Map::with_capacity(report.members.len() + SERVER_KEYS.len());
+    out.push(b'{');
     for (key, value) in &report.members {
-        if !SERVER_KEYS.contains(&key.as_str()) {
-            map.insert(key.clone(), json_value(value));
+        if SERVER_KEYS.contains(&key.as_ref()) {
+            continue;
+        }
+        push_key(out, key);
+        match value {
+            Value::Item(i) => push_item(out, i),
+            Value::List(items) => {
+                out.push(b'[');
+                for (n, i) in items.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    push_item(out, i);
+                }
+                out.push(b']');
+            }
         }
     }
-    map.insert("ip".into(), Json::from(ip));
-    map.insert("recv".into(), Json::from(recv));
-    map.insert("srv".into(), Json::from(srv));
-    // Writing a map of plain values into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, &Json::Object(map));
+    push_key(out, "ip");
+    push_string(out, ip);
+    push_key(out, "recv");
+    out.extend_from_slice(itoa::Buffer::new().format(recv).as_bytes());
+    push_key(out, "srv");
+    push_string(out, srv);
+    out.push(b'}');
 }
 
-fn json_value(value: &Value) -> Json {
-    match value {
-        Value::Item(i) => json_item(i),
-        Value::List(items) => Json::Array(items.iter().map(json_item).collect()),
+/// `"key":`, after a comma unless it is the object's first member.
+fn push_key(out: &mut Vec<u8>, key: &str) {
+    if out.last() != Some(&b'{') {
+        out.push(b',');
     }
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
 }
 
-fn json_item(item: &Item) -> Json {
+fn push_item(out: &mut Vec<u8>, item: &Item) {
     if item.params.is_empty() {
-        return json_bare(&item.value);
+        return push_bare(out, &item.value);
     }
-    let params: Map<String, Json> = item
-        .params
-        .iter()
-        .map(|(k, v)| (k.clone(), json_bare(v)))
-        .collect();
-    let mut o = Map::new();
-    o.insert("value".into(), json_bare(&item.value));
-    o.insert("params".into(), Json::Object(params));
-    Json::Object(o)
+    out.extend_from_slice(b"{\"value\":");
+    push_bare(out, &item.value);
+    out.extend_from_slice(b",\"params\":{");
+    for (n, (name, value)) in item.params.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        push_string(out, name);
+        out.push(b':');
+        push_bare(out, value);
+    }
+    out.extend_from_slice(b"}}");
 }
 
-fn json_bare(value: &Bare) -> Json {
+fn push_bare(out: &mut Vec<u8>, value: &Bare) {
     match value {
-        Bare::Int(n) => Json::from(*n),
-        Bare::Dec(x) => Number::from_f64(*x).map_or(Json::Null, Json::Number),
-        Bare::Text(s) => Json::from(s.as_str()),
-        Bare::Bool(b) => Json::Bool(*b),
+        Bare::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+        // Non-finite decimals are refused by the readers; `null` keeps the line valid.
+        Bare::Dec(x) if !x.is_finite() => out.extend_from_slice(b"null"),
+        Bare::Dec(x) => {
+            let _ = serde_json::to_writer(&mut *out, x);
+        }
+        Bare::Text(s) => push_string(out, s),
+        Bare::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+    }
+}
+
+fn push_string(out: &mut Vec<u8>, s: &str) {
+    if s.bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+    {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
     }
 }
 
@@ -227,7 +294,8 @@ pub fn parse_log_line(line: &[u8]) -> Result<Logged, RecordError> {
             "a log line is one object".into(),
         ));
     };
-    let recv = match object.get("recv") {
+    let (report, stamps) = report_and_stamps(object)?;
+    let recv = match stamps.recv {
         Some(Json::Number(n)) if n.is_i64() => n.as_i64().unwrap_or(0),
         Some(_) => {
             return Err(RecordError {
@@ -244,11 +312,14 @@ pub fn parse_log_line(line: &[u8]) -> Result<Logged, RecordError> {
             });
         }
     };
-    let text = |k: &str| object.get(k).and_then(Json::as_str).map(str::to_owned);
+    let text = |v: Option<Json>| match v {
+        Some(Json::String(s)) => Some(s),
+        _ => None,
+    };
     Ok(Logged {
         recv,
-        ip: text("ip").unwrap_or_default(),
-        srv: text("srv"),
-        report: report_from_object(&object)?.checked()?,
+        ip: text(stamps.ip).unwrap_or_default(),
+        srv: text(stamps.srv),
+        report: report.checked()?,
     })
 }

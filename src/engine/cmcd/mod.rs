@@ -67,11 +67,20 @@ impl Value {
     }
 }
 
+/// A key: the table's own name for a known key (no allocation on the ingest path), the
+/// text sent for any other.
+pub type Key = std::borrow::Cow<'static, str>;
+
+/// The key `name` as a [`Key`], borrowed from the table when it is a known one.
+pub fn key(name: String) -> Key {
+    keys::find(&name).map_or(Key::Owned(name), |k| Key::Borrowed(k.name))
+}
+
 /// One report: its keys in the order sent (a key sent twice keeps its last value, as
 /// RFC 8941 says of dictionaries).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Report {
-    pub members: Vec<(String, Value)>,
+    pub members: Vec<(Key, Value)>,
 }
 
 /// Most keys one report may carry: the standard defines about 60.
@@ -83,11 +92,15 @@ pub const MAX_KEY_CHARS: usize = 64;
 
 impl Report {
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.members
+            .iter()
+            .find(|(k, _)| k.as_ref() == key)
+            .map(|(_, v)| v)
     }
 
     /// Sets `key`, replacing an earlier value in place.
-    pub fn set(&mut self, key: String, value: Value) {
+    pub fn set(&mut self, key: impl Into<Key>, value: Value) {
+        let key = key.into();
         match self.members.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => self.members.push((key, value)),

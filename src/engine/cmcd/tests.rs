@@ -11,7 +11,10 @@ const ISSUE_TEXT: &str = r#"v=2,e=t,sid="6e2fb550-c457-11e9-bb97-0800200c9a66",c
 
 fn from_json(text: &str) -> Result<Report, crate::engine::record::RecordError> {
     let v: serde_json::Value = serde_json::from_str(text).expect("test JSON");
-    report_from_object(v.as_object().expect("an object"))?.checked()
+    let serde_json::Value::Object(o) = v else {
+        panic!("an object")
+    };
+    report_from_object(o)?.checked()
 }
 
 fn from_text(text: &str) -> Result<Report, crate::engine::record::RecordError> {

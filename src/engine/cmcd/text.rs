@@ -7,7 +7,7 @@
 //! case letters (`com.example-myNumericKey`). Parameters on an inner list as a whole are
 //! read and dropped; those on items are kept.
 
-use super::{Bare, Item, MAX_KEY_CHARS, MAX_LIST, Report, Value};
+use super::{Bare, Item, Key, MAX_KEY_CHARS, MAX_LIST, Report, Value, keys};
 use crate::engine::record::{Reason, RecordError};
 
 /// Parses one dictionary; an empty text is an empty report.
@@ -15,7 +15,7 @@ pub fn parse_dictionary(input: &str) -> Result<Report, RecordError> {
     let mut p = Parser {
         s: input.as_bytes(),
         i: 0,
-        key: String::new(),
+        key: Key::default(),
     };
     let mut report = Report::default();
     p.skip_ows();
@@ -62,7 +62,7 @@ struct Parser<'a> {
     s: &'a [u8],
     i: usize,
     /// The member being read, named in errors.
-    key: String,
+    key: Key,
 }
 
 impl Parser<'_> {
@@ -108,12 +108,12 @@ impl Parser<'_> {
         }
     }
 
-    fn key(&mut self) -> Result<String, RecordError> {
+    fn key(&mut self) -> Result<Key, RecordError> {
         let start = self.i;
         match self.peek() {
             Some(b) if b.is_ascii_alphabetic() || b == b'*' => self.i += 1,
             _ => {
-                self.key.clear();
+                self.key = Key::default();
                 return Err(self.error(Reason::InvalidCmcd, "expected a key"));
             }
         }
@@ -133,7 +133,8 @@ impl Parser<'_> {
                 ),
             ));
         }
-        Ok(String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
+        let name = std::str::from_utf8(&self.s[start..self.i]).unwrap_or_default();
+        Ok(keys::find(name).map_or_else(|| Key::Owned(name.to_owned()), |k| Key::Borrowed(k.name)))
     }
 
     fn inner_list(&mut self) -> Result<Vec<Item>, RecordError> {
@@ -180,7 +181,7 @@ impl Parser<'_> {
             let saved = std::mem::take(&mut self.key);
             let name = self.key();
             self.key = saved;
-            let name = name?;
+            let name = name?.into_owned();
             let value = if self.eat(b'=') {
                 self.bare()?
             } else {
@@ -258,6 +259,15 @@ impl Parser<'_> {
 
     fn string(&mut self) -> Result<Bare, RecordError> {
         self.i += 1; // '"'
+        // The common string: printable ASCII up to the closing quote, no escapes.
+        let plain = self.s[self.i..]
+            .iter()
+            .position(|&b| !(0x20..=0x7e).contains(&b) || b == b'"' || b == b'\\');
+        if let Some(n) = plain.filter(|&n| self.s[self.i + n] == b'"') {
+            let text = String::from_utf8_lossy(&self.s[self.i..self.i + n]).into_owned();
+            self.i += n + 1;
+            return Ok(Bare::Text(text));
+        }
         let mut out = String::new();
         loop {
             match self.peek() {
