@@ -3,8 +3,10 @@
 # connection count against
 #   - nginx answering `return 204` (the ceiling for an HTTP POST on this machine),
 #   - peerscope serve with --fsync batch (group commit) and --fsync none,
-# with single-record POSTs and 100-record NDJSON batches. Prints records/s and the ratio
-# to nginx from this one run.
+#   - peerscope serve's CMCD collector (/v1/cmcd, --fsync batch) with CMCD v2 event
+#     reports as players send them (application/cmcd lines),
+# with single-record POSTs and 100-record batches. Prints records/s, the ratio to nginx
+# and the CMCD collector's ratio to /v1/feedback, from this one run.
 #
 #   benches/compare_serve.sh [SECONDS] [CONNECTIONS] [ROUNDS]
 #
@@ -14,7 +16,8 @@
 # the ratio of medians, and the last column the lowest and highest ratio within a round.
 #
 # Needs wrk and nginx (Debian packages). Goals: batches > 200,000 records/s; single-record
-# POSTs with --fsync batch at least half of nginx's request rate.
+# POSTs with --fsync batch at least half of nginx's request rate; CMCD at least 0.8 of
+# the feedback endpoint's records/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -36,17 +39,26 @@ trap cleanup EXIT
 RECORD='{"v":1,"peer":"pBENCH","session":"s1","seq":SEQ,"ts":1,"event":"report","channel":"main","period_s":30,"up_kbps":800,"down_kbps":900,"server_kbps":100,"bitrate_kbps":420,"play_s":30,"stall_s":0,"startup_ms":null,"buffer_s":12,"partners":9,"nat":"cone","player":"x","os":"y","rtt_ms":33}'
 single=${RECORD/SEQ/1}
 batch=$(for i in $(seq 1 100); do printf '%s\n' "${RECORD/SEQ/$i}"; done)
-lua() { # $1 = body file
+# The issue's CMCD v2 report, its clock now (the collector refuses a ts a day off).
+NOW_MS=$(date +%s%3N)
+CMCD='v=2,e=t,sid="6e2fb550-c457-11e9-bb97-0800200c9a66",cid="ch1",sta=p,br=(3200),bl=(21300),mtp=(25400),sn=SEQ,ts='$NOW_MS
+cmcd_single=${CMCD/SEQ/1}
+cmcd_batch=$(for i in $(seq 1 100); do printf '%s\n' "${CMCD/SEQ/$i}"; done)
+lua() { # $1 = body file, $2 = content type
     cat > "$WORK/$(basename "$1").lua" <<LUA
 local f = io.open("$1", "rb"); local body = f:read("*a"); f:close()
-wrk.method = "POST"; wrk.body = body; wrk.headers["Content-Type"] = "application/x-ndjson"
+wrk.method = "POST"; wrk.body = body; wrk.headers["Content-Type"] = "$2"
 LUA
     echo "$WORK/$(basename "$1").lua"
 }
 printf '%s' "$single" > "$WORK/single"
 printf '%s' "$batch" > "$WORK/batch"
-LUA_SINGLE=$(lua "$WORK/single")
-LUA_BATCH=$(lua "$WORK/batch")
+printf '%s\n' "$cmcd_single" > "$WORK/cmcd_single"
+printf '%s' "$cmcd_batch" > "$WORK/cmcd_batch"
+LUA_SINGLE=$(lua "$WORK/single" application/x-ndjson)
+LUA_BATCH=$(lua "$WORK/batch" application/x-ndjson)
+LUA_CMCD_SINGLE=$(lua "$WORK/cmcd_single" application/cmcd)
+LUA_CMCD_BATCH=$(lua "$WORK/cmcd_batch" application/cmcd)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -91,6 +103,8 @@ TARGETS=(
     "serve --fsync batch|batch|batch"
     "serve --fsync none|none|single"
     "serve --fsync none|none|batch"
+    "serve /v1/cmcd --fsync batch|batch|single"
+    "serve /v1/cmcd --fsync batch|batch|batch"
 )
 RESULTS="$WORK/results"
 for round in $(seq "$ROUNDS"); do
@@ -98,6 +112,12 @@ for round in $(seq "$ROUNDS"); do
         IFS='|' read -r name mode body <<<"$t"
         lua=$LUA_SINGLE
         [ "$body" = batch ] && lua=$LUA_BATCH
+        path=/v1/feedback
+        if [[ $name == *cmcd* ]]; then
+            path=/v1/cmcd
+            lua=$LUA_CMCD_SINGLE
+            [ "$body" = batch ] && lua=$LUA_CMCD_BATCH
+        fi
         if [ "$mode" = - ]; then
             port=$NPORT
         else
@@ -106,7 +126,7 @@ for round in $(seq "$ROUNDS"); do
             # rates, hundreds of MB a minute), which is not what is measured here.
             port=$(serve "$mode")
         fi
-        echo "$round|$name|$body|$(rate "http://127.0.0.1:$port/v1/feedback" "$lua")" >> "$RESULTS"
+        echo "$round|$name|$body|$(rate "http://127.0.0.1:$port$path" "$lua")" >> "$RESULTS"
         if [ "$mode" != - ]; then
             pid=$(tail -n 1 "$WORK/pids")
             kill "$pid"
@@ -139,5 +159,10 @@ awk -F'|' '
             per = k[2] == "batch" ? 100 : 1
             label = k[1] (k[2] == "batch" ? " (batch of 100)" : " (single)")
             printf "%-34s %12.0f %14.0f %9.2f %6.2f-%-6.2f\n", label, m, m * per, m / b, lo, hi
+        }
+        for (j = 1; j <= 2; j++) {
+            body = j == 1 ? "single" : "batch"
+            printf "CMCD vs feedback (%s, --fsync batch): %.2f\n", body,
+                median(rps["serve /v1/cmcd --fsync batch|" body]) / median(rps["serve --fsync batch|" body])
         }
     }' "$RESULTS"

@@ -12,6 +12,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use peerscope::engine::aggregate::Aggregator;
 use peerscope::engine::aggregate::qoe::QoeParams;
 use peerscope::engine::calendar::{Calendar, MINUTE_MS};
+use peerscope::engine::cmcd::json::{Logged, parse_log_line};
+use peerscope::engine::cmcd::sessions::CmcdSessions;
+use peerscope::engine::cmcd::text::{parse_dictionary, to_text};
 use peerscope::engine::explain::{Baseline, Target, explain};
 use peerscope::engine::geography::Geography;
 use peerscope::engine::geography::location::IpGeo;
@@ -20,7 +23,8 @@ use peerscope::engine::observe::catalog::Catalog;
 use peerscope::engine::query::filter::Filter;
 use peerscope::engine::record::{Origin, parse_feedback};
 use peerscope::recording::decode::lines;
-use peerscope::simulate::emit::{EmitKnobs, sweep};
+use peerscope::server::stamp::stamp_cmcd;
+use peerscope::simulate::emit::{EmitKnobs, Format, sweep};
 use peerscope::simulate::olympics::{FLASH_AT_MS, FLASH_DAY, Knobs, Population, population};
 use peerscope::simulate::plan::ip_geo_csv;
 
@@ -37,7 +41,7 @@ fn flash_day(scale: f64) -> (Population, EmitKnobs) {
         servers: 2,
         duplicate_share: 0.002,
         malformed_share: 0.0,
-        format: peerscope::simulate::emit::Format::Feedback,
+        format: Format::Feedback,
     };
     (population(knobs, FLASH_DAY - 1..FLASH_DAY + 1), emit)
 }
@@ -132,6 +136,62 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("generate", |b| {
         b.iter(|| sweep(&pop, emit, from, to, |m| drop(black_box(m))).records);
+    });
+    group.finish();
+
+    bench_cmcd(c);
+}
+
+/// CMCD: the same 30 minutes told by CMCD players (`simulate --format cmcd`), as the
+/// `cmcd` stream logs them: reading the log lines, and deriving feedback records from
+/// the reports per session (goal: ≥ 1 M reports/s per core).
+fn bench_cmcd(c: &mut Criterion) {
+    let (pop, mut emit, from, to) = flash_crowd();
+    emit.format = Format::Cmcd;
+    let mut text = Vec::new();
+    sweep(&pop, emit, from, to, |m| text.extend_from_slice(&m.text));
+    let mut logged: Vec<Logged> = lines(&text)
+        .map(|(_, l)| parse_log_line(l).expect("simulated lines read"))
+        .collect();
+    logged.sort_by_key(|l| l.recv);
+    let mut group = c.benchmark_group("cmcd");
+    group.throughput(Throughput::Elements(logged.len() as u64));
+    group.sample_size(10);
+    group.bench_function("derive sessions", |b| {
+        b.iter(|| {
+            let mut sessions = CmcdSessions::new();
+            let mut records = 0u64;
+            for l in &logged {
+                sessions.push(black_box(&l.report), l.recv, &l.ip, |r| {
+                    records += u64::from(black_box(r.payload.seq) > 0);
+                });
+            }
+            records
+        });
+    });
+    group.bench_function("read log lines", |b| {
+        b.iter(|| {
+            lines(&text)
+                .filter(|(_, l)| parse_log_line(black_box(l)).is_ok())
+                .count()
+        });
+    });
+    // What `/v1/cmcd` does per report of an `application/cmcd` body, against what
+    // `/v1/feedback` does per record: read and check it, write its log line.
+    let bodies: Vec<String> = logged.iter().map(|l| to_text(&l.report)).collect();
+    group.bench_function("collect text reports", |b| {
+        let mut out = Vec::with_capacity(1 << 20);
+        b.iter(|| {
+            out.clear();
+            let mut ok = 0u64;
+            for body in &bodies {
+                if let Ok(r) = parse_dictionary(black_box(body)) {
+                    ok += u64::from(stamp_cmcd(r, 1, "fs1", "192.0.2.1", &mut out).is_ok());
+                    out.truncate(0);
+                }
+            }
+            ok
+        });
     });
     group.finish();
 }
