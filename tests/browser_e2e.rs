@@ -9,10 +9,10 @@
 //! Needs chromium, ffmpeg, nginx and `npm ci` in tests/browser (`.ci/run` does all).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 mod common;
-use common::nginx::{Nginx, binary as nginx_binary, free_port};
+use common::nginx::{Nginx, free_port, launch};
 use common::peerscope;
 
 const BROWSER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
@@ -150,23 +150,7 @@ fn start_nginx(tmp: &Path, www: &Path) -> (Nginx, u16) {
         tmp = tmp.display(),
         www = www.display(),
     );
-    let path = tmp.join("nginx.conf");
-    std::fs::write(&path, conf).expect("conf");
-    let child = Command::new(nginx_binary())
-        .args(["-e", "stderr", "-p"])
-        .arg(tmp)
-        .arg("-c")
-        .arg(&path)
-        .args(["-g", "daemon off;"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start nginx");
-    let nginx = Nginx::from(child);
-    let started = std::time::Instant::now();
-    while reqwest::blocking::get(format!("http://127.0.0.1:{port}/player.html")).is_err() {
-        assert!(started.elapsed().as_secs() < 10, "nginx did not come up");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let nginx = launch(tmp, &conf, &format!("http://127.0.0.1:{port}/player.html"));
     (nginx, port)
 }
 
@@ -342,19 +326,7 @@ fn dash_js_and_hls_js_in_chromium_report_cmcd_that_peerscope_shows() {
         );
     }
     // And on the live screen.
-    let screen = String::from_utf8_lossy(
-        &peerscope(&[
-            "watch",
-            "--server",
-            &collector,
-            "--snapshot",
-            "overview",
-            "--size",
-            "120x30",
-        ])
-        .stdout,
-    )
-    .into_owned();
+    let screen = common::overview(&["watch", "--server", &collector]);
     assert!(
         screen.contains("olympics-dash") && screen.contains("olympics-hls"),
         "{screen}"

@@ -198,19 +198,7 @@ fn reports_in_every_form_reach_report_watch_and_replay() {
 
     // `watch --snapshot`: both sessions online, their contents listed, upload "–".
     let server_url = format!("http://{}", server.addr);
-    let screen = String::from_utf8_lossy(
-        &peerscope(&[
-            "watch",
-            "--server",
-            &server_url,
-            "--snapshot",
-            "overview",
-            "--size",
-            "120x30",
-        ])
-        .stdout,
-    )
-    .into_owned();
+    let screen = common::overview(&["watch", "--server", &server_url]);
     assert!(screen.contains("ch1") && screen.contains("ch2"), "{screen}");
     assert!(
         screen.contains("– kbps"),
@@ -218,18 +206,7 @@ fn reports_in_every_form_reach_report_watch_and_replay() {
     );
 
     // `replay` of the directory draws the same contents.
-    let replayed = String::from_utf8_lossy(
-        &peerscope(&[
-            "replay",
-            &logs_arg,
-            "--snapshot",
-            "overview",
-            "--size",
-            "120x30",
-        ])
-        .stdout,
-    )
-    .into_owned();
+    let replayed = common::overview(&["replay", &logs_arg]);
     assert!(
         replayed.contains("ch1") && replayed.contains("ch2"),
         "{replayed}"

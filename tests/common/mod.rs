@@ -48,6 +48,20 @@ pub fn peerscope(args: &[&str]) -> std::process::Output {
         .expect("run peerscope")
 }
 
+/// `peerscope ARGS --snapshot overview --size 120x30`: the Overview as text; the run
+/// must succeed.
+pub fn overview(args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.extend(["--snapshot", "overview", "--size", "120x30"]);
+    let out = peerscope(&all);
+    assert!(
+        out.status.success(),
+        "peerscope {all:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Spawns a prepared `serve` command (stderr piped) and waits for the address it reports.
 pub fn start_serve(cmd: Command) -> (Child, String) {
     let (child, addr, _) = start_serve_logged(cmd);

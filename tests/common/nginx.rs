@@ -39,6 +39,34 @@ pub fn binary() -> &'static str {
         .expect("nginx is required for this test (apt-get install nginx; .ci/run does)")
 }
 
+/// Starts nginx with the configuration `conf` (written to `tmp/nginx.conf`, `tmp` its
+/// prefix) and waits until `ready` answers 200.
+pub fn launch(tmp: &Path, conf: &str, ready: &str) -> Nginx {
+    let conf_path = tmp.join("nginx.conf");
+    std::fs::write(&conf_path, conf).expect("write conf");
+    let nginx = Nginx(
+        Command::new(binary())
+            .args(["-e", "stderr", "-p"])
+            .arg(tmp)
+            .arg("-c")
+            .arg(&conf_path)
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx"),
+    );
+    let started = Instant::now();
+    while !reqwest::blocking::get(ready).is_ok_and(|r| r.status() == 200) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nginx did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nginx
+}
+
 /// Starts nginx with `deploy/nginx.conf` in front of `backends` (two addresses), with
 /// `extra` inserted into the server block; returns it and its port once it answers.
 pub fn start(tmp: &Path, backends: [&str; 2], extra: &str) -> (Nginx, u16) {
@@ -76,29 +104,6 @@ pub fn start(tmp: &Path, backends: [&str; 2], extra: &str) -> (Nginx, u16) {
     if super::is_root() {
         conf = format!("user root;\n{conf}");
     }
-    let conf_path = tmp.join("nginx.conf");
-    std::fs::write(&conf_path, conf).expect("write conf");
-    let nginx = Nginx(
-        Command::new(binary())
-            .args(["-e", "stderr", "-p"])
-            .arg(tmp)
-            .arg("-c")
-            .arg(&conf_path)
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx"),
-    );
-    let started = Instant::now();
-    while !reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz"))
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "nginx did not come up"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let nginx = launch(tmp, &conf, &format!("http://127.0.0.1:{port}/healthz"));
     (nginx, port)
 }
