@@ -257,6 +257,21 @@ fn bad_reports_are_refused_by_key_and_counted() {
         "application/cmcd",
         "behind",
     );
+    // The query form, broken: the key is named too.
+    let r = c
+        .post(&url)
+        .query(&[("CMCD", format!(r#"sid="s",br=(3200,ts={now}"#))])
+        .send()
+        .expect("post");
+    assert_eq!(r.status(), 400);
+    let answer: serde_json::Value = r.json().expect("JSON error");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("key `br`"),
+        "{answer}"
+    );
     // A body that is not JSON at all is refused whole.
     let r = c
         .post(&url)
@@ -286,7 +301,7 @@ fn bad_reports_are_refused_by_key_and_counted() {
         1
     );
     for (reason, n) in [
-        ("invalid_cmcd", 1),
+        ("invalid_cmcd", 2),
         ("unknown_value", 1),
         ("missing_field", 1),
         ("out_of_range", 3),

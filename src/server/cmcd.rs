@@ -109,13 +109,22 @@ fn query_and_headers(request: &Request) -> Option<Result<Report, RecordError>> {
             texts.push(String::from_utf8_lossy(v.as_bytes()).into_owned());
         }
     }
-    if let Ok(Query(pairs)) = Query::<Vec<(String, String)>>::try_from_uri(request.uri()) {
-        texts.extend(
+    match Query::<Vec<(String, String)>>::try_from_uri(request.uri()) {
+        Ok(Query(pairs)) => texts.extend(
             pairs
                 .into_iter()
                 .filter(|(k, _)| k == "CMCD")
                 .map(|(_, v)| v),
-        );
+        ),
+        // A query that cannot be read may hold the report: refused, never skipped.
+        Err(e) if request.uri().query().is_some_and(|q| q.contains("CMCD")) => {
+            return Some(Err(RecordError {
+                reason: Reason::InvalidCmcd,
+                field: None,
+                detail: format!("the query cannot be decoded: {e}"),
+            }));
+        }
+        Err(_) => {}
     }
     if texts.is_empty() {
         return None;
