@@ -98,15 +98,6 @@ impl CmcdSessions {
         CmcdSessions::default()
     }
 
-    /// Sessions currently followed.
-    pub fn len(&self) -> usize {
-        self.sessions.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
-    }
-
     /// Takes one checked report accepted at `recv` from `ip`, calling `emit` with each
     /// feedback record it derives (none, one, or a report and a leave).
     pub fn push(
@@ -124,6 +115,16 @@ impl CmcdSessions {
         let fingerprint = fingerprint(report, ts);
         let state = report.text("sta").and_then(State::of);
         let event = report.text("e");
+        // Checked before anything else: a retried copy of the report that ended a view
+        // must not start another.
+        if self
+            .sessions
+            .get(sid)
+            .is_some_and(|s| s.recent.contains(&fingerprint))
+        {
+            self.duplicates += 1;
+            return;
+        }
         let known = self
             .sessions
             .get(sid)
@@ -146,10 +147,6 @@ impl CmcdSessions {
         let Some(session) = self.sessions.get_mut(sid) else {
             return;
         };
-        if session.recent.contains(&fingerprint) {
-            self.duplicates += 1;
-            return;
-        }
         session.remember(fingerprint);
         session.last_recv = recv;
         if !ip.is_empty() {

@@ -267,6 +267,27 @@ fn a_retried_copy_is_dropped_and_a_late_copy_moves_no_state() {
 }
 
 #[test]
+fn a_retried_copy_of_the_report_that_ended_a_view_starts_no_other() {
+    let mut sessions = CmcdSessions::new();
+    let mut events = Vec::new();
+    for (recv, text) in [
+        (0, r#"sid="a",ts=0,e=ps,sta=p"#),
+        (30_000, r#"sid="a",ts=30000,e=ps,sta=q"#),
+        (33_000, r#"sid="a",ts=30000,e=ps,sta=q"#),
+        (90_000, r#"sid="a",ts=90000,e=ps,sta=s"#),
+    ] {
+        let r = from_text(text).expect("valid");
+        sessions.push(&r, recv, "", |c| events.push(c.payload.event));
+    }
+    assert_eq!(sessions.duplicates, 1);
+    // The same sid playing again later is a new view.
+    assert_eq!(
+        events,
+        [Event::Join, Event::Report, Event::Leave, Event::Join]
+    );
+}
+
+#[test]
 fn request_mode_reports_without_states_count_bsd_as_stall() {
     let out = run(&[
         (0, "br=800"),
