@@ -6,8 +6,10 @@
 //! playing; each 30-second report becomes `e=ps,sta=r` when the stall began (stalls are
 //! placed at the end of the period) and an `e=t,sta=p` time-interval report with `br`,
 //! `mtp` and `bl`; a leave is `e=ps,sta=q`. A view that vanishes sends nothing more, as
-//! in the feedback format. Read back through `CmcdSessions`, each period gives the play
-//! and stall seconds the feedback record of that period carries.
+//! in the feedback format. Read back through `CmcdSessions`, each period gives play and
+//! stall seconds as a feedback record of it would; the stalls are drawn from the same
+//! distributions but in this format's own draws, so the values differ from the
+//! feedback format's.
 
 use super::emit::{Event, Kind, REPORT_MS};
 use super::faults::Effect;
