@@ -11,9 +11,9 @@
 //! distributions but in this format's own draws, so the values differ from the
 //! feedback format's.
 
-use super::emit::{Event, Kind, REPORT_MS};
+use super::emit::{Event, Kind, Playback, REPORT_MS, playback};
 use super::faults::Effect;
-use super::olympics::{CHANNELS, FLASH_TROUBLE, View};
+use super::olympics::{CHANNELS, View};
 use super::rng::Rng;
 use crate::engine::cmcd::{Bare, Item, Report, Value};
 
@@ -73,18 +73,11 @@ pub(super) fn reports(
             );
         }
         Kind::Report(k) => {
-            let troubled = (FLASH_TROUBLE.0..FLASH_TROUBLE.1).contains(&e.at);
-            let bitrate = if troubled && v.crowd {
-                bitrate * 0.75
-            } else {
-                bitrate
-            } * effect.bitrate;
+            let Playback {
+                bitrate,
+                stall_chance,
+            } = playback(v, bitrate, e.at, effect);
             let down = bitrate * rng.uniform(1.85, 2.25);
-            let stall_chance = if troubled {
-                if v.crowd { 0.45 } else { 0.25 }
-            } else {
-                0.03
-            };
             let chance_stall = if rng.chance(stall_chance) {
                 rng.uniform(0.5, 12.0)
             } else {

@@ -404,13 +404,11 @@ fn record_body(
     let (channel, _, bitrate) = CHANNELS[usize::from(v.channel)];
     push_text(&mut b, F::Channel, channel.as_bytes());
     push_key(&mut b, F::PeriodS);
-    let troubled = (FLASH_TROUBLE.0..FLASH_TROUBLE.1).contains(&e.at);
     let (nat, _, up_factor) = NATS[usize::from(user.nat)];
-    let bitrate = if troubled && v.crowd {
-        bitrate * 0.75
-    } else {
-        bitrate
-    } * effect.bitrate;
+    let Playback {
+        bitrate,
+        stall_chance,
+    } = playback(v, bitrate, e.at, effect);
     match e.kind {
         Kind::Report(k) => {
             let period = 30.0;
@@ -418,11 +416,6 @@ fn record_body(
             let down = bitrate * rng.uniform(1.85, 2.25);
             let up = down * up_factor * rng.uniform(0.7, 1.3);
             let server = down * rng.uniform(0.05, 0.25);
-            let stall_chance = if troubled {
-                if v.crowd { 0.45 } else { 0.25 }
-            } else {
-                0.03
-            };
             let chance_stall = if rng.chance(stall_chance) {
                 (rng.uniform(0.5, 12.0) * 10.0).round() / 10.0
             } else {
@@ -496,6 +489,32 @@ fn record_body(
     push_tenths(&mut b, rng.lognormal(40.0, 0.5));
     push_text(&mut b, F::Ip, user.ip.as_bytes());
     b
+}
+
+/// How a view plays at an instant, whatever its player reports: the bitrate (cut by a
+/// quarter for the flash crowd's views in its trouble, and by a fault) and the chance
+/// that a 30-second period holds a stall. Both formats draw their periods from this.
+pub(super) struct Playback {
+    pub(super) bitrate: f64,
+    pub(super) stall_chance: f64,
+}
+
+pub(super) fn playback(v: &View, channel_bitrate: f64, at: i64, effect: Effect) -> Playback {
+    let troubled = (FLASH_TROUBLE.0..FLASH_TROUBLE.1).contains(&at);
+    let bitrate = if troubled && v.crowd {
+        channel_bitrate * 0.75
+    } else {
+        channel_bitrate
+    } * effect.bitrate;
+    let stall_chance = match (troubled, v.crowd) {
+        (true, true) => 0.45,
+        (true, false) => 0.25,
+        (false, _) => 0.03,
+    };
+    Playback {
+        bitrate,
+        stall_chance,
+    }
 }
 
 /// What a feedback server adds: its clock and its name.
