@@ -30,7 +30,7 @@ use super::stamp::{stamp, stamp_cmcd};
 use super::state::AppState;
 use super::writer::MINUTE_MS;
 use crate::engine::cmcd::Report;
-use crate::engine::cmcd::text::parse_dictionary;
+use crate::engine::cmcd::text::{parse_dictionary, parse_parts};
 use crate::engine::record::{Reason, RecordError};
 use crate::recording::layout::Stream;
 
@@ -129,18 +129,7 @@ fn query_and_headers(request: &Request) -> Option<Result<Report, RecordError>> {
     if texts.is_empty() {
         return None;
     }
-    let mut report = Report::default();
-    for text in &texts {
-        match parse_dictionary(text) {
-            Ok(part) => {
-                for (key, value) in part.members {
-                    report.set(key, value);
-                }
-            }
-            Err(e) => return Some(Err(e)),
-        }
-    }
-    Some(Ok(report))
+    Some(parse_parts(texts.iter().map(String::as_str)))
 }
 
 async fn reports(s: &AppState, request: Request) -> Response {

@@ -13,6 +13,9 @@ pub enum Kind {
     Int,
     /// A non-negative integer, or (v2) an inner list of them, one per object type.
     IntOrList,
+    /// A bitrate in kbps: as [`Kind::IntOrList`], decimals accepted (read rounded):
+    /// hls.js 1.7.4 sends `lb=(400.4)` and `tpb=(400.4)`.
+    Kbps,
     /// A non-negative decimal or integer.
     Decimal,
     /// A boolean (the bare key means true).
@@ -48,10 +51,10 @@ pub const STATES: &[&str] = &["s", "p", "k", "r", "a", "w", "e", "f", "q", "d"];
 
 /// The keys, alphabetically.
 pub const KEYS: &[Key] = &[
-    key("ab", Kind::IntOrList, "aggregate encoded bitrate, kbps"),
+    key("ab", Kind::Kbps, "aggregate encoded bitrate, kbps"),
     key("bg", Kind::Flag, "backgrounded"),
     key("bl", Kind::IntOrList, "buffer length, ms"),
-    key("br", Kind::IntOrList, "encoded bitrate, kbps"),
+    key("br", Kind::Kbps, "encoded bitrate, kbps"),
     key("bs", Kind::Flag, "buffer starvation since the last report"),
     key("bsa", Kind::IntOrList, "buffer starvation count"),
     key("bsd", Kind::IntOrList, "buffer starvation duration, ms"),
@@ -70,11 +73,11 @@ pub const KEYS: &[Key] = &[
     key("e", Kind::AnyToken, "event type"),
     key("ec", Kind::TextOrList(256), "error codes"),
     key("h", Kind::Text(256), "host"),
-    key("lab", Kind::IntOrList, "lowest aggregate bitrate, kbps"),
-    key("lb", Kind::IntOrList, "lowest encoded bitrate, kbps"),
+    key("lab", Kind::Kbps, "lowest aggregate bitrate, kbps"),
+    key("lb", Kind::Kbps, "lowest encoded bitrate, kbps"),
     key("ltc", Kind::Int, "live latency, ms"),
     key("msd", Kind::Int, "media start delay, ms"),
-    key("mtp", Kind::IntOrList, "measured throughput, kbps"),
+    key("mtp", Kind::Kbps, "measured throughput, kbps"),
     key("nor", Kind::TextOrList(1024), "next object request"),
     key("nr", Kind::Int, "non-rendered"),
     key("nrr", Kind::Text(100), "next range request"),
@@ -83,7 +86,7 @@ pub const KEYS: &[Key] = &[
         Kind::Token(&["m", "a", "v", "av", "i", "c", "tt", "k", "o"]),
         "object type",
     ),
-    key("pb", Kind::IntOrList, "playhead bitrate, kbps"),
+    key("pb", Kind::Kbps, "playhead bitrate, kbps"),
     key("pr", Kind::Decimal, "playback rate"),
     key("pt", Kind::Int, "playhead time, ms"),
     key("rc", Kind::Int, "response code"),
@@ -98,10 +101,10 @@ pub const KEYS: &[Key] = &[
     key("st", Kind::Token(&["v", "l"]), "stream type"),
     key("sta", Kind::Token(STATES), "player state"),
     key("su", Kind::Flag, "startup"),
-    key("tab", Kind::IntOrList, "top aggregate bitrate, kbps"),
-    key("tb", Kind::IntOrList, "top encoded bitrate, kbps"),
+    key("tab", Kind::Kbps, "top aggregate bitrate, kbps"),
+    key("tb", Kind::Kbps, "top encoded bitrate, kbps"),
     key("tbl", Kind::IntOrList, "target buffer length, ms"),
-    key("tpb", Kind::IntOrList, "top playable bitrate, kbps"),
+    key("tpb", Kind::Kbps, "top playable bitrate, kbps"),
     key("ts", Kind::Int, "timestamp, ms since epoch"),
     key("ttfb", Kind::Int, "time to first byte, ms"),
     key("ttfbb", Kind::Int, "time to first body byte, ms"),
@@ -154,7 +157,7 @@ pub fn check(name: &str, value: &Value) -> Result<(), RecordError> {
     let key = known.name;
     let items = value.items();
     let single = match (known.kind, value) {
-        (Kind::IntOrList | Kind::TextOrList(_), _) => false,
+        (Kind::IntOrList | Kind::Kbps | Kind::TextOrList(_), _) => false,
         (_, Value::List(_)) => {
             return Err(refuse(
                 key,
@@ -186,10 +189,12 @@ fn check_bare(key: &'static str, kind: Kind, value: &Bare) -> Result<(), RecordE
             format!("CMCD version {n} is not supported (expected 1 or 2)"),
         )),
         (Kind::Flag, Bare::Bool(_)) | (Kind::Version, Bare::Int(_)) => Ok(()),
-        (Kind::Int | Kind::IntOrList | Kind::Decimal, Bare::Int(n)) => non_negative(key, *n as f64),
-        (Kind::Decimal, Bare::Dec(x)) => non_negative(key, *x),
+        (Kind::Int | Kind::IntOrList | Kind::Kbps | Kind::Decimal, Bare::Int(n)) => {
+            non_negative(key, *n as f64)
+        }
+        (Kind::Decimal | Kind::Kbps, Bare::Dec(x)) => non_negative(key, *x),
         (Kind::Int | Kind::IntOrList | Kind::Version, _) => wrong("an integer"),
-        (Kind::Decimal, _) => wrong("a number"),
+        (Kind::Decimal | Kind::Kbps, _) => wrong("a number"),
         (Kind::Flag, _) => wrong("a boolean"),
         (Kind::Text(max) | Kind::TextOrList(max), Bare::Text(s)) => {
             let chars = s.chars().count();

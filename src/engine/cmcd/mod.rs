@@ -28,6 +28,16 @@ pub enum Bare {
     Bool(bool),
 }
 
+impl Bare {
+    fn int(&self) -> Option<i64> {
+        match self {
+            Bare::Int(n) => Some(*n),
+            Bare::Dec(x) => Some(x.round() as i64),
+            _ => None,
+        }
+    }
+}
+
 /// A value with its parameters (RFC 8941 `;name=value`), which v2 uses on inner-list
 /// items, for example `br=(3200;ot=v 128;ot=a)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +57,15 @@ impl Item {
     /// The value of parameter `name`, if given.
     pub fn param(&self, name: &str) -> Option<&Bare> {
         self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// Whether the item says it is for one of the object types `types`: `;ot=v`, or
+    /// the bare parameter `;v` that dash.js 5.2 sends (`br=(600;v 64;a)`).
+    fn is_for(&self, types: &[&str]) -> bool {
+        matches!(self.param("ot"), Some(Bare::Text(t)) if types.contains(&t.as_str()))
+            || types
+                .iter()
+                .any(|p| self.param(p) == Some(&Bare::Bool(true)))
     }
 }
 
@@ -113,20 +132,26 @@ impl Report {
     /// (`br=(600;v 64;a)`).
     pub fn first(&self, key: &str) -> Option<&Bare> {
         let items = self.get(key)?.items();
-        let video = items.iter().find(|i| {
-            matches!(i.param("ot"), Some(Bare::Text(t)) if t == "v" || t == "av")
-                || ["v", "av"]
-                    .iter()
-                    .any(|p| i.param(p) == Some(&Bare::Bool(true)))
-        });
+        let video = items.iter().find(|i| i.is_for(&["v", "av"]));
         video.or(items.first()).map(|i| &i.value)
     }
 
+    /// [`int`](Self::int) of the video only: `None` when the value is the audio's, an
+    /// item marked `;a` or `;ot=a`, or an unmarked value of an audio object's request
+    /// (`ot=a`: in request mode a report is about the object requested).
+    pub fn video_int(&self, key: &str) -> Option<i64> {
+        let items = self.get(key)?.items();
+        let item = items.iter().find(|i| i.is_for(&["v", "av"])).or_else(|| {
+            let first = items.first()?;
+            let audio = first.is_for(&["a"]) || self.text("ot") == Some("a");
+            (!audio).then_some(first)
+        })?;
+        item.value.int()
+    }
+
+    /// The integer of `key`; a decimal (which only bitrates may be) read rounded.
     pub fn int(&self, key: &str) -> Option<i64> {
-        match self.first(key)? {
-            Bare::Int(n) => Some(*n),
-            _ => None,
-        }
+        self.first(key).and_then(Bare::int)
     }
 
     pub fn text(&self, key: &str) -> Option<&str> {

@@ -192,6 +192,9 @@ fn fingerprint(report: &Report, ts: i64) -> u64 {
     report.text("e").hash(&mut h);
     report.text("sta").hash(&mut h);
     report.int("sn").hash(&mut h);
+    // Request mode without `ts` or `sn` (CMCD v1): the audio and video requests of one
+    // millisecond are two reports.
+    report.text("ot").hash(&mut h);
     h.finish()
 }
 
@@ -263,7 +266,7 @@ impl Session {
             }
         }
         // hls.js sends `br=(0)` for a stream whose playlist gives no bandwidth: unknown.
-        if let Some(br) = report.int("br").filter(|&br| br > 0) {
+        if let Some(br) = report.video_int("br").filter(|&br| br > 0) {
             self.bitrate_kbps = br as f64;
         }
         if let Some(mtp) = report.int("mtp") {

@@ -102,7 +102,8 @@ fn malformed_text_is_refused_with_the_key_and_position() {
 #[test]
 fn known_keys_of_the_wrong_type_or_range_are_refused_by_name() {
     for (text, field, says) in [
-        (r#"sid="s",br="fast""#, "br", "expected an integer"),
+        (r#"sid="s",br="fast""#, "br", "expected a number"),
+        (r#"sid="s",d=2000.5"#, "d", "expected an integer"),
         (r#"sid="s",br=-1"#, "br", "must be ≥ 0"),
         (r#"sid="s",sta=z"#, "sta", "is not one of s, p, k, r"),
         (r#"sid="s",v=3"#, "v", "version 3 is not supported"),
@@ -366,4 +367,37 @@ fn reports_captured_from_real_players_read_and_give_their_sessions_stall() {
 fn dash_js_names_the_video_item_of_an_inner_list_with_a_bare_parameter() {
     let r = from_text(r#"sid="s",br=(64;a 600;v),bl=(14000;v 7900;a)"#).expect("valid");
     assert_eq!((r.int("br"), r.int("bl")), (Some(600), Some(14000)));
+}
+
+#[test]
+fn an_audio_request_s_bitrate_is_not_the_session_s() {
+    // Request mode: dash.js sends `br=(64;a)` on audio segments and `br=(600;v)` on
+    // video ones; v1 players say `ot=a` with a bare `br`.
+    let out = run(&[
+        (0, "ot=v,br=(600;v)"),
+        (10_000, "ot=a,br=(64;a)"),
+        (20_000, "ot=a,br=64"),
+        (30_000, "ot=av,br=900"),
+    ]);
+    let bitrates: Vec<f64> = out.iter().skip(1).map(|d| d.5).collect();
+    assert_eq!(bitrates, [600.0, 600.0, 900.0]);
+}
+
+#[test]
+fn v1_audio_and_video_requests_of_one_millisecond_are_two_reports() {
+    let mut sessions = CmcdSessions::new();
+    for text in [r#"sid="a",ot=v,br=600"#, r#"sid="a",ot=a,br=64"#] {
+        sessions.push(&from_text(text).expect("valid"), 1_000, "", |_| {});
+    }
+    assert_eq!(sessions.duplicates, 0);
+}
+
+#[test]
+fn bitrates_sent_as_decimals_are_read_rounded() {
+    // hls.js 1.7.4 in request mode: `lb=(400.4)`, `tpb=(400.4)`.
+    let r = from_text(r#"sid="s",br=(400),lb=(400.4),tpb=(400.6),mtp=1999.5"#).expect("valid");
+    assert_eq!(
+        (r.int("br"), r.int("lb"), r.int("tpb"), r.int("mtp")),
+        (Some(400), Some(400), Some(401), Some(2000))
+    );
 }

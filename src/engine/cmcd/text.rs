@@ -10,6 +10,18 @@
 use super::{Bare, Item, Key, MAX_KEY_CHARS, MAX_LIST, Report, Value, keys};
 use crate::engine::record::{Reason, RecordError};
 
+/// Parses the parts of one report sent in several texts (the `CMCD=` query value and
+/// the four `CMCD-*` headers) into one; a key in two parts keeps the later value.
+pub fn parse_parts<'a>(parts: impl IntoIterator<Item = &'a str>) -> Result<Report, RecordError> {
+    let mut report = Report::default();
+    for text in parts {
+        for (key, value) in parse_dictionary(text)?.members {
+            report.set(key, value);
+        }
+    }
+    Ok(report)
+}
+
 /// Parses one dictionary; an empty text is an empty report.
 pub fn parse_dictionary(input: &str) -> Result<Report, RecordError> {
     let mut p = Parser {
