@@ -23,7 +23,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Daily, per-minute and per-ISP tables from a recording
+    /// Daily, per-minute and per-ISP tables from a recording or CDN access logs; per-node from access logs
     Report(ReportArgs),
     /// A feedback server: accept records over HTTP, append them to per-minute logs, serve them
     Serve(ServeArgs),

@@ -129,10 +129,13 @@ fn make_media(www: &Path) {
     }
 }
 
-/// nginx serving the page, the players and the media; the segments holding 20–26 s of
-/// media go at 10 kB/s (about 15 s each), so both players run dry.
+/// nginx as a CDN node: an edge caching what an origin serves (the page, the players
+/// and the media; the segments holding 20–26 s of media go at 10 kB/s, about 15 s
+/// each, so both players run dry), logging each request in the shipped
+/// `peerscope_cdn` format to `<tmp>/cdn.log`. Returns the edge's port.
 fn start_nginx(tmp: &Path, www: &Path) -> (Nginx, u16) {
     let port = free_port();
+    let origin = free_port();
     let user = if common::is_root() {
         "user root;\n"
     } else {
@@ -141,14 +144,19 @@ fn start_nginx(tmp: &Path, www: &Path) -> (Nginx, u16) {
     let conf = format!(
         "{user}worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\nevents {{}}\n\
          http {{\n  client_body_temp_path {tmp}/cb; proxy_temp_path {tmp}/p; fastcgi_temp_path {tmp}/f;\n  \
-         uwsgi_temp_path {tmp}/u; scgi_temp_path {tmp}/s;\n  access_log {tmp}/access.log;\n  \
+         uwsgi_temp_path {tmp}/u; scgi_temp_path {tmp}/s;\n  access_log off;\n  \
+         include {deploy}/nginx-cdn.conf;\n  proxy_cache_path {tmp}/cache keys_zone=edge:1m;\n  \
          types {{ text/html html; application/javascript js; application/dash+xml mpd; \
          application/vnd.apple.mpegurl m3u8; video/mp4 mp4 m4s; }}\n  server {{\n    \
-         listen 127.0.0.1:{port};\n    root {www};\n    \
+         listen 127.0.0.1:{origin};\n    root {www};\n    \
          location ~ /dash/seg-0-0001[0-2]\\.m4s$ {{ limit_rate 10k; }}\n    \
-         location ~ /hls/seg-0001[0-2]\\.m4s$ {{ limit_rate 10k; }}\n  }}\n}}\n",
+         location ~ /hls/seg-0001[0-2]\\.m4s$ {{ limit_rate 10k; }}\n  }}\n  server {{\n    \
+         listen 127.0.0.1:{port};\n    access_log {tmp}/cdn.log peerscope_cdn;\n    \
+         location / {{ proxy_pass http://127.0.0.1:{origin}; proxy_cache edge; \
+         proxy_cache_valid 200 10m; proxy_cache_key $uri; }}\n  }}\n}}\n",
         tmp = tmp.display(),
         www = www.display(),
+        deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy"),
     );
     let nginx = launch(tmp, &conf, &format!("http://127.0.0.1:{port}/player.html"));
     (nginx, port)
@@ -325,6 +333,57 @@ fn dash_js_and_hls_js_in_chromium_report_cmcd_that_peerscope_shows() {
             "{channel}: {rows:?}"
         );
     }
+    // The edge's access log, read back: the same sessions from the players' request-mode
+    // CMCD (`CMCD=` on every segment request), and the node's own figures.
+    let cdn_log = dir.path().join("cdn.log").to_string_lossy().into_owned();
+    for channel in ["olympics-dash", "olympics-hls"] {
+        let rows = report_rows(&cdn_log, channel);
+        let new: u64 = rows.iter().filter_map(|r| r["new_peers"].as_u64()).sum();
+        assert_eq!(new, 1, "{channel} in the access log: {rows:?}");
+        assert!(
+            rows.iter().any(|r| r["qoe"].is_f64()),
+            "{channel} in the access log: no bitrate: {rows:?}"
+        );
+        assert!(
+            rows.iter().any(|r| r["down_kbps"].is_f64()),
+            "{channel} in the access log: no throughput: {rows:?}"
+        );
+    }
+    let out = peerscope(&["report", &cdn_log, "--by", "node", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let nodes = v["rows"].as_array().expect("rows");
+    assert_eq!(nodes.len(), 1, "one node: {nodes:?}");
+    let node = &nodes[0];
+    // At least the video segments both players fetched before the slowed ones.
+    let early: u64 = (1..=9)
+        .flat_map(|n| {
+            [
+                format!("dash/seg-0-{n:05}.m4s"),
+                format!("hls/seg-{n:05}.m4s"),
+            ]
+        })
+        .map(|f| std::fs::metadata(www.join(&f)).map_or(0, |m| m.len()))
+        .sum();
+    assert!(early > 0);
+    assert!(node["requests"].as_u64() >= Some(40), "{node}");
+    assert!(
+        node["bytes"].as_u64() >= Some(early),
+        "{node}: {early} bytes before the slowdown"
+    );
+    // The page was fetched through the edge before the players loaded it: a hit.
+    assert!(
+        node["hit_ratio"]
+            .as_f64()
+            .is_some_and(|r| r > 0.0 && r < 1.0),
+        "{node}"
+    );
+    assert!(node["origin_ttfb_p50_ms"].is_u64(), "{node}");
+    assert_eq!(v["skipped"]["total"], 0, "{v}");
     // And on the live screen.
     let screen = common::overview(&["watch", "--server", &collector]);
     assert!(

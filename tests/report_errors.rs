@@ -53,7 +53,7 @@ fn a_directory_without_a_recording_is_exit_2() {
     assert_fails(
         &peerscope(&["report", "/nonexistent/dir"], repo()),
         2,
-        "is not a directory",
+        "no such directory or file",
     );
 }
 

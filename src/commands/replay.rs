@@ -17,6 +17,7 @@ use crate::cli::UsageError;
 use crate::config::Settings;
 use crate::engine::calendar::Calendar;
 use crate::recording::index::user_cache;
+use crate::recording::input::Input;
 use crate::source::frames::FrameSource;
 use crate::source::replay_frames::ReplayFrames;
 use crate::ui::app::{self, AppOptions};
@@ -26,8 +27,10 @@ use crate::ui::state::{Mode, UiState};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReplayArgs {
-    /// Recording directory (as written by `serve` or `simulate --out`)
-    pub dir: PathBuf,
+    /// Recording directory (as written by `serve` or `simulate --out`), or CDN nodes'
+    /// nginx access logs in the `peerscope_cdn` format (deploy/nginx-cdn.conf)
+    #[arg(value_name = "DIR|ACCESS_LOG", required = true, num_args = 1..)]
+    pub input: Vec<PathBuf>,
     /// Start here (local time of the configured zone, e.g. "2012-08-07 09:00"); default:
     /// the recording's start
     #[arg(long, value_name = "TIME")]
@@ -40,12 +43,17 @@ pub struct ReplayArgs {
 }
 
 pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
-    if !args.dir.is_dir() {
-        return Err(UsageError(format!("{} is not a directory", args.dir.display())).into());
-    }
-    let mut frames = ReplayFrames::open(&args.dir, settings)?;
+    let input = Input::open(&args.input, std::io::stderr().is_terminal())?;
+    let dir = input.dir();
+    let mut frames = ReplayFrames::open(dir, settings)?;
     let (Some(start), Some(end)) = frames.span() else {
-        return Err(UsageError(crate::recording::scan::no_recording_in(&args.dir)).into());
+        return Err(UsageError(match input.access_logs() {
+            Some(_) => "no request in the access logs carried a CMCD report with a session id \
+                        (`sid`): there is no viewer to replay (`report --by node` has the nodes' figures)"
+                .into(),
+            None => crate::recording::scan::no_recording_in(dir),
+        })
+        .into());
     };
     let calendar = Calendar::new(settings.timezone);
     let parse = |what: &str, text: &str| {

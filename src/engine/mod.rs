@@ -16,6 +16,7 @@
 pub mod aggregate;
 pub mod alerts;
 pub mod calendar;
+pub mod cdn;
 pub mod cmcd;
 pub mod explain;
 pub mod geography;

@@ -1,9 +1,11 @@
 //! Recordings on disk (DESIGN §3): finding minute files, decoding them, and handing
 //! their records to the engine minute by minute in `recv` order.
 
+pub mod access_log;
 pub mod batch;
 pub mod decode;
 pub mod index;
+pub mod input;
 pub mod layout;
 pub mod pipeline;
 pub mod probe_checkpoints;

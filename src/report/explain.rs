@@ -148,6 +148,7 @@ pub struct Explained {
 pub fn run(
     args: &ReportArgs,
     settings: &Settings,
+    dir: &std::path::Path,
     recording: Recording,
     time: &str,
     filter: &Filter,
@@ -172,7 +173,7 @@ pub fn run(
         None => BaselineArg::Same(Baseline::TrailingHour),
         Some(text) => parse_baseline(text, &calendar)?,
     };
-    let source = Source::open(&args.dir, recording)?;
+    let source = Source::open(dir, recording)?;
     if !(source.start..=source.end).contains(&moment) {
         return Err(UsageError(format!(
             "--explain {}: the recording runs from {} to {}",

@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod explain;
 pub mod figures;
+pub mod nodes;
 pub mod output;
 pub mod probes;
 
@@ -17,6 +18,7 @@ use crate::engine::calendar::{Calendar, Day, MINUTE_MS};
 use crate::engine::probes::ProbeMetric;
 use crate::engine::query::filter::Filter;
 use crate::recording::index::{IndexOptions, RecordingIndex, user_cache};
+use crate::recording::input::Input;
 use crate::recording::scan::{MinuteGroup, Recording};
 
 use crate::recording::skipped::Skipped;
@@ -28,12 +30,16 @@ pub enum By {
     Day,
     Minute,
     Isp,
+    /// Each CDN node's own figures (access logs only)
+    Node,
 }
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReportArgs {
-    /// Recording directory (one or more feedback servers' log trees)
-    pub dir: PathBuf,
+    /// Recording directory (one or more feedback servers' log trees), or CDN nodes'
+    /// nginx access logs in the `peerscope_cdn` format (deploy/nginx-cdn.conf)
+    #[arg(value_name = "DIR|ACCESS_LOG", required = true, num_args = 1..)]
+    pub input: Vec<PathBuf>,
     /// Table to print
     #[arg(long, value_enum, default_value = "day")]
     pub by: By,
@@ -79,28 +85,43 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         None => Filter::default(),
         Some(text) => Filter::parse(text).map_err(|e| UsageError(e.to_string()))?,
     };
-    if !args.dir.is_dir() {
-        return Err(UsageError(format!("{} is not a directory", args.dir.display())).into());
+    if args.by == By::Node {
+        check_node_flags(args)?;
     }
-    let recording = Recording::scan(&args.dir)
-        .with_context(|| format!("cannot read recording {}", args.dir.display()))?;
+    let progress = std::io::stderr().is_terminal();
+    let input = Input::open(&args.input, progress)?;
+    if args.by == By::Node {
+        return run_nodes(settings, &input, args.format, day);
+    }
+    let dir = input.dir();
+    let recording =
+        Recording::scan(dir).with_context(|| format!("cannot read recording {}", dir.display()))?;
     for p in &recording.problems {
         eprintln!("warning: cannot read {}: {}", p.path.display(), p.message);
     }
-    if !recording.trees.is_empty() {
-        eprintln!("{}", trees_read(&args.dir, &recording.trees));
+    if !recording.trees.is_empty() && input.access_logs().is_none() {
+        eprintln!("{}", trees_read(dir, &recording.trees));
     }
     if args.probes {
-        return run_probes(args, settings, &recording, day);
+        return run_probes(args, settings, dir, &recording, day);
     }
     if args.metric.is_some() && args.explain.is_none() {
         return Err(UsageError("--metric needs --probes or --explain".into()).into());
     }
     if recording.feedback.is_empty() {
-        return Err(UsageError(crate::recording::scan::no_recording_in(&args.dir)).into());
+        return Err(UsageError(match input.access_logs() {
+            Some(_) => "no request in the access logs carried a CMCD report with a session id \
+                        (`sid`): only `--by node` has figures for them"
+                .into(),
+            None => crate::recording::scan::no_recording_in(dir),
+        })
+        .into());
     }
     if let Some(time) = &args.explain {
-        let explained = explain::run(args, settings, recording, time, &filter)?;
+        let mut explained = explain::run(args, settings, dir, recording, time, &filter)?;
+        if let Some(logs) = input.access_logs() {
+            explained.skipped.merge(&logs.skipped);
+        }
         return print_explanation(&explained, args.format);
     }
     // Database coordinates are placed on the map's districts; without a map they stay
@@ -117,12 +138,11 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get));
     let calendar = Calendar::new(settings.timezone);
-    let progress = std::io::stderr().is_terminal();
     let part = match day {
         // "New" and "cumulative" users under a filter need each peer's first matching
         // record, which only the whole recording holds.
         Some(day) if filter.is_empty() || args.by == By::Isp => Some(day_part(
-            &args.dir, &recording, &calendar, day, threads, progress, settings,
+            dir, &recording, &calendar, day, threads, progress, settings,
         )),
         _ => None,
     };
@@ -149,6 +169,9 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         analysis.skipped = p.index.skipped().clone();
         analysis.day_view_ms = Some(p.view_ms);
     }
+    if let Some(logs) = input.access_logs() {
+        analysis.skipped.merge(&logs.skipped);
+    }
     filter
         .check_names(
             &analysis.catalog.geo,
@@ -159,6 +182,7 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         By::Day => figures::by_day(&analysis, day),
         By::Minute => figures::by_minute(&analysis, day),
         By::Isp => figures::by_isp(&analysis, day),
+        By::Node => return run_nodes(settings, &input, args.format, day),
     };
     print_table(&table, args.format, &analysis.skipped)
 }
@@ -212,9 +236,44 @@ fn day_part<'a>(
     }
 }
 
+/// The flags `--by node` refuses, before any log is read.
+fn check_node_flags(args: &ReportArgs) -> Result<(), UsageError> {
+    for (given, flag) in [
+        (args.filter.is_some(), "--filter"),
+        (args.probes, "--probes"),
+        (args.metric.is_some(), "--metric"),
+    ] {
+        if given {
+            return Err(UsageError(format!(
+                "{flag} does not apply to --by node: a node's figures are over all its requests"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `--by node`: the access logs' own figures, per node.
+fn run_nodes(
+    settings: &Settings,
+    input: &Input,
+    format: Format,
+    day: Option<Day>,
+) -> anyhow::Result<()> {
+    let Some(logs) = input.access_logs() else {
+        return Err(UsageError(
+            "--by node is for CDN access logs: a recording directory has no nodes".into(),
+        )
+        .into());
+    };
+    let calendar = Calendar::new(settings.timezone);
+    let table = nodes::by_node(&logs.figures, day.map(|d| (d, &calendar)));
+    print_table(&table, format, &logs.skipped)
+}
+
 fn run_probes(
     args: &ReportArgs,
     settings: &Settings,
+    dir: &std::path::Path,
     recording: &Recording,
     day: Option<Day>,
 ) -> anyhow::Result<()> {
@@ -234,7 +293,7 @@ fn run_probes(
     if recording.probes.is_empty() {
         return Err(UsageError(format!(
             "no probe records in {}: expected probes/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz] files below it",
-            args.dir.display()
+            dir.display()
         ))
         .into());
     }
