@@ -220,6 +220,23 @@ fn report_rows(logs: &str, channel: &str) -> Vec<serde_json::Value> {
     v["rows"].as_array().expect("rows").clone()
 }
 
+/// The channel's one session in `report --by session`.
+fn session_row(logs: &str, channel: &str) -> serde_json::Value {
+    let filter = format!("channel={channel}");
+    let out = peerscope(&[
+        "report", logs, "--by", "session", "--format", "json", "--filter", &filter,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let rows = v["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 1, "{channel}: {rows:?}");
+    rows[0].clone()
+}
+
 #[test]
 #[ignore = "needs chromium, ffmpeg, nginx and `npm ci` in tests/browser (.ci/run installs them)"]
 fn dash_js_and_hls_js_in_chromium_report_cmcd_that_peerscope_shows() {
@@ -332,6 +349,16 @@ fn dash_js_and_hls_js_in_chromium_report_cmcd_that_peerscope_shows() {
             rows.iter().all(|r| r["up_kbps"].is_null()),
             "{channel}: {rows:?}"
         );
+        // The session itself: its bitrate (dash.js names the 600 kbps video item), the
+        // stall, continuity below 1.
+        let session = session_row(&logs_arg, channel);
+        assert_eq!(session["channel"], channel, "{session}");
+        assert!(session["bitrate_kbps"].as_f64() > Some(0.0), "{session}");
+        if channel == "olympics-dash" {
+            assert_eq!(session["bitrate_kbps"], 600.0, "{session}");
+        }
+        assert!(session["stall_s"].as_f64() > Some(0.0), "{session}");
+        assert!(session["continuity"].as_f64() < Some(1.0), "{session}");
     }
     // The edge's access log, read back: the same sessions from the players' request-mode
     // CMCD (`CMCD=` on every segment request), and the node's own figures.
@@ -348,6 +375,8 @@ fn dash_js_and_hls_js_in_chromium_report_cmcd_that_peerscope_shows() {
             rows.iter().any(|r| r["down_kbps"].is_f64()),
             "{channel} in the access log: no throughput: {rows:?}"
         );
+        let session = session_row(&cdn_log, channel);
+        assert!(session["bitrate_kbps"].as_f64() > Some(0.0), "{session}");
     }
     let out = peerscope(&["report", &cdn_log, "--by", "node", "--format", "json"]);
     assert!(

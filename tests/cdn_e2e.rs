@@ -177,6 +177,20 @@ fn access_logs_give_each_node_s_figures_and_the_viewers_of_their_cmcd() {
             "{channel}: {rows:?}"
         );
     }
+    let v = json(&["report", a, b, "--by", "session", "--format", "json"]);
+    let want = serde_json::json!([
+        {"session": "s1", "channel": "ch1", "view_min": 2.0, "reports": 12,
+         "bitrate_kbps": 3000.0, "down_kbps": 5000.0, "stall_s": 0.0, "continuity": 1.0},
+        {"session": "s2", "channel": "ch2", "view_min": 1.0, "reports": 6,
+         "bitrate_kbps": 1500.0, "down_kbps": null, "stall_s": 0.0, "continuity": 1.0},
+    ]);
+    let rows = v["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (row, want) in rows.iter().zip(want.as_array().expect("array")) {
+        for (key, value) in want.as_object().expect("object") {
+            assert_eq!(&row[key], value, "{key} of {row}");
+        }
+    }
     let day = json(&["report", a, b, "--format", "json"]);
     assert_eq!(day["rows"][0]["total_users"], 2, "{day}");
     assert_eq!(

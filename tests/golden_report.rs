@@ -384,3 +384,40 @@ fn csv_has_exactly_the_documented_columns() {
     assert!(stderr.contains("2 lines skipped"), "{stderr}");
     assert!(stderr.contains("damaged gzip"), "{stderr}");
 }
+
+/// `--by session` (an extension of §8): each view's figures over its own reports.
+#[test]
+fn sessions_match_the_hand_worked_figures() {
+    let dir = recording();
+    let v = report(dir.path(), &["--by", "session"]);
+    let rows = v["rows"].as_array().expect("rows");
+    let order: Vec<&str> = rows.iter().filter_map(|r| r["session"].as_str()).collect();
+    assert_eq!(order, ["a1", "b1", "c1", "a2", "d1"], "by start");
+    let (a1, b1, c1, a2) = (&rows[0], &rows[1], &rows[2], &rows[3]);
+    // a1: join at 5 s, reports at 35 and 65 (the retry at 38 dropped), leave at 80.
+    close(&a1["view_min"], 75.0 / 60.0);
+    assert_eq!(
+        (&a1["reports"], &a1["startup_ms"]),
+        (&json!(2), &json!(1500))
+    );
+    close(&a1["bitrate_kbps"], 400.0);
+    close(&a1["down_kbps"], 1000.0);
+    close(&a1["stall_s"], 3.0);
+    close(&a1["continuity"], 57.0 / 60.0);
+    close(&a1["qoe"], f64::midpoint(3.804_753_456, 3.304_753_456));
+    // b1: its report at 110 has no play and no stall: out of continuity and QoE, in
+    // the rates.
+    close(&b1["view_min"], 1.0);
+    close(&b1["down_kbps"], f64::midpoint(600.0, 800.0));
+    close(&b1["bitrate_kbps"], 500.0);
+    close(&b1["continuity"], 1.0);
+    close(&b1["qoe"], 4.110_533_788);
+    assert_eq!(b1["startup_ms"], 3000);
+    close(&c1["continuity"], 0.5);
+    close(&c1["qoe"], 1.304_753_456);
+    close(&c1["stall_s"], 15.0);
+    // a2: a join and a leave, no report: nothing to judge it by.
+    assert_eq!(a2["reports"], 0);
+    assert!(a2["bitrate_kbps"].is_null() && a2["continuity"].is_null() && a2["qoe"].is_null());
+    close(&a2["view_min"], 0.5);
+}

@@ -8,6 +8,7 @@ use crate::engine::aggregate::qoe::QoeParams;
 use crate::engine::calendar::{Calendar, Day, MINUTE_MS};
 use crate::engine::geography::location::IpGeo;
 use crate::engine::observe::catalog::Catalog;
+use crate::engine::observe::observation::Observation;
 use crate::engine::query::filter::Filter;
 use crate::recording::pipeline::{progress_bar, read_in_order};
 use crate::recording::scan::MinuteGroup;
@@ -43,6 +44,15 @@ pub struct AnalysisOptions<'a> {
 }
 
 pub fn analyse(groups: &[MinuteGroup], opts: AnalysisOptions<'_>) -> Analysis {
+    analyse_with(groups, opts, |_| {})
+}
+
+/// [`analyse`], also showing `each` every observation that passed the filter.
+pub fn analyse_with(
+    groups: &[MinuteGroup],
+    opts: AnalysisOptions<'_>,
+    mut each: impl FnMut(&Observation),
+) -> Analysis {
     let mut catalog = Catalog::new(opts.geo);
     let mut aggregate = Aggregator::new(opts.qoe, opts.calendar, MINUTE_MS);
     debug_assert!(opts.filter.is_empty() || opts.seen_before.is_empty());
@@ -68,6 +78,7 @@ pub fn analyse(groups: &[MinuteGroup], opts: AnalysisOptions<'_>) -> Analysis {
             };
             if opts.filter.is_empty() || opts.filter.matches(&obs, &catalog) {
                 aggregate.ingest(&obs);
+                each(&obs);
             }
         }
         if let Some(bar) = &bar {

@@ -6,6 +6,7 @@ pub mod figures;
 pub mod nodes;
 pub mod output;
 pub mod probes;
+pub mod sessions;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -22,7 +23,7 @@ use crate::recording::input::Input;
 use crate::recording::scan::{MinuteGroup, Recording};
 
 use crate::recording::skipped::Skipped;
-use analysis::{AnalysisOptions, analyse};
+use analysis::{AnalysisOptions, analyse_with};
 use output::{Format, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -32,6 +33,8 @@ pub enum By {
     Isp,
     /// Each CDN node's own figures (access logs only)
     Node,
+    /// Each session: its bitrate, throughput, stall, continuity, QoE
+    Session,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -141,6 +144,8 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
     let part = match day {
         // "New" and "cumulative" users under a filter need each peer's first matching
         // record, which only the whole recording holds.
+        // A session's figures are over all its reports, the day before included.
+        Some(_) if args.by == By::Session => None,
         Some(day) if filter.is_empty() || args.by == By::Isp => Some(day_part(
             dir, &recording, &calendar, day, threads, progress, settings,
         )),
@@ -152,7 +157,8 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         Some(p) => (p.groups, &[][..]),
         None => (&recording.feedback[..], &[][..]),
     };
-    let mut analysis = analyse(
+    let mut sessions = (args.by == By::Session).then(|| sessions::SessionTable::new(settings.qoe));
+    let mut analysis = analyse_with(
         groups,
         AnalysisOptions {
             geo,
@@ -162,6 +168,11 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
             threads,
             progress,
             seen_before,
+        },
+        |obs| {
+            if let Some(table) = &mut sessions {
+                table.add(obs);
+            }
         },
     );
     if let Some(p) = &part {
@@ -183,6 +194,9 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         By::Minute => figures::by_minute(&analysis, day),
         By::Isp => figures::by_isp(&analysis, day),
         By::Node => return run_nodes(settings, &input, args.format, day),
+        By::Session => sessions.as_ref().map_or_else(Table::default, |t| {
+            t.table(&analysis.catalog, &Calendar::new(settings.timezone), day)
+        }),
     };
     print_table(&table, args.format, &analysis.skipped)
 }

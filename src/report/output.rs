@@ -117,24 +117,33 @@ impl Table {
             }
             let _ = writeln!(out, "{}", parts.join("  ").trim_end());
         };
+        // A column of numbers is right-aligned, its header and empty cells too; a column
+        // of text is left-aligned (a table without rows: the first column only).
+        let right: Vec<bool> = (0..self.columns.len())
+            .map(|i| {
+                if self.rows.is_empty() {
+                    return i > 0;
+                }
+                self.rows
+                    .iter()
+                    .any(|row| matches!(row[i], Cell::Int(_) | Cell::Num(..)))
+            })
+            .collect();
         line(
             &mut out,
             &mut self
                 .columns
                 .iter()
                 .enumerate()
-                .map(|(i, c)| (widths[i], c.clone(), i > 0)),
+                .map(|(i, c)| (widths[i], c.clone(), right[i])),
         );
-        for (r, row) in cells.iter().zip(&self.rows) {
+        for r in &cells {
             line(
                 &mut out,
-                &mut r.iter().enumerate().map(|(i, s)| {
-                    (
-                        widths[i],
-                        s.clone(),
-                        matches!(row[i], Cell::Int(_) | Cell::Num(..)),
-                    )
-                }),
+                &mut r
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (widths[i], s.clone(), right[i])),
             );
         }
         let _ = writeln!(out, "-- {} rows; {skipped}", self.rows.len());
