@@ -5,13 +5,15 @@
 //! An access log is one file per node, rotated and maybe gzipped, not §3's minute tree,
 //! and a replay must reach any minute without reading from the start. So the logs are
 //! read once into a recording kept in the user's cache, `<cache>/<hash of the logs'
-//! paths>/`:
+//! paths>/<hash of their sizes and modification times>/`:
 //! - per log, a log tree `<n>-<file name>/cmcd/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl.gz`: the
 //!   CMCD reports the requests carried, as the `cmcd` stream's lines (`recv`: when the
 //!   request ended, `ip`: the client, `srv`: the node);
 //! - `cdn.jsonl`: each node's figures per minute ([`NodeFigures`]);
 //! - `source.json`: each log's path, size and modification time, and the lines skipped.
-//!   Any difference (a log grown, rotated, replaced) and the logs are read again.
+//!   Any difference (a log grown, rotated, replaced) and the logs are read again, into a
+//!   directory of their own: a `replay` still reading the older copy keeps it. Copies of
+//!   the same logs untouched for [`KEEP_OLD_COPIES`] are removed.
 //!
 //! Without a cache directory (or one that cannot be written) the recording goes in a
 //! temporary directory, removed when the command ends.
@@ -45,6 +47,10 @@ const VERSION: u32 = 1;
 /// ends, so lines come a little out of order. A line for a minute already written goes
 /// in the first minute not yet written (its `recv` unchanged: readers sort by it).
 const LATE_MS: i64 = 2 * MINUTE_MS;
+
+/// How long an older copy of the same logs is kept after a newer one is made: long
+/// enough for a replay or report still reading it.
+const KEEP_OLD_COPIES: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
 /// One node's figures over one minute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,7 +122,9 @@ impl AccessLogs {
                 .iter()
                 .map(|p| p.as_os_str().as_encoded_bytes())
                 .collect();
-            let dir = cache.join(format!("{:016x}", fnv1a(&names.join(&0u8))));
+            let copies = cache.join(format!("{:016x}", fnv1a(&names.join(&0u8))));
+            let identity = serde_json::to_vec(&stamps).unwrap_or_default();
+            let dir = copies.join(format!("{:016x}", fnv1a(&identity)));
             if let Some(kept) = load(&dir, &stamps) {
                 eprintln!("access logs read before, kept in {}", dir.display());
                 return Ok(kept);
@@ -124,6 +132,7 @@ impl AccessLogs {
             match read_into(&paths, &stamps, &dir, progress) {
                 Ok(read) => {
                     eprintln!("access logs read into {}", dir.display());
+                    remove_old_copies(&copies, &dir);
                     return Ok(read);
                 }
                 Err(e) if e.downcast_ref::<UsageError>().is_some() => return Err(e),
@@ -146,6 +155,25 @@ impl AccessLogs {
     /// The recording's directory: log trees of the `cmcd` stream.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+}
+
+/// Removes the other copies in `copies` (older reads of the same logs, and the
+/// leftovers of interrupted ones) that nothing has touched for [`KEEP_OLD_COPIES`].
+fn remove_old_copies(copies: &Path, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(copies) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let idle = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        if path != keep && idle.is_some_and(|idle| idle > KEEP_OLD_COPIES) {
+            let _ = std::fs::remove_dir_all(&path);
+        }
     }
 }
 
@@ -244,12 +272,18 @@ fn read_into(
             return Err(e);
         }
     };
-    let _ = std::fs::remove_dir_all(dir);
-    if let Err(e) = std::fs::rename(&building, dir) {
-        let _ = std::fs::remove_dir_all(&building);
-        // Another run read the same logs at the same time and kept its copy.
-        return load(dir, stamps)
-            .ok_or_else(|| anyhow::anyhow!("cannot rename to {}: {e}", dir.display()));
+    if std::fs::rename(&building, dir).is_err() {
+        // Another run read the same logs at the same time and kept its copy…
+        if let Some(kept) = load(dir, stamps) {
+            let _ = std::fs::remove_dir_all(&building);
+            return Ok(kept);
+        }
+        // …or a damaged copy of these very logs is in the way.
+        let _ = std::fs::remove_dir_all(dir);
+        if let Err(e) = std::fs::rename(&building, dir) {
+            let _ = std::fs::remove_dir_all(&building);
+            bail!("cannot rename to {}: {e}", dir.display());
+        }
     }
     Ok(AccessLogs {
         root: dir.to_owned(),
@@ -510,8 +544,47 @@ mod tests {
             .expect("open");
         writeln!(f, "{}", log_line_at(T0 + 120_000, "a", "MISS", "")).expect("append");
         drop(f);
-        let grown = AccessLogs::open(&[log], Some(&cache), false).expect("read");
+        let grown =
+            AccessLogs::open(std::slice::from_ref(&log), Some(&cache), false).expect("read");
         assert_eq!(grown.figures.len(), 3);
+        // Into a copy of its own: a replay still reading the older one keeps it.
+        assert_ne!(grown.root(), read.root());
+        assert!(read.root().join("source.json").exists());
+        // A damaged copy is not trusted: read again in its place.
+        std::fs::write(grown.root().join("source.json"), "{").expect("damage");
+        let again = AccessLogs::open(&[log], Some(&cache), false).expect("read");
+        assert_eq!(
+            (again.root(), &again.figures),
+            (grown.root(), &grown.figures)
+        );
+    }
+
+    #[test]
+    fn a_damaged_gzip_keeps_the_lines_before_the_damage_and_a_long_line_is_skipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("edge.log.2.gz");
+        let lines = [
+            log_line_at(T0, "a", "", ""),
+            "x".repeat(MAX_LINE + 10),
+            log_line_at(T0 + 1_000, "a", "", ""),
+            log_line_at(T0 + 2_000, "a", "", ""),
+        ];
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        gz.write_all((lines.join("\n") + "\n").as_bytes())
+            .expect("gzip");
+        let mut bytes = gz.finish().expect("gzip");
+        bytes.truncate(bytes.len() - 12);
+        std::fs::write(&log, bytes).expect("write");
+        let read = AccessLogs::open(&[log], None, false).expect("read");
+        let requests: u64 = read.figures.iter().map(|f| f.figures.requests).sum();
+        assert!((2..=3).contains(&requests), "{requests} requests kept");
+        assert_eq!(
+            read.skipped
+                .by_reason
+                .get(&crate::engine::record::Reason::TooLong),
+            Some(&1)
+        );
+        assert_eq!(read.skipped.damaged_files.len(), 1, "{:?}", read.skipped);
     }
 
     #[test]
