@@ -162,7 +162,7 @@ fn bench_cmcd(c: &mut Criterion) {
             let mut sessions = CmcdSessions::new();
             let mut records = 0u64;
             for l in &logged {
-                sessions.push(black_box(&l.report), l.recv, &l.ip, |r| {
+                sessions.push_report(black_box(&l.report), l.recv, &l.ip, |r| {
                     records += u64::from(black_box(r.payload.seq) > 0);
                 });
             }

@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
         let mut stored = report.clone().checked().expect("checked");
         stored.members.retain(|(k, _)| !SERVER_KEYS.contains(&k.as_ref()));
         assert_eq!(logged.report, stored);
-        sessions.push(&logged.report, recv, &logged.ip, |r| {
+        sessions.push_report(&logged.report, recv, &logged.ip, |r| {
             let p = r.payload;
             assert!(p.period_s > 0.0 && p.period_s.is_finite(), "{p:?}");
             assert!(p.play_s >= 0.0 && p.stall_s >= 0.0, "{p:?}");

@@ -10,8 +10,8 @@
 
 use std::ops::Range;
 
-use crate::engine::cmcd::json::{Logged, parse_log_line};
-use crate::engine::cmcd::sessions::CmcdSessions;
+use crate::engine::cmcd::json::parse_log_line;
+use crate::engine::cmcd::sessions::{CmcdSessions, Reading};
 use crate::engine::record::{FeedbackCore, Origin, Payload, parse_feedback};
 
 use super::decode::{lines, read_minute_file};
@@ -34,13 +34,22 @@ struct Row {
     payload: Payload,
 }
 
+/// One CMCD report as the tracker reads it, with when and from where it came.
+#[derive(Debug)]
+struct Heard {
+    reading: Reading,
+    recv: i64,
+    ip: String,
+}
+
 #[derive(Debug, Default)]
 pub struct FeedbackBatch {
     pub start_ms: i64,
     arena: String,
     rows: Vec<Row>,
-    /// The minute's CMCD reports, by `recv`, until [`derive_cmcd`](Self::derive_cmcd).
-    cmcd: Vec<Logged>,
+    /// What the session tracker needs of the minute's CMCD reports, by `recv`, until
+    /// [`derive_cmcd`](Self::derive_cmcd).
+    cmcd: Vec<Heard>,
     pub skipped: Skipped,
     /// Bytes decoded (uncompressed) for this minute.
     pub bytes: u64,
@@ -61,7 +70,13 @@ impl FeedbackBatch {
             if file.stream == Stream::Cmcd {
                 for (n, line) in lines(&text.bytes) {
                     match parse_log_line(line) {
-                        Ok(r) => batch.cmcd.push(r),
+                        Ok(r) => batch
+                            .cmcd
+                            .extend(Reading::of(&r.report).map(|reading| Heard {
+                                reading,
+                                recv: r.recv,
+                                ip: r.ip,
+                            })),
                         Err(e) => batch.skipped.record(&file.path, n, &e),
                     }
                 }
@@ -96,8 +111,8 @@ impl FeedbackBatch {
             return;
         }
         let reports = std::mem::take(&mut self.cmcd);
-        for logged in &reports {
-            sessions.push(&logged.report, logged.recv, &logged.ip, |r| {
+        for heard in &reports {
+            sessions.push(&heard.reading, heard.recv, &heard.ip, |r| {
                 let row = Row {
                     peer: self.push(r.peer),
                     session: self.push(r.session),

@@ -125,7 +125,7 @@ impl LiveFeed {
                 if let Ok(r) = parse_log_line(&line) {
                     let monitor = &mut self.monitor;
                     self.cmcd
-                        .push(&r.report, r.recv, &r.ip, |core| monitor.ingest(&core));
+                        .push_report(&r.report, r.recv, &r.ip, |core| monitor.ingest(&core));
                 }
             } else if let Ok(r) = parse_feedback(&line, Origin::Log) {
                 self.monitor.ingest(&r.core());

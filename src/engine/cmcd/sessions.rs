@@ -81,6 +81,67 @@ struct Session {
     next_recent: usize,
 }
 
+/// What the tracker reads of one report, taken from it once: a reader thread turns a
+/// minute's reports into these, so the reports need not be held whole until their turn
+/// (a CDN's minute may hold hundreds of thousands).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    sid: String,
+    ts: Option<i64>,
+    /// `e`, `sta`, `sn` and `ot`, hashed: with the time, what tells one report from
+    /// another of the same session.
+    identity: u64,
+    state: Option<State>,
+    /// A time-interval report (`e=t`), or one without `e` (request mode).
+    interval: bool,
+    cid: Option<String>,
+    bitrate_kbps: Option<i64>,
+    throughput_kbps: Option<i64>,
+    startup_ms: Option<i64>,
+    stalled_ms: i64,
+    paused: bool,
+}
+
+impl Reading {
+    /// `None` for a report without a session id (a checked report always has one).
+    pub fn of(report: &Report) -> Option<Reading> {
+        use std::hash::{Hash, Hasher};
+        let sid = report.text("sid")?.to_owned();
+        let event = report.text("e");
+        let mut h = rustc_hash::FxHasher::default();
+        event.hash(&mut h);
+        report.text("sta").hash(&mut h);
+        report.int("sn").hash(&mut h);
+        // Request mode without `ts` or `sn` (CMCD v1): the audio and video requests of
+        // one millisecond are two reports.
+        report.text("ot").hash(&mut h);
+        Some(Reading {
+            sid,
+            ts: report.int("ts"),
+            identity: h.finish(),
+            state: report.text("sta").and_then(State::of),
+            interval: matches!(event, None | Some("t")),
+            cid: report.text("cid").map(str::to_owned),
+            // hls.js sends `br=(0)` for a stream whose playlist gives no bandwidth:
+            // unknown.
+            bitrate_kbps: report.video_int("br").filter(|&br| br > 0),
+            throughput_kbps: report.int("mtp"),
+            startup_ms: report.int("msd"),
+            stalled_ms: report.int_sum("bsd").unwrap_or(0).max(0),
+            // A playback rate of 0 says the player is not playing.
+            paused: match report.first("pr") {
+                Some(super::Bare::Int(n)) => *n == 0,
+                Some(super::Bare::Dec(x)) => *x == 0.0,
+                _ => false,
+            },
+        })
+    }
+
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+}
+
 /// The channel of a session that has not said its content id.
 pub const NO_CONTENT_ID: &str = "(no cid)";
 
@@ -98,23 +159,33 @@ impl CmcdSessions {
         CmcdSessions::default()
     }
 
+    /// [`push`](Self::push) of a report's [`Reading`].
+    pub fn push_report(
+        &mut self,
+        report: &Report,
+        recv: i64,
+        ip: &str,
+        emit: impl FnMut(FeedbackCore<'_>),
+    ) {
+        if let Some(reading) = Reading::of(report) {
+            self.push(&reading, recv, ip, emit);
+        }
+    }
+
     /// Takes one checked report accepted at `recv` from `ip`, calling `emit` with each
     /// feedback record it derives (none, one, or a report and a leave).
     pub fn push(
         &mut self,
-        report: &Report,
+        report: &Reading,
         recv: i64,
         ip: &str,
         mut emit: impl FnMut(FeedbackCore<'_>),
     ) {
         self.sweep(recv);
-        let Some(sid) = report.text("sid") else {
-            return;
-        };
-        let ts = report.int("ts").unwrap_or(recv);
+        let sid = report.sid.as_str();
+        let ts = report.ts.unwrap_or(recv);
         let fingerprint = fingerprint(report, ts);
-        let state = report.text("sta").and_then(State::of);
-        let event = report.text("e");
+        let state = report.state;
         // Checked before anything else: a retried copy of the report that ended a view
         // must not start another.
         if self
@@ -160,7 +231,7 @@ impl CmcdSessions {
             session.take(report, session.last_ts, None);
         }
         let ended = session.state == Some(State::Ended);
-        let interval = matches!(event, None | Some("t"));
+        let interval = report.interval;
         let due = session.last_ts - session.emitted_ts >= MIN_PERIOD_MS;
         if ended || (interval && due) {
             let cap = session.gap_cap_ms();
@@ -185,23 +256,18 @@ impl CmcdSessions {
 }
 
 /// What tells one report from another of the same session.
-fn fingerprint(report: &Report, ts: i64) -> u64 {
+fn fingerprint(report: &Reading, ts: i64) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
     ts.hash(&mut h);
-    report.text("e").hash(&mut h);
-    report.text("sta").hash(&mut h);
-    report.int("sn").hash(&mut h);
-    // Request mode without `ts` or `sn` (CMCD v1): the audio and video requests of one
-    // millisecond are two reports.
-    report.text("ot").hash(&mut h);
+    report.identity.hash(&mut h);
     h.finish()
 }
 
 impl Session {
-    fn start(report: &Report, ts: i64, recv: i64, ip: &str) -> Session {
+    fn start(report: &Reading, ts: i64, recv: i64, ip: &str) -> Session {
         Session {
-            channel: report.text("cid").unwrap_or(NO_CONTENT_ID).to_owned(),
+            channel: report.cid.as_deref().unwrap_or(NO_CONTENT_ID).to_owned(),
             ip: ip.to_owned(),
             last_ts: ts,
             state: None,
@@ -231,23 +297,16 @@ impl Session {
 
     /// Play and stall over the time since the last report, by the state the player was
     /// in; without any `sta`, by `bsd` (stall) and the rest as play.
-    fn count_time(&mut self, report: &Report, ts: i64) {
+    fn count_time(&mut self, report: &Reading, ts: i64) {
         let elapsed = (ts - self.last_ts).clamp(0, self.gap_cap_ms()) as f64;
         match self.state {
             Some(State::Playing) => self.play_ms += elapsed,
             Some(State::Rebuffering) => self.stall_ms += elapsed,
             Some(State::Other | State::Ended) => {}
             None => {
-                let stalled = report.int_sum("bsd").unwrap_or(0).max(0) as f64;
-                let stalled = stalled.min(elapsed);
-                // A playback rate of 0 says the player is not playing.
-                let paused = match report.first("pr") {
-                    Some(super::Bare::Int(n)) => *n == 0,
-                    Some(super::Bare::Dec(x)) => *x == 0.0,
-                    _ => false,
-                };
+                let stalled = (report.stalled_ms as f64).min(elapsed);
                 self.stall_ms += stalled;
-                if !paused {
+                if !report.paused {
                     self.play_ms += elapsed - stalled;
                 }
             }
@@ -255,24 +314,23 @@ impl Session {
     }
 
     /// The report's numbers and state, now the session's.
-    fn take(&mut self, report: &Report, ts: i64, state: Option<State>) {
+    fn take(&mut self, report: &Reading, ts: i64, state: Option<State>) {
         self.last_ts = ts;
         if let Some(s) = state {
             self.state = Some(s);
         }
-        if let Some(cid) = report.text("cid") {
-            if cid != self.channel {
+        if let Some(cid) = &report.cid {
+            if *cid != self.channel {
                 cid.clone_into(&mut self.channel);
             }
         }
-        // hls.js sends `br=(0)` for a stream whose playlist gives no bandwidth: unknown.
-        if let Some(br) = report.video_int("br").filter(|&br| br > 0) {
+        if let Some(br) = report.bitrate_kbps {
             self.bitrate_kbps = br as f64;
         }
-        if let Some(mtp) = report.int("mtp") {
+        if let Some(mtp) = report.throughput_kbps {
             self.throughput_kbps = mtp as f64;
         }
-        if let (Some(msd), false) = (report.int("msd"), self.startup_sent) {
+        if let (Some(msd), false) = (report.startup_ms, self.startup_sent) {
             self.startup_ms = Some(msd);
             self.startup_sent = true;
         }

@@ -167,7 +167,7 @@ fn run(script: &[(i64, &str)]) -> Vec<Derived> {
     for (at, text) in script {
         let text = format!(r#"sid="a",ts={},{text}"#, T0 + at);
         let report = from_text(&text).expect("script report");
-        sessions.push(&report, T0 + at + 40, "10.1.2.3", |r| {
+        sessions.push_report(&report, T0 + at + 40, "10.1.2.3", |r| {
             let p = r.payload;
             out.push((
                 p.event,
@@ -252,7 +252,7 @@ fn a_retried_copy_is_dropped_and_a_late_copy_moves_no_state() {
     ];
     for (recv, text) in reports {
         let r = from_text(text).expect("valid");
-        sessions.push(&r, recv, "", |c| {
+        sessions.push_report(&r, recv, "", |c| {
             events.push((c.payload.event, c.payload.play_s, c.payload.stall_s));
         });
     }
@@ -278,7 +278,7 @@ fn a_retried_copy_of_the_report_that_ended_a_view_starts_no_other() {
         (90_000, r#"sid="a",ts=90000,e=ps,sta=s"#),
     ] {
         let r = from_text(text).expect("valid");
-        sessions.push(&r, recv, "", |c| events.push(c.payload.event));
+        sessions.push_report(&r, recv, "", |c| events.push(c.payload.event));
     }
     assert_eq!(sessions.duplicates, 1);
     // The same sid playing again later is a new view.
@@ -331,7 +331,7 @@ fn reports_captured_from_real_players_read_and_give_their_sessions_stall() {
         for line in text.lines() {
             let report = from_text(line).unwrap_or_else(|e| panic!("{name}: {line}: {e}"));
             let ts = report.int("ts").expect("event mode carries ts");
-            sessions.push(&report, ts + 40, "127.0.0.1", |r| {
+            sessions.push_report(&report, ts + 40, "127.0.0.1", |r| {
                 events.push(r.payload.event);
                 play += r.payload.play_s;
                 stall += r.payload.stall_s;
@@ -387,7 +387,7 @@ fn an_audio_request_s_bitrate_is_not_the_session_s() {
 fn v1_audio_and_video_requests_of_one_millisecond_are_two_reports() {
     let mut sessions = CmcdSessions::new();
     for text in [r#"sid="a",ot=v,br=600"#, r#"sid="a",ot=a,br=64"#] {
-        sessions.push(&from_text(text).expect("valid"), 1_000, "", |_| {});
+        sessions.push_report(&from_text(text).expect("valid"), 1_000, "", |_| {});
     }
     assert_eq!(sessions.duplicates, 0);
 }
