@@ -340,6 +340,12 @@ fn dash_js_and_hls_js_in_chromium_report_cmcd_that_peerscope_shows() {
             continuity.is_some_and(|c| c < 1.0),
             "{channel}: {continuity:?} in\n{screen}"
         );
+        // QoE needs the bitrate: a number here says the screen knows it.
+        let qoe = tile_value(&screen, "QoE");
+        assert!(
+            qoe.is_some_and(|q| (1.0..=5.0).contains(&q)),
+            "{channel}: QoE {qoe:?} in\n{screen}"
+        );
     }
 
     // Every report the players sent reads as CMCD, and was stored.
