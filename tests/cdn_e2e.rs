@@ -236,6 +236,10 @@ fn access_logs_and_their_mistakes_get_clear_errors() {
     let here = dir.path().to_str().expect("utf8");
     fails(&["report", here, a], "is a directory");
     fails(
+        &["report", here],
+        "access logs are read by naming them (2 *.log* files there",
+    );
+    fails(
         &["report", "/nonexistent/cdn.log"],
         "no such directory or file",
     );

@@ -7,6 +7,7 @@
 //! is read alone. Temporary files (`*.tmp`) are never read.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::layout::{MinuteName, Odd, Stream};
@@ -45,10 +46,26 @@ impl std::fmt::Display for ScanProblem {
 
 /// Why a directory holds no feedback to read: the usage error of `report` and `replay`.
 pub fn no_recording_in(dir: &Path) -> String {
-    format!(
+    let mut text = format!(
         "no recording in {}: expected {{feedback,cmcd}}/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz] files below it",
         dir.display()
-    )
+    );
+    // A new user's likely mistake: a directory of CDN access logs.
+    let logs = std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .filter(|e| e.file_name().to_string_lossy().contains(".log"))
+            .count()
+    });
+    if logs > 0 {
+        let _ = write!(
+            text,
+            "; access logs are read by naming them ({logs} *.log* files there: {}/*.log*)",
+            dir.display()
+        );
+    }
+    text
 }
 
 #[derive(Debug, Clone, Default)]
