@@ -23,7 +23,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Daily, per-minute and per-ISP tables from a recording or CDN access logs; per-node from access logs
+    /// Daily, per-minute, per-ISP and per-session tables from a recording or CDN access
+    /// logs; per-node figures from access logs
     Report(ReportArgs),
     /// A feedback server: accept records over HTTP, append them to per-minute logs, serve them
     Serve(ServeArgs),
