@@ -230,7 +230,9 @@ fn read_into(
     building.push(format!(".tmp-{}", std::process::id()));
     let building = PathBuf::from(building);
     let _ = std::fs::remove_dir_all(&building);
-    std::fs::create_dir_all(&building)
+    // Owner only: the copy holds the clients' addresses, as the logs do.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&building)
         .with_context(|| format!("cannot create {}", building.display()))?;
     let result = (|| {
         let mut figures = BTreeMap::new();
@@ -549,6 +551,14 @@ mod tests {
         assert_eq!(grown.figures.len(), 3);
         // Into a copy of its own: a replay still reading the older one keeps it.
         assert_ne!(grown.root(), read.root());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(grown.root()).expect("copy").permissions(),
+        );
+        assert_eq!(
+            mode & 0o777,
+            0o700,
+            "the clients' addresses are the owner's only"
+        );
         assert!(read.root().join("source.json").exists());
         // A damaged copy is not trusted: read again in its place.
         std::fs::write(grown.root().join("source.json"), "{").expect("damage");
