@@ -266,6 +266,84 @@ fn push_string(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// A key of a log line, borrowed from it when it holds no escape.
+struct KeyText<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for KeyText<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> serde::de::Visitor<'de> for Text {
+            type Value = KeyText<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(KeyText(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(KeyText(std::borrow::Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(Text)
+    }
+}
+
+/// A log line's object, member by member, as [`report_and_stamps`] reads a map of it:
+/// what is wrong with the report is the inner error, what is wrong with the JSON the
+/// outer one.
+struct LineVisitor;
+
+impl<'de> serde::de::Visitor<'de> for LineVisitor {
+    type Value = Result<(Report, Stamps), RecordError>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("one object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut report = Report::default();
+        let mut stamps = Stamps::default();
+        let mut keys = 0usize;
+        let mut failure = None;
+        while let Some(KeyText(key)) = map.next_key()? {
+            // Read on after a refusal: broken JSON further on is still the line's error.
+            let value: Json = map.next_value()?;
+            if failure.is_some() {
+                continue;
+            }
+            keys += 1;
+            if keys > super::MAX_KEYS + SERVER_KEYS.len() {
+                failure = Some(refuse(
+                    Reason::TooLong,
+                    format!("more than {} keys in one report", super::MAX_KEYS),
+                ));
+                continue;
+            }
+            match key.as_ref() {
+                "ip" => stamps.ip = Some(value),
+                "recv" => stamps.recv = Some(value),
+                "srv" => stamps.srv = Some(value),
+                // A key given twice keeps its last value, as a JSON map does.
+                _ if value.is_null() => report.members.retain(|(k, _)| *k != key),
+                _ => {
+                    let taken = check_key(&key).and_then(|()| member(&key, value));
+                    match taken {
+                        Ok(value) => {
+                            let key = match super::keys::find(&key) {
+                                Some(known) => super::Key::Borrowed(known.name),
+                                None => super::Key::Owned(key.into_owned()),
+                            };
+                            report.set(key, value);
+                        }
+                        Err(e) => failure = Some(e),
+                    }
+                }
+            }
+        }
+        Ok(failure.map_or(Ok((report, stamps)), Err))
+    }
+}
+
 /// One stored report, read back from a `cmcd` log line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Logged {
@@ -276,25 +354,26 @@ pub struct Logged {
 }
 
 /// Reads one `cmcd` log line: a checked report with the server's `recv` (required),
-/// `ip` and `srv`.
+/// `ip` and `srv`. The object's keys are read in place and each value goes straight
+/// into the report: no map of the whole line is built (reading stored reports is what
+/// `report` and `replay` spend their time on over a CMCD recording).
 pub fn parse_log_line(line: &[u8]) -> Result<Logged, RecordError> {
-    let json: Json = serde_json::from_slice(line).map_err(|e| {
-        refuse(
-            if e.is_data() {
-                Reason::NotAnObject
-            } else {
-                Reason::InvalidJson
-            },
-            format!("invalid JSON: {e}"),
-        )
-    })?;
-    let Json::Object(object) = json else {
-        return Err(refuse(
-            Reason::NotAnObject,
-            "a log line is one object".into(),
-        ));
-    };
-    let (report, stamps) = report_and_stamps(object)?;
+    use serde::de::Deserializer as _;
+    let mut de = serde_json::Deserializer::from_slice(line);
+    let read = de
+        .deserialize_map(LineVisitor)
+        .and_then(|read| de.end().map(|()| read))
+        .map_err(|e| {
+            refuse(
+                if e.is_data() {
+                    Reason::NotAnObject
+                } else {
+                    Reason::InvalidJson
+                },
+                format!("invalid JSON: {e}"),
+            )
+        })?;
+    let (report, stamps) = read?;
     let recv = match stamps.recv {
         Some(Json::Number(n)) if n.is_i64() => n.as_i64().unwrap_or(0),
         Some(_) => {

@@ -401,3 +401,77 @@ fn bitrates_sent_as_decimals_are_read_rounded() {
         (Some(400), Some(400), Some(401), Some(2000))
     );
 }
+
+#[test]
+fn stored_lines_read_back_or_say_what_is_wrong() {
+    let ok = parse_log_line(br#"{"s\u0069d":"a","br":[600],"x-y":null,"cid":"c","cid":"d","ip":"10.0.0.1","recv":5,"srv":"fs1"}"#)
+        .expect("reads");
+    // An escaped key is the same key; a key given twice keeps its last value.
+    assert_eq!(
+        (ok.report.text("sid"), ok.report.text("cid")),
+        (Some("a"), Some("d"))
+    );
+    assert_eq!(
+        (ok.recv, ok.ip.as_str(), ok.srv.as_deref()),
+        (5, "10.0.0.1", Some("fs1"))
+    );
+    assert!(ok.report.get("x-y").is_none());
+    let gone = parse_log_line(br#"{"sid":"a","br":600,"br":null,"recv":1}"#).expect("reads");
+    assert!(
+        gone.report.get("br").is_none(),
+        "a later null removes the key"
+    );
+    let many = (0..140)
+        .map(|i| format!(r#""k{i}":1"#))
+        .collect::<Vec<_>>()
+        .join(",")
+        + ",";
+    for (line, reason, field) in [
+        ("[1]".to_owned(), Reason::NotAnObject, None),
+        (
+            r#"{"sid":"a","recv":1"#.to_owned(),
+            Reason::InvalidJson,
+            None,
+        ),
+        (
+            r#"{"sid":"a","recv":1} x"#.to_owned(),
+            Reason::InvalidJson,
+            None,
+        ),
+        (
+            r#"{"sid":"a"}"#.to_owned(),
+            Reason::MissingField,
+            Some("recv"),
+        ),
+        (
+            r#"{"sid":"a","recv":"1"}"#.to_owned(),
+            Reason::WrongType,
+            Some("recv"),
+        ),
+        (
+            r#"{"recv":1}"#.to_owned(),
+            Reason::MissingField,
+            Some("sid"),
+        ),
+        (
+            r#"{"sid":"a","b r":1,"recv":1}"#.to_owned(),
+            Reason::InvalidCmcd,
+            None,
+        ),
+        (
+            r#"{"sid":"a","br":[[1]],"recv":1}"#.to_owned(),
+            Reason::WrongType,
+            None,
+        ),
+        // A refused member, then broken JSON: the JSON is the line's error.
+        (r#"{"b r":1,"sid":"#.to_owned(), Reason::InvalidJson, None),
+        (
+            format!(r#"{{{many}"sid":"a","recv":1}}"#),
+            Reason::TooLong,
+            None,
+        ),
+    ] {
+        let e = parse_log_line(line.as_bytes()).expect_err(&line);
+        assert_eq!((e.reason, e.field), (reason, field), "{line}: {e}");
+    }
+}
