@@ -49,23 +49,38 @@ fn report_and_stamps(object: Map<String, Json>) -> Result<(Report, Stamps), Reco
             ),
         ));
     }
-    let mut report = Report::default();
-    report.members.reserve(object.len());
-    let mut stamps = Stamps::default();
+    let mut members = Members::default();
+    members.report.members.reserve(object.len());
     for (key, value) in object {
-        match key.as_str() {
-            "ip" => stamps.ip = Some(value),
-            "recv" => stamps.recv = Some(value),
-            "srv" => stamps.srv = Some(value),
-            _ if value.is_null() => {}
+        members.take(key.into(), value)?;
+    }
+    Ok((members.report, members.stamps))
+}
+
+/// A stored or posted object's members, taken one at a time: the report's, and the
+/// server's stamps apart.
+#[derive(Default)]
+struct Members {
+    report: Report,
+    stamps: Stamps,
+}
+
+impl Members {
+    fn take(&mut self, key: std::borrow::Cow<'_, str>, value: Json) -> Result<(), RecordError> {
+        match key.as_ref() {
+            "ip" => self.stamps.ip = Some(value),
+            "recv" => self.stamps.recv = Some(value),
+            "srv" => self.stamps.srv = Some(value),
+            // A key given twice keeps its last value, as a JSON map does.
+            _ if value.is_null() => self.report.members.retain(|(k, _)| *k != key),
             _ => {
                 check_key(&key)?;
                 let value = member(&key, value)?;
-                report.members.push((super::key(key), value));
+                self.report.set(super::key(key), value);
             }
         }
+        Ok(())
     }
-    Ok((report, stamps))
 }
 
 /// Keys of the JSON form follow the text form's rules, so that every stored report can
@@ -288,7 +303,8 @@ impl<'de> serde::Deserialize<'de> for KeyText<'de> {
     }
 }
 
-/// A log line's object, member by member, as [`report_and_stamps`] reads a map of it:
+/// A log line's object, member by member, as [`report_and_stamps`] reads a map of it
+/// ([`Members`]):
 /// what is wrong with the report is the inner error, what is wrong with the JSON the
 /// outer one.
 struct LineVisitor;
@@ -301,8 +317,7 @@ impl<'de> serde::de::Visitor<'de> for LineVisitor {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut report = Report::default();
-        let mut stamps = Stamps::default();
+        let mut members = Members::default();
         let mut keys = 0usize;
         let mut failure = None;
         while let Some(KeyText(key)) = map.next_key()? {
@@ -319,28 +334,11 @@ impl<'de> serde::de::Visitor<'de> for LineVisitor {
                 ));
                 continue;
             }
-            match key.as_ref() {
-                "ip" => stamps.ip = Some(value),
-                "recv" => stamps.recv = Some(value),
-                "srv" => stamps.srv = Some(value),
-                // A key given twice keeps its last value, as a JSON map does.
-                _ if value.is_null() => report.members.retain(|(k, _)| *k != key),
-                _ => {
-                    let taken = check_key(&key).and_then(|()| member(&key, value));
-                    match taken {
-                        Ok(value) => {
-                            let key = match super::keys::find(&key) {
-                                Some(known) => super::Key::Borrowed(known.name),
-                                None => super::Key::Owned(key.into_owned()),
-                            };
-                            report.set(key, value);
-                        }
-                        Err(e) => failure = Some(e),
-                    }
-                }
+            if let Err(e) = members.take(key, value) {
+                failure = Some(e);
             }
         }
-        Ok(failure.map_or(Ok((report, stamps)), Err))
+        Ok(failure.map_or(Ok((members.report, members.stamps)), Err))
     }
 }
 

@@ -90,9 +90,10 @@ impl Value {
 /// text sent for any other.
 pub type Key = std::borrow::Cow<'static, str>;
 
-/// The key `name` as a [`Key`], borrowed from the table when it is a known one.
-pub fn key(name: String) -> Key {
-    keys::find(&name).map_or(Key::Owned(name), |k| Key::Borrowed(k.name))
+/// The key `name` as a [`Key`], borrowed from the table when it is a known one (the
+/// text is copied only for an unknown key that was borrowed).
+pub fn key(name: std::borrow::Cow<'_, str>) -> Key {
+    keys::find(&name).map_or_else(|| Key::Owned(name.into_owned()), |k| Key::Borrowed(k.name))
 }
 
 /// One report: its keys in the order sent (a key sent twice keeps its last value, as

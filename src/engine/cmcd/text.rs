@@ -7,7 +7,7 @@
 //! case letters (`com.example-myNumericKey`). Parameters on an inner list as a whole are
 //! read and dropped; those on items are kept.
 
-use super::{Bare, Item, Key, MAX_KEY_CHARS, MAX_LIST, Report, Value, keys};
+use super::{Bare, Item, Key, MAX_KEY_CHARS, MAX_LIST, Report, Value};
 use crate::engine::record::{Reason, RecordError};
 
 /// Parses the parts of one report sent in several texts (the `CMCD=` query value and
@@ -146,7 +146,7 @@ impl Parser<'_> {
             ));
         }
         let name = std::str::from_utf8(&self.s[start..self.i]).unwrap_or_default();
-        Ok(keys::find(name).map_or_else(|| Key::Owned(name.to_owned()), |k| Key::Borrowed(k.name)))
+        Ok(super::key(name.into()))
     }
 
     fn inner_list(&mut self) -> Result<Vec<Item>, RecordError> {
