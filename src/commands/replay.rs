@@ -47,13 +47,7 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<()> {
     let dir = input.dir();
     let mut frames = ReplayFrames::open(dir, settings)?;
     let (Some(start), Some(end)) = frames.span() else {
-        return Err(UsageError(match input.access_logs() {
-            Some(_) => "no request in the access logs carried a CMCD report with a session id \
-                        (`sid`): there is no viewer to replay (`report --by node` has the nodes' figures)"
-                .into(),
-            None => crate::recording::scan::no_recording_in(dir),
-        })
-        .into());
+        return Err(UsageError(input.no_viewers()).into());
     };
     let calendar = Calendar::new(settings.timezone);
     let parse = |what: &str, text: &str| {

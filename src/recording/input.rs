@@ -50,6 +50,18 @@ impl Input {
         }
     }
 
+    /// Why there is nothing to show (the usage error of `report` and `replay` when the
+    /// input holds no viewer's report).
+    pub fn no_viewers(&self) -> String {
+        match self {
+            Input::Recording(dir) => super::scan::no_recording_in(dir),
+            Input::AccessLogs(_) => "no request in the access logs carried a CMCD report with a \
+                                     session id (`sid`): there is no viewer to replay or report \
+                                     (`report --by node` has the nodes' figures)"
+                .into(),
+        }
+    }
+
     pub fn access_logs(&self) -> Option<&AccessLogs> {
         match self {
             Input::Recording(_) => None,

@@ -112,13 +112,7 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         return Err(UsageError("--metric needs --probes or --explain".into()).into());
     }
     if recording.feedback.is_empty() {
-        return Err(UsageError(match input.access_logs() {
-            Some(_) => "no request in the access logs carried a CMCD report with a session id \
-                        (`sid`): only `--by node` has figures for them"
-                .into(),
-            None => crate::recording::scan::no_recording_in(dir),
-        })
-        .into());
+        return Err(UsageError(input.no_viewers()).into());
     }
     if let Some(time) = &args.explain {
         let mut explained = explain::run(args, settings, dir, recording, time, &filter)?;
