@@ -206,10 +206,15 @@ fn sent_reports(capture: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The rows of `report LOGS --by minute` under `channel=CHANNEL`.
 fn report_rows(logs: &str, channel: &str) -> Vec<serde_json::Value> {
+    report_table(logs, "minute", channel)
+}
+
+fn report_table(logs: &str, by: &str, channel: &str) -> Vec<serde_json::Value> {
     let filter = format!("channel={channel}");
     let out = peerscope(&[
-        "report", logs, "--by", "minute", "--format", "json", "--filter", &filter,
+        "report", logs, "--by", by, "--format", "json", "--filter", &filter,
     ]);
     assert!(
         out.status.success(),
@@ -245,17 +250,7 @@ fn tile_value(screen: &str, title: &str) -> Option<f64> {
 
 /// The channel's one session in `report --by session`.
 fn session_row(logs: &str, channel: &str) -> serde_json::Value {
-    let filter = format!("channel={channel}");
-    let out = peerscope(&[
-        "report", logs, "--by", "session", "--format", "json", "--filter", &filter,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let rows = v["rows"].as_array().expect("rows");
+    let rows = report_table(logs, "session", channel);
     assert_eq!(rows.len(), 1, "{channel}: {rows:?}");
     rows[0].clone()
 }

@@ -21,6 +21,19 @@ struct Req<'a> {
     cmcd: &'a str,
 }
 
+/// A segment of 1000 bytes from the cache, in 20 ms, without CMCD: what each request of
+/// the logs below changes.
+const SEGMENT: Req<'static> = Req {
+    at: 0,
+    node: "hk-1",
+    status: 200,
+    bytes: 1000,
+    time: "0.020",
+    origin: "",
+    cache: "HIT",
+    cmcd: "",
+};
+
 fn line(r: &Req<'_>) -> String {
     let at = T0 + r.at;
     let query = if r.cmcd.is_empty() {
@@ -57,24 +70,18 @@ fn write_logs(dir: &Path) -> (PathBuf, PathBuf) {
     for i in 0..=12 {
         one.push(line(&Req {
             at: i * 10_000,
-            node: "hk-1",
-            status: 200,
-            bytes: 1000,
-            time: "0.020",
-            origin: "",
-            cache: "HIT",
             cmcd: r#"sid="s1",cid="ch1",sta=p,br=3000,mtp=5000,ot=v,v=2"#,
+            ..SEGMENT
         }));
     }
     one.push(line(&Req {
         at: 65_000,
-        node: "hk-1",
         status: 404,
         bytes: 200,
         time: "0.005",
         origin: "0.010",
         cache: "MISS",
-        cmcd: "",
+        ..SEGMENT
     }));
     one.push("this is not a request".into());
     let mut two = Vec::new();
@@ -82,12 +89,11 @@ fn write_logs(dir: &Path) -> (PathBuf, PathBuf) {
         two.push(line(&Req {
             at: i * 10_000,
             node: "hk-2",
-            status: 200,
-            bytes: 1000,
             time: "0.050",
             origin: "0.030",
             cache: "MISS",
             cmcd: r#"sid="s2",cid="ch2",sta=p,br=1500,v=2"#,
+            ..SEGMENT
         }));
     }
     two.push(line(&Req {
@@ -96,9 +102,8 @@ fn write_logs(dir: &Path) -> (PathBuf, PathBuf) {
         status: 502,
         bytes: 300,
         time: "0.001",
-        origin: "",
         cache: "",
-        cmcd: "",
+        ..SEGMENT
     }));
     let (a, b) = (dir.join("hk-1.log"), dir.join("hk-2.log"));
     std::fs::write(&a, one.join("\n") + "\n").expect("write");
@@ -273,14 +278,10 @@ fn access_logs_and_their_mistakes_get_clear_errors() {
     std::fs::write(
         &plain,
         line(&Req {
-            at: 0,
             node: "hk-3",
-            status: 200,
             bytes: 10,
             time: "0.001",
-            origin: "",
-            cache: "HIT",
-            cmcd: "",
+            ..SEGMENT
         }) + "\n",
     )
     .expect("write");
