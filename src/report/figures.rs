@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::aggregate::bucket::BucketStats;
+use crate::engine::aggregate::bucket::{BucketStats, Figures};
 use crate::engine::calendar::{Calendar, Day, MINUTE_MS};
 
 use super::analysis::Analysis;
@@ -49,33 +49,40 @@ pub fn by_minute(a: &Analysis, day: Option<Day>) -> Table {
             .range(index, index + 1)
             .first()
             .map_or(&empty, |(_, b)| b);
-        let f = stats.figures();
-        rows.push(vec![
-            Cell::Text(cal.minute_label(m.start)),
-            Cell::Int(m.online),
-            Cell::Int(i64::from(f.new_peers)),
-            Cell::Num(f.up_kbps, 1),
-            Cell::Num(f.down_kbps, 1),
-            Cell::Num(f.contribution, 3),
-            Cell::Num(f.continuity, 4),
-            Cell::Num(f.qoe, 3),
-            startup_cell(f.startup_p50_ms),
-        ]);
+        rows.push(minute_row(cal, m.start, m.online, &stats.figures()));
     }
     Table {
-        columns: names(&[
-            "minute",
-            "concurrent",
-            "new_peers",
-            "up_kbps",
-            "down_kbps",
-            "contribution",
-            "continuity",
-            "qoe",
-            "startup_p50_ms",
-        ]),
+        columns: names(&MINUTE_COLUMNS),
         rows,
     }
+}
+
+pub const MINUTE_COLUMNS: [&str; 9] = [
+    "minute",
+    "concurrent",
+    "new_peers",
+    "up_kbps",
+    "down_kbps",
+    "contribution",
+    "continuity",
+    "qoe",
+    "startup_p50_ms",
+];
+
+/// One `--by minute` row: the minute starting at `start`, `online` at its end, and the
+/// figures of its records.
+pub fn minute_row(cal: &Calendar, start: i64, online: i64, f: &Figures) -> Vec<Cell> {
+    vec![
+        Cell::Text(cal.minute_label(start)),
+        Cell::Int(online),
+        Cell::Int(i64::from(f.new_peers)),
+        Cell::Num(f.up_kbps, 1),
+        Cell::Num(f.down_kbps, 1),
+        Cell::Num(f.contribution, 3),
+        Cell::Num(f.continuity, 4),
+        Cell::Num(f.qoe, 3),
+        startup_cell(f.startup_p50_ms),
+    ]
 }
 
 fn startup_cell(v: Option<i64>) -> Cell {
@@ -138,53 +145,95 @@ pub fn by_day(a: &Analysis, only: Option<Day>) -> Table {
             .range(..=d)
             .next_back()
             .map_or(0, |(_, c)| *c);
-        let f = sums.get(&d).map(BucketStats::figures).unwrap_or_default();
-        let (per_user, per_view) = match views.get_mut(&d) {
+        let views = match views.get_mut(&d) {
             Some(v) if v.count > 0 => {
                 v.owners.sort_unstable();
                 v.owners.dedup();
-                #[allow(clippy::cast_precision_loss)]
-                let minutes = v.total_ms as f64 / MINUTE_MS as f64;
-                #[allow(clippy::cast_precision_loss)]
-                (
-                    Some(minutes / v.owners.len() as f64),
-                    Some(minutes / v.count as f64),
-                )
+                DayViewTotals {
+                    count: v.count,
+                    total_ms: v.total_ms,
+                    owners: v.owners.len() as u64,
+                }
             }
-            _ => (None, None),
+            _ => DayViewTotals::default(),
         };
-        rows.push(vec![
-            Cell::Text(Calendar::day_label(d)),
-            Cell::Int(i64::from(u.new)),
-            Cell::Int(i64::from(u.total)),
-            Cell::Int(cum),
-            Cell::Num(f.up_kbps, 1),
-            Cell::Num(f.down_kbps, 1),
-            Cell::Num(per_user, 1),
-            Cell::Num(per_view, 1),
-            Cell::Num(f.continuity, 4),
-            Cell::Num(f.qoe, 3),
-            Cell::Int(peak),
-            Cell::Text(cal.minute_label(peak_at)),
-        ]);
+        let empty = BucketStats::default();
+        let day = DayFigures {
+            day: d,
+            users: (u.new, u.total, cum),
+            sums: sums.get(&d).unwrap_or(&empty),
+            views,
+            peak: (peak, peak_at),
+        };
+        rows.push(day_row(cal, &day));
     }
     Table {
-        columns: names(&[
-            "day",
-            "new_users",
-            "total_users",
-            "cumulative_users",
-            "avg_up_kbps",
-            "avg_down_kbps",
-            "online_min_per_user",
-            "online_min_per_view",
-            "continuity",
-            "qoe",
-            "peak_concurrent",
-            "peak_at",
-        ]),
+        columns: names(&DAY_COLUMNS),
         rows,
     }
+}
+
+pub const DAY_COLUMNS: [&str; 12] = [
+    "day",
+    "new_users",
+    "total_users",
+    "cumulative_users",
+    "avg_up_kbps",
+    "avg_down_kbps",
+    "online_min_per_user",
+    "online_min_per_view",
+    "continuity",
+    "qoe",
+    "peak_concurrent",
+    "peak_at",
+];
+
+/// A day's views: how many began that day, their summed length, and their owners.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DayViewTotals {
+    pub count: u64,
+    pub total_ms: i64,
+    pub owners: u64,
+}
+
+/// What one `--by day` row is made of.
+pub struct DayFigures<'a> {
+    pub day: Day,
+    /// New, total and cumulative users.
+    pub users: (u32, u32, i64),
+    pub sums: &'a BucketStats,
+    pub views: DayViewTotals,
+    /// The highest minute concurrency and that minute's start.
+    pub peak: (i64, i64),
+}
+
+pub fn day_row(cal: &Calendar, d: &DayFigures<'_>) -> Vec<Cell> {
+    let f = d.sums.figures();
+    let (per_user, per_view) = if d.views.count > 0 {
+        #[allow(clippy::cast_precision_loss)]
+        let minutes = d.views.total_ms as f64 / MINUTE_MS as f64;
+        #[allow(clippy::cast_precision_loss)]
+        (
+            Some(minutes / d.views.owners as f64),
+            Some(minutes / d.views.count as f64),
+        )
+    } else {
+        (None, None)
+    };
+    vec![
+        Cell::Text(Calendar::day_label(d.day)),
+        Cell::Int(i64::from(d.users.0)),
+        Cell::Int(i64::from(d.users.1)),
+        Cell::Int(d.users.2),
+        Cell::Num(f.up_kbps, 1),
+        Cell::Num(f.down_kbps, 1),
+        Cell::Num(per_user, 1),
+        Cell::Num(per_view, 1),
+        Cell::Num(f.continuity, 4),
+        Cell::Num(f.qoe, 3),
+        Cell::Int(d.peak.0),
+        Cell::Text(cal.minute_label(d.peak.1)),
+    ]
 }
 
 pub fn by_isp(a: &Analysis, only: Option<Day>) -> Table {
@@ -203,15 +252,24 @@ pub fn by_isp(a: &Analysis, only: Option<Day>) -> Table {
         let loc = geo.locate_str(a.catalog.ips.name(*ip));
         *counts.entry(geo.isp_name(loc.isp)).or_default() += 1;
     }
-    let total = ips.len();
-    let mut ranked: Vec<(&str, i64)> = counts.into_iter().collect();
-    ranked.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
+    isp_table(
+        counts
+            .into_iter()
+            .map(|(isp, n)| (isp.to_owned(), n))
+            .collect(),
+    )
+}
+
+/// The `--by isp` table from each ISP's distinct addresses: largest first.
+pub fn isp_table(mut ranked: Vec<(String, i64)>) -> Table {
+    let total: i64 = ranked.iter().map(|(_, n)| n).sum();
+    ranked.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
     #[allow(clippy::cast_precision_loss)]
     let rows = ranked
         .into_iter()
         .map(|(isp, n)| {
             vec![
-                Cell::Text(isp.to_owned()),
+                Cell::Text(isp),
                 Cell::Int(n),
                 Cell::Num(Some(n as f64 / total as f64), 4),
             ]

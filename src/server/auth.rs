@@ -5,7 +5,6 @@
 //! cannot forget it. The token comes from `PEERSCOPE_TOKEN` or from a file only its owner
 //! can read — one of them, never both, never empty — and is one RFC 6750 token.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -55,7 +54,7 @@ pub fn read_token(file: Option<&Path>) -> Result<Option<Vec<u8>>, UsageError> {
             }
             value
         }
-        (None, Some(path)) => token_from_file(path)?,
+        (None, Some(path)) => crate::cli::secret_from_file(path, "token file")?,
     };
     if !is_token(&token) {
         return Err(UsageError(format!(
@@ -68,38 +67,6 @@ pub fn read_token(file: Option<&Path>) -> Result<Option<Vec<u8>>, UsageError> {
         )));
     }
     Ok(Some(token.into_bytes()))
-}
-
-fn token_from_file(path: &Path) -> Result<String, UsageError> {
-    let cannot =
-        |e: std::io::Error| UsageError(format!("cannot read token file {}: {e}", path.display()));
-    let meta = std::fs::metadata(path).map_err(cannot)?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        return Err(UsageError(format!(
-            "token file {} is readable by others (mode {:o}); chmod 600 it",
-            path.display(),
-            meta.permissions().mode() & 0o777
-        )));
-    }
-    let text = std::fs::read_to_string(path).map_err(cannot)?;
-    // The token and at most its line end.
-    let token = text
-        .strip_suffix('\n')
-        .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
-    if token.is_empty() {
-        return Err(UsageError(format!(
-            "token file {} is empty",
-            path.display()
-        )));
-    }
-    let lines = text.lines().count();
-    if lines > 1 {
-        return Err(UsageError(format!(
-            "token file {} holds {lines} lines; it must hold the token alone",
-            path.display()
-        )));
-    }
-    Ok(token.to_owned())
 }
 
 /// The bearer token of an `Authorization` value; the scheme is case-insensitive
@@ -188,7 +155,8 @@ mod tests {
         let path = dir.path().join("token");
         let write = |text: &str| {
             std::fs::write(&path, text).expect("write");
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+            let mode = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+            std::fs::set_permissions(&path, mode).expect("chmod");
         };
         for (text, ok) in [
             ("s3cret", true),
@@ -201,7 +169,9 @@ mod tests {
             ("two words\n", false),
         ] {
             write(text);
-            let token = token_from_file(&path).ok().filter(|t| is_token(t));
+            let token = crate::cli::secret_from_file(&path, "token file")
+                .ok()
+                .filter(|t| is_token(t));
             assert_eq!(token.is_some(), ok, "{text:?}");
         }
     }

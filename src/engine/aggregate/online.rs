@@ -97,14 +97,15 @@ pub enum Expiry {
     AtClose,
 }
 
-/// Where the tracker's deltas go: +1 or −1 online in `cell`, counting at every instant
-/// t ≥ `at`.
+/// Where the tracker's deltas go: +1 or −1 online in `cell` for `peer`'s interval,
+/// counting at every instant t ≥ `at`.
 pub trait DeltaSink {
-    fn online_delta(&mut self, cell: CellId, at: i64, delta: i32);
+    fn online_delta(&mut self, peer: u32, cell: CellId, at: i64, delta: i32);
 }
 
+/// A closure that files a change by cell, whoever the peer.
 impl<F: FnMut(CellId, i64, i32)> DeltaSink for F {
-    fn online_delta(&mut self, cell: CellId, at: i64, delta: i32) {
+    fn online_delta(&mut self, _peer: u32, cell: CellId, at: i64, delta: i32) {
         self(cell, at, delta);
     }
 }
@@ -178,11 +179,11 @@ impl OnlineTracker {
         track.last_recv = recv;
         let previous = std::mem::replace(&mut track.end, NO_END);
         if previous != NO_END {
-            sink.online_delta(cell, previous.min(recv), -1);
+            sink.online_delta(peer, cell, previous.min(recv), -1);
         }
         if let Some(until) = until {
             track.end = until;
-            sink.online_delta(cell, recv, 1);
+            sink.online_delta(peer, cell, recv, 1);
             if self.expiry == Expiry::Eager {
                 self.ends.push(Reverse((until, peer, cell)));
             }
@@ -202,18 +203,18 @@ impl OnlineTracker {
             // A track cut short since has a new end: this entry is stale.
             if let Some(t) = p.tracks.iter_mut().find(|t| t.cell == cell && t.end == end) {
                 t.end = NO_END;
-                sink.online_delta(cell, end, -1);
+                sink.online_delta(peer, cell, end, -1);
             }
         }
     }
 
     /// Files the −1 of every interval still open: the stream is complete.
     pub fn close(&mut self, sink: &mut impl DeltaSink) {
-        for p in &mut self.peers {
+        for (peer, p) in (0u32..).zip(&mut self.peers) {
             for t in &mut p.tracks {
                 let end = std::mem::replace(&mut t.end, NO_END);
                 if end != NO_END {
-                    sink.online_delta(t.cell, end, -1);
+                    sink.online_delta(peer, t.cell, end, -1);
                 }
             }
         }

@@ -12,6 +12,7 @@
 //! polygon test; rasters for the terminal are computed once per size and kept.
 
 mod area_names;
+pub mod areas;
 pub mod location;
 pub mod maxmind;
 

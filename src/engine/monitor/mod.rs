@@ -25,6 +25,7 @@ use crate::engine::aggregate::online::{Expiry, OnlineTracker};
 use crate::engine::aggregate::qoe::QoeParams;
 use crate::engine::aggregate::tiers::{ALL, CellId, History};
 use crate::engine::geography::Geography;
+use crate::engine::geography::areas::Areas;
 use crate::engine::geography::location::{DistrictId, IpGeo, IspId};
 use crate::engine::observe::catalog::Catalog;
 use crate::engine::observe::first_seen::FirstSeen;
@@ -42,9 +43,7 @@ struct CellKey {
     area: u16,
 }
 
-const NO_AREA: u16 = u16::MAX;
-/// The name of peers placed in no area (no geography, or nowhere on the map).
-pub const UNKNOWN_AREA: &str = "Unknown";
+pub use crate::engine::geography::areas::UNKNOWN_AREA;
 
 /// One report as the histogram needs it.
 #[derive(Debug, Clone, Copy)]
@@ -82,9 +81,7 @@ pub struct Monitor {
     /// First appearances over the whole recording, when known: "new" is then exact
     /// even for an engine started in the middle (a replay seek).
     first_seen: Option<std::sync::Arc<FirstSeen>>,
-    geography: Option<std::sync::Arc<Geography>>,
-    /// Area per (coordinates, district): a table has few distinct locations.
-    area_memo: FxHashMap<(u32, u32, DistrictId), u16>,
+    areas: Areas,
 }
 
 impl Monitor {
@@ -104,15 +101,14 @@ impl Monitor {
             latest_recv: i64::MIN,
             accepted: 0,
             first_seen: None,
-            geography: None,
-            area_memo: FxHashMap::default(),
+            areas: Areas::default(),
         }
     }
 
     /// Places peers in the geography's areas, for the Map view and area filters.
     #[must_use]
     pub fn with_geography(mut self, geography: std::sync::Arc<Geography>) -> Self {
-        self.geography = Some(geography);
+        self.areas = Areas::new(Some(geography));
         self
     }
 
@@ -125,28 +121,12 @@ impl Monitor {
     }
 
     fn area_name(&self, area: u16) -> &str {
-        self.geography
-            .as_ref()
-            .and_then(|g| g.areas.get(area as usize))
-            .map_or(UNKNOWN_AREA, |a| a.name.as_str())
+        self.areas.name(area)
     }
 
     fn area_of(&mut self, obs: &Observation) -> u16 {
-        let Some(g) = &self.geography else {
-            return NO_AREA;
-        };
-        let (lat, lon) = obs
-            .location
-            .lat_lon
-            .map_or((u32::MAX, u32::MAX), |(a, b)| (a.to_bits(), b.to_bits()));
-        let key = (lat, lon, obs.location.district);
-        if let Some(a) = self.area_memo.get(&key) {
-            return *a;
-        }
         let district = self.catalog.geo.district_name(obs.location.district);
-        let area = g.area_of(obs.location.lat_lon, district).unwrap_or(NO_AREA);
-        self.area_memo.insert(key, area);
-        area
+        self.areas.area_of(&obs.location, district)
     }
 
     fn cell_of(&mut self, obs: &Observation) -> CellId {

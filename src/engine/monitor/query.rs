@@ -78,7 +78,7 @@ impl Monitor {
         let by_isp = self.breakdown(&window, &taken, &isp, q);
         let by_channel = self.breakdown(&window, &taken, &channel, q);
         let by_district = self.breakdown(&window, &taken, &district, q);
-        let by_area = if self.geography.is_some() {
+        let by_area = if self.areas.geography().is_some() {
             self.breakdown(&window, &taken, &area, q)
         } else {
             Vec::new()

@@ -108,7 +108,8 @@ impl Filter {
     }
 }
 
-fn check_dimension(key: &str, values: &BTreeSet<String>, known: &[&str]) -> Result<(), String> {
+/// Every value of one dimension is among `known`, whatever its case; else which is not.
+pub fn check_dimension(key: &str, values: &BTreeSet<String>, known: &[&str]) -> Result<(), String> {
     for v in values {
         if !known.iter().any(|k| k.eq_ignore_ascii_case(v)) {
             let mut names = known.to_vec();
