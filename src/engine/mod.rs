@@ -3,6 +3,7 @@
 //!
 //! - [`record`]: the record schemas and their readers;
 //! - [`cmcd`]: CMCD reports, their readers, and the sessions derived from them;
+//! - [`cube`]: the facts `ship` derives for the ClickHouse cubes, and their bins;
 //! - [`observe`]: records to observations (interning, dedup, location);
 //! - [`aggregate`]: the online rule, buckets, history tiers, QoE, and `report`'s exact
 //!   aggregator;
@@ -18,6 +19,7 @@ pub mod alerts;
 pub mod calendar;
 pub mod cdn;
 pub mod cmcd;
+pub mod cube;
 pub mod explain;
 pub mod geography;
 pub mod monitor;
