@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod cli;
+pub mod clickhouse;
 pub mod commands;
 pub mod config;
 pub mod engine;
@@ -16,6 +17,7 @@ pub mod geodata;
 pub mod recording;
 pub mod report;
 pub mod server;
+pub mod ship;
 pub mod signals;
 pub mod simulate;
 pub mod source;
