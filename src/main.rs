@@ -36,6 +36,8 @@ enum Command {
     Watch(WatchArgs),
     /// A probe agent: measure TCP connect RTT and failures to destinations, POST probe records
     Probe(ProbeArgs),
+    /// Ship a recording's records, as cube facts, into ClickHouse (schema: --init)
+    Ship(peerscope::ship::ShipArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => commands::replay::run(args, &settings),
         Command::Watch(args) => commands::watch::run(args, &settings),
         Command::Probe(args) => agent::run(args, &settings),
+        Command::Ship(args) => peerscope::ship::run(args, &settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,235 @@
+//! The rows of the `raw` table (deploy/clickhouse/schema.sql), encoded in RowBinary:
+//! the facts of [`crate::engine::cube`] with their names, a batch's cursor, and its
+//! skipped lines.
+
+use crate::clickhouse::row_binary::RowBinary;
+use crate::engine::calendar::Day;
+use crate::engine::cube::{Cell, Fact, qoe_bin, startup_bin};
+use crate::engine::geography::areas::Areas;
+use crate::engine::observe::catalog::Catalog;
+use crate::engine::record::Event;
+
+/// The columns of `raw`, in the order every row below writes them.
+pub const RAW_COLUMNS: [&str; 34] = [
+    "kind",
+    "shipper",
+    "batch",
+    "day",
+    "bucket",
+    "recv_ms",
+    "peer",
+    "session",
+    "ip",
+    "isp",
+    "channel",
+    "district",
+    "area",
+    "event",
+    "reports",
+    "period_s",
+    "down",
+    "p2p_period_s",
+    "up",
+    "server",
+    "p2p_down",
+    "play_s",
+    "stall_s",
+    "mos_sum",
+    "mos_n",
+    "startup_bins",
+    "startup_counts",
+    "qoe_bins",
+    "qoe_counts",
+    "leave_ms",
+    "online",
+    "cursor",
+    "reason",
+    "lines",
+];
+
+const RECORD: u8 = 0;
+const ONLINE: u8 = 1;
+const CURSOR: u8 = 2;
+const SKIPPED: u8 = 3;
+
+/// `leave_ms` of a record that is not a leave: after every leave.
+const NO_LEAVE: i64 = i64::MAX;
+
+/// One batch of rows for one INSERT.
+pub struct Rows<'a> {
+    out: RowBinary,
+    shipper: &'a str,
+    batch: u64,
+    pub count: usize,
+}
+
+impl<'a> Rows<'a> {
+    pub fn new(shipper: &'a str, batch: u64) -> Self {
+        Rows {
+            out: RowBinary::default(),
+            shipper,
+            batch,
+            count: 0,
+        }
+    }
+
+    pub fn shipper(&self) -> &str {
+        self.shipper
+    }
+
+    pub fn batch(&self) -> u64 {
+        self.batch
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.out.bytes
+    }
+
+    fn head(&mut self, kind: u8, day: Day, bucket_ms: i64, recv_ms: i64) {
+        self.count += 1;
+        let o = &mut self.out;
+        o.u8(kind);
+        o.string(self.shipper);
+        o.u64(self.batch);
+        o.date(day);
+        o.date_time(bucket_ms);
+        o.i64(recv_ms);
+    }
+
+    fn cell(&mut self, cell: &Cell, catalog: &Catalog, areas: &Areas) {
+        let o = &mut self.out;
+        o.string(catalog.geo.isp_name(cell.isp));
+        o.string(catalog.channels.name(cell.channel));
+        o.string(catalog.geo.district_name(cell.district));
+        o.string(areas.name(cell.area));
+    }
+
+    /// Every column from `event` to `qoe_counts` left empty, then the tail columns.
+    fn no_measures(&mut self) {
+        let o = &mut self.out;
+        o.u8(0);
+        o.u8(0);
+        for _ in 0..9 {
+            o.f64(0.0);
+        }
+        o.u8(0);
+        o.u32_array(&[]);
+        o.u64_array(&[]);
+        o.u8_array(&[]);
+        o.u64_array(&[]);
+    }
+
+    fn tail(&mut self, leave_ms: i64, online: i8, cursor: &str, reason: &str, lines: u64) {
+        let o = &mut self.out;
+        o.i64(leave_ms);
+        o.i8(online);
+        o.string(cursor);
+        o.string(reason);
+        o.u64(lines);
+    }
+
+    pub fn fact(&mut self, fact: &Fact, catalog: &Catalog, areas: &Areas) {
+        match fact {
+            Fact::Record(record) => {
+                let payload = &record.obs.payload;
+                self.head(RECORD, record.day, record.bucket_ms, payload.recv);
+                let o = &mut self.out;
+                o.string(catalog.peers.name(record.obs.peer));
+                o.string(catalog.sessions.name(record.obs.session));
+                o.string(catalog.ips.name(record.obs.ip));
+                self.cell(&record.cell, catalog, areas);
+                let sums = &record.sums;
+                let o = &mut self.out;
+                o.u8(match payload.event {
+                    Event::Join => 0,
+                    Event::Report => 1,
+                    Event::Leave => 2,
+                });
+                o.u8(u8::try_from(sums.reports).unwrap_or(1));
+                for v in [
+                    sums.period_s,
+                    sums.down,
+                    sums.p2p_period_s,
+                    sums.up,
+                    sums.server,
+                    sums.p2p_down,
+                    sums.play_s,
+                    sums.stall_s,
+                    sums.mos_sum,
+                ] {
+                    o.f64(v);
+                }
+                o.u8(u8::try_from(sums.mos_n).unwrap_or(1));
+                // Histograms as one-bin maps, or empty ones.
+                let startup: Vec<u32> = record.startup_ms.map(startup_bin).into_iter().collect();
+                o.u32_array(&startup);
+                o.u64_array(&vec![1; startup.len()]);
+                let qoe: Vec<u8> = record.mos.map(qoe_bin).into_iter().collect();
+                o.u8_array(&qoe);
+                o.u64_array(&vec![1; qoe.len()]);
+                let leave_ms = if payload.event == Event::Leave {
+                    payload.recv
+                } else {
+                    NO_LEAVE
+                };
+                self.tail(leave_ms, 0, "", "", 0);
+            }
+            Fact::Online(c) => {
+                self.head(ONLINE, c.day, c.bucket_ms, c.bucket_ms);
+                let o = &mut self.out;
+                for _ in 0..3 {
+                    o.string("");
+                }
+                self.cell(&c.cell, catalog, areas);
+                self.no_measures();
+                let delta = i8::try_from(c.delta).unwrap_or(0);
+                self.tail(NO_LEAVE, delta, "", "", 0);
+            }
+        }
+    }
+
+    /// The row that closes the batch: where the shipper's sources stand after it.
+    pub fn cursor(&mut self, day: Day, cursor: &str) {
+        self.head(CURSOR, day, 0, 0);
+        self.no_cell();
+        self.no_measures();
+        self.tail(NO_LEAVE, 0, cursor, "", 0);
+    }
+
+    /// Lines skipped for `reason` in this batch.
+    pub fn skipped(&mut self, day: Day, reason: &str, lines: u64) {
+        self.head(SKIPPED, day, 0, 0);
+        self.no_cell();
+        self.no_measures();
+        self.tail(NO_LEAVE, 0, "", reason, lines);
+    }
+
+    fn no_cell(&mut self) {
+        for _ in 0..7 {
+            self.out.string("");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clickhouse::schema::{Distinct, statements};
+
+    #[test]
+    fn the_columns_are_the_raw_tables_in_its_order() {
+        let s = statements("db", Distinct::Exact);
+        let raw = s
+            .iter()
+            .find(|st| st.starts_with("CREATE TABLE IF NOT EXISTS db.raw "))
+            .expect("the raw table");
+        let body = &raw[raw.find('(').expect("(") + 1..raw.rfind(") ENGINE").expect("ENGINE")];
+        let names: Vec<&str> = body
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert_eq!(names, RAW_COLUMNS);
+    }
+}
