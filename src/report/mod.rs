@@ -1,6 +1,7 @@
 //! `peerscope report`: daily, per-minute and per-ISP tables from a recording (DESIGN §8).
 
 pub mod analysis;
+pub mod cube;
 pub mod explain;
 pub mod figures;
 pub mod nodes;
@@ -41,8 +42,12 @@ pub enum By {
 pub struct ReportArgs {
     /// Recording directory (one or more feedback servers' log trees), or CDN nodes'
     /// nginx access logs in the `peerscope_cdn` format (deploy/nginx-cdn.conf)
-    #[arg(value_name = "DIR|ACCESS_LOG", required = true, num_args = 1..)]
+    #[arg(value_name = "DIR|ACCESS_LOG", required_unless_present = "from", num_args = 1..)]
     pub input: Vec<PathBuf>,
+    /// The cubes `peerscope ship` keeps in ClickHouse instead of logs:
+    /// clickhouse://HOST:PORT/DATABASE (--by day, minute or isp)
+    #[arg(long, value_name = "URI", conflicts_with_all = ["input", "probes", "explain"])]
+    pub from: Option<String>,
     /// Table to print
     #[arg(long, value_enum, default_value = "day")]
     pub by: By,
@@ -88,6 +93,15 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<()> {
         None => Filter::default(),
         Some(text) => Filter::parse(text).map_err(|e| UsageError(e.to_string()))?,
     };
+    if let Some(uri) = &args.from {
+        if args.metric.is_some() {
+            return Err(
+                UsageError("--metric needs --probes or --explain, which read logs".into()).into(),
+            );
+        }
+        let (table, skipped) = cube::run(uri, args.by, day, &filter, settings)?;
+        return print_table(&table, args.format, &skipped);
+    }
     if args.by == By::Node {
         check_node_flags(args)?;
     }

@@ -1,0 +1,399 @@
+//! `report --from clickhouse://HOST:PORT/DB`: the tables of DESIGN §8 from the cubes
+//! `ship` keeps, at a cost set by the cells and peers, not by the records.
+//!
+//! Sums come from the 1 min cube (`--by minute`, the daily peaks) and the 1 h cube
+//! (`--by day`, `--by isp`); new and cumulative users from `peer_first`; online time
+//! from `views`. Every ratio is computed here from the sums by the engine's own
+//! [`BucketStats::figures`], and each row by the same code as a report from the logs.
+//! What differs from the logs' report is said in the README ("Report from the cubes").
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+
+use crate::cli::UsageError;
+use crate::clickhouse::schema::{self, Distinct};
+use crate::clickhouse::{ClickHouse, Credentials, Target, quote, unescape_tsv};
+use crate::config::Settings;
+use crate::engine::aggregate::bucket::{BucketStats, Figures};
+use crate::engine::calendar::{Calendar, Day};
+use crate::engine::cube::histogram_rank;
+use crate::engine::query::filter::{Filter, check_dimension};
+use crate::engine::record::Reason;
+use crate::recording::skipped::Skipped;
+
+use super::By;
+use super::figures::{
+    DAY_COLUMNS, DayFigures, DayViewTotals, MINUTE_COLUMNS, day_row, isp_table, minute_row,
+};
+use super::output::{Table, names};
+
+/// The columns of a `sumMerge` of every sum, in [`sums_of`]'s order.
+const SUMS: &str = "sumMerge(records), sumMerge(reports), sumMerge(period_s), sumMerge(down), \
+    sumMerge(p2p_period_s), sumMerge(up), sumMerge(server), sumMerge(p2p_down), \
+    sumMerge(play_s), sumMerge(stall_s), sumMerge(mos_sum), sumMerge(mos_n), sumMerge(online)";
+const SUM_COUNT: usize = 13;
+
+pub fn run(
+    uri: &str,
+    by: By,
+    day: Option<Day>,
+    filter: &Filter,
+    settings: &Settings,
+) -> anyhow::Result<(Table, Skipped)> {
+    let target = Target::parse_uri(uri)?;
+    if matches!(by, By::Node | By::Session) {
+        return Err(UsageError(format!(
+            "--by {} is not in the cubes: they hold sums per cell, not {}; report it from the logs",
+            if by == By::Node { "node" } else { "session" },
+            if by == By::Node { "nodes" } else { "sessions" }
+        ))
+        .into());
+    }
+    let ch = ClickHouse::connect(target, Credentials::from_env(None)?)?;
+    let distinct = schema::check(&ch)?;
+    let cube = Cube {
+        ch: &ch,
+        db: &ch.target.database,
+        calendar: Calendar::new(settings.timezone),
+        distinct,
+    };
+    let cells = cube.cells_of(filter)?;
+    let table = match by {
+        By::Minute => cube.by_minute(&cells, day)?,
+        By::Day => cube.by_day(&cells, day)?,
+        By::Isp => cube.by_isp(&cells, day)?,
+        By::Node | By::Session => unreachable!("refused above"),
+    };
+    Ok((table, cube.skipped(day)?))
+}
+
+struct Cube<'a> {
+    ch: &'a ClickHouse,
+    db: &'a str,
+    calendar: Calendar,
+    distinct: Distinct,
+}
+
+/// One minute's sums under the filter, and its online change.
+struct MinuteSums {
+    stats: BucketStats,
+    online_delta: i64,
+    startups: Vec<(u32, u64)>,
+}
+
+impl Cube<'_> {
+    fn query(&self, sql: &str) -> anyhow::Result<Vec<Vec<String>>> {
+        let text = self.ch.query(&format!("{sql} FORMAT TabSeparated"))?;
+        Ok(text
+            .lines()
+            .map(|l| l.split('\t').map(unescape_tsv).collect())
+            .collect())
+    }
+
+    /// The filter as a SQL condition on the cell columns, its names checked against the
+    /// cubes' (whatever their case) and replaced by theirs.
+    fn cells_of(&self, filter: &Filter) -> anyhow::Result<String> {
+        if filter.is_empty() {
+            return Ok("1".into());
+        }
+        let mut terms = Vec::new();
+        for (column, key, values) in [
+            ("isp", "isp", &filter.isps),
+            ("channel", "channel", &filter.channels),
+            ("district", "district", &filter.districts),
+        ] {
+            if values.is_empty() {
+                continue;
+            }
+            let known: Vec<String> = self
+                .query(&format!(
+                    "SELECT DISTINCT {column} FROM {}.cube_1h",
+                    self.db
+                ))?
+                .into_iter()
+                .filter_map(|r| r.into_iter().next())
+                .collect();
+            let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
+            check_dimension(key, values, &known_refs).map_err(UsageError)?;
+            let picked: Vec<String> = known
+                .iter()
+                .filter(|k| values.iter().any(|v| v.eq_ignore_ascii_case(k)))
+                .map(|k| quote(k))
+                .collect();
+            terms.push(format!("{column} IN ({})", picked.join(", ")));
+        }
+        Ok(terms.join(" AND "))
+    }
+
+    /// Every minute with a record in it (under no filter: the rows of `--by minute`),
+    /// and each minute's sums under the filter, in order.
+    fn minutes(&self, cells: &str) -> anyhow::Result<(Vec<i64>, BTreeMap<i64, MinuteSums>)> {
+        let rows: Vec<i64> = self
+            .query(&format!(
+                "SELECT toUInt32(bucket) AS b FROM {}.cube_1m GROUP BY b HAVING sumMerge(records) > 0 ORDER BY b",
+                self.db
+            ))?
+            .iter()
+            .map(|r| seconds_to_ms(&r[0]))
+            .collect::<anyhow::Result<_>>()?;
+        let mut sums = BTreeMap::new();
+        for r in self.query(&format!(
+            "SELECT toUInt32(bucket) AS b, {SUMS}, sumMapMerge(startup) FROM {}.cube_1m WHERE {cells} GROUP BY b ORDER BY b",
+            self.db
+        ))? {
+            let start = seconds_to_ms(&r[0])?;
+            let (stats, online_delta) = sums_of(&r[1..=SUM_COUNT])?;
+            let startups = histogram(&r[SUM_COUNT + 1])?;
+            sums.insert(
+                start,
+                MinuteSums {
+                    stats,
+                    online_delta,
+                    startups,
+                },
+            );
+        }
+        for r in self.query(&format!(
+            "SELECT intDiv(f, 60000) * 60000 AS m, count() FROM \
+             (SELECT peer, minMerge(first_ms) AS f FROM {}.peer_first WHERE {cells} GROUP BY peer) \
+             GROUP BY m",
+            self.db
+        ))? {
+            let start: i64 = r[0].parse().context("new peers' minute")?;
+            let n: u32 = r[1].parse().context("new peers' count")?;
+            sums.entry(start)
+                .or_insert_with(|| MinuteSums {
+                    stats: BucketStats::default(),
+                    online_delta: 0,
+                    startups: Vec::new(),
+                })
+                .stats
+                .new_peers = n;
+        }
+        Ok((rows, sums))
+    }
+
+    /// Online peers at the end of each row minute, from the running sum of changes.
+    fn online_at(rows: &[i64], sums: &BTreeMap<i64, MinuteSums>) -> Vec<i64> {
+        let mut online = 0;
+        let mut changes = sums.iter().peekable();
+        rows.iter()
+            .map(|&start| {
+                while let Some(&(&m, s)) = changes.peek() {
+                    if m > start {
+                        break;
+                    }
+                    online += s.online_delta;
+                    changes.next();
+                }
+                online
+            })
+            .collect()
+    }
+
+    fn by_minute(&self, cells: &str, day: Option<Day>) -> anyhow::Result<Table> {
+        let (rows, sums) = self.minutes(cells)?;
+        let online = Self::online_at(&rows, &sums);
+        let table_rows = rows
+            .iter()
+            .zip(online)
+            .filter(|(start, _)| day.is_none_or(|d| self.calendar.day_of(**start) == d))
+            .map(|(&start, online)| {
+                let figures = sums.get(&start).map_or_else(Figures::default, |s| Figures {
+                    startup_p50_ms: histogram_rank(&s.startups, 50.0),
+                    ..s.stats.figures()
+                });
+                minute_row(&self.calendar, start, online, &figures)
+            })
+            .collect();
+        Ok(Table {
+            columns: names(&MINUTE_COLUMNS),
+            rows: table_rows,
+        })
+    }
+
+    fn by_day(&self, cells: &str, only: Option<Day>) -> anyhow::Result<Table> {
+        let (rows, minute_sums) = self.minutes(cells)?;
+        let online = Self::online_at(&rows, &minute_sums);
+        let mut peaks: BTreeMap<Day, (i64, i64)> = BTreeMap::new();
+        for (&start, online) in rows.iter().zip(online) {
+            let peak = peaks
+                .entry(self.calendar.day_of(start))
+                .or_insert((i64::MIN, start));
+            if online > peak.0 {
+                *peak = (online, start);
+            }
+        }
+        let mut new_users: BTreeMap<Day, u32> = BTreeMap::new();
+        for (&start, s) in &minute_sums {
+            *new_users.entry(self.calendar.day_of(start)).or_default() += s.stats.new_peers;
+        }
+        let distinct = self.distinct.function();
+        let mut sums: BTreeMap<Day, (BucketStats, u32)> = BTreeMap::new();
+        for r in self.query(&format!(
+            "SELECT toUInt16(day) AS d, {SUMS}, {distinct}Merge(peers) FROM {}.cube_1h WHERE {cells} GROUP BY d",
+            self.db
+        ))? {
+            let d: Day = r[0].parse().context("day")?;
+            let (stats, _) = sums_of(&r[1..=SUM_COUNT])?;
+            let users: u32 = r[SUM_COUNT + 1].parse().context("distinct peers")?;
+            sums.insert(d, (stats, users));
+        }
+        let views = self.views(cells)?;
+        let mut cumulative = 0i64;
+        let mut table_rows = Vec::new();
+        let empty = (BucketStats::default(), 0);
+        for (&d, &peak) in &peaks {
+            let new = new_users.get(&d).copied().unwrap_or(0);
+            cumulative += i64::from(new);
+            if only.is_some_and(|o| o != d) {
+                continue;
+            }
+            let (stats, total) = sums.get(&d).unwrap_or(&empty);
+            let figures = DayFigures {
+                day: d,
+                users: (new, *total, cumulative),
+                sums: stats,
+                views: views.get(&d).copied().unwrap_or_default(),
+                peak,
+            };
+            table_rows.push(day_row(&self.calendar, &figures));
+        }
+        Ok(Table {
+            columns: names(&DAY_COLUMNS),
+            rows: table_rows,
+        })
+    }
+
+    /// Each day's views under the filter, by the local day they began.
+    fn views(&self, cells: &str) -> anyhow::Result<BTreeMap<Day, DayViewTotals>> {
+        let tz = quote(self.calendar.tz().name());
+        let mut views = BTreeMap::new();
+        for r in self.query(&format!(
+            "SELECT toUInt16(toDate(toDateTime(intDiv(s, 1000)), {tz})) AS d, count(), \
+             sum(if(lv < 9223372036854775807, lv, l) - s), uniqExact(peer) FROM \
+             (SELECT session, peer, minMerge(start_ms) AS s, maxMerge(last_ms) AS l, minMerge(leave_ms) AS lv \
+              FROM {}.views WHERE {cells} GROUP BY session, peer) GROUP BY d",
+            self.db
+        ))? {
+            let d: Day = r[0].parse().context("view day")?;
+            views.insert(
+                d,
+                DayViewTotals {
+                    count: r[1].parse().context("views")?,
+                    total_ms: r[2].parse().context("view length")?,
+                    owners: r[3].parse().context("view owners")?,
+                },
+            );
+        }
+        Ok(views)
+    }
+
+    fn by_isp(&self, cells: &str, day: Option<Day>) -> anyhow::Result<Table> {
+        let when = day.map_or_else(|| "1".into(), |d| format!("day = toDate({d})"));
+        let distinct = self.distinct.function();
+        let mut counts = Vec::new();
+        for r in self.query(&format!(
+            "SELECT isp, {distinct}Merge(ips) AS n FROM {}.cube_1h WHERE {cells} AND {when} GROUP BY isp HAVING n > 0",
+            self.db
+        ))? {
+            counts.push((r[0].clone(), r[1].parse().context("distinct addresses")?));
+        }
+        Ok(isp_table(counts))
+    }
+
+    /// The lines the shippers skipped, by reason (over `day` alone if given).
+    fn skipped(&self, day: Option<Day>) -> anyhow::Result<Skipped> {
+        let when = day.map_or_else(|| "1".into(), |d| format!("day = toDate({d})"));
+        let mut skipped = Skipped::default();
+        for r in self.query(&format!(
+            "SELECT reason, sum(lines) FROM {}.skipped WHERE {when} GROUP BY reason",
+            self.db
+        ))? {
+            let reason = Reason::ALL
+                .into_iter()
+                .find(|x| x.name() == r[0])
+                .with_context(|| format!("skipped lines of unknown reason {:?}", r[0]))?;
+            skipped
+                .by_reason
+                .insert(reason, r[1].parse().context("skipped lines")?);
+        }
+        Ok(skipped)
+    }
+}
+
+fn seconds_to_ms(text: &str) -> anyhow::Result<i64> {
+    let s: i64 = text
+        .parse()
+        .with_context(|| format!("a bucket time {text:?} from ClickHouse"))?;
+    Ok(s * 1000)
+}
+
+/// The sums of a `SUMS` row, and its online change.
+fn sums_of(cols: &[String]) -> anyhow::Result<(BucketStats, i64)> {
+    let f = |i: usize| -> anyhow::Result<f64> {
+        cols[i]
+            .parse()
+            .with_context(|| format!("sum {i} {:?} from ClickHouse", cols[i]))
+    };
+    let n = |i: usize| -> anyhow::Result<u32> {
+        cols[i]
+            .parse()
+            .with_context(|| format!("count {i} {:?} from ClickHouse", cols[i]))
+    };
+    let stats = BucketStats {
+        records: n(0)?,
+        reports: n(1)?,
+        period_s: f(2)?,
+        down: f(3)?,
+        p2p_period_s: f(4)?,
+        up: f(5)?,
+        server: f(6)?,
+        p2p_down: f(7)?,
+        play_s: f(8)?,
+        stall_s: f(9)?,
+        mos_sum: f(10)?,
+        mos_n: n(11)?,
+        ..BucketStats::default()
+    };
+    let online: i64 = cols[12].parse().context("online change from ClickHouse")?;
+    Ok((stats, online))
+}
+
+/// A `sumMap` histogram `([lower,…],[count,…])` as (lower end, count) pairs.
+fn histogram(text: &str) -> anyhow::Result<Vec<(u32, u64)>> {
+    let bad = || format!("histogram {text:?} from ClickHouse");
+    let inner = text
+        .strip_prefix("([")
+        .and_then(|t| t.strip_suffix("])"))
+        .with_context(bad)?;
+    let (bins, counts) = inner.split_once("],[").with_context(bad)?;
+    let parse = |list: &str| -> anyhow::Result<Vec<u64>> {
+        list.split(',')
+            .filter(|x| !x.is_empty())
+            .map(|x| x.parse().with_context(bad))
+            .collect()
+    };
+    let (bins, counts) = (parse(bins)?, parse(counts)?);
+    Ok(bins
+        .iter()
+        .zip(&counts)
+        .map(|(b, c)| (u32::try_from(*b).unwrap_or(u32::MAX), *c))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_read_back() {
+        assert_eq!(
+            histogram("([100,1200],[2,1])").expect("read"),
+            vec![(100, 2), (1200, 1)]
+        );
+        assert_eq!(histogram("([],[])").expect("read"), vec![]);
+        assert!(histogram("[1]").is_err());
+    }
+}
