@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod clickhouse;
 pub mod faketime;
 pub mod hostile;
 pub mod mmdb;
