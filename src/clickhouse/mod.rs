@@ -34,10 +34,17 @@ impl ClickHouseError {
         match self {
             ClickHouseError::Unreachable { .. } => true,
             ClickHouseError::Refused { why, .. } => {
-                // Timeouts, a socket cut off, a query of the same id still running.
-                ["(code 159)", "(code 209)", "(code 210)", "(code 216)"]
-                    .iter()
-                    .any(|code| why.contains(code))
+                // Timeouts, a socket cut off, a query of the same id still running, a
+                // query cancelled by a server shutting down.
+                [
+                    "(code 159)",
+                    "(code 209)",
+                    "(code 210)",
+                    "(code 216)",
+                    "(code 394)",
+                ]
+                .iter()
+                .any(|code| why.contains(code))
             }
         }
     }

@@ -61,6 +61,8 @@ pub struct Rows<'a> {
     shipper: &'a str,
     batch: u64,
     pub count: usize,
+    /// Lines counted as skipped in this batch.
+    pub skipped: u64,
 }
 
 impl<'a> Rows<'a> {
@@ -70,6 +72,7 @@ impl<'a> Rows<'a> {
             shipper,
             batch,
             count: 0,
+            skipped: 0,
         }
     }
 
@@ -198,6 +201,7 @@ impl<'a> Rows<'a> {
 
     /// Lines skipped for `reason` in this batch.
     pub fn skipped(&mut self, day: Day, reason: &str, lines: u64) {
+        self.skipped += lines;
         self.head(SKIPPED, day, 0, 0);
         self.no_cell();
         self.no_measures();

@@ -91,7 +91,7 @@ impl Reporter {
         self.state(state, None, caught_up)
     }
 
-    fn lines(&self, bytes: Vec<u8>) -> bool {
+    fn lines(&self, bytes: Vec<u8>, next: Option<Cursor>) -> bool {
         bytes.is_empty()
             || self
                 .tx
@@ -99,6 +99,7 @@ impl Reporter {
                     source: self.source,
                     stream: self.stream,
                     bytes,
+                    next,
                 })
                 .is_ok()
     }
@@ -139,7 +140,7 @@ fn follow_dir(dir: &std::path::Path, from_ms: i64, mut out: Reporter) {
         match tail::tail(dir, out.stream, Some(cursor.clone()), 4 << 20, None) {
             Ok(Tail::Data { lines, next }) => {
                 let empty = lines.is_empty();
-                if !out.lines(lines) {
+                if !out.lines(lines, Some(next.clone())) {
                     return;
                 }
                 cursor = next;
@@ -306,7 +307,7 @@ fn follow_server(url: &str, token: Option<&str>, from_ms: i64, mut out: Reporter
                 backoff.reset();
                 gone_again = false;
                 let empty = lines.is_empty();
-                if !out.lines(lines) {
+                if !out.lines(lines, Some(next.clone())) {
                     return;
                 }
                 cursor = next;
@@ -425,7 +426,7 @@ fn poll_latest(
                 0
             };
             whole = whole.max(stepped);
-            if !out.lines(body[..whole - stepped].to_vec()) {
+            if !out.lines(body[..whole - stepped].to_vec(), None) {
                 return;
             }
             if file == name {

@@ -35,11 +35,14 @@ pub struct SourceHealth {
 /// What a source thread sends.
 #[derive(Debug)]
 pub enum SourceEvent {
-    /// Complete JSON lines, in the order the source gave them.
+    /// Complete JSON lines, in the order the source gave them, and the cursor just
+    /// after them (`None` from a server without `tail`, read by polling): the lines are
+    /// the content that ends there.
     Lines {
         source: usize,
         stream: crate::recording::layout::Stream,
         bytes: Vec<u8>,
+        next: Option<crate::recording::tail::Cursor>,
     },
     /// The backlog of a source's other stream (probes, cmcd) has been read, or cannot be.
     StreamCaughtUp {

@@ -96,6 +96,7 @@ impl LiveFrames {
                 source,
                 stream,
                 bytes,
+                ..
             } => {
                 let before = self.feed.newest.get(source).copied().flatten();
                 let added = self.feed.add(source, stream, &bytes);

@@ -1,0 +1,128 @@
+//! Committing a batch: one INSERT of rows that end with the shipper's cursor, sent
+//! exactly once whatever breaks, and the questions that settle it.
+
+use super::rows::{RAW_COLUMNS, Rows};
+use crate::clickhouse::{ClickHouse, ClickHouseError, quote};
+use crate::engine::calendar::Day;
+use crate::source::health::Backoff;
+
+/// What a shipper has sent so far.
+#[derive(Debug, Default)]
+pub struct Sent {
+    pub rows: u64,
+    pub batches: u64,
+    pub skipped: u64,
+}
+
+/// The shipper's last batch and its cursor, if it shipped any.
+pub fn last_batch(
+    ch: &ClickHouse,
+    shipper: &str,
+) -> Result<Option<(u64, String)>, ClickHouseError> {
+    let answer = ch.query(&format!(
+        "SELECT batch, cursor FROM {}.cursors WHERE shipper = {} ORDER BY batch DESC LIMIT 1 FORMAT TabSeparated",
+        ch.target.database,
+        quote(shipper)
+    ))?;
+    Ok(answer.lines().next().and_then(|l| {
+        let (batch, cursor) = l.split_once('\t')?;
+        Some((batch.parse().ok()?, crate::clickhouse::unescape_tsv(cursor)))
+    }))
+}
+
+/// Closes the batch with its cursor and inserts it, retrying while ClickHouse is away.
+pub fn send(
+    ch: &ClickHouse,
+    mut rows: Rows<'_>,
+    day: Day,
+    cursor: &str,
+    sent: &mut Sent,
+) -> Result<(), ClickHouseError> {
+    rows.cursor(day, cursor);
+    let (count, skipped) = (rows.count as u64, rows.skipped);
+    let (shipper, batch) = (rows.shipper().to_owned(), rows.batch());
+    insert_once(ch, &shipper, batch, &rows.into_bytes())?;
+    sent.rows += count;
+    sent.batches += 1;
+    sent.skipped += skipped;
+    Ok(())
+}
+
+/// Inserts one batch exactly once. A failure whose outcome is unknown (the connection
+/// broke, ClickHouse went away) is settled by asking before anything is sent again:
+/// once no query of this shipper is running, the batch is in ClickHouse if and only if
+/// its cursor is. While ClickHouse cannot answer, the shipper waits and asks again.
+fn insert_once(
+    ch: &ClickHouse,
+    shipper: &str,
+    batch: u64,
+    bytes: &[u8],
+) -> Result<(), ClickHouseError> {
+    let query_id = format!("{}{batch}", query_id_prefix(shipper));
+    let table = format!("raw ({})", RAW_COLUMNS.join(", "));
+    let mut backoff = Backoff::default();
+    let mut said = false;
+    loop {
+        match ch.insert_with_id(&table, "RowBinary", bytes.to_vec(), &query_id) {
+            Ok(()) => break,
+            Err(e) if e.is_transient() => {
+                if !said {
+                    eprintln!("warning: {e}; retrying batch {batch}");
+                    said = true;
+                }
+                if landed(ch, shipper, batch, &mut backoff) {
+                    break;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if said {
+        eprintln!("batch {batch} is in ClickHouse; going on");
+    }
+    Ok(())
+}
+
+/// Whether batch `batch` is stored, asked until ClickHouse can say.
+fn landed(ch: &ClickHouse, shipper: &str, batch: u64, backoff: &mut Backoff) -> bool {
+    loop {
+        std::thread::sleep(backoff.next_wait());
+        let answer = settled(ch, shipper).and_then(|settled| {
+            Ok(settled.then_some(matches!(last_batch(ch, shipper)?, Some((b, _)) if b >= batch)))
+        });
+        if let Ok(Some(stored)) = answer {
+            return stored;
+        }
+    }
+}
+
+/// Whether no INSERT of this shipper is running in ClickHouse (one a dead or cut-off
+/// shipper started may still be finishing): only then does its last cursor say it all.
+fn settled(ch: &ClickHouse, shipper: &str) -> Result<bool, ClickHouseError> {
+    let running = ch.query(&format!(
+        "SELECT count() FROM system.processes WHERE startsWith(query_id, {}) FORMAT TabSeparated",
+        quote(&query_id_prefix(shipper))
+    ))?;
+    Ok(running.trim() == "0")
+}
+
+/// Waits until no INSERT of this shipper is running (at start: a shipper killed a
+/// moment ago may have left one).
+pub fn wait_settled(ch: &ClickHouse, shipper: &str) -> Result<(), ClickHouseError> {
+    let mut backoff = Backoff::default();
+    while !settled(ch, shipper)? {
+        std::thread::sleep(backoff.next_wait());
+    }
+    Ok(())
+}
+
+/// The ids of a shipper's INSERTs begin with this; a batch's id ends with its number.
+/// ClickHouse runs one query of an id at a time, so the same batch sent twice at once
+/// is refused rather than stored twice.
+fn query_id_prefix(shipper: &str) -> String {
+    // FNV-1a: the same name gives the same id in every build.
+    let hash = shipper.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("peerscope-ship-{hash:016x}-")
+}
