@@ -318,7 +318,7 @@ fn a_shipper_waits_out_a_clickhouse_restart() {
             &hour,
             "--once",
             "--batch-rows",
-            "5000",
+            "1000",
             "--threads",
             "1",
         ])
@@ -326,7 +326,8 @@ fn a_shipper_waits_out_a_clickhouse_restart() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("ship");
-    // Once some batches are in, stop ClickHouse for a while.
+    // Some 630 INSERTs of 1,000 rows: seconds of work, so the stop finds the shipper
+    // mid-run. Once some batches are in, stop ClickHouse for a while.
     let started = Instant::now();
     while ch.query("SELECT count() FROM restarted.cursors") == "0\n" {
         assert!(
@@ -467,4 +468,171 @@ fn a_bad_clickhouse_setup_is_one_clear_line() {
         2,
         "not in the cubes",
     );
+}
+
+/// `ship --dir` without `--once` follows a server's log directory; killed at random
+/// moments and started again, it reads each source again up to its committed cursor and
+/// goes on: every minute but the last (whose peers' −1s wait for a later record) is the
+/// logs' report, and the raw table holds each record once.
+#[test]
+#[ignore = "needs clickhouse-server (Debian package); .ci/run installs it"]
+fn a_live_shipper_killed_and_restarted_ships_each_record_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ch = ClickHouse::start(&tmp.path().join("ch"), None);
+    let hour = peak_hour(tmp.path());
+    let tree = format!("{hour}/fs1");
+    let url = ch.url();
+    ok(peerscope(&[
+        "ship",
+        "--clickhouse",
+        &url,
+        "--database",
+        "live",
+        "--init",
+        "--distinct",
+        "exact",
+    ]));
+    let follow = |stderr: Stdio| {
+        Command::new(env!("CARGO_BIN_EXE_peerscope"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "ship",
+                "--clickhouse",
+                &url,
+                "--database",
+                "live",
+                "--dir",
+                &tree,
+                "--batch-rows",
+                "2000",
+            ])
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("ship")
+    };
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..4 {
+        let mut child = follow(Stdio::null());
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(200 + seed % 1500));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    // The last run: until it says it has caught up, then stopped as a service would be.
+    let mut child = follow(Stdio::piped());
+    let stderr = child.stderr.take().expect("stderr");
+    let mut said = String::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+        let line = line.expect("stderr");
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains("caught up") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    common::terminate(&mut child);
+    assert!(said.contains("resuming after batch"), "{said}");
+    let logs = csv(&["report", &tree, "--by", "minute"]);
+    let cube = csv(&["report", "--from", &ch.uri("live"), "--by", "minute"]);
+    let whole = logs.len() - 1;
+    assert_agree(
+        &logs[..whole],
+        &cube[..whole],
+        EXACT,
+        "followed, killed, resumed",
+    );
+    let count = |db: &str| ch.query(&format!("SELECT count() FROM {db}.raw WHERE kind = 0"));
+    ok(ship_dir(
+        &ch,
+        "once",
+        &tree,
+        &["--init", "--distinct", "exact"],
+    ));
+    assert_eq!(count("live"), count("once"));
+}
+
+/// `ship --server` follows a feedback server through `/v1/tail` while players post to
+/// it; stopped once it has caught up, its cubes hold every record the server logged.
+#[test]
+#[ignore = "needs clickhouse-server (Debian package); .ci/run installs it"]
+fn a_live_shipper_follows_a_feedback_server() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ch = ClickHouse::start(&tmp.path().join("ch"), None);
+    let logs = tmp.path().join("logs");
+    let (mut serve, addr) = common::start_serve(common::serve_command(&logs, &[]));
+    let server = format!("http://{addr}");
+    let url = ch.url();
+    ok(peerscope(&[
+        "ship",
+        "--clickhouse",
+        &url,
+        "--database",
+        "live",
+        "--init",
+        "--distinct",
+        "exact",
+    ]));
+    let mut ship = Command::new(env!("CARGO_BIN_EXE_peerscope"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "ship",
+            "--clickhouse",
+            &url,
+            "--database",
+            "live",
+            "--server",
+            &server,
+        ])
+        .env_remove("PEERSCOPE_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ship");
+    ok(peerscope(&[
+        "simulate",
+        "--target",
+        &server,
+        "--from",
+        "2012-08-07 20:00",
+        "--to",
+        "2012-08-07 20:02",
+        "--rate",
+        "20000",
+        "--batch",
+        "50",
+        "--no-probes",
+    ]));
+    let logged =
+        |db: &str| -> String { ch.query(&format!("SELECT count() FROM {db}.raw WHERE kind = 0")) };
+    // The shipper has everything once its count stops moving with the server's.
+    let report = csv(&["report", &logs.display().to_string(), "--by", "day"]);
+    let started = Instant::now();
+    let wanted = {
+        ok(ship_dir(
+            &ch,
+            "once",
+            &logs.display().to_string(),
+            &["--init", "--distinct", "exact"],
+        ));
+        logged("once")
+    };
+    while logged("live") != wanted {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the shipper has {} of {wanted} records",
+            logged("live")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    common::terminate(&mut ship);
+    common::terminate(&mut serve);
+    assert!(report.len() > 1, "the server logged nothing");
+    let once = csv(&["report", "--from", &ch.uri("once"), "--by", "minute"]);
+    let live = csv(&["report", "--from", &ch.uri("live"), "--by", "minute"]);
+    let whole = once.len() - 1;
+    assert_agree(&once[..whole], &live[..whole], EXACT, "followed over HTTP");
 }
