@@ -40,6 +40,7 @@ fn flash_day(scale: f64) -> (Population, EmitKnobs) {
         seed: 1,
         servers: 2,
         duplicate_share: 0.002,
+        affinity: false,
         malformed_share: 0.0,
         format: Format::Feedback,
     };

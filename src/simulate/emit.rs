@@ -37,6 +37,8 @@ pub struct EmitKnobs {
     pub seed: u64,
     pub servers: usize,
     pub duplicate_share: f64,
+    /// Each peer on the server its name hashes to, retries included.
+    pub affinity: bool,
     pub malformed_share: f64,
     pub format: Format,
 }
@@ -214,16 +216,23 @@ pub fn sweep(
         } => {
             #[allow(clippy::cast_possible_truncation)]
             let recv = e.at + rng.lognormal(80.0, 0.7).min(3000.0) as i64;
-            let server = rng.below(k.servers as u64) as usize;
-            let mut copies = vec![(server, recv)];
+            // The same draws with or without affinity, so that both write the same
+            // records and differ only in where.
+            let round_robin = rng.below(k.servers as u64) as usize;
+            let home = if k.affinity {
+                peer_server(&user.peer, k.servers)
+            } else {
+                round_robin
+            };
+            let mut copies = vec![(home, recv)];
             if k.servers > 1 && rng.chance(k.duplicate_share) {
-                // The client timed out and retried; round robin sent it elsewhere.
+                // The client timed out and retried; round robin sent it elsewhere, a
+                // coordinator hashing on the peer to the same server.
                 #[allow(clippy::cast_possible_truncation)]
                 let again = recv + rng.uniform(1000.0, 5000.0) as i64;
-                copies.push((
-                    (server + 1 + rng.below(k.servers as u64 - 1) as usize) % k.servers,
-                    again,
-                ));
+                let elsewhere =
+                    (round_robin + 1 + rng.below(k.servers as u64 - 1) as usize) % k.servers;
+                copies.push((if k.affinity { home } else { elsewhere }, again));
                 totals.duplicates += 1;
             }
             if k.format == Format::Cmcd {
@@ -578,6 +587,16 @@ fn malformed(rng: &mut Rng, good: &[u8]) -> Vec<u8> {
             .replacen("\"period_s\":", "\"period_s\":-", 1)
             .into_bytes(),
     }
+}
+
+/// The server a coordinator hashing on the peer's name sends it to (FNV-1a).
+fn peer_server(peer: &str, servers: usize) -> usize {
+    let hash = peer.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    #[allow(clippy::cast_possible_truncation)]
+    let server = (hash % servers as u64) as usize;
+    server
 }
 
 #[cfg(test)]

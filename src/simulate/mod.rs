@@ -84,6 +84,10 @@ pub struct SimulateArgs {
     /// Share of records a client retries onto another server (duplicates)
     #[arg(long, default_value_t = 0.002)]
     pub duplicates: f64,
+    /// Keep each peer on one server, its retries included, as a coordinator that hashes
+    /// on the peer places them (written recordings; live, the coordinator decides)
+    #[arg(long, conflicts_with = "target")]
+    pub affinity: bool,
     /// Share of records followed by a malformed line
     #[arg(long, default_value_t = 0.0)]
     pub malformed: f64,
@@ -239,6 +243,7 @@ pub fn run(args: &SimulateArgs, settings: &Settings) -> anyhow::Result<()> {
         seed: args.seed,
         servers: args.servers,
         duplicate_share: args.duplicates,
+        affinity: args.affinity,
         malformed_share: args.malformed,
         format: args.format,
     };
