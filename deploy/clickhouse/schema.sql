@@ -15,9 +15,20 @@ CREATE DATABASE IF NOT EXISTS {db};
 --   0  an accepted record: its cell, its sums as a 10 s bucket's would hold them, and
 --      whether it brought its session's startup delay (first one only);
 --   1  a change of +1 or -1 online peers in a cell, counting from the end of `bucket`;
---   2  the end of a batch: `cursor` says where the shipper's sources stand after it;
+--   2  the end of a batch: `cursor` says where the shipper's sources stand after it
+--      (the shipper's last cursor is read here: ORDER BY puts these rows together);
 --   3  `lines` lines skipped for `reason`.
 -- A batch is one INSERT, so its rows and its cursor are stored together or not at all.
+--
+-- ClickHouse fills each materialized view's table after `raw`, one table at a time: a
+-- server that stops in the middle of an INSERT can leave some tables without the batch.
+-- So every table that sums (the cubes, `skipped`) keeps, in the same block as the
+-- batch's rows, a marker row: key day 1970-01-01, `isp` (or `reason`) the shipper's name
+-- after a NUL byte, `shipped` the batch number. A shipper that cannot tell whether its
+-- INSERT went through reads `raw`'s cursor, then each table's marker, and fills in what
+-- a table lacks from `raw` with that table's own SELECT (`{batch}` below narrows it to
+-- one batch). The other tables keep min, max or distinct states: filling them twice
+-- changes nothing.
 CREATE TABLE IF NOT EXISTS {db}.raw (
     kind UInt8,
     shipper String,
@@ -80,7 +91,8 @@ CREATE TABLE IF NOT EXISTS {db}.cube_10s (
     startup AggregateFunction(sumMap, Array(UInt32), Array(UInt64)),
     qoe AggregateFunction(sumMap, Array(UInt8), Array(UInt64)),
     peers AggregateFunction({distinct}, String),
-    ips AggregateFunction({distinct}, String)
+    ips AggregateFunction({distinct}, String),
+    shipped AggregateFunction(max, UInt64)
 ) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMMDD(day)
   ORDER BY (bucket, isp, channel, district, area, day);
 
@@ -88,7 +100,9 @@ CREATE TABLE IF NOT EXISTS {db}.cube_1m AS {db}.cube_10s;
 CREATE TABLE IF NOT EXISTS {db}.cube_1h AS {db}.cube_10s;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.cube_10s_mv TO {db}.cube_10s AS
-SELECT day, bucket, isp, channel, district, area,
+SELECT if(kind = 2, toDate(0), day) AS day,
+    if(kind = 2, toDateTime(0), bucket) AS bucket,
+    if(kind = 2, concat('\0', shipper), isp) AS isp, channel, district, area,
     sumState(toUInt64(kind = 0)) AS records,
     sumState(toUInt64(reports)) AS reports,
     sumState(period_s) AS period_s,
@@ -105,12 +119,15 @@ SELECT day, bucket, isp, channel, district, area,
     sumMapState(startup_bins, startup_counts) AS startup,
     sumMapState(qoe_bins, qoe_counts) AS qoe,
     {distinct}StateIf(peer, kind = 0) AS peers,
-    {distinct}StateIf(ip, kind = 0) AS ips
-FROM {db}.raw WHERE kind IN (0, 1)
+    {distinct}StateIf(ip, kind = 0) AS ips,
+    maxState(if(kind = 2, batch, 0)) AS shipped
+FROM {db}.raw WHERE kind IN (0, 1, 2){batch}
 GROUP BY day, bucket, isp, channel, district, area;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.cube_1m_mv TO {db}.cube_1m AS
-SELECT day, toStartOfMinute(bucket) AS bucket, isp, channel, district, area,
+SELECT if(kind = 2, toDate(0), day) AS day,
+    if(kind = 2, toDateTime(0), toStartOfMinute(bucket)) AS bucket,
+    if(kind = 2, concat('\0', shipper), isp) AS isp, channel, district, area,
     sumState(toUInt64(kind = 0)) AS records,
     sumState(toUInt64(reports)) AS reports,
     sumState(period_s) AS period_s,
@@ -127,12 +144,15 @@ SELECT day, toStartOfMinute(bucket) AS bucket, isp, channel, district, area,
     sumMapState(startup_bins, startup_counts) AS startup,
     sumMapState(qoe_bins, qoe_counts) AS qoe,
     {distinct}StateIf(peer, kind = 0) AS peers,
-    {distinct}StateIf(ip, kind = 0) AS ips
-FROM {db}.raw WHERE kind IN (0, 1)
+    {distinct}StateIf(ip, kind = 0) AS ips,
+    maxState(if(kind = 2, batch, 0)) AS shipped
+FROM {db}.raw WHERE kind IN (0, 1, 2){batch}
 GROUP BY day, bucket, isp, channel, district, area;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.cube_1h_mv TO {db}.cube_1h AS
-SELECT day, toStartOfHour(bucket) AS bucket, isp, channel, district, area,
+SELECT if(kind = 2, toDate(0), day) AS day,
+    if(kind = 2, toDateTime(0), toStartOfHour(bucket)) AS bucket,
+    if(kind = 2, concat('\0', shipper), isp) AS isp, channel, district, area,
     sumState(toUInt64(kind = 0)) AS records,
     sumState(toUInt64(reports)) AS reports,
     sumState(period_s) AS period_s,
@@ -149,8 +169,9 @@ SELECT day, toStartOfHour(bucket) AS bucket, isp, channel, district, area,
     sumMapState(startup_bins, startup_counts) AS startup,
     sumMapState(qoe_bins, qoe_counts) AS qoe,
     {distinct}StateIf(peer, kind = 0) AS peers,
-    {distinct}StateIf(ip, kind = 0) AS ips
-FROM {db}.raw WHERE kind IN (0, 1)
+    {distinct}StateIf(ip, kind = 0) AS ips,
+    maxState(if(kind = 2, batch, 0)) AS shipped
+FROM {db}.raw WHERE kind IN (0, 1, 2){batch}
 GROUP BY day, bucket, isp, channel, district, area;
 
 -- Each peer's first record per cell: "new peers" under any filter is the number of
@@ -167,7 +188,7 @@ CREATE TABLE IF NOT EXISTS {db}.peer_first (
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.peer_first_mv TO {db}.peer_first AS
 SELECT peer, isp, channel, district, area, minState(recv_ms) AS first_ms
-FROM {db}.raw WHERE kind = 0
+FROM {db}.raw WHERE kind = 0{batch}
 GROUP BY peer, isp, channel, district, area;
 
 -- Each view (DESIGN §5 "online time") per cell: its first record, its last, and its
@@ -187,25 +208,21 @@ CREATE TABLE IF NOT EXISTS {db}.views (
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.views_mv TO {db}.views AS
 SELECT session, peer, isp, channel, district, area,
     minState(recv_ms) AS start_ms, maxState(recv_ms) AS last_ms, minState(leave_ms) AS leave_ms
-FROM {db}.raw WHERE kind = 0
+FROM {db}.raw WHERE kind = 0{batch}
 GROUP BY session, peer, isp, channel, district, area;
 
--- Where each shipper stands: the cursor stored with its last batch.
-CREATE TABLE IF NOT EXISTS {db}.cursors (
-    shipper String,
-    batch UInt64,
-    cursor String
-) ENGINE = MergeTree ORDER BY (shipper, batch);
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.cursors_mv TO {db}.cursors AS
-SELECT shipper, batch, cursor FROM {db}.raw WHERE kind = 2;
-
--- Lines the shippers skipped, by day and reason.
+-- Lines the shippers skipped, by day and reason, with the batch marker.
 CREATE TABLE IF NOT EXISTS {db}.skipped (
     day Date,
     reason String,
-    lines UInt64
-) ENGINE = MergeTree ORDER BY (day, reason);
+    lines AggregateFunction(sum, UInt64),
+    shipped AggregateFunction(max, UInt64)
+) ENGINE = AggregatingMergeTree ORDER BY (day, reason);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.skipped_mv TO {db}.skipped AS
-SELECT day, reason, lines FROM {db}.raw WHERE kind = 3;
+SELECT if(kind = 2, toDate(0), day) AS day,
+    if(kind = 2, concat('\0', shipper), reason) AS reason,
+    sumState(lines) AS lines,
+    maxState(if(kind = 2, batch, 0)) AS shipped
+FROM {db}.raw WHERE kind IN (2, 3){batch}
+GROUP BY day, reason;

@@ -14,6 +14,14 @@ use crate::cli::UsageError;
 pub const USER_ENV: &str = "PEERSCOPE_CLICKHOUSE_USER";
 pub const PASSWORD_ENV: &str = "PEERSCOPE_CLICKHOUSE_PASSWORD";
 
+/// Settings for writes: aggregation in one level (two-level aggregation, past 100 000
+/// keys, hands a view's result to its table in up to 256 blocks, each stored on its own),
+/// so that each table takes its share of an INSERT as one block.
+const ONE_BLOCK: [(&str, &str); 2] = [
+    ("group_by_two_level_threshold", "0"),
+    ("group_by_two_level_threshold_bytes", "0"),
+];
+
 /// The oldest release whose SQL the schema and readers are written for (Debian 12's).
 const OLDEST: (u32, u32) = (18, 16);
 
@@ -67,7 +75,7 @@ impl Target {
                 "--clickhouse {url:?}: expected http://HOST:PORT (ClickHouse's HTTP interface)"
             )));
         }
-        check_name(database)?;
+        check_name(database, "database")?;
         Ok(Target {
             url: url.to_owned(),
             database: database.to_owned(),
@@ -99,8 +107,9 @@ impl Target {
     }
 }
 
-/// A database name goes into SQL as an identifier: letters, digits and `_` only.
-fn check_name(name: &str) -> Result<(), UsageError> {
+/// A database or cluster name goes into SQL as an identifier: letters, digits and `_`
+/// only. `what` names it in the error.
+pub fn check_name(name: &str, what: &str) -> Result<(), UsageError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && !name.starts_with(|c: char| c.is_ascii_digit())
@@ -109,7 +118,7 @@ fn check_name(name: &str) -> Result<(), UsageError> {
         Ok(())
     } else {
         Err(UsageError(format!(
-            "database name {name:?}: expected letters, digits and _ (not starting with a digit)"
+            "{what} name {name:?}: expected letters, digits and _ (not starting with a digit)"
         )))
     }
 }
@@ -212,8 +221,15 @@ impl ClickHouse {
             "INSERT INTO {}.{table} FORMAT {format}",
             self.target.database
         );
-        self.send(&[("query", sql.as_str()), ("query_id", query_id)], rows)
-            .map(|_| ())
+        let mut params = vec![("query", sql.as_str()), ("query_id", query_id)];
+        params.extend(ONE_BLOCK);
+        self.send(&params, rows).map(|_| ())
+    }
+
+    /// Runs a statement that writes (`INSERT … SELECT`) with the settings that keep each
+    /// table's share of it one block.
+    pub fn execute(&self, sql: &str) -> Result<(), ClickHouseError> {
+        self.send(&ONE_BLOCK, sql.as_bytes().to_vec()).map(|_| ())
     }
 
     fn send(&self, params: &[(&str, &str)], body: Vec<u8>) -> Result<Vec<u8>, ClickHouseError> {

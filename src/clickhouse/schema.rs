@@ -4,18 +4,35 @@
 use super::{ClickHouse, ClickHouseError, quote};
 
 const SCHEMA: &str = include_str!("../../deploy/clickhouse/schema.sql");
+const DISTRIBUTED: &str = include_str!("../../deploy/clickhouse/distributed.sql");
 
 /// The tables peerscope reads and writes (the materialized views feed them).
-pub const TABLES: [&str; 8] = [
+pub const TABLES: [&str; 7] = [
     "raw",
     "cube_10s",
     "cube_1m",
     "cube_1h",
     "peer_first",
     "views",
-    "cursors",
     "skipped",
 ];
+
+/// The tables that sum, and the key column their batch marker is kept under (the
+/// shipper's name after a NUL byte, on day 1970-01-01; readers look at later days).
+pub const MARKED: [(&str, &str); 4] = [
+    ("cube_10s", "isp"),
+    ("cube_1m", "isp"),
+    ("cube_1h", "isp"),
+    ("skipped", "reason"),
+];
+
+/// A table filled from `raw` by a materialized view, with the view's SELECT narrowed to
+/// one batch of one shipper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filled {
+    pub table: String,
+    pub select: String,
+}
 
 /// How distinct peers and addresses are counted in the cubes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -37,7 +54,49 @@ impl Distinct {
 
 /// The statements of the schema for `database`, comments dropped.
 pub fn statements(database: &str, distinct: Distinct) -> Vec<String> {
-    let text: String = SCHEMA
+    split(
+        SCHEMA,
+        &[
+            ("{db}", database),
+            ("{distinct}", distinct.function()),
+            ("{batch}", ""),
+        ],
+    )
+}
+
+/// Every table a materialized view fills, with the view's own SELECT over one batch.
+pub fn filled_tables(database: &str, distinct: Distinct, shipper: &str, batch: u64) -> Vec<Filled> {
+    let only = format!(" AND shipper = {} AND batch = {batch}", quote(shipper));
+    let view = format!("CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.");
+    split(
+        SCHEMA,
+        &[
+            ("{db}", database),
+            ("{distinct}", distinct.function()),
+            ("{batch}", &only),
+        ],
+    )
+    .into_iter()
+    .filter_map(|st| {
+        let rest = st.strip_prefix(&view)?;
+        let (_, rest) = rest.split_once(" TO ")?;
+        let (target, select) = rest.split_once(" AS\n")?;
+        let table = target.strip_prefix(&format!("{database}."))?;
+        Some(Filled {
+            table: table.to_owned(),
+            select: select.to_owned(),
+        })
+    })
+    .collect()
+}
+
+/// The statements that make `<database>_all`, Distributed over `cluster`'s shards.
+pub fn distributed_statements(database: &str, cluster: &str) -> Vec<String> {
+    split(DISTRIBUTED, &[("{db}", database), ("{cluster}", cluster)])
+}
+
+fn split(sql: &str, names: &[(&str, &str)]) -> Vec<String> {
+    let text: String = sql
         .lines()
         .filter(|l| !l.trim_start().starts_with("--"))
         .flat_map(|l| [l, "\n"])
@@ -46,16 +105,27 @@ pub fn statements(database: &str, distinct: Distinct) -> Vec<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
-            s.replace("{db}", database)
-                .replace("{distinct}", distinct.function())
+            names
+                .iter()
+                .fold(s.to_owned(), |s, (from, to)| s.replace(from, to))
         })
         .collect()
 }
 
-/// Creates whatever of the schema is missing (every statement is `IF NOT EXISTS`).
-pub fn init(ch: &ClickHouse, distinct: Distinct) -> Result<(), ClickHouseError> {
+/// Creates whatever of the schema is missing (every statement is `IF NOT EXISTS`),
+/// and with `cluster` the `<database>_all` tables over its shards.
+pub fn init(
+    ch: &ClickHouse,
+    distinct: Distinct,
+    cluster: Option<&str>,
+) -> Result<(), ClickHouseError> {
     for statement in statements(&ch.target.database, distinct) {
         ch.query(&statement)?;
+    }
+    if let Some(cluster) = cluster {
+        for statement in distributed_statements(&ch.target.database, cluster) {
+            ch.query(&statement)?;
+        }
     }
     Ok(())
 }
@@ -77,8 +147,14 @@ pub fn check(ch: &ClickHouse) -> Result<Distinct, ClickHouseError> {
             ),
         });
     }
+    distinct_of(ch)
+}
+
+/// The distinct-count function the cubes were made with.
+pub fn distinct_of(ch: &ClickHouse) -> Result<Distinct, ClickHouseError> {
     let kind = ch.query(&format!(
-        "SELECT type FROM system.columns WHERE database = {db} AND table = 'cube_1m' AND name = 'peers' FORMAT TabSeparated"
+        "SELECT type FROM system.columns WHERE database = {} AND table = 'cube_1m' AND name = 'peers' FORMAT TabSeparated",
+        quote(&ch.target.database)
     ))?;
     Ok(if kind.contains("uniqExact") {
         Distinct::Exact
@@ -94,7 +170,7 @@ mod tests {
     #[test]
     fn every_statement_names_the_database_and_no_placeholder_is_left() {
         let s = statements("games", Distinct::Exact);
-        assert!(s.len() >= 16, "{}", s.len());
+        assert_eq!(s.len(), 14, "a database, 7 tables, 6 views");
         assert!(s.iter().all(|st| st.contains("games")));
         assert!(s.iter().all(|st| !st.contains('{')));
         for table in TABLES {
@@ -102,6 +178,53 @@ mod tests {
                 s.iter().any(|st| st.starts_with(&format!(
                     "CREATE TABLE IF NOT EXISTS games.{table} "
                 ))),
+                "{table}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_view_is_a_select_over_one_batch_and_the_summing_ones_keep_markers() {
+        let filled = filled_tables("games", Distinct::Combined, "fs'1", 7);
+        let tables: Vec<&str> = filled.iter().map(|f| f.table.as_str()).collect();
+        assert_eq!(
+            tables,
+            [
+                "cube_10s",
+                "cube_1m",
+                "cube_1h",
+                "peer_first",
+                "views",
+                "skipped"
+            ]
+        );
+        for f in &filled {
+            assert!(f.select.starts_with("SELECT "), "{}", f.table);
+            assert!(
+                f.select.contains("AND shipper = 'fs\\'1' AND batch = 7\n"),
+                "{}: {}",
+                f.table,
+                f.select
+            );
+            let marked = MARKED.iter().any(|(t, _)| *t == f.table);
+            assert_eq!(f.select.contains("AS shipped"), marked, "{}", f.table);
+        }
+        for (table, column) in MARKED {
+            let f = filled.iter().find(|f| f.table == table).expect("filled");
+            let marker = format!("if(kind = 2, concat('\\0', shipper), {column}) AS {column}");
+            assert!(f.select.contains(&marker), "{table}");
+        }
+    }
+
+    #[test]
+    fn every_table_has_its_distributed_twin() {
+        let s = distributed_statements("games", "edge");
+        for table in TABLES {
+            assert!(
+                s.iter()
+                    .any(|st| st.starts_with(&format!(
+                        "CREATE TABLE IF NOT EXISTS games_all.{table} AS games.{table}"
+                    )) && st.ends_with(&format!("Distributed(edge, games, {table})"))),
                 "{table}"
             );
         }

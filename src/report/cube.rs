@@ -34,6 +34,10 @@ const SUMS: &str = "sumMerge(records), sumMerge(reports), sumMerge(period_s), su
     sumMerge(play_s), sumMerge(stall_s), sumMerge(mos_sum), sumMerge(mos_n), sumMerge(online)";
 const SUM_COUNT: usize = 13;
 
+/// The rows that hold data: each summing table keeps its batch markers on day 0
+/// (deploy/clickhouse/schema.sql).
+const DATA: &str = "day > toDate(0)";
+
 pub fn run(
     uri: &str,
     by: By,
@@ -108,7 +112,7 @@ impl Cube<'_> {
             }
             let known: Vec<String> = self
                 .query(&format!(
-                    "SELECT DISTINCT {column} FROM {}.cube_1h",
+                    "SELECT DISTINCT {column} FROM {}.cube_1h WHERE {DATA}",
                     self.db
                 ))?
                 .into_iter()
@@ -131,7 +135,7 @@ impl Cube<'_> {
     fn minutes(&self, cells: &str) -> anyhow::Result<(Vec<i64>, BTreeMap<i64, MinuteSums>)> {
         let rows: Vec<i64> = self
             .query(&format!(
-                "SELECT toUInt32(bucket) AS b FROM {}.cube_1m GROUP BY b HAVING sumMerge(records) > 0 ORDER BY b",
+                "SELECT toUInt32(bucket) AS b FROM {}.cube_1m WHERE {DATA} GROUP BY b HAVING sumMerge(records) > 0 ORDER BY b",
                 self.db
             ))?
             .iter()
@@ -139,7 +143,7 @@ impl Cube<'_> {
             .collect::<anyhow::Result<_>>()?;
         let mut sums = BTreeMap::new();
         for r in self.query(&format!(
-            "SELECT toUInt32(bucket) AS b, {SUMS}, sumMapMerge(startup) FROM {}.cube_1m WHERE {cells} GROUP BY b ORDER BY b",
+            "SELECT toUInt32(bucket) AS b, {SUMS}, sumMapMerge(startup) FROM {}.cube_1m WHERE {DATA} AND {cells} GROUP BY b ORDER BY b",
             self.db
         ))? {
             let start = seconds_to_ms(&r[0])?;
@@ -232,7 +236,7 @@ impl Cube<'_> {
         let distinct = self.distinct.function();
         let mut sums: BTreeMap<Day, (BucketStats, u32)> = BTreeMap::new();
         for r in self.query(&format!(
-            "SELECT toUInt16(day) AS d, {SUMS}, {distinct}Merge(peers) FROM {}.cube_1h WHERE {cells} GROUP BY d",
+            "SELECT toUInt16(day) AS d, {SUMS}, {distinct}Merge(peers) FROM {}.cube_1h WHERE {DATA} AND {cells} GROUP BY d",
             self.db
         ))? {
             let d: Day = r[0].parse().context("day")?;
@@ -295,7 +299,7 @@ impl Cube<'_> {
         let distinct = self.distinct.function();
         let mut counts = Vec::new();
         for r in self.query(&format!(
-            "SELECT isp, {distinct}Merge(ips) AS n FROM {}.cube_1h WHERE {cells} AND {when} GROUP BY isp HAVING n > 0",
+            "SELECT isp, {distinct}Merge(ips) AS n FROM {}.cube_1h WHERE {DATA} AND {cells} AND {when} GROUP BY isp HAVING n > 0",
             self.db
         ))? {
             counts.push((r[0].clone(), r[1].parse().context("distinct addresses")?));
@@ -308,7 +312,7 @@ impl Cube<'_> {
         let when = day.map_or_else(|| "1".into(), |d| format!("day = toDate({d})"));
         let mut skipped = Skipped::default();
         for r in self.query(&format!(
-            "SELECT reason, sum(lines) FROM {}.skipped WHERE {when} GROUP BY reason",
+            "SELECT reason, sumMerge(lines) FROM {}.skipped WHERE {DATA} AND {when} GROUP BY reason",
             self.db
         ))? {
             let reason = Reason::ALL

@@ -1,7 +1,13 @@
 //! Committing a batch: one INSERT of rows that end with the shipper's cursor, sent
 //! exactly once whatever breaks, and the questions that settle it.
+//!
+//! `raw` takes a batch whole or not at all, and its cursor row says which. The tables
+//! ClickHouse's views fill after it may each lack a batch when the server stopped in the
+//! middle of the INSERT: [`complete`] fills in the last batch wherever its marker is
+//! missing, from `raw` with the view's own SELECT (deploy/clickhouse/schema.sql).
 
 use super::rows::{RAW_COLUMNS, Rows};
+use crate::clickhouse::schema::{self, MARKED};
 use crate::clickhouse::{ClickHouse, ClickHouseError, quote};
 use crate::engine::calendar::Day;
 use crate::source::health::Backoff;
@@ -14,13 +20,21 @@ pub struct Sent {
     pub skipped: u64,
 }
 
+/// Where a starting shipper stands: its last batch and cursor, if it shipped any, once
+/// no INSERT of its own is running and that batch is complete in every table.
+pub fn resume(ch: &ClickHouse, shipper: &str) -> Result<Option<(u64, String)>, ClickHouseError> {
+    wait_settled(ch, shipper)?;
+    let last = last_batch(ch, shipper)?;
+    if let Some((batch, _)) = &last {
+        complete(ch, shipper, *batch)?;
+    }
+    Ok(last)
+}
+
 /// The shipper's last batch and its cursor, if it shipped any.
-pub fn last_batch(
-    ch: &ClickHouse,
-    shipper: &str,
-) -> Result<Option<(u64, String)>, ClickHouseError> {
+fn last_batch(ch: &ClickHouse, shipper: &str) -> Result<Option<(u64, String)>, ClickHouseError> {
     let answer = ch.query(&format!(
-        "SELECT batch, cursor FROM {}.cursors WHERE shipper = {} ORDER BY batch DESC LIMIT 1 FORMAT TabSeparated",
+        "SELECT batch, cursor FROM {}.raw WHERE kind = 2 AND shipper = {} ORDER BY batch DESC LIMIT 1 FORMAT TabSeparated",
         ch.target.database,
         quote(shipper)
     ))?;
@@ -71,6 +85,7 @@ fn insert_once(
                     said = true;
                 }
                 if landed(ch, shipper, batch, &mut backoff) {
+                    complete(ch, shipper, batch)?;
                     break;
                 }
             }
@@ -108,7 +123,7 @@ fn settled(ch: &ClickHouse, shipper: &str) -> Result<bool, ClickHouseError> {
 
 /// Waits until no INSERT of this shipper is running (at start: a shipper killed a
 /// moment ago may have left one).
-pub fn wait_settled(ch: &ClickHouse, shipper: &str) -> Result<(), ClickHouseError> {
+fn wait_settled(ch: &ClickHouse, shipper: &str) -> Result<(), ClickHouseError> {
     let mut backoff = Backoff::default();
     while !settled(ch, shipper)? {
         std::thread::sleep(backoff.next_wait());
@@ -125,4 +140,32 @@ fn query_id_prefix(shipper: &str) -> String {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
     format!("peerscope-ship-{hash:016x}-")
+}
+
+/// Makes every table the views fill hold batch `batch` of `shipper` once: a summing table
+/// without the batch's marker gets the view's SELECT over that batch's raw rows (with
+/// its marker, in one block); the others get it again, which changes nothing (min, max
+/// and distinct states). Call it for the last batch `raw` holds, whenever an INSERT of
+/// it may have stopped half-way.
+fn complete(ch: &ClickHouse, shipper: &str, batch: u64) -> Result<(), ClickHouseError> {
+    let db = &ch.target.database;
+    let distinct = schema::distinct_of(ch)?;
+    for filled in schema::filled_tables(db, distinct, shipper, batch) {
+        if let Some((_, column)) = MARKED.iter().find(|(t, _)| *t == filled.table) {
+            let holds = ch.query(&format!(
+                "SELECT maxMerge(shipped) FROM {db}.{} WHERE day = toDate(0) AND {column} = concat('\\0', {}) FORMAT TabSeparated",
+                filled.table,
+                quote(shipper)
+            ))?;
+            if holds.trim().parse::<u64>().is_ok_and(|b| b >= batch) {
+                continue;
+            }
+            eprintln!("filling in batch {batch} in {db}.{} from raw", filled.table);
+        }
+        ch.execute(&format!(
+            "INSERT INTO {db}.{} {}",
+            filled.table, filled.select
+        ))?;
+    }
+    Ok(())
 }

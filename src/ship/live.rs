@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::signal::unix::SignalKind;
 
-use super::commit::{Sent, last_batch, send, wait_settled};
+use super::commit::{Sent, resume, send};
 use super::rows::Rows;
 use crate::clickhouse::ClickHouse;
 use crate::config::Settings;
@@ -165,8 +165,7 @@ pub fn follow(
     settings: &Settings,
     batch_rows: usize,
 ) -> anyhow::Result<()> {
-    wait_settled(ch, shipper)?;
-    let (mut batch, stored) = match last_batch(ch, shipper)? {
+    let (mut batch, stored) = match resume(ch, shipper)? {
         None => (0, Positions::default()),
         Some((batch, cursor)) => (
             batch,

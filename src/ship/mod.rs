@@ -41,6 +41,10 @@ pub struct ShipArgs {
     /// Create the database, tables and views first (idempotent)
     #[arg(long)]
     pub init: bool,
+    /// With --init: also make database <DATABASE>_all, Distributed tables over the
+    /// same database on every shard of this cluster (from the server's remote_servers)
+    #[arg(long, value_name = "CLUSTER", requires = "init")]
+    pub distributed: Option<String>,
     /// With --init: how the cubes count distinct peers and addresses
     #[arg(long, value_enum, default_value = "combined", requires = "init")]
     pub distinct: Distinct,
@@ -76,6 +80,9 @@ pub struct ShipArgs {
 
 pub fn run(args: &ShipArgs, settings: &Settings) -> anyhow::Result<()> {
     let target = Target::new(&args.clickhouse, &args.database)?;
+    if let Some(cluster) = &args.distributed {
+        crate::clickhouse::check_name(cluster, "cluster")?;
+    }
     let credentials = Credentials::from_env(args.clickhouse_password_file.as_deref())?;
     let work = plan(args)?;
     let recording = match &work {
@@ -99,13 +106,19 @@ pub fn run(args: &ShipArgs, settings: &Settings) -> anyhow::Result<()> {
     };
     let ch = ClickHouse::connect(target, credentials)?;
     if args.init {
-        schema::init(&ch, args.distinct)?;
+        schema::init(&ch, args.distinct, args.distributed.as_deref())?;
         eprintln!(
             "schema ready in {} on ClickHouse {} ({} distinct counts)",
             ch.target.database,
             ch.version,
             args.distinct.function()
         );
+        if let Some(cluster) = &args.distributed {
+            eprintln!(
+                "{}_all reads {} on every shard of {cluster}",
+                ch.target.database, ch.target.database
+            );
+        }
     }
     if matches!(work, Work::InitOnly) {
         return Ok(());

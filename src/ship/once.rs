@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 
-use super::commit::{Sent, last_batch, send, wait_settled};
+use super::commit::{Sent, resume, send};
 use super::rows::Rows;
 use crate::clickhouse::{ClickHouse, ClickHouseError};
 use crate::config::Settings;
@@ -55,8 +55,7 @@ pub fn ship_recording(
     batch_rows: usize,
     threads: usize,
 ) -> anyhow::Result<()> {
-    wait_settled(ch, shipper)?;
-    let (mut batch, position) = match last_batch(ch, shipper)? {
+    let (mut batch, position) = match resume(ch, shipper)? {
         None => (0, Position::Start),
         Some((batch, cursor)) => (
             batch,

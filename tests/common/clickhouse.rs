@@ -19,13 +19,38 @@ impl ClickHouse {
     /// Starts a server whose data lives under `dir`; `password` protects its one user,
     /// `default`, when given.
     pub fn start(dir: &Path, password: Option<&str>) -> ClickHouse {
+        Self::start_with(dir, password, (free_port(), free_port()), "")
+    }
+
+    /// Two servers, each a shard of the cluster `peerscope_test` (in both configs).
+    pub fn start_cluster(dirs: [&Path; 2]) -> [ClickHouse; 2] {
+        let ports = [(free_port(), free_port()), (free_port(), free_port())];
+        let shard = |tcp: u16| {
+            format!("<shard><replica><host>127.0.0.1</host><port>{tcp}</port></replica></shard>")
+        };
+        let cluster = format!(
+            "<remote_servers><peerscope_test>{}{}</peerscope_test></remote_servers>",
+            shard(ports[0].1),
+            shard(ports[1].1)
+        );
+        [
+            Self::start_with(dirs[0], None, ports[0], &cluster),
+            Self::start_with(dirs[1], None, ports[1], &cluster),
+        ]
+    }
+
+    /// A server on `(http_port, tcp_port)` with `extra` in its configuration.
+    fn start_with(
+        dir: &Path,
+        password: Option<&str>,
+        (http_port, tcp_port): (u16, u16),
+        extra: &str,
+    ) -> ClickHouse {
         super::require(
             Path::new(BINARY).exists(),
             "clickhouse-server (Debian package)",
         );
         std::fs::create_dir_all(dir).expect("clickhouse dir");
-        let http_port = free_port();
-        let tcp_port = free_port();
         let d = dir.display();
         std::fs::write(
             dir.join("config.xml"),
@@ -45,6 +70,7 @@ impl ClickHouse {
   <default_database>default</default_database>
   <mark_cache_size>268435456</mark_cache_size>
   <max_concurrent_queries>100</max_concurrent_queries>
+  {extra}
 </yandex>
 "#
             ),
