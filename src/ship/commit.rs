@@ -44,22 +44,80 @@ fn last_batch(ch: &ClickHouse, shipper: &str) -> Result<Option<(u64, String)>, C
     }))
 }
 
-/// Closes the batch with its cursor and inserts it, retrying while ClickHouse is away.
-pub fn send(
-    ch: &ClickHouse,
-    mut rows: Rows<'_>,
-    day: Day,
-    cursor: &str,
-    sent: &mut Sent,
-) -> Result<(), ClickHouseError> {
-    rows.cursor(day, cursor);
-    let (count, skipped) = (rows.count as u64, rows.skipped);
-    let (shipper, batch) = (rows.shipper().to_owned(), rows.batch());
-    insert_once(ch, &shipper, batch, &rows.into_bytes())?;
-    sent.rows += count;
-    sent.batches += 1;
-    sent.skipped += skipped;
-    Ok(())
+/// A closed batch on its way to ClickHouse.
+struct Closed {
+    batch: u64,
+    bytes: Vec<u8>,
+    rows: u64,
+    skipped: u64,
+}
+
+/// Sends batches in order on a thread of its own, so that the shipper reads and derives
+/// the next batch while ClickHouse stores this one. One batch waits at most: a shipper
+/// never runs further ahead of ClickHouse than that.
+pub struct Committer {
+    tx: Option<std::sync::mpsc::SyncSender<Closed>>,
+    thread: Option<std::thread::JoinHandle<Result<Sent, ClickHouseError>>>,
+}
+
+impl Committer {
+    pub fn start(ch: &ClickHouse, shipper: &str) -> Committer {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Closed>(1);
+        let (ch, shipper) = (ch.clone(), shipper.to_owned());
+        let thread = std::thread::Builder::new()
+            .name("committer".into())
+            .spawn(move || {
+                let mut sent = Sent::default();
+                for closed in rx {
+                    insert_once(&ch, &shipper, closed.batch, &closed.bytes)?;
+                    sent.rows += closed.rows;
+                    sent.batches += 1;
+                    sent.skipped += closed.skipped;
+                }
+                Ok(sent)
+            })
+            .expect("spawn the committer thread");
+        Committer {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Closes the batch with its cursor and queues it; the committer's error, if it has
+    /// stopped on one.
+    pub fn commit(
+        &mut self,
+        mut rows: Rows<'_>,
+        day: Day,
+        cursor: &str,
+    ) -> Result<(), ClickHouseError> {
+        rows.cursor(day, cursor);
+        let closed = Closed {
+            batch: rows.batch(),
+            rows: rows.count as u64,
+            skipped: rows.skipped,
+            bytes: rows.into_bytes(),
+        };
+        let queued = self.tx.as_ref().is_some_and(|tx| tx.send(closed).is_ok());
+        if queued {
+            Ok(())
+        } else {
+            self.finish().map(|_| ())
+        }
+    }
+
+    /// Waits until every queued batch is stored; what was sent.
+    pub fn finish(&mut self) -> Result<Sent, ClickHouseError> {
+        self.tx = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => panic!("the committer thread panicked"),
+            None => Err(ClickHouseError::Refused {
+                url: String::new(),
+                why: "the committer has already stopped".into(),
+            }),
+        }
+    }
 }
 
 /// Inserts one batch exactly once. A failure whose outcome is unknown (the connection

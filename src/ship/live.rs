@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::signal::unix::SignalKind;
 
-use super::commit::{Sent, resume, send};
+use super::commit::{Committer, resume};
 use super::rows::Rows;
 use crate::clickhouse::ClickHouse;
 use crate::config::Settings;
@@ -224,7 +224,7 @@ pub fn follow(
         follow::spawn(origin, Stream::Feedback, i, 0, tx.clone());
     }
     drop(tx);
-    let mut sent = Sent::default();
+    let mut committer = Committer::start(ch, shipper);
     let mut rows = Rows::new(shipper, batch + 1);
     let mut committed = positions(&sources, &stored);
     let mut last_flush = Instant::now();
@@ -264,7 +264,7 @@ pub fn follow(
                 sources: now.clone(),
             })
             .context("the cursor")?;
-            send(ch, full, day, &cursor, &mut sent)?;
+            committer.commit(full, day, &cursor)?;
             batch += 1;
             committed = now;
         }
@@ -272,6 +272,7 @@ pub fn follow(
             last_flush = Instant::now();
         }
         if stopping {
+            let sent = committer.finish()?;
             eprintln!(
                 "stopped: shipped {} rows in {} batches to {} ({} lines skipped)",
                 sent.rows, sent.batches, ch.target.database, sent.skipped

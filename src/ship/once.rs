@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 
-use super::commit::{Sent, resume, send};
+use super::commit::{Committer, resume};
 use super::rows::Rows;
 use crate::clickhouse::{ClickHouse, ClickHouseError};
 use crate::config::Settings;
@@ -86,7 +86,7 @@ pub fn ship_recording(
     let calendar = Calendar::new(settings.timezone);
     let mut tracker = CubeTracker::new(settings.qoe, calendar.clone(), Expiry::AtClose);
     let mut facts: Vec<Fact> = Vec::new();
-    let mut sent = Sent::default();
+    let mut committer = Committer::start(ch, shipper);
     let mut failure: Option<ClickHouseError> = None;
     batch += 1;
     let mut rows = Rows::new(shipper, batch);
@@ -123,13 +123,7 @@ pub fn ship_recording(
         }
         if rows.count >= batch_rows {
             let full = std::mem::replace(&mut rows, Rows::new(shipper, batch + 1));
-            match send(
-                ch,
-                full,
-                day,
-                &Position::Through(minute.start_ms).cursor(),
-                &mut sent,
-            ) {
+            match committer.commit(full, day, &Position::Through(minute.start_ms).cursor()) {
                 Ok(()) => batch += 1,
                 Err(e) => {
                     failure = Some(e);
@@ -153,7 +147,8 @@ pub fn ship_recording(
         .feedback
         .last()
         .map_or(0, |g| calendar.day_of(g.start_ms));
-    send(ch, rows, last_day, &Position::Done.cursor(), &mut sent)?;
+    committer.commit(rows, last_day, &Position::Done.cursor())?;
+    let sent = committer.finish()?;
     eprintln!(
         "shipped {} rows in {} batches to {} ({} duplicates dropped, {} lines skipped)",
         sent.rows,
