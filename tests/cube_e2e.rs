@@ -36,6 +36,25 @@ fn ship_dir(ch: &ClickHouse, db: &str, dir: &str, extra: &[&str]) -> Output {
     peerscope(&args)
 }
 
+/// `ship --clickhouse URL --database DB ARGS` as a process to start (stdout discarded,
+/// no read token in its environment).
+fn ship_process(ch: &ClickHouse, db: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_peerscope"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["ship", "--clickhouse", &ch.url(), "--database", db])
+        .args(args)
+        .env_remove("PEERSCOPE_TOKEN")
+        .stdout(Stdio::null());
+    cmd
+}
+
+/// The schema in `db`, with exact distinct counts.
+fn init(ch: &ClickHouse, db: &str) {
+    ok(ship_process(ch, db, &["--init", "--distinct", "exact"])
+        .output()
+        .expect("ship --init"));
+}
+
 /// An hour at the reference event's peak (about 7,000 peers online, 611,641 records) as
 /// `simulate` writes it: two feedback servers' trees, with the retries that one client
 /// sent to both.
@@ -217,29 +236,15 @@ fn a_shipper_killed_at_any_moment_loses_nothing_and_doubles_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let ch = ClickHouse::start(&tmp.path().join("ch"), None);
     ok(ship(&ch, "once", &["--init", "--distinct", "exact"]));
-    let url = ch.url();
-    ok(peerscope(&[
-        "ship",
-        "--clickhouse",
-        &url,
-        "--database",
-        "killed",
-        "--init",
-        "--distinct",
-        "exact",
-    ]));
+    init(&ch, "killed");
     let mut kills = 0;
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let started = Instant::now();
     loop {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_peerscope"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args([
-                "ship",
-                "--clickhouse",
-                &url,
-                "--database",
-                "killed",
+        let mut child = ship_process(
+            &ch,
+            "killed",
+            &[
                 "--dir",
                 SAMPLE,
                 "--once",
@@ -247,12 +252,11 @@ fn a_shipper_killed_at_any_moment_loses_nothing_and_doubles_nothing() {
                 "2000",
                 "--threads",
                 "1",
-            ])
-            .env("XDG_CACHE_HOME", tmp.path().join("cache"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ship");
+            ],
+        )
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ship");
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
@@ -295,25 +299,11 @@ fn a_shipper_waits_out_a_clickhouse_restart() {
         &hour,
         &["--init", "--distinct", "exact"],
     ));
-    let url = ch.url();
-    ok(peerscope(&[
-        "ship",
-        "--clickhouse",
-        &url,
-        "--database",
+    init(&ch, "restarted");
+    let child = ship_process(
+        &ch,
         "restarted",
-        "--init",
-        "--distinct",
-        "exact",
-    ]));
-    let child = Command::new(env!("CARGO_BIN_EXE_peerscope"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "ship",
-            "--clickhouse",
-            &url,
-            "--database",
-            "restarted",
+        &[
             "--dir",
             &hour,
             "--once",
@@ -321,11 +311,11 @@ fn a_shipper_waits_out_a_clickhouse_restart() {
             "1000",
             "--threads",
             "1",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ship");
+        ],
+    )
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("ship");
     // Some 630 INSERTs of 1,000 rows: seconds of work, so the stop finds the shipper
     // mid-run. Once some batches are in, stop ClickHouse for a while.
     let started = Instant::now();
@@ -481,32 +471,9 @@ fn a_live_shipper_killed_and_restarted_ships_each_record_once() {
     let ch = ClickHouse::start(&tmp.path().join("ch"), None);
     let hour = peak_hour(tmp.path());
     let tree = format!("{hour}/fs1");
-    let url = ch.url();
-    ok(peerscope(&[
-        "ship",
-        "--clickhouse",
-        &url,
-        "--database",
-        "live",
-        "--init",
-        "--distinct",
-        "exact",
-    ]));
+    init(&ch, "live");
     let follow = |stderr: Stdio| {
-        Command::new(env!("CARGO_BIN_EXE_peerscope"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args([
-                "ship",
-                "--clickhouse",
-                &url,
-                "--database",
-                "live",
-                "--dir",
-                &tree,
-                "--batch-rows",
-                "2000",
-            ])
-            .stdout(Stdio::null())
+        ship_process(&ch, "live", &["--dir", &tree, "--batch-rows", "2000"])
             .stderr(stderr)
             .spawn()
             .expect("ship")
@@ -565,30 +532,8 @@ fn a_live_shipper_follows_a_feedback_server() {
     let logs = tmp.path().join("logs");
     let (mut serve, addr) = common::start_serve(common::serve_command(&logs, &[]));
     let server = format!("http://{addr}");
-    let url = ch.url();
-    ok(peerscope(&[
-        "ship",
-        "--clickhouse",
-        &url,
-        "--database",
-        "live",
-        "--init",
-        "--distinct",
-        "exact",
-    ]));
-    let mut ship = Command::new(env!("CARGO_BIN_EXE_peerscope"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "ship",
-            "--clickhouse",
-            &url,
-            "--database",
-            "live",
-            "--server",
-            &server,
-        ])
-        .env_remove("PEERSCOPE_TOKEN")
-        .stdout(Stdio::null())
+    init(&ch, "live");
+    let mut ship = ship_process(&ch, "live", &["--server", &server])
         .stderr(Stdio::null())
         .spawn()
         .expect("ship");
@@ -729,17 +674,7 @@ fn two_shards_answer_as_one_node() {
 fn a_batch_a_table_missed_is_filled_in_from_raw() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let ch = ClickHouse::start(&tmp.path().join("ch"), None);
-    let url = ch.url();
-    ok(peerscope(&[
-        "ship",
-        "--clickhouse",
-        &url,
-        "--database",
-        "holes",
-        "--init",
-        "--distinct",
-        "exact",
-    ]));
+    init(&ch, "holes");
     ch.query("DETACH TABLE holes.cube_1h_mv");
     ch.query("DETACH TABLE holes.skipped_mv");
     // The whole sample in one batch, which cube_1h and skipped never see.
