@@ -15,6 +15,8 @@ CREATE TABLE IF NOT EXISTS {db}_all.cube_1m AS {db}.cube_1m
     ENGINE = Distributed({cluster}, {db}, cube_1m);
 CREATE TABLE IF NOT EXISTS {db}_all.cube_1h AS {db}.cube_1h
     ENGINE = Distributed({cluster}, {db}, cube_1h);
+CREATE TABLE IF NOT EXISTS {db}_all.overview_1m AS {db}.overview_1m
+    ENGINE = Distributed({cluster}, {db}, overview_1m);
 CREATE TABLE IF NOT EXISTS {db}_all.peer_first AS {db}.peer_first
     ENGINE = Distributed({cluster}, {db}, peer_first);
 CREATE TABLE IF NOT EXISTS {db}_all.views AS {db}.views

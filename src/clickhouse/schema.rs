@@ -7,11 +7,12 @@ const SCHEMA: &str = include_str!("../../deploy/clickhouse/schema.sql");
 const DISTRIBUTED: &str = include_str!("../../deploy/clickhouse/distributed.sql");
 
 /// The tables peerscope reads and writes (the materialized views feed them).
-pub const TABLES: [&str; 7] = [
+pub const TABLES: [&str; 8] = [
     "raw",
     "cube_10s",
     "cube_1m",
     "cube_1h",
+    "overview_1m",
     "peer_first",
     "views",
     "skipped",
@@ -19,10 +20,11 @@ pub const TABLES: [&str; 7] = [
 
 /// The tables that sum, and the key column their batch marker is kept under (the
 /// shipper's name after a NUL byte, on day 1970-01-01; readers look at later days).
-pub const MARKED: [(&str, &str); 4] = [
+pub const MARKED: [(&str, &str); 5] = [
     ("cube_10s", "isp"),
     ("cube_1m", "isp"),
     ("cube_1h", "isp"),
+    ("overview_1m", "isp"),
     ("skipped", "reason"),
 ];
 
@@ -170,7 +172,7 @@ mod tests {
     #[test]
     fn every_statement_names_the_database_and_no_placeholder_is_left() {
         let s = statements("games", Distinct::Exact);
-        assert_eq!(s.len(), 14, "a database, 7 tables, 6 views");
+        assert_eq!(s.len(), 16, "a database, 8 tables, 7 views");
         assert!(s.iter().all(|st| st.contains("games")));
         assert!(s.iter().all(|st| !st.contains('{')));
         for table in TABLES {
@@ -192,6 +194,7 @@ mod tests {
             [
                 "cube_10s",
                 "cube_1m",
+                "overview_1m",
                 "cube_1h",
                 "peer_first",
                 "views",

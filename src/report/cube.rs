@@ -1,8 +1,8 @@
 //! `report --from clickhouse://HOST:PORT/DB`: the tables of DESIGN §8 from the cubes
 //! `ship` keeps, at a cost set by the cells and peers, not by the records.
 //!
-//! Sums come from the 1 min cube (`--by minute`, the daily peaks) and the 1 h cube
-//! (`--by day`, `--by isp`); new and cumulative users from `peer_first`; online time
+//! Sums come from the 1 min cubes (`--by minute`, the daily peaks: the narrow one unless
+//! the filter names a district) and the 1 h cube (`--by day`, `--by isp`); new and cumulative users from `peer_first`; online time
 //! from `views`. Every ratio is computed here from the sums by the engine's own
 //! [`BucketStats::figures`], and each row by the same code as a report from the logs.
 //! What differs from the logs' report is said in the README ("Report from the cubes").
@@ -64,8 +64,8 @@ pub fn run(
     };
     let cells = cube.cells_of(filter)?;
     let table = match by {
-        By::Minute => cube.by_minute(&cells, day)?,
-        By::Day => cube.by_day(&cells, day)?,
+        By::Minute => cube.by_minute(filter, &cells, day)?,
+        By::Day => cube.by_day(filter, &cells, day)?,
         By::Isp => cube.by_isp(&cells, day)?,
         By::Node | By::Session => unreachable!("refused above"),
     };
@@ -132,10 +132,17 @@ impl Cube<'_> {
 
     /// Every minute with a record in it (under no filter: the rows of `--by minute`),
     /// and each minute's sums under the filter, in order.
-    fn minutes(&self, cells: &str) -> anyhow::Result<(Vec<i64>, BTreeMap<i64, MinuteSums>)> {
+    fn minutes(
+        &self,
+        filter: &Filter,
+        cells: &str,
+    ) -> anyhow::Result<(Vec<i64>, BTreeMap<i64, MinuteSums>)> {
+        // The narrow cube holds every cell's sums but district and area.
+        let narrow = filter.districts.is_empty() && filter.areas.is_empty();
+        let cube = if narrow { "overview_1m" } else { "cube_1m" };
         let rows: Vec<i64> = self
             .query(&format!(
-                "SELECT toUInt32(bucket) AS b FROM {}.cube_1m WHERE {DATA} GROUP BY b HAVING sumMerge(records) > 0 ORDER BY b",
+                "SELECT toUInt32(bucket) AS b FROM {}.overview_1m WHERE {DATA} GROUP BY b HAVING sumMerge(records) > 0 ORDER BY b",
                 self.db
             ))?
             .iter()
@@ -143,7 +150,7 @@ impl Cube<'_> {
             .collect::<anyhow::Result<_>>()?;
         let mut sums = BTreeMap::new();
         for r in self.query(&format!(
-            "SELECT toUInt32(bucket) AS b, {SUMS}, sumMapMerge(startup) FROM {}.cube_1m WHERE {DATA} AND {cells} GROUP BY b ORDER BY b",
+            "SELECT toUInt32(bucket) AS b, {SUMS}, sumMapMerge(startup) FROM {}.{cube} WHERE {DATA} AND {cells} GROUP BY b ORDER BY b",
             self.db
         ))? {
             let start = seconds_to_ms(&r[0])?;
@@ -196,8 +203,8 @@ impl Cube<'_> {
             .collect()
     }
 
-    fn by_minute(&self, cells: &str, day: Option<Day>) -> anyhow::Result<Table> {
-        let (rows, sums) = self.minutes(cells)?;
+    fn by_minute(&self, filter: &Filter, cells: &str, day: Option<Day>) -> anyhow::Result<Table> {
+        let (rows, sums) = self.minutes(filter, cells)?;
         let online = Self::online_at(&rows, &sums);
         let table_rows = rows
             .iter()
@@ -217,8 +224,8 @@ impl Cube<'_> {
         })
     }
 
-    fn by_day(&self, cells: &str, only: Option<Day>) -> anyhow::Result<Table> {
-        let (rows, minute_sums) = self.minutes(cells)?;
+    fn by_day(&self, filter: &Filter, cells: &str, only: Option<Day>) -> anyhow::Result<Table> {
+        let (rows, minute_sums) = self.minutes(filter, cells)?;
         let online = Self::online_at(&rows, &minute_sums);
         let mut peaks: BTreeMap<Day, (i64, i64)> = BTreeMap::new();
         for (&start, online) in rows.iter().zip(online) {
