@@ -221,7 +221,14 @@ impl ClickHouse {
             "INSERT INTO {}.{table} FORMAT {format}",
             self.target.database
         );
-        let mut params = vec![("query", sql.as_str()), ("query_id", query_id)];
+        // However many rows: one block, so that the INSERT is stored whole or not at all
+        // (a finished recording's batch ends with a minute, which may hold more than the
+        // default block of 1 048 576 rows).
+        let mut params = vec![
+            ("query", sql.as_str()),
+            ("query_id", query_id),
+            ("max_insert_block_size", "4294967295"),
+        ];
         params.extend(ONE_BLOCK);
         self.send(&params, rows).map(|_| ())
     }

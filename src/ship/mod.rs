@@ -25,8 +25,8 @@ use crate::config::Settings;
 use crate::recording::scan::{Recording, no_recording_in};
 use crate::source::follow::Origin;
 
-/// At most this many rows per INSERT: ClickHouse writes an INSERT of up to
-/// `max_insert_block_size` (1 048 576) rows as one block, atomically.
+/// The most rows `--batch-rows` may ask for in one INSERT (each is sent as one block,
+/// whatever its size: a block is memory on both ends).
 const MAX_BATCH_ROWS: usize = 1_000_000;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -66,7 +66,8 @@ pub struct ShipArgs {
     /// recording's absolute path, or `live:` and the sources followed)
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Rows per INSERT, 1 000 to 1 000 000
+    /// Rows per INSERT, 1 000 to 1 000 000 (with --once, a batch ends with the minute
+    /// that reaches it)
     #[arg(long, value_name = "N", default_value = "200000",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1_000..=MAX_BATCH_ROWS as u64))]
     pub batch_rows: usize,
