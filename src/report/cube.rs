@@ -88,11 +88,7 @@ struct MinuteSums {
 
 impl Cube<'_> {
     fn query(&self, sql: &str) -> anyhow::Result<Vec<Vec<String>>> {
-        let text = self.ch.query(&format!("{sql} FORMAT TabSeparated"))?;
-        Ok(text
-            .lines()
-            .map(|l| l.split('\t').map(unescape_tsv).collect())
-            .collect())
+        rows_of(self.ch, sql)
     }
 
     /// The filter as a SQL condition on the cell columns, its names checked against the
@@ -225,6 +221,21 @@ impl Cube<'_> {
     }
 
     fn by_day(&self, filter: &Filter, cells: &str, only: Option<Day>) -> anyhow::Result<Table> {
+        // The views' online time is the longest query: asked beside the others.
+        let (ch, db, tz) = (self.ch, self.db, self.calendar.tz());
+        std::thread::scope(|scope| {
+            let views = scope.spawn(move || day_views(ch, db, tz, cells));
+            self.day_table(filter, cells, only, views)
+        })
+    }
+
+    fn day_table(
+        &self,
+        filter: &Filter,
+        cells: &str,
+        only: Option<Day>,
+        views: std::thread::ScopedJoinHandle<'_, anyhow::Result<BTreeMap<Day, DayViewTotals>>>,
+    ) -> anyhow::Result<Table> {
         let (rows, minute_sums) = self.minutes(filter, cells)?;
         let online = Self::online_at(&rows, &minute_sums);
         let mut peaks: BTreeMap<Day, (i64, i64)> = BTreeMap::new();
@@ -251,7 +262,9 @@ impl Cube<'_> {
             let users: u32 = r[SUM_COUNT + 1].parse().context("distinct peers")?;
             sums.insert(d, (stats, users));
         }
-        let views = self.views(cells)?;
+        let views = views
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         let mut cumulative = 0i64;
         let mut table_rows = Vec::new();
         let empty = (BucketStats::default(), 0);
@@ -275,30 +288,6 @@ impl Cube<'_> {
             columns: names(&DAY_COLUMNS),
             rows: table_rows,
         })
-    }
-
-    /// Each day's views under the filter, by the local day they began.
-    fn views(&self, cells: &str) -> anyhow::Result<BTreeMap<Day, DayViewTotals>> {
-        let tz = quote(self.calendar.tz().name());
-        let mut views = BTreeMap::new();
-        for r in self.query(&format!(
-            "SELECT toUInt16(toDate(toDateTime(intDiv(s, 1000)), {tz})) AS d, count(), \
-             sum(if(lv < 9223372036854775807, lv, l) - s), uniqExact(peer) FROM \
-             (SELECT session, peer, minMerge(start_ms) AS s, maxMerge(last_ms) AS l, minMerge(leave_ms) AS lv \
-              FROM {}.views WHERE {cells} GROUP BY session, peer) GROUP BY d",
-            self.db
-        ))? {
-            let d: Day = r[0].parse().context("view day")?;
-            views.insert(
-                d,
-                DayViewTotals {
-                    count: r[1].parse().context("views")?,
-                    total_ms: r[2].parse().context("view length")?,
-                    owners: r[3].parse().context("view owners")?,
-                },
-            );
-        }
-        Ok(views)
     }
 
     fn by_isp(&self, cells: &str, day: Option<Day>) -> anyhow::Result<Table> {
@@ -332,6 +321,46 @@ impl Cube<'_> {
         }
         Ok(skipped)
     }
+}
+
+/// A query's answer as rows of fields.
+fn rows_of(ch: &ClickHouse, sql: &str) -> anyhow::Result<Vec<Vec<String>>> {
+    let text = ch.query(&format!("{sql} FORMAT TabSeparated"))?;
+    Ok(text
+        .lines()
+        .map(|l| l.split('\t').map(unescape_tsv).collect())
+        .collect())
+}
+
+/// Each day's views under the filter, by the local day (in `tz`) they began.
+fn day_views(
+    ch: &ClickHouse,
+    db: &str,
+    tz: chrono_tz::Tz,
+    cells: &str,
+) -> anyhow::Result<BTreeMap<Day, DayViewTotals>> {
+    let tz = quote(tz.name());
+    let mut views = BTreeMap::new();
+    for r in rows_of(
+        ch,
+        &format!(
+            "SELECT toUInt16(toDate(toDateTime(intDiv(s, 1000)), {tz})) AS d, count(), \
+             sum(if(lv < 9223372036854775807, lv, l) - s), uniqExact(peer) FROM \
+             (SELECT session, peer, minMerge(start_ms) AS s, maxMerge(last_ms) AS l, minMerge(leave_ms) AS lv \
+              FROM {db}.views WHERE {cells} GROUP BY session, peer) GROUP BY d"
+        ),
+    )? {
+        let d: Day = r[0].parse().context("view day")?;
+        views.insert(
+            d,
+            DayViewTotals {
+                count: r[1].parse().context("views")?,
+                total_ms: r[2].parse().context("view length")?,
+                owners: r[3].parse().context("view owners")?,
+            },
+        );
+    }
+    Ok(views)
 }
 
 fn seconds_to_ms(text: &str) -> anyhow::Result<i64> {
