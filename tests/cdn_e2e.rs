@@ -154,29 +154,13 @@ fn access_logs_give_each_node_s_figures_and_the_viewers_of_their_cmcd() {
     assert_eq!(&serde_json::Value::Array(rows.clone()), &want);
     assert_eq!(v["skipped"]["total"], 1, "{v}");
     // `--day` takes the minutes of that day in the configured zone (22:30 in Hong Kong).
-    let day = json(&[
-        "report",
-        a,
-        b,
-        "--by",
-        "node",
-        "--format",
-        "json",
-        "--day",
-        "2012-08-07",
-    ]);
-    assert_eq!(day["rows"], v["rows"]);
-    let other = json(&[
-        "report",
-        a,
-        b,
-        "--by",
-        "node",
-        "--format",
-        "json",
-        "--day",
-        "2012-08-08",
-    ]);
+    let on_day = |day: &str| {
+        json(&[
+            "report", a, b, "--by", "node", "--format", "json", "--day", day,
+        ])
+    };
+    assert_eq!(on_day("2012-08-07")["rows"], v["rows"]);
+    let other = on_day("2012-08-08");
     assert_eq!(other["rows"], serde_json::json!([]));
 
     // The viewers: one per session, on its channel, with a bitrate and no upload (a row

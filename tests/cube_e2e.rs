@@ -59,8 +59,13 @@ fn init(ch: &ClickHouse, db: &str) {
 /// `simulate` writes it: two feedback servers' trees, with the retries that one client
 /// sent to both.
 fn peak_hour(tmp: &std::path::Path) -> String {
+    peak_hour_with(tmp, &[])
+}
+
+/// [`peak_hour`], with more `simulate` flags.
+fn peak_hour_with(tmp: &std::path::Path, extra: &[&str]) -> String {
     let dir = tmp.join("peak-hour").display().to_string();
-    ok(peerscope(&[
+    let mut args = vec![
         "simulate",
         "--out",
         &dir,
@@ -69,7 +74,9 @@ fn peak_hour(tmp: &std::path::Path) -> String {
         "--to",
         "2012-08-07 21:00",
         "--no-probes",
-    ]));
+    ];
+    args.extend_from_slice(extra);
+    ok(peerscope(&args));
     dir
 }
 
@@ -591,19 +598,7 @@ fn a_live_shipper_follows_a_feedback_server() {
 fn two_shards_answer_as_one_node() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let [a, b] = ClickHouse::start_cluster([&tmp.path().join("a"), &tmp.path().join("b")]);
-    let hour = tmp.path().join("peak-hour");
-    let dir = hour.display().to_string();
-    ok(peerscope(&[
-        "simulate",
-        "--out",
-        &dir,
-        "--from",
-        "2012-08-07 20:00",
-        "--to",
-        "2012-08-07 21:00",
-        "--no-probes",
-        "--affinity",
-    ]));
+    let dir = peak_hour_with(tmp.path(), &["--affinity"]);
     for (shard, tree) in [(&b, "fs2"), (&a, "fs1")] {
         let url = shard.url();
         let tree = format!("{dir}/{tree}");

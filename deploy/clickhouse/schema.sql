@@ -103,85 +103,15 @@ CREATE TABLE IF NOT EXISTS {db}.cube_1h AS {db}.cube_10s;
 -- area left empty. What needs no district or area reads 30 to 40 times fewer rows here.
 CREATE TABLE IF NOT EXISTS {db}.overview_1m AS {db}.cube_10s;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.cube_10s_mv TO {db}.cube_10s AS
+-- One view per cube, made from this one statement for each row of `CUBES` in
+-- src/clickhouse/schema.rs: {cube} its table, {bucket} the bucket's start (`bucket`,
+-- toStartOfMinute(bucket), toStartOfHour(bucket)), {district} and {area} the columns
+-- or '' (the narrow cube).
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{cube}_mv TO {db}.{cube} AS
 SELECT if(kind = 2, toDate(0), day) AS day,
-    if(kind = 2, toDateTime(0), bucket) AS bucket,
-    if(kind = 2, concat('\0', shipper), isp) AS isp, channel, district, area,
-    sumState(toUInt64(kind = 0)) AS records,
-    sumState(toUInt64(reports)) AS reports,
-    sumState(period_s) AS period_s,
-    sumState(down) AS down,
-    sumState(p2p_period_s) AS p2p_period_s,
-    sumState(up) AS up,
-    sumState(server) AS server,
-    sumState(p2p_down) AS p2p_down,
-    sumState(play_s) AS play_s,
-    sumState(stall_s) AS stall_s,
-    sumState(mos_sum) AS mos_sum,
-    sumState(toUInt64(mos_n)) AS mos_n,
-    sumState(toInt64(online)) AS online,
-    sumMapState(startup_bins, startup_counts) AS startup,
-    sumMapState(qoe_bins, qoe_counts) AS qoe,
-    {distinct}StateIf(peer, kind = 0) AS peers,
-    {distinct}StateIf(ip, kind = 0) AS ips,
-    maxState(if(kind = 2, batch, 0)) AS shipped
-FROM {db}.raw WHERE kind IN (0, 1, 2){batch}
-GROUP BY day, bucket, isp, channel, district, area;
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.cube_1m_mv TO {db}.cube_1m AS
-SELECT if(kind = 2, toDate(0), day) AS day,
-    if(kind = 2, toDateTime(0), toStartOfMinute(bucket)) AS bucket,
-    if(kind = 2, concat('\0', shipper), isp) AS isp, channel, district, area,
-    sumState(toUInt64(kind = 0)) AS records,
-    sumState(toUInt64(reports)) AS reports,
-    sumState(period_s) AS period_s,
-    sumState(down) AS down,
-    sumState(p2p_period_s) AS p2p_period_s,
-    sumState(up) AS up,
-    sumState(server) AS server,
-    sumState(p2p_down) AS p2p_down,
-    sumState(play_s) AS play_s,
-    sumState(stall_s) AS stall_s,
-    sumState(mos_sum) AS mos_sum,
-    sumState(toUInt64(mos_n)) AS mos_n,
-    sumState(toInt64(online)) AS online,
-    sumMapState(startup_bins, startup_counts) AS startup,
-    sumMapState(qoe_bins, qoe_counts) AS qoe,
-    {distinct}StateIf(peer, kind = 0) AS peers,
-    {distinct}StateIf(ip, kind = 0) AS ips,
-    maxState(if(kind = 2, batch, 0)) AS shipped
-FROM {db}.raw WHERE kind IN (0, 1, 2){batch}
-GROUP BY day, bucket, isp, channel, district, area;
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.overview_1m_mv TO {db}.overview_1m AS
-SELECT if(kind = 2, toDate(0), day) AS day,
-    if(kind = 2, toDateTime(0), toStartOfMinute(bucket)) AS bucket,
-    if(kind = 2, concat('\0', shipper), isp) AS isp, channel, '' AS district, '' AS area,
-    sumState(toUInt64(kind = 0)) AS records,
-    sumState(toUInt64(reports)) AS reports,
-    sumState(period_s) AS period_s,
-    sumState(down) AS down,
-    sumState(p2p_period_s) AS p2p_period_s,
-    sumState(up) AS up,
-    sumState(server) AS server,
-    sumState(p2p_down) AS p2p_down,
-    sumState(play_s) AS play_s,
-    sumState(stall_s) AS stall_s,
-    sumState(mos_sum) AS mos_sum,
-    sumState(toUInt64(mos_n)) AS mos_n,
-    sumState(toInt64(online)) AS online,
-    sumMapState(startup_bins, startup_counts) AS startup,
-    sumMapState(qoe_bins, qoe_counts) AS qoe,
-    {distinct}StateIf(peer, kind = 0) AS peers,
-    {distinct}StateIf(ip, kind = 0) AS ips,
-    maxState(if(kind = 2, batch, 0)) AS shipped
-FROM {db}.raw WHERE kind IN (0, 1, 2){batch}
-GROUP BY day, bucket, isp, channel, district, area;
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.cube_1h_mv TO {db}.cube_1h AS
-SELECT if(kind = 2, toDate(0), day) AS day,
-    if(kind = 2, toDateTime(0), toStartOfHour(bucket)) AS bucket,
-    if(kind = 2, concat('\0', shipper), isp) AS isp, channel, district, area,
+    if(kind = 2, toDateTime(0), {bucket}) AS bucket,
+    if(kind = 2, concat('\0', shipper), isp) AS isp, channel,
+    {district} AS district, {area} AS area,
     sumState(toUInt64(kind = 0)) AS records,
     sumState(toUInt64(reports)) AS reports,
     sumState(period_s) AS period_s,

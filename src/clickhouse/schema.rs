@@ -97,21 +97,60 @@ pub fn distributed_statements(database: &str, cluster: &str) -> Vec<String> {
     split(DISTRIBUTED, &[("{db}", database), ("{cluster}", cluster)])
 }
 
+/// The cubes' views, one statement of schema.sql made for each: the table, the start of
+/// its bucket, and its district and area columns (`''` in the narrow cube).
+const CUBES: [[(&str, &str); 4]; 4] = [
+    [
+        ("{cube}", "cube_10s"),
+        ("{bucket}", "bucket"),
+        ("{district}", "district"),
+        ("{area}", "area"),
+    ],
+    [
+        ("{cube}", "cube_1m"),
+        ("{bucket}", "toStartOfMinute(bucket)"),
+        ("{district}", "district"),
+        ("{area}", "area"),
+    ],
+    [
+        ("{cube}", "overview_1m"),
+        ("{bucket}", "toStartOfMinute(bucket)"),
+        ("{district}", "''"),
+        ("{area}", "''"),
+    ],
+    [
+        ("{cube}", "cube_1h"),
+        ("{bucket}", "toStartOfHour(bucket)"),
+        ("{district}", "district"),
+        ("{area}", "area"),
+    ],
+];
+
+/// The statements of `sql`, comments dropped, `names` put in; a statement naming
+/// `{cube}` is made once per cube, one naming `{table}` once per table.
 fn split(sql: &str, names: &[(&str, &str)]) -> Vec<String> {
     let text: String = sql
         .lines()
         .filter(|l| !l.trim_start().starts_with("--"))
         .flat_map(|l| [l, "\n"])
         .collect();
-    text.split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            names
-                .iter()
-                .fold(s.to_owned(), |s, (from, to)| s.replace(from, to))
-        })
-        .collect()
+    let put = |s: &str, names: &[(&str, &str)]| {
+        names
+            .iter()
+            .fold(s.to_owned(), |s, (from, to)| s.replace(from, to))
+    };
+    let mut out = Vec::new();
+    for s in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let s = put(s, names);
+        if s.contains("{cube}") {
+            out.extend(CUBES.iter().map(|cube| put(&s, cube)));
+        } else if s.contains("{table}") {
+            out.extend(TABLES.iter().map(|t| s.replace("{table}", t)));
+        } else {
+            out.push(s);
+        }
+    }
+    out
 }
 
 /// Creates whatever of the schema is missing (every statement is `IF NOT EXISTS`),
