@@ -2,6 +2,7 @@
 //! time, and its errors as one line that says what to do. `ship` writes through it and
 //! the cube readers query through it; the SQL itself lives in `deploy/clickhouse/`.
 
+pub mod read;
 pub mod row_binary;
 pub mod schema;
 

@@ -9,6 +9,7 @@ use super::view::ViewArgs;
 use crate::cli::UsageError;
 use crate::config::Settings;
 use crate::engine::calendar::Calendar;
+use crate::source::cube::CubeFrames;
 use crate::source::follow::Origin;
 use crate::source::frames::FrameSource;
 use crate::source::live_frames::LiveFrames;
@@ -34,11 +35,19 @@ pub struct WatchArgs {
     /// Minutes of history to read at start (default: `watch.backfill_min`)
     #[arg(long, value_name = "MIN")]
     pub backfill_min: Option<u32>,
+    /// Draw from the cubes `peerscope ship` keeps in ClickHouse instead of following
+    /// sources: clickhouse://HOST:PORT/DATABASE (credentials: PEERSCOPE_CLICKHOUSE_USER,
+    /// PEERSCOPE_CLICKHOUSE_PASSWORD)
+    #[arg(long, value_name = "URI", conflicts_with_all = ["servers", "dirs", "record", "backfill_min"])]
+    pub cube: Option<String>,
     #[command(flatten)]
     pub view: ViewArgs,
 }
 
 pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
+    if let Some(uri) = &args.cube {
+        return run_cube(uri, args, settings);
+    }
     let servers = if args.servers.is_empty() && args.dirs.is_empty() {
         settings.watch.servers.clone()
     } else {
@@ -108,6 +117,45 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
         ui.view = view;
         let data = frames.frame(&frame_request(&ui, clock, Some(from)));
         frames.check_filter(&ui.filter).map_err(UsageError)?;
+        print!(
+            "{}",
+            app::render_text(Some(&data), &ui, clock, width, height)
+        );
+        return Ok(());
+    }
+    let options = AppOptions {
+        fps: args.view.fps,
+        export_dir: args.view.export_dir.clone(),
+    };
+    app::run(Box::new(frames), ui, Clock::Live, &options)
+}
+
+/// `watch --cube`: the TUI over the cubes, the clock now.
+fn run_cube(uri: &str, args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
+    let calendar = Calendar::new(settings.timezone);
+    let snapshot = args.view.snapshot()?;
+    let at = match &args.view.at {
+        Some(t) => Some(
+            calendar
+                .parse_time(t)
+                .ok_or_else(|| UsageError(format!("--at {t:?}: expected YYYY-MM-DD HH:MM")))?,
+        ),
+        None => None,
+    };
+    let mut frames = CubeFrames::connect(uri, settings, true)?;
+    let mut ui = UiState::new(
+        Mode::Live,
+        i64::from(settings.window_s) * 1000,
+        settings.timezone,
+    );
+    ui.filter = args.view.initial_filter()?;
+    args.view.apply_metric(&mut ui)?;
+    frames.check_filter(&ui.filter).map_err(UsageError)?;
+    let (start, _) = frames.span();
+    if let Some((view, width, height)) = snapshot {
+        let clock = at.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        ui.view = view;
+        let data = frames.frame(&frame_request(&ui, clock, start));
         print!(
             "{}",
             app::render_text(Some(&data), &ui, clock, width, height)

@@ -12,13 +12,16 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 
 use crate::cli::UsageError;
+use crate::clickhouse::read::{
+    self, DATA, SUM_COUNT, SUMS, histogram, rows_of, seconds_to_ms, sums_of,
+};
 use crate::clickhouse::schema::{self, Distinct};
-use crate::clickhouse::{ClickHouse, Credentials, Target, quote, unescape_tsv};
+use crate::clickhouse::{ClickHouse, Credentials, Target, quote};
 use crate::config::Settings;
 use crate::engine::aggregate::bucket::{BucketStats, Figures};
 use crate::engine::calendar::{Calendar, Day};
 use crate::engine::cube::histogram_rank;
-use crate::engine::query::filter::{Filter, check_dimension};
+use crate::engine::query::filter::Filter;
 use crate::engine::record::Reason;
 use crate::recording::skipped::Skipped;
 
@@ -27,16 +30,6 @@ use super::figures::{
     DAY_COLUMNS, DayFigures, DayViewTotals, MINUTE_COLUMNS, day_row, isp_table, minute_row,
 };
 use super::output::{Table, names};
-
-/// The columns of a `sumMerge` of every sum, in [`sums_of`]'s order.
-const SUMS: &str = "sumMerge(records), sumMerge(reports), sumMerge(period_s), sumMerge(down), \
-    sumMerge(p2p_period_s), sumMerge(up), sumMerge(server), sumMerge(p2p_down), \
-    sumMerge(play_s), sumMerge(stall_s), sumMerge(mos_sum), sumMerge(mos_n), sumMerge(online)";
-const SUM_COUNT: usize = 13;
-
-/// The rows that hold data: each summing table keeps its batch markers on day 0
-/// (deploy/clickhouse/schema.sql).
-const DATA: &str = "day > toDate(0)";
 
 pub fn run(
     uri: &str,
@@ -62,7 +55,7 @@ pub fn run(
         calendar: Calendar::new(settings.timezone),
         distinct,
     };
-    let cells = cube.cells_of(filter)?;
+    let cells = read::cells_of(&ch, filter)?;
     let table = match by {
         By::Minute => cube.by_minute(filter, &cells, day)?,
         By::Day => cube.by_day(filter, &cells, day)?,
@@ -89,41 +82,6 @@ struct MinuteSums {
 impl Cube<'_> {
     fn query(&self, sql: &str) -> anyhow::Result<Vec<Vec<String>>> {
         rows_of(self.ch, sql)
-    }
-
-    /// The filter as a SQL condition on the cell columns, its names checked against the
-    /// cubes' (whatever their case) and replaced by theirs.
-    fn cells_of(&self, filter: &Filter) -> anyhow::Result<String> {
-        if filter.is_empty() {
-            return Ok("1".into());
-        }
-        let mut terms = Vec::new();
-        for (column, key, values) in [
-            ("isp", "isp", &filter.isps),
-            ("channel", "channel", &filter.channels),
-            ("district", "district", &filter.districts),
-        ] {
-            if values.is_empty() {
-                continue;
-            }
-            let known: Vec<String> = self
-                .query(&format!(
-                    "SELECT DISTINCT {column} FROM {}.cube_1h WHERE {DATA}",
-                    self.db
-                ))?
-                .into_iter()
-                .filter_map(|r| r.into_iter().next())
-                .collect();
-            let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
-            check_dimension(key, values, &known_refs).map_err(UsageError)?;
-            let picked: Vec<String> = known
-                .iter()
-                .filter(|k| values.iter().any(|v| v.eq_ignore_ascii_case(k)))
-                .map(|k| quote(k))
-                .collect();
-            terms.push(format!("{column} IN ({})", picked.join(", ")));
-        }
-        Ok(terms.join(" AND "))
     }
 
     /// Every minute with a record in it (under no filter: the rows of `--by minute`),
@@ -323,15 +281,6 @@ impl Cube<'_> {
     }
 }
 
-/// A query's answer as rows of fields.
-fn rows_of(ch: &ClickHouse, sql: &str) -> anyhow::Result<Vec<Vec<String>>> {
-    let text = ch.query(&format!("{sql} FORMAT TabSeparated"))?;
-    Ok(text
-        .lines()
-        .map(|l| l.split('\t').map(unescape_tsv).collect())
-        .collect())
-}
-
 /// Each day's views under the filter, by the local day (in `tz`) they began.
 fn day_views(
     ch: &ClickHouse,
@@ -361,79 +310,4 @@ fn day_views(
         );
     }
     Ok(views)
-}
-
-fn seconds_to_ms(text: &str) -> anyhow::Result<i64> {
-    let s: i64 = text
-        .parse()
-        .with_context(|| format!("a bucket time {text:?} from ClickHouse"))?;
-    Ok(s * 1000)
-}
-
-/// The sums of a `SUMS` row, and its online change.
-fn sums_of(cols: &[String]) -> anyhow::Result<(BucketStats, i64)> {
-    let f = |i: usize| -> anyhow::Result<f64> {
-        cols[i]
-            .parse()
-            .with_context(|| format!("sum {i} {:?} from ClickHouse", cols[i]))
-    };
-    let n = |i: usize| -> anyhow::Result<u32> {
-        cols[i]
-            .parse()
-            .with_context(|| format!("count {i} {:?} from ClickHouse", cols[i]))
-    };
-    let stats = BucketStats {
-        records: n(0)?,
-        reports: n(1)?,
-        period_s: f(2)?,
-        down: f(3)?,
-        p2p_period_s: f(4)?,
-        up: f(5)?,
-        server: f(6)?,
-        p2p_down: f(7)?,
-        play_s: f(8)?,
-        stall_s: f(9)?,
-        mos_sum: f(10)?,
-        mos_n: n(11)?,
-        ..BucketStats::default()
-    };
-    let online: i64 = cols[12].parse().context("online change from ClickHouse")?;
-    Ok((stats, online))
-}
-
-/// A `sumMap` histogram `([lower,…],[count,…])` as (lower end, count) pairs.
-fn histogram(text: &str) -> anyhow::Result<Vec<(u32, u64)>> {
-    let bad = || format!("histogram {text:?} from ClickHouse");
-    let inner = text
-        .strip_prefix("([")
-        .and_then(|t| t.strip_suffix("])"))
-        .with_context(bad)?;
-    let (bins, counts) = inner.split_once("],[").with_context(bad)?;
-    let parse = |list: &str| -> anyhow::Result<Vec<u64>> {
-        list.split(',')
-            .filter(|x| !x.is_empty())
-            .map(|x| x.parse().with_context(bad))
-            .collect()
-    };
-    let (bins, counts) = (parse(bins)?, parse(counts)?);
-    Ok(bins
-        .iter()
-        .zip(&counts)
-        .map(|(b, c)| (u32::try_from(*b).unwrap_or(u32::MAX), *c))
-        .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn histograms_read_back() {
-        assert_eq!(
-            histogram("([100,1200],[2,1])").expect("read"),
-            vec![(100, 2), (1200, 1)]
-        );
-        assert_eq!(histogram("([],[])").expect("read"), vec![]);
-        assert!(histogram("[1]").is_err());
-    }
 }

@@ -45,6 +45,18 @@ pub struct FrameData {
     pub geography: Result<Arc<Geography>, String>,
     /// View 7: where the change of the metric in focus is, when asked.
     pub explanation: Option<Explanation>,
+    /// What this source cannot answer: the views say so rather than draw it empty.
+    pub unanswered: Unanswered,
+}
+
+/// What a source holds nothing of, with why, per view: the cubes hold sums per cell,
+/// not each peer's reports, and no probe rounds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unanswered {
+    /// View 3: the distribution across peers.
+    pub histogram: Option<&'static str>,
+    /// View 6: probes by destination.
+    pub probes: Option<&'static str>,
 }
 
 impl FrameRequest {

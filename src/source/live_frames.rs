@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use chrono_tz::Tz;
 
 use super::follow::{self, Origin};
-use super::frames::{FrameData, FrameRequest, FrameSource};
+use super::frames::{FrameData, FrameRequest, FrameSource, Unanswered};
 use super::health::{SourceEvent, SourceHealth, SourceState};
 use super::live::{HOLD_BACK_MS, LiveFeed};
 use super::replay::WARM_UP_MS;
@@ -319,6 +319,7 @@ impl LiveFrames {
             tz: self.tz,
             geography: self.geography.clone(),
             explanation,
+            unanswered: Unanswered::default(),
         };
         self.last = Some(LastFrame {
             request: request.clone(),

@@ -3,6 +3,7 @@
 //! terminal.
 
 pub mod causes;
+pub mod cube;
 pub mod follow;
 pub mod frames;
 pub mod health;

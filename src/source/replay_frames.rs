@@ -19,7 +19,7 @@ use anyhow::Context;
 use chrono_tz::Tz;
 
 use super::causes::AlertCauses;
-use super::frames::{FrameData, FrameRequest, FrameSource, SourceHealth, SourceState};
+use super::frames::{FrameData, FrameRequest, FrameSource, SourceHealth, SourceState, Unanswered};
 use super::probe_replay::ProbeReplay;
 use super::replay::{DamagedFiles, FeedbackMinutes, ReplayEngine, note_damage};
 use crate::config::Settings;
@@ -246,6 +246,7 @@ impl FrameSource for ReplayFrames {
             tz: self.tz,
             geography: self.geography.clone(),
             explanation,
+            unanswered: Unanswered::default(),
         }
     }
 

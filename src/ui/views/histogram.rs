@@ -14,7 +14,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Widget};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use crate::engine::query::metric::Metric;
 use crate::source::frames::FrameData;
@@ -47,6 +47,16 @@ pub fn title(metric: Metric) -> &'static str {
 pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, theme: Theme) {
     let h = &data.snapshot.histogram;
     let metric = h.metric.unwrap_or_else(|| ui.histogram_metric());
+    if let Some(why) = data.unanswered.histogram {
+        Paragraph::new(vec![
+            Line::styled(title(metric), theme.title()),
+            Line::raw(""),
+            Line::styled(why, theme.dim()),
+        ])
+        .wrap(Wrap { trim: true })
+        .render(area, buf);
+        return;
+    }
     let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(6)]).areas(area);
     let stat = |v: Option<f64>| format::value(metric, v);
     Paragraph::new(Line::from(vec![

@@ -35,13 +35,17 @@ const MAX_CELL: u16 = 9;
 pub fn render(data: &FrameData, ui: &UiState, area: Rect, buf: &mut Buffer, theme: Theme) {
     let p = &data.probes;
     if p.accepted == 0 {
-        Paragraph::new(Span::styled(
+        let why = data.unanswered.probes.unwrap_or(
             "No probe records up to this moment. Probe records come from `peerscope probe` agents or `peerscope simulate` (the probes stream of a recording).",
-            theme.dim(),
-        ))
-        .wrap(Wrap { trim: true })
-        .block(Block::bordered().title(" Probes ").border_style(theme.dim()))
-        .render(area, buf);
+        );
+        Paragraph::new(Span::styled(why, theme.dim()))
+            .wrap(Wrap { trim: true })
+            .block(
+                Block::bordered()
+                    .title(" Probes ")
+                    .border_style(theme.dim()),
+            )
+            .render(area, buf);
         return;
     }
     // Wide screens put the events beside the matrix, narrow ones below it.
