@@ -58,13 +58,8 @@ assert len(rows) > 0
 PY
 }
 
-time_of() {
-    local start end
-    start=$(date +%s.%N)
-    "$1"
-    end=$(date +%s.%N)
-    echo "$end - $start" | bc
-}
+# shellcheck source=benches/timing.sh
+. benches/timing.sh
 
 declare -a P D F L
 for ((i = 0; i < ROUNDS; i++)); do
@@ -75,7 +70,6 @@ for ((i = 0; i < ROUNDS; i++)); do
     printf 'round %d: peerscope %.2f s   duckdb %.2f s   gzip floor %.2f s   libdeflate floor %.2f s\n' \
         "$((i + 1))" "${P[-1]}" "${D[-1]}" "${F[-1]}" "${L[-1]}"
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 mp=$(median "${P[@]}"); md=$(median "${D[@]}"); mf=$(median "${F[@]}"); ml=$(median "${L[@]}")
 printf 'median: peerscope %.2f s (%.0f MB/s of JSON)   duckdb %.2f s (%.0f MB/s)   gzip %.2f s   libdeflate %.2f s (%.0f MB/s gzipped)\n' \
     "$mp" "$(echo "$RAW / $mp / 1000000" | bc -l)" "$md" "$(echo "$RAW / $md / 1000000" | bc -l)" "$mf" \

@@ -12,12 +12,5 @@ BIN=target/release/peerscope
 [ -d "$ONE" ] || "$BIN" simulate --scale "$SCALE" --out "$ONE" --from "2012-08-06 00:00" --to "2012-08-07 00:00" >/dev/null
 [ -d "$FOUR" ] || "$BIN" simulate --scale "$SCALE" --out "$FOUR" --from "2012-08-06 00:00" --to "2012-08-10 00:00" >/dev/null
 
-# Seconds a command takes, its output discarded.
-time_of() {
-    local start end
-    start=$(date +%s.%N)
-    "$@" >/dev/null 2>&1
-    end=$(date +%s.%N)
-    echo "$end - $start" | bc
-}
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
+# shellcheck source=benches/timing.sh
+. benches/timing.sh

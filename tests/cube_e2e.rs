@@ -707,3 +707,117 @@ fn a_batch_a_table_missed_is_filled_in_from_raw() {
         json(&["report", "--from", &ch.uri("holes"), "--format", "json"])["skipped"]
     );
 }
+
+/// The whole path of the issue: `simulate` (players, one record a request, each naming
+/// itself) → nginx running `deploy/nginx.conf` (hashing on the peer) → two `serve` →
+/// one `ship` following both servers → ClickHouse; then `report --from` the cubes
+/// against `report` of the two servers' logs, with and without filters.
+#[test]
+#[ignore = "needs clickhouse-server and nginx (Debian packages); .ci/run installs them"]
+fn the_path_through_nginx_and_two_servers_reports_what_the_logs_report() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ch = ClickHouse::start(&tmp.path().join("ch"), None);
+    let logs = tmp.path().join("logs");
+    let serve = |name: &str| {
+        common::spawn_serve(
+            &logs.join(name),
+            "127.0.0.1:0",
+            &["--trusted-proxy", "127.0.0.1", "--name", name],
+            &[],
+        )
+    };
+    let ((mut s1, a1), (mut s2, a2)) = (serve("fs1"), serve("fs2"));
+    let (_nginx, port) = common::nginx::start(tmp.path(), [&a1, &a2], "");
+    init(&ch, "path");
+    let (u1, u2) = (format!("http://{a1}"), format!("http://{a2}"));
+    let mut ship = ship_process(&ch, "path", &["--server", &u1, "--server", &u2])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ship");
+    ok(peerscope(&[
+        "simulate",
+        "--target",
+        &format!("http://127.0.0.1:{port}"),
+        "--from",
+        "2012-08-07 09:25",
+        "--to",
+        "2012-08-07 09:35",
+        "--scale",
+        "0.02",
+        "--rate",
+        "200",
+        "--batch",
+        "1",
+        "--concurrency",
+        "4",
+        "--no-probes",
+    ]));
+    // Affinity: each peer on one server, and both servers used.
+    let peers = |name: &str| -> std::collections::BTreeSet<String> {
+        common::logged(&logs.join(name))
+            .into_iter()
+            .map(|(peer, _)| peer)
+            .collect()
+    };
+    let (p1, p2) = (peers("fs1"), peers("fs2"));
+    assert!(
+        !p1.is_empty() && !p2.is_empty(),
+        "{} and {} peers",
+        p1.len(),
+        p2.len()
+    );
+    assert!(p1.is_disjoint(&p2), "a peer reached both servers");
+
+    // A follower closes a peer's online interval once its source has moved 5 s past
+    // the interval's end: one more record on each server, past every interval (two
+    // periods of 30 s), as the next players' reports would.
+    std::thread::sleep(Duration::from_secs(66));
+    let client = reqwest::blocking::Client::new();
+    for (addr, peer) in [(&a1, "tick-1"), (&a2, "tick-2")] {
+        let status = client
+            .post(format!("http://{addr}/v1/feedback"))
+            .body(common::feedback_record(peer, 1) + "\n")
+            .send()
+            .expect("post")
+            .status();
+        assert_eq!(status.as_u16(), 204);
+    }
+    let dir = logs.display().to_string();
+    ok(ship_dir(
+        &ch,
+        "once",
+        &dir,
+        &["--init", "--distinct", "exact"],
+    ));
+    let logged =
+        |db: &str| -> String { ch.query(&format!("SELECT count() FROM {db}.raw WHERE kind = 0")) };
+    let wanted = logged("once");
+    let started = Instant::now();
+    while logged("path") != wanted {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the shipper has {} of {wanted} records",
+            logged("path")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    common::terminate(&mut ship);
+    common::terminate(&mut s1);
+    common::terminate(&mut s2);
+    let filtered = Bounds {
+        online: 0.01,
+        ..EXACT
+    };
+    for by in ["minute", "day", "isp"] {
+        compare(&ch, "path", &dir, by, &[], EXACT);
+        compare(&ch, "path", &dir, by, &["--filter", "isp=pccw"], EXACT);
+        compare(
+            &ch,
+            "path",
+            &dir,
+            by,
+            &["--filter", "channel=main"],
+            filtered,
+        );
+    }
+}

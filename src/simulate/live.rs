@@ -23,6 +23,11 @@ use super::emit::{Format, PeerRecord, each_record};
 use super::olympics::Population;
 use super::probes;
 
+/// The header a player names itself in: the coordinator hashes on it, so that all of a
+/// peer's records reach one feedback server (`deploy/nginx.conf`), as the cubes'
+/// followers need (README, "Scale").
+pub const PEER_HEADER: &str = "X-Peerscope-Peer";
+
 #[derive(Debug, Clone)]
 pub struct LiveKnobs {
     pub target: String,
@@ -260,8 +265,11 @@ fn send(
             },
         );
         if let (false, [only]) = (job.probes, job.records.as_slice()) {
-            // A player posts its own records; a server that trusts us as a proxy uses this.
-            req = req.header("X-Real-IP", only.ip.as_str());
+            // A player posts its own records; a server that trusts us as a proxy uses
+            // its address, and a coordinator hashing on the peer its name.
+            req = req
+                .header("X-Real-IP", only.ip.as_str())
+                .header(PEER_HEADER, only.peer.as_str());
         }
         let t = Instant::now();
         tally.requests.fetch_add(1, Ordering::Relaxed);
