@@ -7,7 +7,8 @@
 -- and AggregatingMergeTree with PARTITION BY / ORDER BY, materialized views TO a table,
 -- -State/-Merge combinators, sumMap, uniqCombined/uniqExact. No TTL (19.6+): the raw
 -- table and the cubes are partitioned by day, so that old days can be dropped with
--- ALTER TABLE ... DROP PARTITION (README, "Scale").
+-- ALTER TABLE ... DROP PARTITION: `ship --keep-days N` does so for `raw` and `cube_10s`
+-- (README, "Scale").
 
 CREATE DATABASE IF NOT EXISTS {db};
 

@@ -12,6 +12,7 @@
 mod commit;
 mod live;
 mod once;
+mod retention;
 pub mod rows;
 
 use std::path::PathBuf;
@@ -28,6 +29,9 @@ use crate::source::follow::Origin;
 /// The most rows `--batch-rows` may ask for in one INSERT (each is sent as one block,
 /// whatever its size: a block is memory on both ends).
 const MAX_BATCH_ROWS: usize = 1_000_000;
+
+/// How often a follower drops the days `--keep-days` no longer keeps.
+const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ShipArgs {
@@ -74,6 +78,11 @@ pub struct ShipArgs {
     /// File holding the ClickHouse password (owner-only permissions)
     #[arg(long, value_name = "FILE")]
     pub clickhouse_password_file: Option<PathBuf>,
+    /// Keep the raw rows and 10 s buckets of the event's last N days only, dropping
+    /// older days whole (the minute and hour cubes keep everything); a follower checks
+    /// every 10 minutes
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub keep_days: Option<u32>,
     /// Worker threads for reading minute files (default: all cores)
     #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     pub threads: Option<usize>,
@@ -143,7 +152,11 @@ pub fn run(args: &ShipArgs, settings: &Settings) -> anyhow::Result<()> {
                 settings,
                 args.batch_rows,
                 threads,
-            )
+            )?;
+            if let Some(keep) = args.keep_days {
+                retention::say(retention::drop_old_days(&ch, keep)?);
+            }
+            Ok(())
         }
         (Work::Follow(mut origins), _) => {
             for o in &mut origins {
@@ -155,6 +168,9 @@ pub fn run(args: &ShipArgs, settings: &Settings) -> anyhow::Result<()> {
                 let names: Vec<String> = origins.iter().map(Origin::name).collect();
                 format!("live:{}", names.join(","))
             });
+            if let Some(keep) = args.keep_days {
+                retention::keep_dropping(ch.clone(), keep, RETENTION_EVERY);
+            }
             live::follow(&ch, origins, &shipper, settings, args.batch_rows)
         }
         _ => Ok(()),

@@ -57,6 +57,8 @@ pub struct Unanswered {
     pub histogram: Option<&'static str>,
     /// View 6: probes by destination.
     pub probes: Option<&'static str>,
+    /// Figures read coarser than the views ask (the status bar says how).
+    pub coarse: Option<String>,
 }
 
 impl FrameRequest {

@@ -71,7 +71,19 @@ fn mean_online(reader: &Reader, from: i64, to: i64) -> anyhow::Result<BTreeMap<C
     if count == 0 {
         return Ok(BTreeMap::new());
     }
-    let align = |t: i64| t.div_euclid(BUCKET_MS) * BUCKET_MS;
+    // Before the 10 s cube's first day, the changes by the minute, each instant read at
+    // its minute's start.
+    let width = if to - (count - 1) * MINUTE_MS < reader.fine_from {
+        MINUTE_MS
+    } else {
+        BUCKET_MS
+    };
+    let cube = if width == MINUTE_MS {
+        "cube_1m"
+    } else {
+        "cube_10s"
+    };
+    let align = |t: i64| t.div_euclid(width) * width;
     let instants: Vec<i64> = (0..count).map(|k| align(to - k * MINUTE_MS)).collect();
     let first = *instants.last().unwrap_or(&to);
     let last = instants[0];
@@ -82,7 +94,7 @@ fn mean_online(reader: &Reader, from: i64, to: i64) -> anyhow::Result<BTreeMap<C
     for r in rows_of(
         reader.ch,
         &format!(
-            "SELECT {CELL}, toUInt32(bucket) AS b, sumMerge(online) FROM {db}.cube_10s \
+            "SELECT {CELL}, toUInt32(bucket) AS b, sumMerge(online) FROM {db}.{cube} \
              WHERE {DATA} AND {} AND bucket >= {} AND bucket < {} GROUP BY {CELL}, b ORDER BY b",
             reader.cells,
             at_or_after(first),
@@ -100,7 +112,7 @@ fn mean_online(reader: &Reader, from: i64, to: i64) -> anyhow::Result<BTreeMap<C
     let mut next = changes.iter().peekable();
     for &t in instants.iter().rev() {
         // The changes of every bucket ending by `t`.
-        while let Some((_, cell, n)) = next.next_if(|(start, _, _)| start + BUCKET_MS <= t) {
+        while let Some((_, cell, n)) = next.next_if(|(start, _, _)| start + width <= t) {
             *running.entry(cell.clone()).or_default() += n;
         }
         for (cell, n) in &running {

@@ -25,6 +25,7 @@ use crate::clickhouse::read::{self, DATA, rows_of};
 use crate::clickhouse::{ClickHouse, Credentials, Target, schema};
 use crate::config::Settings;
 use crate::engine::alerts::{AlertLog, AlertRules, stale_source};
+use crate::engine::calendar::{Calendar, Day};
 use crate::engine::cube::BUCKET_MS;
 use crate::engine::explain::explain;
 use crate::engine::geography::Geography;
@@ -63,6 +64,7 @@ pub struct CubeFrames {
     /// Live (`watch`): the clock is now and the cubes grow; else a replay of what they hold.
     live: bool,
     tz: Tz,
+    calendar: Calendar,
     rules: AlertRules,
     geography: Result<Arc<Geography>, String>,
     /// Every name per cell column (isp, channel, district, area).
@@ -73,6 +75,8 @@ pub struct CubeFrames {
     span: (Option<i64>, Option<i64>),
     /// The end of the newest 10 s bucket with a record (live).
     newest: Option<i64>,
+    /// The first day the 10 s cube holds, when `ship --keep-days` dropped earlier ones.
+    fine_from: Option<Day>,
     alerts: AlertLog,
     causes: AlertCauses,
     health: SourceHealth,
@@ -91,6 +95,7 @@ impl CubeFrames {
             ch,
             live,
             tz: settings.timezone,
+            calendar: Calendar::new(settings.timezone),
             rules: settings.alerts,
             geography: load_geography(settings),
             names: Default::default(),
@@ -98,6 +103,7 @@ impl CubeFrames {
             skipped: 0,
             span: (None, None),
             newest: None,
+            fine_from: None,
             alerts: AlertLog::new(settings.alerts),
             causes: AlertCauses::default(),
             health: SourceHealth {
@@ -162,6 +168,15 @@ impl CubeFrames {
             self.span = (Some(first), Some(last));
             self.accepted = row[2].parse().context("records")?;
         }
+        // The 10 s cube's first day: before it, frames are read by the minute.
+        self.fine_from = rows_of(
+            &self.ch,
+            &format!("SELECT toUInt16(min(day)) FROM {db}.cube_10s WHERE {DATA}"),
+        )?
+        .first()
+        .and_then(|r| r[0].parse::<Day>().ok())
+        .filter(|d| *d > 0)
+        .filter(|d| self.span.0.is_some_and(|s| self.calendar.day_start(*d) > s));
         self.skipped = rows_of(
             &self.ch,
             &format!("SELECT sumMerge(lines) FROM {db}.skipped WHERE {DATA}"),
@@ -214,7 +229,13 @@ impl CubeFrames {
     }
 
     fn reader(&self, filter: &Filter) -> Reader<'_> {
-        reader(&self.ch, &self.names, filter)
+        reader(&self.ch, &self.names, self.fine_from_ms(), filter)
+    }
+
+    /// Where the 10 s buckets begin (`i64::MIN`: everywhere).
+    fn fine_from_ms(&self) -> i64 {
+        self.fine_from
+            .map_or(i64::MIN, |d| self.calendar.day_start(d))
     }
 
     /// The frame of `request`, or why the cubes could not give it.
@@ -228,13 +249,13 @@ impl CubeFrames {
             areas: self.geography.is_ok(),
             accepted: self.accepted,
         };
-        let snapshot =
+        let (snapshot, coarse) =
             snapshot::snapshot(&self.reader(&request.query.filter), &request.query, &frame)?;
         let slow = self.rules.startup_p90_above_ms;
         let mut alerts = self.alerts.as_of(now);
-        let (ch, names) = (&self.ch, &self.names);
+        let (ch, names, fine_from) = (&self.ch, &self.names, self.fine_from_ms());
         self.causes.annotate(&mut alerts, now, |q| {
-            explain::explain_cube(&reader(ch, names, &q.filter), q, slow).ok()
+            explain::explain_cube(&reader(ch, names, fine_from, &q.filter), q, slow).ok()
         });
         // Answered: whatever happened before, the source is up.
         let mut health = SourceHealth {
@@ -278,7 +299,18 @@ impl CubeFrames {
             unanswered: Unanswered {
                 histogram: Some(NO_HISTOGRAM),
                 probes: Some(NO_PROBES),
+                coarse: coarse.then(|| self.coarse_note()).flatten(),
             },
+        })
+    }
+
+    /// What the status bar says of a frame read by the minute.
+    fn coarse_note(&self) -> Option<String> {
+        self.fine_from.map(|d| {
+            format!(
+                "by the minute before {} (ship --keep-days)",
+                Calendar::day_label(d)
+            )
         })
     }
 
@@ -335,12 +367,18 @@ impl CubeFrames {
             unanswered: Unanswered {
                 histogram: Some(NO_HISTOGRAM),
                 probes: Some(NO_PROBES),
+                coarse: None,
             },
         }
     }
 }
 
-fn reader<'a>(ch: &'a ClickHouse, names: &[Vec<String>; 4], filter: &Filter) -> Reader<'a> {
+fn reader<'a>(
+    ch: &'a ClickHouse,
+    names: &[Vec<String>; 4],
+    fine_from: i64,
+    filter: &Filter,
+) -> Reader<'a> {
     let known = |column: &str| {
         let d = ["isp", "channel", "district", "area"]
             .iter()
@@ -352,6 +390,7 @@ fn reader<'a>(ch: &'a ClickHouse, names: &[Vec<String>; 4], filter: &Filter) -> 
         ch,
         cells: read::cells_among(filter, &known),
         narrow: filter.districts.is_empty() && filter.areas.is_empty(),
+        fine_from,
     }
 }
 

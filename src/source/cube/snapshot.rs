@@ -65,15 +65,21 @@ struct Series {
 }
 
 impl Series {
-    /// The window `[end − span, end)`'s figures and the online peers at `end`.
+    /// The window `[end − span, end)`'s figures and the online peers at `end`. A window
+    /// narrower than a bucket takes the bucket holding its last instant.
     fn point(&self, end: i64, span: i64) -> Point {
         let mut online = self.base;
         let mut merged = Bucket::default();
+        let from = if span < self.width {
+            (end - 1).div_euclid(self.width) * self.width
+        } else {
+            end - span
+        };
         for (start, b) in &self.buckets {
             if start + self.width <= end {
                 online += b.online_delta;
             }
-            if *start >= end - span && *start < end {
+            if *start >= from && *start < end {
                 merged.merge(b);
             }
         }
@@ -88,12 +94,14 @@ impl Series {
 /// A cell's names, in [`CELL`]'s order.
 pub(super) type CellNames = [String; 4];
 
-/// What reads the cubes for one frame: the server, the filter as SQL, and whether the
-/// narrow cube can answer (the filter names no district or area).
+/// What reads the cubes for one frame: the server, the filter as SQL, whether the
+/// narrow cube can answer (the filter names no district or area), and where the 10 s
+/// cube begins (`ship --keep-days` drops older days: before it, the minute cubes).
 pub(super) struct Reader<'a> {
     pub ch: &'a ClickHouse,
     pub cells: String,
     pub narrow: bool,
+    pub fine_from: i64,
 }
 
 impl Reader<'_> {
@@ -235,14 +243,20 @@ impl Reader<'_> {
 
     /// Each cell's sums over the buckets starting in `[from, to)` under the filter,
     /// with its new peers.
+    /// Before the 10 s cube's first day, by the minute (a span narrower than one: the
+    /// minute holding its last instant).
     pub fn cells_over(&self, from: i64, to: i64) -> anyhow::Result<BTreeMap<CellNames, Bucket>> {
-        let width = if from % MINUTE_MS == 0 && to % MINUTE_MS == 0 {
+        let width = if (from % MINUTE_MS == 0 && to % MINUTE_MS == 0) || from < self.fine_from {
             MINUTE_MS
         } else {
             BUCKET_MS
         };
         // The buckets starting at or after `from`.
-        let from = from.div_euclid(width) * width + if from % width == 0 { 0 } else { width };
+        let from = if to - from < width {
+            (to - 1).div_euclid(width) * width
+        } else {
+            from.div_euclid(width) * width + if from % width == 0 { 0 } else { width }
+        };
         let mut out = BTreeMap::new();
         for (k, s) in self.series(width, (from, to), Some(CELL), false)? {
             let mut total = Bucket::default();
@@ -325,31 +339,47 @@ pub(super) struct Frame<'a> {
     pub accepted: u64,
 }
 
-/// The snapshot of `q` from the cubes.
-pub(super) fn snapshot(reader: &Reader, q: &Query, frame: &Frame) -> anyhow::Result<Snapshot> {
+/// The snapshot of `q` from the cubes, and whether some of it was read by the minute
+/// for want of 10 s buckets.
+pub(super) fn snapshot(
+    reader: &Reader,
+    q: &Query,
+    frame: &Frame,
+) -> anyhow::Result<(Snapshot, bool)> {
     let now = q.now;
+    let fine = |from: i64, width: i64| {
+        if width == BUCKET_MS && from < reader.fine_from {
+            MINUTE_MS
+        } else {
+            width
+        }
+    };
     // The recent windows, by the 10 s bucket.
-    let recent_from =
-        (now - q.window_ms * q.recent_windows.max(1) as i64).div_euclid(BUCKET_MS) * BUCKET_MS;
+    let recent_from = now - q.window_ms * q.recent_windows.max(1) as i64;
+    let recent_width = fine(recent_from, BUCKET_MS);
+    let recent_from = recent_from.div_euclid(recent_width) * recent_width;
     // The timeline, from the coarsest cube its step allows.
     let step = q.timeline_step_ms.max(BUCKET_MS);
     let last = now.div_euclid(step) * step;
     let count = (q.timeline_range_ms / step).max(1);
     let ends: Vec<i64> = (0..count).rev().map(|k| last - k * step).collect();
-    let width = width_for(step);
-    let timeline_from = ends[0] - step;
+    let width = fine(ends[0] - step, width_for(step));
+    let timeline_from = (ends[0] - step).div_euclid(width) * width;
+    let window_from = now - q.window_ms;
+    let coarse = [recent_from, timeline_from, window_from]
+        .iter()
+        .any(|&from| from < reader.fine_from);
     // The one-minute points.
     let last_minute = now.div_euclid(MINUTE_MS) * MINUTE_MS;
     let minute_ends: Vec<i64> = (0..q.minutes_range_ms / MINUTE_MS)
         .rev()
         .map(|k| last_minute - k * MINUTE_MS)
         .collect();
-    let window_from = now - q.window_ms;
     let online_end = now.div_euclid(BUCKET_MS) * BUCKET_MS;
 
     // The queries are independent: ask them together.
     let (recent, timeline, minutes, cells, online) = std::thread::scope(|s| {
-        let recent = s.spawn(|| reader.series(BUCKET_MS, (recent_from, now), None, true));
+        let recent = s.spawn(|| reader.series(recent_width, (recent_from, now), None, true));
         let timeline = s.spawn(|| reader.series(width, (timeline_from, last), None, true));
         let minutes = s.spawn(|| match minute_ends.first() {
             Some(first) => reader.series(MINUTE_MS, (first - MINUTE_MS, last_minute), None, true),
@@ -385,21 +415,16 @@ pub(super) fn snapshot(reader: &Reader, q: &Query, frame: &Frame) -> anyhow::Res
     } else {
         Vec::new()
     };
+    let timeline_span = (width, timeline_from, last);
     let split = match q.split {
-        Some(SplitBy::Isp) => split(reader, &by_isp, "isp", &ends, step, timeline_from, last)?,
-        Some(SplitBy::Channel) => split(
-            reader,
-            &by_channel,
-            "channel",
-            &ends,
-            step,
-            timeline_from,
-            last,
-        )?,
+        Some(SplitBy::Isp) => split(reader, &by_isp, "isp", &ends, step, timeline_span)?,
+        Some(SplitBy::Channel) => {
+            split(reader, &by_channel, "channel", &ends, step, timeline_span)?
+        }
         None => Vec::new(),
     };
     let counts = |d: usize| counts(&online, &frame.names[d], d);
-    Ok(Snapshot {
+    let snapshot = Snapshot {
         at: now,
         window_ms: q.window_ms,
         filter: q.filter.clone(),
@@ -426,7 +451,8 @@ pub(super) fn snapshot(reader: &Reader, q: &Query, frame: &Frame) -> anyhow::Res
         district_counts: counts(2),
         duplicates: 0,
         accepted: frame.accepted,
-    })
+    };
+    Ok((snapshot, coarse))
 }
 
 /// The window's figures and the online peers at `now` per name of dimension `d`, of
@@ -478,23 +504,23 @@ fn counts(online: &BTreeMap<CellNames, i64>, names: &[String], d: usize) -> Vec<
     v
 }
 
-/// The timeline of each of the largest groups of `rows`, grouped by `column`.
+/// The timeline of each of the largest groups of `rows`, grouped by `column`, from
+/// buckets of `width` over `[from, to)`.
 fn split(
     reader: &Reader,
     rows: &[Breakdown],
     column: &str,
     ends: &[i64],
     step: i64,
-    from: i64,
-    to: i64,
+    (width, from, to): (i64, i64, i64),
 ) -> anyhow::Result<Vec<(String, Vec<Point>)>> {
-    let mut by = reader.series(width_for(step), (from, to), Some(column), true)?;
+    let mut by = reader.series(width, (from, to), Some(column), true)?;
     Ok(rows
         .iter()
         .take(SPLIT_GROUPS)
         .map(|row| {
             let series = by.remove(&row.name).unwrap_or(Series {
-                width: width_for(step),
+                width,
                 ..Series::default()
             });
             let points = ends.iter().map(|&e| series.point(e, step)).collect();

@@ -120,6 +120,9 @@ pub fn render(
         if let Some(l) = &d.loading {
             parts.push(part(format!(" │ {l}"), None, theme.dim(), 2));
         }
+        if let Some(c) = &d.unanswered.coarse {
+            parts.push(part(format!(" │ {c}"), None, theme.dim(), 3));
+        }
     }
     if let Some(m) = &ui.message {
         parts.push(part(format!(" │ {m}"), None, theme.highlight(), ALWAYS));
