@@ -820,4 +820,16 @@ fn the_path_through_nginx_and_two_servers_reports_what_the_logs_report() {
             filtered,
         );
     }
+    // And the live view of those cubes, now: a source that answers, its newest bucket
+    // seconds old.
+    let uri = ch.uri("path");
+    let screen = ok(peerscope(&[
+        "watch",
+        "--cube",
+        &uri,
+        "--snapshot",
+        "overview",
+    ]));
+    assert!(screen.contains(&format!("{uri} ok")), "{screen}");
+    assert!(screen.contains("LIVE"), "{screen}");
 }

@@ -568,3 +568,79 @@ fn old_days_leave_the_raw_table_and_the_10_s_cube_only() {
         Some("by the minute before 2012-08-07 (ship --keep-days)")
     );
 }
+
+/// Two ClickHouse servers as two shards, each holding one feedback server's tree (peer
+/// affinity), read through the `Distributed` tables of `--distributed`: the frames of
+/// one node holding everything.
+#[test]
+#[ignore = "needs clickhouse-server (Debian package); .ci/run installs it"]
+fn two_shards_draw_what_one_node_draws() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let [a, b] = ClickHouse::start_cluster([&tmp.path().join("a"), &tmp.path().join("b")]);
+    let dir = tmp.path().join("rec").display().to_string();
+    let out = peerscope(&[
+        "simulate",
+        "--out",
+        &dir,
+        "--from",
+        "2012-08-07 09:00",
+        "--to",
+        "2012-08-07 10:00",
+        "--scale",
+        "0.2",
+        "--affinity",
+        "--no-probes",
+    ]);
+    assert!(out.status.success(), "simulate: {out:?}");
+    let ship = |ch: &ClickHouse, db: &str, tree: &str, extra: &[&str]| {
+        let url = ch.url();
+        let mut args = vec![
+            "ship",
+            "--clickhouse",
+            &url,
+            "--database",
+            db,
+            "--init",
+            "--distinct",
+            "exact",
+            "--dir",
+            tree,
+            "--once",
+        ];
+        args.extend_from_slice(extra);
+        let out = peerscope(&args);
+        assert!(out.status.success(), "ship: {out:?}");
+    };
+    ship(&b, "games", &format!("{dir}/fs2"), &[]);
+    ship(
+        &a,
+        "games",
+        &format!("{dir}/fs1"),
+        &["--distributed", "peerscope_test"],
+    );
+    ship(&a, "single", &dir, &[]);
+    let settings = settings();
+    let mut sharded =
+        CubeFrames::connect(&a.uri("games_all"), &settings, false).expect("the shards");
+    let mut single = CubeFrames::connect(&a.uri("single"), &settings, false).expect("one node");
+    assert_eq!(sharded.span(), single.span());
+    for (at, filter, split) in [
+        ("2012-08-07 09:35", "", Split::Isp),
+        ("2012-08-07 09:45:30", "district=sha tin", Split::None),
+    ] {
+        let mut ui = UiState::new(Mode::Replay, 60_000, settings.timezone);
+        ui.filter = Filter::parse(filter).expect("a filter");
+        ui.split = split;
+        let request = frame_request(&ui, time(at), single.span().0);
+        let (one, two) = (single.frame(&request), sharded.frame(&request));
+        assert_eq!(two.sources[0].state, SourceState::Ok, "{:?}", two.sources);
+        snapshots_agree(
+            &one.snapshot,
+            &two.snapshot,
+            EXACT,
+            EXACT,
+            &format!("at {at}"),
+        );
+        assert_eq!(alerts(&one), alerts(&two));
+    }
+}

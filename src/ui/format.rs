@@ -29,6 +29,18 @@ pub fn short(metric: Metric) -> &'static str {
     metric.info().short
 }
 
+/// How far behind a source is, in the unit that reads best: `12 s`, `14 min`, `5 h`,
+/// `3 d` (a source silent for years should not read as nine digits of seconds).
+pub fn lag(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        ..90 => format!("{s} s"),
+        90..5_400 => format!("{} min", s / 60),
+        5_400..172_800 => format!("{} h", s / 3_600),
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
 pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
@@ -124,6 +136,15 @@ pub fn fit(text: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lags_read_in_their_unit() {
+        assert_eq!(lag(-5), "0 s");
+        assert_eq!(lag(89_999), "89 s");
+        assert_eq!(lag(90_000), "1 min");
+        assert_eq!(lag(7_200_000), "2 h");
+        assert_eq!(lag(451_963_399_000), "5231 d");
+    }
 
     #[test]
     fn wrapping_keeps_every_word_and_indents_what_follows() {

@@ -198,7 +198,9 @@ impl CubeFrames {
             .and_then(|r| r.first().cloned())
             .filter(|r| r[1] != "0")
             .and_then(|r| read::seconds_to_ms(&r[0]).ok())
-            .map(|start| start + BUCKET_MS);
+            .map(|start| start + BUCKET_MS)
+            // Nothing in the last hour: the newest minute, however old.
+            .or(self.span.1);
         }
         self.judge_minutes(now)?;
         self.state_read = Instant::now();

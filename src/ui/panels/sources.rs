@@ -18,7 +18,7 @@ pub fn source_lines(data: &FrameData, theme: Theme, width: usize) -> Vec<Line<'s
         .flat_map(|s| {
             let lag = s
                 .lag_ms
-                .map_or_else(String::new, |l| format!(" lag {:.0} s", l as f64 / 1000.0));
+                .map_or_else(String::new, |l| format!(" lag {}", format::lag(l)));
             let style = match s.state {
                 SourceState::Down | SourceState::Stale => theme.alert(),
                 _ => theme.dim(),

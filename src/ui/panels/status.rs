@@ -98,7 +98,7 @@ pub fn render(
             ));
         } else {
             let ok = format!(" │ {} ok", d.sources.len());
-            let lag = lag.map_or_else(String::new, |l| format!(" lag {:.0}s", l as f64 / 1000.0));
+            let lag = lag.map_or_else(String::new, |l| format!(" lag {}", format::lag(l)));
             parts.push(part(format!("{ok}{lag}"), Some(ok), Style::default(), 2));
         }
         let skipped = format::thousands(d.skipped as i64);
