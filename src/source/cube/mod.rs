@@ -168,15 +168,7 @@ impl CubeFrames {
             self.span = (Some(first), Some(last));
             self.accepted = row[2].parse().context("records")?;
         }
-        // The 10 s cube's first day: before it, frames are read by the minute.
-        self.fine_from = rows_of(
-            &self.ch,
-            &format!("SELECT toUInt16(min(day)) FROM {db}.cube_10s WHERE {DATA}"),
-        )?
-        .first()
-        .and_then(|r| r[0].parse::<Day>().ok())
-        .filter(|d| *d > 0)
-        .filter(|d| self.span.0.is_some_and(|s| self.calendar.day_start(*d) > s));
+        self.fine_from = self.fine_from()?;
         self.skipped = rows_of(
             &self.ch,
             &format!("SELECT sumMerge(lines) FROM {db}.skipped WHERE {DATA}"),
@@ -205,6 +197,34 @@ impl CubeFrames {
         self.judge_minutes(now)?;
         self.state_read = Instant::now();
         Ok(())
+    }
+
+    /// The 10 s cube's first day, when it begins after the event (`ship --keep-days`
+    /// dropped older days): before it, frames are read by the minute. Asked of the
+    /// event's first day's partition alone, then of the days kept.
+    fn fine_from(&self) -> anyhow::Result<Option<Day>> {
+        let Some(start) = self.span.0 else {
+            return Ok(None);
+        };
+        let db = &self.ch.target.database;
+        let first = self.calendar.day_of(start);
+        let count = |sql: String| -> anyhow::Result<Option<i64>> {
+            Ok(rows_of(&self.ch, &sql)?
+                .first()
+                .and_then(|r| r[0].parse::<i64>().ok()))
+        };
+        if count(format!(
+            "SELECT count() FROM {db}.cube_10s WHERE day = toDate({first})"
+        ))? != Some(0)
+        {
+            return Ok(None);
+        }
+        let kept = count(format!(
+            "SELECT toUInt16(min(day)) FROM {db}.cube_10s WHERE day > toDate({first})"
+        ))?;
+        Ok(kept
+            .and_then(|d| Day::try_from(d).ok())
+            .filter(|d| *d > first))
     }
 
     /// Judges each minute not judged yet that the cubes hold whole: all of a replay's,
