@@ -33,10 +33,18 @@ const NO_END: i64 = i64::MIN;
 struct Track {
     cell: CellId,
     last_recv: i64,
+    /// When its last record arrived among all the tracker took: of two records of a
+    /// peer in the same millisecond, the later to arrive is its latest.
+    arrival: u64,
     end: i64,
 }
 
 impl Track {
+    /// Which of two tracks holds the later record.
+    fn later(&self) -> (i64, u64) {
+        (self.last_recv, self.arrival)
+    }
+
     fn open_at(&self, t: i64) -> bool {
         self.end != NO_END && self.last_recv <= t && t < self.end
     }
@@ -133,6 +141,8 @@ pub struct OnlineTracker {
     /// Interval ends not yet filed, soonest first (with `Expiry::Eager`).
     ends: BinaryHeap<Reverse<(i64, u32, CellId)>>,
     overlaps: Overlaps,
+    /// Records taken: each track's arrival.
+    taken: u64,
 }
 
 impl OnlineTracker {
@@ -142,6 +152,7 @@ impl OnlineTracker {
             expiry,
             ends: BinaryHeap::new(),
             overlaps: Overlaps::default(),
+            taken: 0,
         }
     }
 
@@ -160,6 +171,8 @@ impl OnlineTracker {
         if i >= self.peers.len() {
             self.peers.resize_with(i + 1, PeerTracks::default);
         }
+        self.taken += 1;
+        let arrival = self.taken;
         let p = &mut self.peers[i];
         let at = match p.tracks.iter().position(|t| t.cell == cell) {
             Some(at) if recv < p.tracks[at].last_recv => return,
@@ -168,6 +181,7 @@ impl OnlineTracker {
                 p.tracks.push(Track {
                     cell,
                     last_recv: recv,
+                    arrival,
                     end: NO_END,
                 });
                 p.tracks.len() - 1
@@ -177,6 +191,7 @@ impl OnlineTracker {
         self.overlaps.note(p, Mark { recv, cell, end });
         let track = &mut p.tracks[at];
         track.last_recv = recv;
+        track.arrival = arrival;
         let previous = std::mem::replace(&mut track.end, NO_END);
         if previous != NO_END {
             sink.online_delta(peer, cell, previous.min(recv), -1);
@@ -244,7 +259,7 @@ impl OnlineTracker {
             for t in p.tracks.iter().filter(|t| t.last_recv <= now) {
                 let Some(g) = group(t.cell) else { continue };
                 match best.iter_mut().find(|(k, _)| *k == g) {
-                    Some(slot) if t.last_recv >= slot.1.last_recv => slot.1 = *t,
+                    Some(slot) if t.later() > slot.1.later() => slot.1 = *t,
                     Some(_) => {}
                     None => best.push((g, *t)),
                 }
@@ -328,10 +343,7 @@ fn latest(tracks: &[Track], now: i64, matches: impl Fn(CellId) -> bool) -> Optio
     tracks
         .iter()
         .filter(|t| t.last_recv <= now && matches(t.cell))
-        .fold(None, |best: Option<&Track>, t| match best {
-            Some(b) if b.last_recv > t.last_recv => Some(b),
-            _ => Some(t),
-        })
+        .max_by_key(|t| t.later())
 }
 
 #[cfg(test)]
