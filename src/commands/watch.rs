@@ -72,16 +72,8 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
     }
     let token = crate::server::read_token(args.token_file.as_deref())?
         .map(|t| String::from_utf8_lossy(&t).into_owned());
-    let calendar = Calendar::new(settings.timezone);
     let snapshot = args.view.snapshot()?;
-    let at = match &args.view.at {
-        Some(t) => Some(
-            calendar
-                .parse_time(t)
-                .ok_or_else(|| UsageError(format!("--at {t:?}: expected YYYY-MM-DD HH:MM")))?,
-        ),
-        None => None,
-    };
+    let at = clock_at(args, settings)?;
     let now = chrono::Utc::now().timestamp_millis();
     let backfill = i64::from(args.backfill_min.unwrap_or(settings.watch.backfill_min)) * 60_000;
     let from = at.unwrap_or(now) - backfill;
@@ -100,13 +92,7 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
         at.unwrap_or(now),
         args.record.clone(),
     )?;
-    let mut ui = UiState::new(
-        Mode::Live,
-        i64::from(settings.window_s) * 1000,
-        settings.timezone,
-    );
-    ui.filter = args.view.initial_filter()?;
-    args.view.apply_metric(&mut ui)?;
+    let mut ui = live_ui(args, settings)?;
     // ISPs and districts now; channels once the recording or the sources are read.
     frames.check_filter(&ui.filter).map_err(UsageError)?;
 
@@ -123,33 +109,15 @@ pub fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let options = AppOptions {
-        fps: args.view.fps,
-        export_dir: args.view.export_dir.clone(),
-    };
-    app::run(Box::new(frames), ui, Clock::Live, &options)
+    run_tui(frames, ui, args)
 }
 
 /// `watch --cube`: the TUI over the cubes, the clock now.
 fn run_cube(uri: &str, args: &WatchArgs, settings: &Settings) -> anyhow::Result<()> {
-    let calendar = Calendar::new(settings.timezone);
     let snapshot = args.view.snapshot()?;
-    let at = match &args.view.at {
-        Some(t) => Some(
-            calendar
-                .parse_time(t)
-                .ok_or_else(|| UsageError(format!("--at {t:?}: expected YYYY-MM-DD HH:MM")))?,
-        ),
-        None => None,
-    };
+    let at = clock_at(args, settings)?;
     let mut frames = CubeFrames::connect(uri, settings, true)?;
-    let mut ui = UiState::new(
-        Mode::Live,
-        i64::from(settings.window_s) * 1000,
-        settings.timezone,
-    );
-    ui.filter = args.view.initial_filter()?;
-    args.view.apply_metric(&mut ui)?;
+    let mut ui = live_ui(args, settings)?;
     frames.check_filter(&ui.filter).map_err(UsageError)?;
     let (start, _) = frames.span();
     if let Some((view, width, height)) = snapshot {
@@ -162,6 +130,37 @@ fn run_cube(uri: &str, args: &WatchArgs, settings: &Settings) -> anyhow::Result<
         );
         return Ok(());
     }
+    run_tui(frames, ui, args)
+}
+
+/// `--at`: the clock to start from (default: now).
+fn clock_at(args: &WatchArgs, settings: &Settings) -> anyhow::Result<Option<i64>> {
+    let Some(t) = &args.view.at else {
+        return Ok(None);
+    };
+    let at = Calendar::new(settings.timezone)
+        .parse_time(t)
+        .ok_or_else(|| UsageError(format!("--at {t:?}: expected YYYY-MM-DD HH:MM")))?;
+    Ok(Some(at))
+}
+
+/// The live views as the flags ask them.
+fn live_ui(args: &WatchArgs, settings: &Settings) -> anyhow::Result<UiState> {
+    let mut ui = UiState::new(
+        Mode::Live,
+        i64::from(settings.window_s) * 1000,
+        settings.timezone,
+    );
+    ui.filter = args.view.initial_filter()?;
+    args.view.apply_metric(&mut ui)?;
+    Ok(ui)
+}
+
+fn run_tui(
+    frames: impl FrameSource + 'static,
+    ui: UiState,
+    args: &WatchArgs,
+) -> anyhow::Result<()> {
     let options = AppOptions {
         fps: args.view.fps,
         export_dir: args.view.export_dir.clone(),

@@ -238,12 +238,7 @@ impl Monitor {
                 },
             })
             .collect();
-        rows.sort_by(|a, b| {
-            b.point
-                .online
-                .cmp(&a.point.online)
-                .then_with(|| a.name.cmp(&b.name))
-        });
+        Breakdown::rank(&mut rows);
         rows
     }
 }

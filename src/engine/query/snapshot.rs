@@ -70,6 +70,18 @@ pub struct Snapshot {
     pub accepted: u64,
 }
 
+impl Breakdown {
+    /// Rows as the views rank them: most online first, then by name.
+    pub fn rank(rows: &mut [Breakdown]) {
+        rows.sort_by(|a, b| {
+            b.point
+                .online
+                .cmp(&a.point.online)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+    }
+}
+
 /// What a snapshot is asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {

@@ -318,11 +318,7 @@ impl CubeFrames {
             tz: self.tz,
             geography: self.geography.clone(),
             explanation,
-            unanswered: Unanswered {
-                histogram: Some(NO_HISTOGRAM),
-                probes: Some(NO_PROBES),
-                coarse: coarse.then(|| self.coarse_note()).flatten(),
-            },
+            unanswered: unanswered(coarse.then(|| self.coarse_note()).flatten()),
         })
     }
 
@@ -386,11 +382,7 @@ impl CubeFrames {
             tz: self.tz,
             geography: self.geography.clone(),
             explanation: None,
-            unanswered: Unanswered {
-                histogram: Some(NO_HISTOGRAM),
-                probes: Some(NO_PROBES),
-                coarse: None,
-            },
+            unanswered: unanswered(None),
         }
     }
 }
@@ -413,6 +405,15 @@ fn reader<'a>(
         cells: read::cells_among(filter, &known),
         narrow: filter.districts.is_empty() && filter.areas.is_empty(),
         fine_from,
+    }
+}
+
+/// What the cubes cannot answer, and how coarse a frame was read.
+fn unanswered(coarse: Option<String>) -> Unanswered {
+    Unanswered {
+        histogram: Some(NO_HISTOGRAM),
+        probes: Some(NO_PROBES),
+        coarse,
     }
 }
 

@@ -483,12 +483,7 @@ fn breakdown(
             },
         })
         .collect();
-    rows.sort_by(|a, b| {
-        b.point
-            .online
-            .cmp(&a.point.online)
-            .then_with(|| a.name.cmp(&b.name))
-    });
+    Breakdown::rank(&mut rows);
     rows
 }
 
