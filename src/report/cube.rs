@@ -283,7 +283,8 @@ impl Cube<'_> {
 
 /// Each day's views under the filter, by the local day (in `tz`) they began. A view is
 /// a session id (§3), whichever peers sent it: its owner is the peer of its first
-/// record, as in the logs' report.
+/// record, as in the logs' report (each row's own first record, `finalizeAggregation`,
+/// picks it in one grouping).
 fn day_views(
     ch: &ClickHouse,
     db: &str,
@@ -297,10 +298,9 @@ fn day_views(
         &format!(
             "SELECT toUInt16(toDate(toDateTime(intDiv(s, 1000)), {tz})) AS d, count(), \
              sum(if(lv < 9223372036854775807, lv, l) - s), uniqExact(owner) FROM \
-             (SELECT session, argMin(peer, s0) AS owner, min(s0) AS s, max(l0) AS l, min(lv0) AS lv FROM \
-              (SELECT session, peer, minMerge(start_ms) AS s0, maxMerge(last_ms) AS l0, \
-               minMerge(leave_ms) AS lv0 FROM {db}.views WHERE {cells} GROUP BY session, peer) \
-              GROUP BY session) GROUP BY d"
+             (SELECT session, argMin(peer, finalizeAggregation(start_ms)) AS owner, \
+              minMerge(start_ms) AS s, maxMerge(last_ms) AS l, minMerge(leave_ms) AS lv \
+              FROM {db}.views WHERE {cells} GROUP BY session) GROUP BY d"
         ),
     )? {
         let d: Day = r[0].parse().context("view day")?;
