@@ -128,7 +128,8 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
-    // Record generation alone (compression runs on the writer threads).
+    // Record generation alone, minutes on a thread per core (compression runs on the
+    // writer threads).
     let (pop, emit, from, to) = flash_crowd();
     let mut group = c.benchmark_group("simulate");
     group.throughput(Throughput::Elements(

@@ -10,6 +10,7 @@
 //! their minutes stay pending until the walk passes them.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, mpsc};
 
 use super::cmcd;
 use super::faults::{self, Effect};
@@ -78,21 +79,33 @@ pub struct Totals {
     pub malformed: u64,
 }
 
-/// One step of the walk over a scenario: a record to emit, or a minute finished.
-enum Step<'a> {
-    Record {
-        event: &'a Event,
-        view: &'a View,
-        user: &'a User,
-        seq: u64,
-        effect: Effect,
-    },
-    MinuteDone(i64),
+impl Totals {
+    fn add(&mut self, other: &Totals) {
+        self.records += other.records;
+        self.duplicates += other.duplicates;
+        self.malformed += other.malformed;
+    }
 }
 
-/// Walks every event with time in [from, to) in time order, numbering each peer's
-/// messages; the random stream is per minute, so a step's draws depend only on its minute.
-fn walk(pop: &Population, seed: u64, from: i64, to: i64, mut step: impl FnMut(&mut Rng, Step<'_>)) {
+/// One step of the walk over a scenario: a record to emit.
+struct Step<'a> {
+    event: &'a Event,
+    view: &'a View,
+    user: &'a User,
+    seq: u64,
+    effect: Effect,
+}
+
+/// An event with its peer's message number: what a minute's emission needs of the
+/// walk before it.
+pub(super) struct Numbered {
+    event: Event,
+    seq: u64,
+}
+
+/// Lists every minute of [from, to) with its events in time order, each numbered in
+/// its peer's sequence: the only state a minute carries to the next.
+fn plan(pop: &Population, from: i64, to: i64, mut each_minute: impl FnMut(i64, Vec<Numbered>)) {
     let mut seq = vec![0u64; pop.users.len()];
     let mut active: Vec<usize> = Vec::new();
     let mut next_view = 0;
@@ -115,26 +128,51 @@ fn walk(pop: &Population, seed: u64, from: i64, to: i64, mut step: impl FnMut(&m
             v.end >= hi
         });
         events.sort_by_key(|e| (e.at, e.view));
-        let mut rng = Rng::new(seed, 0x5EED_0000 ^ minute as u64);
-        for e in &events {
-            let view = &pop.views[e.view];
-            let user = &pop.users[view.user as usize];
-            let s = &mut seq[view.user as usize];
-            let this_seq = *s;
-            *s += 1;
-            step(
-                &mut rng,
-                Step::Record {
-                    event: e,
-                    view,
-                    user,
-                    seq: this_seq,
-                    effect: faults::effect(&pop.faults, user, view, e.at),
-                },
-            );
-        }
-        step(&mut rng, Step::MinuteDone(minute));
+        let numbered = events
+            .drain(..)
+            .map(|event| {
+                let s = &mut seq[pop.views[event.view].user as usize];
+                *s += 1;
+                Numbered { event, seq: *s - 1 }
+            })
+            .collect();
+        each_minute(minute, numbered);
     }
+}
+
+/// The steps of one minute's events; the random stream is the minute's own, so a
+/// step's draws depend only on its minute, and minutes can be emitted apart.
+fn emit_minute(
+    pop: &Population,
+    seed: u64,
+    minute: i64,
+    events: &[Numbered],
+    step: &mut impl FnMut(&mut Rng, Step<'_>),
+) {
+    #[allow(clippy::cast_sign_loss)]
+    let mut rng = Rng::new(seed, 0x5EED_0000 ^ minute as u64);
+    for Numbered { event: e, seq } in events {
+        let view = &pop.views[e.view];
+        let user = &pop.users[view.user as usize];
+        step(
+            &mut rng,
+            Step {
+                event: e,
+                view,
+                user,
+                seq: *seq,
+                effect: faults::effect(&pop.faults, user, view, e.at),
+            },
+        );
+    }
+}
+
+/// Walks every event with time in [from, to) in time order, numbering each peer's
+/// messages.
+fn walk(pop: &Population, seed: u64, from: i64, to: i64, mut step: impl FnMut(&mut Rng, Step<'_>)) {
+    plan(pop, from, to, |minute, events| {
+        emit_minute(pop, seed, minute, &events, &mut step);
+    });
 }
 
 /// A record as its peer sends it (no `recv`/`srv`; the `ip` it believes it has).
@@ -159,133 +197,199 @@ pub fn each_record(
     mut f: impl FnMut(PeerRecord),
 ) {
     walk(pop, seed, from, to, |rng, step| {
-        if let Step::Record {
+        let Step {
             event,
             view,
             user,
             seq,
             effect,
-        } = step
-        {
-            if format == Format::Cmcd {
-                for (at, report) in cmcd::reports(rng, event, view, effect, cmcd_clock) {
-                    f(PeerRecord {
-                        at,
-                        ip: user.ip.clone(),
-                        peer: user.peer.clone(),
-                        seq,
-                        body: crate::engine::cmcd::text::to_text(&report).into_bytes(),
-                    });
-                }
-                return;
+        } = step;
+        if format == Format::Cmcd {
+            for (at, report) in cmcd::reports(rng, event, view, effect, cmcd_clock) {
+                f(PeerRecord {
+                    at,
+                    ip: user.ip.clone(),
+                    peer: user.peer.clone(),
+                    seq,
+                    body: crate::engine::cmcd::text::to_text(&report).into_bytes(),
+                });
             }
-            let mut body = record_body(rng, event, view, user, seq, effect);
-            body.push(b'}');
-            f(PeerRecord {
-                at: event.at,
-                ip: user.ip.clone(),
-                peer: user.peer.clone(),
-                seq,
-                body,
-            });
+            return;
         }
+        let mut body = record_body(rng, event, view, user, seq, effect);
+        body.push(b'}');
+        f(PeerRecord {
+            at: event.at,
+            ip: user.ip.clone(),
+            peer: user.peer.clone(),
+            seq,
+            body,
+        });
     });
 }
 
+/// What one minute's events left in the servers' minute files (by `recv` minute, then
+/// server), and their counts.
+#[derive(Default)]
+struct Emitted {
+    files: BTreeMap<i64, Vec<ServerMinute>>,
+    totals: Totals,
+}
+
+/// Server `srv`'s file of the minute holding `recv`.
+fn file_of(
+    files: &mut BTreeMap<i64, Vec<ServerMinute>>,
+    servers: usize,
+    recv: i64,
+    srv: usize,
+) -> &mut ServerMinute {
+    let slot = files
+        .entry(recv.div_euclid(MINUTE_MS))
+        .or_insert_with(|| (0..servers).map(|_| ServerMinute::default()).collect());
+    &mut slot[srv]
+}
+
 /// Emits every record with event time in [from, to), calling `sink` per finished file.
+///
+/// Minutes are emitted on a thread per core (each has its own random stream) and their
+/// lines filed in minute order, so the files are those of one thread, byte for byte;
+/// this thread only sorts and hands on finished files. A file of `recv` minute m is
+/// finished once the events of minute m are filed, since `recv` never precedes the
+/// event (with CMCD, once those of m + 1 are).
 pub fn sweep(
     pop: &Population,
     k: EmitKnobs,
     from: i64,
     to: i64,
+    sink: impl FnMut(MinuteOut),
+) -> Totals {
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    sweep_on(pop, k, (from, to), workers, sink)
+}
+
+/// [`sweep`] with `workers` threads emitting minutes.
+fn sweep_on(
+    pop: &Population,
+    k: EmitKnobs,
+    (from, to): (i64, i64),
+    workers: usize,
     mut sink: impl FnMut(MinuteOut),
 ) -> Totals {
-    let mut pending: BTreeMap<i64, Vec<ServerMinute>> = BTreeMap::new();
-    let mut totals = Totals::default();
     let stream = match k.format {
         Format::Feedback => Stream::Feedback,
         Format::Cmcd => Stream::Cmcd,
     };
-    walk(pop, k.seed, from, to, |rng, step| match step {
-        Step::Record {
-            event: e,
-            view: v,
-            user,
-            seq: this_seq,
-            effect,
-        } => {
-            #[allow(clippy::cast_possible_truncation)]
-            let recv = e.at + rng.lognormal(80.0, 0.7).min(3000.0) as i64;
-            // The same draws with or without affinity, so that both write the same
-            // records and differ only in where.
-            let round_robin = rng.below(k.servers as u64) as usize;
-            let home = if k.affinity {
-                peer_server(&user.peer, k.servers)
-            } else {
-                round_robin
-            };
-            let mut copies = vec![(home, recv)];
-            if k.servers > 1 && rng.chance(k.duplicate_share) {
-                // The client timed out and retried; round robin sent it elsewhere, a
-                // coordinator hashing on the peer to the same server.
-                #[allow(clippy::cast_possible_truncation)]
-                let again = recv + rng.uniform(1000.0, 5000.0) as i64;
-                let elsewhere =
-                    (round_robin + 1 + rng.below(k.servers as u64 - 1) as usize) % k.servers;
-                copies.push((if k.affinity { home } else { elsewhere }, again));
-                totals.duplicates += 1;
-            }
-            if k.format == Format::Cmcd {
-                let delay = recv - e.at;
-                let reports = cmcd::reports(rng, e, v, effect, i64::from(user.clock_skew_ms));
-                for (srv, first) in copies {
-                    // A retry resends the event's reports, each as late as the first.
-                    for (at, report) in &reports {
-                        let recv = at + delay + (first - recv);
-                        if recv >= to {
-                            continue;
-                        }
-                        let slot = pending
-                            .entry(recv.div_euclid(MINUTE_MS))
-                            .or_insert_with(|| {
-                                (0..k.servers).map(|_| ServerMinute::default()).collect()
-                            });
-                        let sm = &mut slot[srv];
-                        let start = sm.text.len();
-                        let name = format!("fs{}", srv + 1);
-                        json::log_line(report, &user.ip, recv, &name, &mut sm.text);
-                        sm.lines.push((recv, offset(start), offset(sm.text.len())));
-                        totals.records += 1;
-                        if rng.chance(k.malformed_share) {
-                            // A line cut short, as a crash mid-write leaves it.
-                            let cut = sm.text[start..].len() / 2;
-                            let bad = sm.text[start..start + cut].to_vec();
-                            let start = sm.text.len();
-                            sm.text.extend_from_slice(&bad);
-                            sm.lines.push((recv, offset(start), offset(sm.text.len())));
-                            totals.malformed += 1;
-                        }
+    // Per `recv` minute, what each event minute filed for it, in event-minute order.
+    let mut pending: BTreeMap<i64, Vec<Vec<ServerMinute>>> = BTreeMap::new();
+    let mut totals = Totals::default();
+    std::thread::scope(|scope| {
+        let (job_tx, job_rx) = mpsc::sync_channel::<(i64, Vec<Numbered>)>(workers * 2);
+        // Held by the workers alone: if they all stop, the planner's sends fail.
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        // Bounded too: when the writers lag, this thread waits on them, and the workers
+        // and the planner wait on it, instead of heaping up emitted minutes.
+        let (done_tx, done_rx) = mpsc::sync_channel::<(i64, Emitted)>(workers);
+        for _ in 0..workers {
+            let (job_rx, done_tx) = (Arc::clone(&job_rx), done_tx.clone());
+            scope.spawn(move || {
+                loop {
+                    let Ok(Ok((minute, events))) = job_rx.lock().map(|rx| rx.recv()) else {
+                        return;
+                    };
+                    let mut out = Emitted::default();
+                    emit_minute(pop, k.seed, minute, &events, &mut |rng, step| {
+                        emit_record(&k, to, rng, &step, &mut out);
+                    });
+                    if done_tx.send((minute, out)).is_err() {
+                        return;
                     }
                 }
-                return;
+            });
+        }
+        drop((job_rx, done_tx));
+        scope.spawn(move || {
+            plan(pop, from, to, |minute, events| {
+                // A send fails only when every worker has stopped, which the scope reports.
+                let _ = job_tx.send((minute, events));
+            });
+        });
+        let mut arrived: BTreeMap<i64, Emitted> = BTreeMap::new();
+        let mut next = from.div_euclid(MINUTE_MS);
+        for (minute, out) in done_rx {
+            arrived.insert(minute, out);
+            while let Some(out) = arrived.remove(&next) {
+                totals.add(&out.totals);
+                for (m, servers) in out.files {
+                    pending.entry(m).or_default().push(servers);
+                }
+                let done = next - i64::from(k.format == Format::Cmcd);
+                while let Some(entry) = pending.first_entry() {
+                    if *entry.key() > done {
+                        break;
+                    }
+                    let (m, parts) = entry.remove_entry();
+                    flush(stream, m, &parts, k.servers, &mut sink);
+                }
+                next += 1;
             }
-            let body = record_body(rng, e, v, user, this_seq, effect);
-            for (srv, recv) in copies {
+        }
+    });
+    for (m, parts) in std::mem::take(&mut pending) {
+        flush(stream, m, &parts, k.servers, &mut sink);
+    }
+    totals
+}
+
+/// A record's copies, each filed in its server's minute.
+fn emit_record(k: &EmitKnobs, to: i64, rng: &mut Rng, step: &Step<'_>, out: &mut Emitted) {
+    let Emitted { files, totals } = out;
+    let Step {
+        event: e,
+        view: v,
+        user,
+        seq: this_seq,
+        effect,
+    } = *step;
+    #[allow(clippy::cast_possible_truncation)]
+    let recv = e.at + rng.lognormal(80.0, 0.7).min(3000.0) as i64;
+    // The same draws with or without affinity, so that both write the same
+    // records and differ only in where.
+    let round_robin = rng.below(k.servers as u64) as usize;
+    let home = if k.affinity {
+        peer_server(&user.peer, k.servers)
+    } else {
+        round_robin
+    };
+    let mut copies = vec![(home, recv)];
+    if k.servers > 1 && rng.chance(k.duplicate_share) {
+        // The client timed out and retried; round robin sent it elsewhere, a
+        // coordinator hashing on the peer to the same server.
+        #[allow(clippy::cast_possible_truncation)]
+        let again = recv + rng.uniform(1000.0, 5000.0) as i64;
+        let elsewhere = (round_robin + 1 + rng.below(k.servers as u64 - 1) as usize) % k.servers;
+        copies.push((if k.affinity { home } else { elsewhere }, again));
+        totals.duplicates += 1;
+    }
+    if k.format == Format::Cmcd {
+        let delay = recv - e.at;
+        let reports = cmcd::reports(rng, e, v, effect, i64::from(user.clock_skew_ms));
+        for (srv, first) in copies {
+            // A retry resends the event's reports, each as late as the first.
+            for (at, report) in &reports {
+                let recv = at + delay + (first - recv);
                 if recv >= to {
-                    // The recording ends at `to` by the servers' clocks.
                     continue;
                 }
-                let slot = pending
-                    .entry(recv.div_euclid(MINUTE_MS))
-                    .or_insert_with(|| (0..k.servers).map(|_| ServerMinute::default()).collect());
-                let sm = &mut slot[srv];
+                let sm = file_of(files, k.servers, recv, srv);
                 let start = sm.text.len();
-                sm.text.extend_from_slice(&body);
-                push_stamp(&mut sm.text, recv, srv);
+                let name = format!("fs{}", srv + 1);
+                json::log_line(report, &user.ip, recv, &name, &mut sm.text);
                 sm.lines.push((recv, offset(start), offset(sm.text.len())));
                 totals.records += 1;
                 if rng.chance(k.malformed_share) {
-                    let bad = malformed(rng, &sm.text[start..]);
+                    // A line cut short, as a crash mid-write leaves it.
+                    let cut = sm.text[start..].len() / 2;
+                    let bad = sm.text[start..start + cut].to_vec();
                     let start = sm.text.len();
                     sm.text.extend_from_slice(&bad);
                     sm.lines.push((recv, offset(start), offset(sm.text.len())));
@@ -293,43 +397,63 @@ pub fn sweep(
                 }
             }
         }
-        Step::MinuteDone(minute) => {
-            // Minutes up to this one can receive nothing more; with CMCD, a stall's
-            // report precedes its event by up to 30 s, so one minute less.
-            let done = minute - i64::from(k.format == Format::Cmcd);
-            while let Some(entry) = pending.first_entry() {
-                if *entry.key() > done {
-                    break;
-                }
-                let (m, servers) = entry.remove_entry();
-                flush(stream, m, servers, &mut sink);
-            }
-        }
-    });
-    for (m, servers) in std::mem::take(&mut pending) {
-        flush(stream, m, servers, &mut sink);
+        return;
     }
-    totals
+    let body = record_body(rng, e, v, user, this_seq, effect);
+    for (srv, recv) in copies {
+        if recv >= to {
+            // The recording ends at `to` by the servers' clocks.
+            continue;
+        }
+        let sm = file_of(files, k.servers, recv, srv);
+        let start = sm.text.len();
+        sm.text.extend_from_slice(&body);
+        push_stamp(&mut sm.text, recv, srv);
+        sm.lines.push((recv, offset(start), offset(sm.text.len())));
+        totals.records += 1;
+        if rng.chance(k.malformed_share) {
+            let bad = malformed(rng, &sm.text[start..]);
+            let start = sm.text.len();
+            sm.text.extend_from_slice(&bad);
+            sm.lines.push((recv, offset(start), offset(sm.text.len())));
+            totals.malformed += 1;
+        }
+    }
 }
 
 fn offset(n: usize) -> u32 {
     u32::try_from(n).expect("a minute file under 4 GiB")
 }
 
+/// Server by server, the lines every part filed for `minute`, sorted by `recv`; the
+/// sort is stable and the parts are in the order they were filed, so lines of one
+/// instant keep the order of their events.
 fn flush(
     stream: Stream,
     minute: i64,
-    servers: Vec<ServerMinute>,
+    parts: &[Vec<ServerMinute>],
+    servers: usize,
     sink: &mut impl FnMut(MinuteOut),
 ) {
-    for (server, mut sm) in servers.into_iter().enumerate() {
-        if sm.lines.is_empty() {
+    for server in 0..servers {
+        let mut lines: Vec<(i64, usize, u32, u32)> = parts
+            .iter()
+            .enumerate()
+            .flat_map(|(p, part)| {
+                part[server]
+                    .lines
+                    .iter()
+                    .map(move |&(r, a, b)| (r, p, a, b))
+            })
+            .collect();
+        if lines.is_empty() {
             continue;
         }
-        sm.lines.sort_by_key(|l| l.0);
-        let mut text = Vec::with_capacity(sm.text.len() + sm.lines.len());
-        for (_, a, b) in &sm.lines {
-            text.extend_from_slice(&sm.text[*a as usize..*b as usize]);
+        lines.sort_by_key(|l| l.0);
+        let size: usize = parts.iter().map(|part| part[server].text.len()).sum();
+        let mut text = Vec::with_capacity(size + lines.len());
+        for (_, p, a, b) in &lines {
+            text.extend_from_slice(&parts[*p][server].text[*a as usize..*b as usize]);
             text.push(b'\n');
         }
         sink(MinuteOut {
@@ -337,7 +461,7 @@ fn flush(
             server,
             minute_ms: minute * MINUTE_MS,
             text,
-            records: sm.lines.len() as u64,
+            records: lines.len() as u64,
         });
     }
 }
@@ -602,6 +726,42 @@ fn peer_server(peer: &str, servers: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simulate::olympics::{FLASH_AT_MS, FLASH_DAY, Knobs, population};
+
+    /// Minutes emitted on several threads, finishing in any order, make the files of
+    /// one thread: lines filed in minute order, retried and damaged lines included.
+    #[test]
+    fn the_files_do_not_depend_on_the_number_of_threads() {
+        let knobs = Knobs {
+            seed: 5,
+            users: 177_245.0 * 0.02,
+            peak: 7000.0 * 0.02,
+        };
+        let pop = population(knobs, FLASH_DAY - 1..FLASH_DAY + 1);
+        let span = (FLASH_AT_MS - 20 * MINUTE_MS, FLASH_AT_MS + 10 * MINUTE_MS);
+        for format in [Format::Feedback, Format::Cmcd] {
+            let k = EmitKnobs {
+                seed: 5,
+                servers: 3,
+                duplicate_share: 0.05,
+                affinity: false,
+                malformed_share: 0.01,
+                format,
+            };
+            let files = |workers| {
+                let mut files = Vec::new();
+                let totals = sweep_on(&pop, k, span, workers, |m| {
+                    files.push((m.server, m.minute_ms, m.records, m.text));
+                });
+                (files, totals.records, totals.duplicates, totals.malformed)
+            };
+            let one = files(1);
+            assert!(one.0.len() > 60 && one.2 > 0 && one.3 > 0, "{format:?}");
+            for workers in [2, 5] {
+                assert!(one == files(workers), "{format:?} on {workers} threads");
+            }
+        }
+    }
 
     #[test]
     fn tenths_are_compact() {

@@ -247,9 +247,9 @@ pub fn run(args: &SimulateArgs, settings: &Settings) -> anyhow::Result<()> {
         malformed_share: args.malformed,
         format: args.format,
     };
-    // One writer per core: compressing is most of the work (generating a record costs
-    // about a twentieth of deflating it at level 6), and the generating thread mostly
-    // waits for a writer to take its minute.
+    // One writer per core, beside the sweep's thread per core that formats minutes: at
+    // the default level 1, deflating a record costs about what formatting it does (at
+    // level 6 several times more), and each thread waits whenever the other side lags.
     let writers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let (totals, probe_records) = with_writers(&layout, writers, |send| {
         let totals = sweep(&pop, emit, from, to, &mut *send);
