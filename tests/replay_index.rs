@@ -77,6 +77,13 @@ fn a_frame_is_the_same_built_kept_or_without_an_index() {
         kept_files.iter().any(|f| f.ends_with(".probes")),
         "the probe book's copies are kept: {kept_files:?}"
     );
+    let causes = kept_files
+        .iter()
+        .find(|f| f.ends_with(".causes"))
+        .unwrap_or_else(|| panic!("the alerts' explanations are kept: {kept_files:?}"));
+    let causes = cache.path().join("peerscope/index").join(causes);
+    let kept_causes = std::fs::read_to_string(&causes).expect("kept explanations");
+    assert!(kept_causes.contains("\"lines\":[[["), "{kept_causes}");
     for (view, at) in [
         ("overview", "2012-08-07 21:30"),
         ("probes", "2012-08-07 21:30"),
@@ -101,4 +108,18 @@ fn a_frame_is_the_same_built_kept_or_without_an_index() {
             assert_eq!(kept.stdout, built.stdout);
         }
     }
+
+    // Kept explanations that were tampered with are set aside and worked out again.
+    std::fs::write(&causes, kept_causes.replacen("],\"", "],\"tampered ", 1)).expect("tamper");
+    let again = snapshot(
+        rec.path(),
+        Some(cache.path()),
+        "overview",
+        "2012-08-07 21:30",
+    );
+    assert_eq!(again.stdout, built.stdout);
+    assert_eq!(
+        std::fs::read_to_string(&causes).expect("rewritten"),
+        kept_causes
+    );
 }

@@ -205,18 +205,8 @@ impl RecordingIndex {
 
     /// Removes the probe books of earlier builds of the index at `path`.
     fn remove_old_probe_books(&self, path: &Path) {
-        let (Some(dir), Some(stem)) = (path.parent(), path.file_stem()) else {
-            return;
-        };
-        let prefix = format!("{}.", stem.to_string_lossy());
         let kept = self.probes.as_ref().map(ProbeCheckpoints::store);
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let old = name.starts_with(&prefix) && name.ends_with(".probes");
-            if old && kept != Some(entry.path().as_path()) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
+        remove_beside(path, "probes", kept);
     }
 
     fn build(
@@ -369,6 +359,46 @@ impl RecordingIndex {
     pub fn take_probe_books(&mut self) -> Option<ProbeCheckpoints> {
         self.probes.take()
     }
+
+    /// Where answers worked out from this recording are kept in `cache`, beside its
+    /// index: `<index>.<hash>.<extension>`, the hash of the files the index was built
+    /// from, its parameters and `what` else the answers depend on. Files or parameters
+    /// that differ give another name, so a kept answer is never one of another recording.
+    pub fn kept_beside(&self, cache: &Path, what: &[u8], extension: &str) -> PathBuf {
+        let mut made_from =
+            serde_json::to_vec(&(VERSION, &self.files, self.qoe)).unwrap_or_default();
+        made_from.extend_from_slice(what);
+        let path = cache_path(cache, &self.root);
+        path.with_extension(format!("{:016x}.{extension}", fnv1a(&made_from)))
+    }
+}
+
+/// Removes the other files of `kept`'s kind (its extension) beside its index: those
+/// of earlier files or parameters.
+pub fn remove_others_beside(kept: &Path) {
+    let Some(extension) = kept.extension() else {
+        return;
+    };
+    remove_beside(kept, &extension.to_string_lossy(), Some(kept));
+}
+
+/// Removes the files `<index>.*.<extension>` beside the index that `path` (the index
+/// or a file beside it) belongs to, but `keep`.
+fn remove_beside(path: &Path, extension: &str, keep: Option<&Path>) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let name = name.to_string_lossy();
+    let stem = name.split_once('.').map_or(&*name, |(stem, _)| stem);
+    let prefix = format!("{stem}.");
+    let suffix = format!(".{extension}");
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let other = entry.file_name().to_string_lossy().into_owned();
+        let old = other.starts_with(&prefix) && other.ends_with(&suffix);
+        if old && keep != Some(entry.path().as_path()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// A point per minute of `[start, end)` (whole minutes): each minute's figures and the
@@ -436,17 +466,26 @@ fn stamps(root: &Path, groups: &[MinuteGroup]) -> Vec<FileStamp> {
         .iter()
         .flat_map(|g| &g.files)
         .map(|f| {
-            let meta = std::fs::metadata(&f.path).ok();
+            let (len, modified_ns) = size_and_modified(&f.path);
             FileStamp {
                 path: f.path.strip_prefix(root).unwrap_or(&f.path).to_owned(),
-                len: meta.as_ref().map_or(0, std::fs::Metadata::len),
-                modified_ns: meta
-                    .and_then(|m| m.modified().ok())
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos()),
+                len,
+                modified_ns,
             }
         })
         .collect()
+}
+
+/// A file's size and modification time (ns since the epoch), 0 for what cannot be read:
+/// what tells that a file changed.
+pub fn size_and_modified(path: &Path) -> (u64, u128) {
+    let meta = std::fs::metadata(path).ok();
+    let modified = meta
+        .as_ref()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    (meta.map_or(0, |m| m.len()), modified)
 }
 
 /// Where the user's indexes are kept: `$XDG_CACHE_HOME/peerscope/index`, else

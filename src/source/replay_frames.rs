@@ -30,7 +30,7 @@ use crate::engine::geography::Geography;
 use crate::engine::probes::route_change::RouteChangeParams;
 use crate::engine::query::filter::Filter;
 use crate::geodata::{load_geography, load_ip_geo};
-use crate::recording::index::{IndexOptions, Opened, RecordingIndex};
+use crate::recording::index::{IndexOptions, Opened, RecordingIndex, size_and_modified};
 use crate::recording::scan::Recording;
 
 pub struct ReplayFrames {
@@ -55,6 +55,10 @@ pub struct ReplayFrames {
     tz: Tz,
     name: String,
     geography: Result<Arc<Geography>, String>,
+    /// Where the index is kept, if it is: alert explanations are kept beside it.
+    cache: Option<PathBuf>,
+    /// What an explanation depends on besides the recording and the QoE parameters.
+    explained_with: Vec<u8>,
 }
 
 impl ReplayFrames {
@@ -103,6 +107,8 @@ impl ReplayFrames {
                 )
             ),
             geography,
+            cache: None,
+            explained_with: explained_with(settings),
         })
     }
 
@@ -110,6 +116,7 @@ impl ReplayFrames {
     /// the whole recording: every frame after this has exact "new peers" and every
     /// damaged file listed.
     pub fn read_index(&mut self, cache: Option<PathBuf>, progress: bool) -> Opened {
+        self.cache.clone_from(&cache);
         let options = self.index_options(cache, 2, progress);
         let probes = self.probes.minutes();
         let (index, opened) =
@@ -121,6 +128,7 @@ impl ReplayFrames {
     /// Opens the index on a thread of its own; frames use it once it is there. (The
     /// TUI owns the terminal: whether the index was kept is not said.)
     pub fn read_index_in_background(&mut self, cache: Option<PathBuf>) -> anyhow::Result<()> {
+        self.cache.clone_from(&cache);
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let minutes = Arc::clone(&self.minutes);
         let probes = self.probes.minutes();
@@ -165,6 +173,10 @@ impl ReplayFrames {
             alerts.push(*minute);
         }
         self.alerts = Some(alerts);
+        if let Some(cache) = &self.cache {
+            self.causes
+                .keep_in(index.kept_beside(cache, &self.explained_with, "causes"));
+        }
     }
 
     /// Checks that every value a filter names is one the recording holds (ISPs and
@@ -253,6 +265,30 @@ impl FrameSource for ReplayFrames {
     fn span(&self) -> (Option<i64>, Option<i64>) {
         (self.minutes.start(), self.minutes.end())
     }
+}
+
+/// The alert rules, ISP names and map files (by path, size and modification time):
+/// which alerts there are, the slow-startup threshold, and which cell a peer is in.
+fn explained_with(settings: &Settings) -> Vec<u8> {
+    let maps: Vec<(PathBuf, u64, u128)> = [
+        Some(&settings.ip_geo),
+        Some(&settings.districts),
+        Some(&settings.outline),
+        settings.city_db.as_ref(),
+        settings.asn_db.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|path| {
+        let (len, modified) = size_and_modified(path);
+        (
+            path.canonicalize().unwrap_or_else(|_| path.clone()),
+            len,
+            modified,
+        )
+    })
+    .collect();
+    serde_json::to_vec(&(settings.alerts, &settings.isp_names, maps)).unwrap_or_default()
 }
 
 /// The union of what several readers found damaged, by path.
