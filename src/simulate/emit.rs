@@ -98,7 +98,7 @@ struct Step<'a> {
 
 /// An event with its peer's message number: what a minute's emission needs of the
 /// walk before it.
-pub(super) struct Numbered {
+struct Numbered {
     event: Event,
     seq: u64,
 }
@@ -149,7 +149,6 @@ fn emit_minute(
     events: &[Numbered],
     step: &mut impl FnMut(&mut Rng, Step<'_>),
 ) {
-    #[allow(clippy::cast_sign_loss)]
     let mut rng = Rng::new(seed, 0x5EED_0000 ^ minute as u64);
     for Numbered { event: e, seq } in events {
         let view = &pop.views[e.view];
