@@ -112,6 +112,11 @@ fn peers_keep_their_address_through_the_coordinator() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Distinct addresses by ISP. With the old header every peer was 127.0.0.1: one
+    // address, all "Others". How many of each ISP one server sees depends on which
+    // requests nginx sent it (a loaded CI run once saw 2 PCCW addresses of 21), so the
+    // shares are checked over both servers, where every peer's address is seen.
+    let mut pccw_seen = 0;
     for logs in [&logs1, &logs2] {
         let report = common::peerscope(&[
             "report",
@@ -123,9 +128,6 @@ fn peers_keep_their_address_through_the_coordinator() {
         ]);
         let csv = String::from_utf8_lossy(&report.stdout);
         assert!(report.status.success(), "{csv}");
-        // Distinct addresses by ISP. With the old header every peer was 127.0.0.1: one
-        // address, all "Others". How many of each ISP a server sees depends on which
-        // requests nginx sent it (a loaded CI run once saw 9 PCCW addresses of 54).
         let ips: Vec<(&str, u64)> = csv
             .lines()
             .skip(1)
@@ -135,14 +137,20 @@ fn peers_keep_their_address_through_the_coordinator() {
             })
             .collect();
         let total: u64 = ips.iter().map(|(_, n)| n).sum();
-        let pccw = ips
+        pccw_seen += ips
             .iter()
             .find(|(isp, _)| *isp == "PCCW")
             .map_or(0, |(_, n)| *n);
         assert!(
-            total >= 20 && pccw >= 3,
+            total >= 10 && ips.len() >= 2,
             "addresses seen by {}: {csv}",
             logs.display()
         );
     }
+    // The whole sample holds 13 PCCW addresses (61 in all); each is seen by at least
+    // one server.
+    assert!(
+        pccw_seen >= 13,
+        "PCCW addresses over both servers: {pccw_seen}"
+    );
 }
