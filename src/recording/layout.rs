@@ -17,7 +17,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDateTime};
+use chrono::{DateTime, NaiveDate};
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
 
 pub use crate::engine::calendar::MINUTE_MS;
@@ -74,7 +74,16 @@ pub fn minute_of_stem(stem: &str) -> Option<i64> {
     if !shaped {
         return None;
     }
-    let t = NaiveDateTime::parse_from_str(stem, "%Y%m%d-%H%M").ok()?;
+    // Read digit by digit: a scan names every file of a recording (73 k for the
+    // 17-day event), and chrono's format parser cost more than the rest of it.
+    let number = |from: usize, to: usize| {
+        b[from..to]
+            .iter()
+            .fold(0, |n, c| n * 10 + u32::from(c - b'0'))
+    };
+    let year = i32::try_from(number(0, 4)).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, number(4, 6), number(6, 8))?;
+    let t = date.and_hms_opt(number(9, 11), number(11, 13), 0)?;
     Some(t.and_utc().timestamp() * 1000)
 }
 

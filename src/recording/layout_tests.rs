@@ -129,3 +129,23 @@ fn tree_directories_are_created_and_files_made_once() {
     assert!(!day.contains(name));
     day.sync().expect("sync");
 }
+
+proptest::proptest! {
+    /// The digit reader takes exactly the stems chrono's `%Y%m%d-%H%M` takes, as the
+    /// same instant (ranges just past each field's bounds: 13th months, 32nd days,
+    /// 24th hours, 60th minutes, February's 29th in and out of leap years).
+    #[test]
+    fn a_stem_reads_as_chrono_reads_it(
+        year in 0u32..10_000,
+        month in 0u32..14,
+        day in 0u32..33,
+        hour in 0u32..26,
+        minute in 0u32..62,
+    ) {
+        let stem = format!("{year:04}{month:02}{day:02}-{hour:02}{minute:02}");
+        let chrono = chrono::NaiveDateTime::parse_from_str(&stem, "%Y%m%d-%H%M")
+            .ok()
+            .map(|t| t.and_utc().timestamp() * 1000);
+        proptest::prop_assert_eq!(minute_of_stem(&stem), chrono);
+    }
+}

@@ -6,7 +6,6 @@
 //! compression both `X.jsonl` and `X.jsonl.gz` may exist: the `.jsonl` is the original and
 //! is read alone. Temporary files (`*.tmp`) are never read.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -88,8 +87,9 @@ impl Recording {
     pub fn scan(root: &Path) -> std::io::Result<Recording> {
         // The root itself must be readable: that is the caller's error to report.
         std::fs::read_dir(root)?;
-        // (stream, minute, directory) → (plain copy, gzip copy)
-        let mut found: BTreeMap<(Stream, i64, PathBuf), Copies> = BTreeMap::new();
+        // Every minute file found: (stream, minute, its directory in `day_dirs`, gzip).
+        let mut found: Vec<(Stream, i64, usize, bool, PathBuf)> = Vec::new();
+        let mut day_dirs: Vec<PathBuf> = Vec::new();
         let mut problems = Vec::new();
         let mut stack = vec![(root.to_path_buf(), 0)];
         while let Some((dir, depth)) = stack.pop() {
@@ -103,15 +103,21 @@ impl Recording {
                     continue;
                 }
             };
+            // What this directory is decided once, not for each of its 1,440 files.
+            let stream_and_day = stream_and_day(&dir);
+            let mut dir_id = None;
             for entry in entries.flatten() {
-                let path = entry.path();
                 let Ok(kind) = entry.file_type() else {
                     continue;
                 };
-                let minute = classify(&path);
+                let name = entry.file_name();
+                let minute = stream_and_day.and_then(|(stream, day)| {
+                    let name = MinuteName::parse(name.to_str()?)?;
+                    (name.day() == day).then_some((stream, name.minute_ms, name.gzip))
+                });
                 if kind.is_dir() && minute.is_none() {
                     if depth < DEEPEST_DIR {
-                        stack.push((path, depth + 1));
+                        stack.push((entry.path(), depth + 1));
                     }
                     continue;
                 }
@@ -136,42 +142,43 @@ impl Recording {
                     };
                     problems.push(ScanProblem {
                         message: format!("{}, skipped", what.describe()),
-                        path,
+                        path: entry.path(),
                     });
                     continue;
                 }
-                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                let slot = found.entry((stream, minute, dir)).or_default();
-                if gzip {
-                    slot.1 = Some(path);
-                } else {
-                    slot.0 = Some(path);
-                }
+                let id = *dir_id.get_or_insert_with(|| {
+                    day_dirs.push(dir.clone());
+                    day_dirs.len() - 1
+                });
+                found.push((stream, minute, id, gzip, entry.path()));
             }
         }
-        let trees: std::collections::BTreeSet<PathBuf> = found
-            .keys()
-            .filter_map(|(_, _, day_dir)| Some(day_dir.parent()?.parent()?.to_path_buf()))
+        // Servers' copies of a minute in the order of their directories' paths, each
+        // minute's plain copy before its gzip copy.
+        let mut by_path: Vec<usize> = (0..day_dirs.len()).collect();
+        by_path.sort_unstable_by(|a, b| day_dirs[*a].cmp(&day_dirs[*b]));
+        let mut rank = vec![0; day_dirs.len()];
+        for (place, id) in by_path.into_iter().enumerate() {
+            rank[id] = place;
+        }
+        found.sort_unstable_by_key(|f| (f.0, f.1, rank[f.2], f.3));
+        let trees: std::collections::BTreeSet<PathBuf> = day_dirs
+            .iter()
+            .filter_map(|day_dir| Some(day_dir.parent()?.parent()?.to_path_buf()))
             .collect();
         let mut rec = Recording {
             problems,
             trees: trees.into_iter().collect(),
             ..Recording::default()
         };
-        for ((stream, minute, _), (plain, gz)) in found {
-            let file = match (plain, gz) {
-                (Some(p), _) => MinuteFile {
-                    path: p,
-                    gzip: false,
-                    stream,
-                },
-                (None, Some(g)) => MinuteFile {
-                    path: g,
-                    gzip: true,
-                    stream,
-                },
-                (None, None) => continue,
-            };
+        let mut previous = None;
+        for (stream, minute, id, gzip, path) in found {
+            // When a server crashed while compressing, its plain copy is the one read.
+            if previous == Some((stream, minute, id)) {
+                continue;
+            }
+            previous = Some((stream, minute, id));
+            let file = MinuteFile { path, gzip, stream };
             let groups = match stream {
                 Stream::Feedback | Stream::Cmcd => &mut rec.feedback,
                 Stream::Probes => &mut rec.probes,
@@ -197,17 +204,12 @@ impl Recording {
     }
 }
 
-type Copies = (Option<PathBuf>, Option<PathBuf>);
-
-/// Recognises `<stream>/<YYYYMMDD>/<YYYYMMDD-HHMM>.jsonl[.gz]`.
-fn classify(path: &Path) -> Option<(Stream, i64, bool)> {
-    let name = MinuteName::parse(path.file_name()?.to_str()?)?;
-    let day_dir = path.parent()?;
-    if day_dir.file_name()?.to_str()? != name.day() {
-        return None;
-    }
-    let stream = Stream::from_dir_name(day_dir.parent()?.file_name()?.to_str()?)?;
-    Some((stream, name.minute_ms, name.gzip))
+/// The stream and day of a day directory `<stream>/<YYYYMMDD>`, whose minute files are
+/// `<YYYYMMDD-HHMM>.jsonl[.gz]` of that day.
+fn stream_and_day(dir: &Path) -> Option<(Stream, &str)> {
+    let day = dir.file_name()?.to_str()?;
+    let stream = Stream::from_dir_name(dir.parent()?.file_name()?.to_str()?)?;
+    Some((stream, day))
 }
 
 #[cfg(test)]
