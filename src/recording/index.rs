@@ -469,26 +469,63 @@ fn stamps(root: &Path, streams: &[&[MinuteGroup]], threads: usize) -> Vec<FileSt
         .flat_map(|g| &g.files)
         .map(|f| f.path.as_path())
         .collect();
-    let stamp = |path: &&Path| {
-        let (len, modified_ns) = size_and_modified(path);
-        FileStamp {
-            path: path.strip_prefix(root).unwrap_or(path).to_owned(),
-            len,
-            modified_ns,
-        }
-    };
     // Small recordings are not worth a thread.
     let share = files.len().div_ceil(threads.max(1)).max(4096);
     std::thread::scope(|scope| {
         let parts: Vec<_> = files
             .chunks(share)
-            .map(|part| scope.spawn(move || part.iter().map(stamp).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || stamps_of(root, part)))
             .collect();
         parts
             .into_iter()
             .flat_map(|part| part.join().expect("a stat does not panic"))
             .collect()
     })
+}
+
+/// The stamps of `files`, each stat-ed by its name in its directory, opened once (a
+/// file's whole path walked for each cost half of the stat).
+fn stamps_of(root: &Path, files: &[&Path]) -> Vec<FileStamp> {
+    // The day directories met, the latest last: a minute's files are in a few of them.
+    let mut dirs: Vec<(&Path, Option<std::fs::File>)> = Vec::new();
+    files
+        .iter()
+        .map(|&path| {
+            let (len, modified_ns) = match (path.parent(), path.file_name()) {
+                (Some(dir), Some(name)) => {
+                    let known = dirs
+                        .iter()
+                        .rposition(|(d, _)| d.as_os_str() == dir.as_os_str());
+                    let at = known.unwrap_or_else(|| {
+                        dirs.push((dir, std::fs::File::open(dir).ok()));
+                        dirs.len() - 1
+                    });
+                    match &dirs[at].1 {
+                        Some(dir) => size_and_modified_in(dir, name),
+                        None => size_and_modified(path),
+                    }
+                }
+                _ => size_and_modified(path),
+            };
+            FileStamp {
+                path: path.strip_prefix(root).unwrap_or(path).to_owned(),
+                len,
+                modified_ns,
+            }
+        })
+        .collect()
+}
+
+/// [`size_and_modified`] of the file `name` in the open directory `dir`.
+fn size_and_modified_in(dir: &std::fs::File, name: &std::ffi::OsStr) -> (u64, u128) {
+    let Ok(stat) = rustix::fs::statat(dir, name, rustix::fs::AtFlags::empty()) else {
+        return (0, 0);
+    };
+    let len = u64::try_from(stat.st_size).unwrap_or(0);
+    // Before the epoch counts as unreadable, as in `size_and_modified`.
+    let modified = u128::try_from(stat.st_mtime)
+        .map_or(0, |s| s * 1_000_000_000 + u128::from(stat.st_mtime_nsec));
+    (len, modified)
 }
 
 /// A file's size and modification time (ns since the epoch), 0 for what cannot be read:
