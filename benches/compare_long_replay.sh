@@ -24,7 +24,7 @@ AT_ONE="2012-08-06 23:59"
 AT_END="2012-08-09 23:59"
 printf 'index build (first snapshot): one day %.2f s, four days %.2f s\n' \
     "$(time_of frame "$ONE" overview "$AT_ONE")" "$(time_of frame "$FOUR" overview "$AT_END")"
-du -ch "$XDG_CACHE_HOME"/peerscope/index/*.json | tail -1 | sed 's/total/kept indexes (JSON)/'
+du -ch "$XDG_CACHE_HOME"/peerscope/index/*.index | tail -1 | sed 's/total/kept indexes/'
 du -ch "$XDG_CACHE_HOME"/peerscope/index/*.probes | tail -1 | sed 's/total/kept probe books/'
 
 declare -a A B P Q

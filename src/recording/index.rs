@@ -40,7 +40,7 @@ use crate::engine::probes::route_change::RouteChangeParams;
 use crate::engine::query::snapshot::Point;
 
 /// Bumped whenever what is stored, or how it is computed, changes.
-const VERSION: u32 = 4;
+const VERSION: u32 = 5;
 const SLOT_MS: i64 = 15 * 60_000;
 
 /// A minute file as the index saw it.
@@ -188,7 +188,7 @@ impl RecordingIndex {
         if probes.is_empty() {
             return Ok(());
         }
-        let what = serde_json::to_vec(&(&self.files, params)).map_err(|e| e.to_string())?;
+        let what = postcard::to_stdvec(&(&self.files, params)).map_err(|e| e.to_string())?;
         let dir = path.parent().ok_or("no directory")?;
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -365,7 +365,7 @@ impl RecordingIndex {
     /// that differ give another name, so a kept answer is never one of another recording.
     pub fn kept_beside(&self, cache: &Path, what: &[u8], extension: &str) -> PathBuf {
         let mut made_from =
-            serde_json::to_vec(&(VERSION, &self.files, self.qoe)).unwrap_or_default();
+            postcard::to_stdvec(&(VERSION, &self.files, self.qoe)).unwrap_or_default();
         made_from.extend_from_slice(what);
         let path = cache_path(cache, &self.root);
         path.with_extension(format!("{:016x}.{extension}", fnv1a(&made_from)))
@@ -550,16 +550,31 @@ pub fn user_cache() -> Option<PathBuf> {
     Some(cache.join("peerscope/index"))
 }
 
-/// `<cache>/<hash of the recording's path>.json`.
+/// `<cache>/<hash of the recording's path>.index`.
 fn cache_path(cache: &Path, root: &Path) -> PathBuf {
     // FNV-1a: stable across builds and versions, unlike std's hasher.
     let hash = fnv1a(root.as_os_str().as_encoded_bytes());
-    cache.join(format!("{hash:016x}.json"))
+    cache.join(format!("{hash:016x}.index"))
 }
 
+/// The CRC-32 of a kept index's body: zlib-rs computes it at gigabytes a second, so
+/// checking the 17-day event's 9 MB costs a few milliseconds of each frame.
+fn checksum(body: &[u8]) -> u32 {
+    let mut crc = flate2::Crc::new();
+    crc.update(body);
+    crc.sum()
+}
+
+/// The index kept at `path`: its body's [`checksum`] (4 bytes, little-endian), then the
+/// body in postcard's encoding. `None` when the bytes are not whole: postcard alone
+/// would read a changed number as another number.
 fn load(path: &Path) -> Option<RecordingIndex> {
-    let text = std::fs::read(path).ok()?;
-    serde_json::from_slice(&text).ok()
+    let bytes = std::fs::read(path).ok()?;
+    let (sum, body) = bytes.split_first_chunk::<4>()?;
+    if u32::from_le_bytes(*sum) != checksum(body) {
+        return None;
+    }
+    postcard::from_bytes(body).ok()
 }
 
 /// Numbers each save's partial file: two threads of one process may save one index.
@@ -569,15 +584,20 @@ static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0
 fn save(index: &RecordingIndex, path: &Path) -> Result<(), String> {
     let dir = path.parent().ok_or("no directory")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let text = serde_json::to_vec(index).map_err(|e| e.to_string())?;
+    let body = postcard::to_stdvec(index).map_err(|e| e.to_string())?;
+    let mut bytes = checksum(&body).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&body);
     let save = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let partial = path.with_extension(format!("json.{}-{save}.partial", std::process::id()));
-    std::fs::write(&partial, text)
+    let partial = path.with_extension(format!("index.{}-{save}.partial", std::process::id()));
+    std::fs::write(&partial, bytes)
         .and_then(|()| std::fs::rename(&partial, path))
         .map_err(|e| {
             let _ = std::fs::remove_file(&partial);
             format!("cannot write {}: {e}", path.display())
-        })
+        })?;
+    // Versions before 5 kept the index as JSON, under the same hash.
+    let _ = std::fs::remove_file(path.with_extension("json"));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -602,6 +622,34 @@ mod tests {
             skipped: Skipped::default(),
             probes: None,
         }
+    }
+
+    #[test]
+    fn a_kept_index_reads_back_whole_and_a_changed_byte_is_a_damaged_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("aaaa.index");
+        let kept = index(&[((Q - 100, 2 * Q + 50), Some((Q - 100, Q + 150)))]);
+        save(&kept, &path).expect("save");
+        assert_eq!(load(&path), Some(kept.clone()));
+        // A byte whose change postcard still reads, as another index: only the
+        // checksum tells.
+        let bytes = std::fs::read(&path).expect("read");
+        let changed = (4..bytes.len())
+            .rev()
+            .map(|at| {
+                let mut changed = bytes.clone();
+                changed[at] ^= 0x01;
+                changed
+            })
+            .find(|changed| {
+                postcard::from_bytes::<RecordingIndex>(&changed[4..])
+                    .is_ok_and(|other| other != kept)
+            })
+            .expect("a change postcard reads");
+        std::fs::write(&path, &changed).expect("write");
+        assert_eq!(load(&path), None);
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).expect("write");
+        assert_eq!(load(&path), None);
     }
 
     #[test]

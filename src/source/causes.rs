@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn files_of_other_parameters_beside_the_index_are_removed() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let index = dir.path().join("aaaa.json");
+        let index = dir.path().join("aaaa.index");
         let old = dir.path().join("aaaa.0001.causes");
         let other_recording = dir.path().join("bbbb.0001.causes");
         let probes = dir.path().join("aaaa.0001.probes");
