@@ -248,6 +248,51 @@ mod tests {
     }
 
     #[test]
+    fn a_minutes_files_come_by_stream_then_by_their_directorys_path() {
+        // The order the engine reads a minute's files in: the index names them in it,
+        // and records of one `recv` are taken in it.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let names = [
+            "fs2/cmcd/20120807/20120807-0130.jsonl",
+            "fs2/feedback/20120807/20120807-0130.jsonl.gz",
+            "fs10/feedback/20120807/20120807-0130.jsonl",
+            "fs1/feedback/20120807/20120807-0131.jsonl",
+            "fs1/feedback/20120807/20120807-0130.jsonl.gz",
+            "fs1/cmcd/20120807/20120807-0130.jsonl.gz",
+        ];
+        for name in names {
+            touch(dir.path(), name);
+        }
+        let rec = Recording::scan(dir.path()).expect("scan");
+        let read: Vec<Vec<String>> = rec
+            .feedback
+            .iter()
+            .map(|g| {
+                g.files
+                    .iter()
+                    .map(|f| {
+                        let rel = f.path.strip_prefix(dir.path()).expect("below");
+                        rel.display().to_string()
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            read,
+            [
+                vec![
+                    names[4].to_owned(),
+                    names[2].to_owned(),
+                    names[1].to_owned(),
+                    names[5].to_owned(),
+                    names[0].to_owned(),
+                ],
+                vec![names[3].to_owned()],
+            ]
+        );
+    }
+
+    #[test]
     fn scan_merges_servers_and_prefers_the_uncompressed_copy() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mk = |rel: &str| touch(dir.path(), rel);
