@@ -80,6 +80,24 @@ fn peak_hour_with(tmp: &std::path::Path, extra: &[&str]) -> String {
     dir
 }
 
+/// The records (kind 0) in `db`'s raw table, as ClickHouse prints the count.
+fn records_in(ch: &ClickHouse, db: &str) -> String {
+    ch.query(&format!("SELECT count() FROM {db}.raw WHERE kind = 0"))
+}
+
+/// Waits, up to a minute, until a following shipper has put `wanted` records in `db`.
+fn wait_for_records(ch: &ClickHouse, db: &str, wanted: &str) {
+    let started = Instant::now();
+    while records_in(ch, db) != wanted {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the shipper has {} of {wanted} records",
+            records_in(ch, db)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn ok(out: Output) -> String {
     assert!(
         out.status.success(),
@@ -558,28 +576,14 @@ fn a_live_shipper_follows_a_feedback_server() {
         "50",
         "--no-probes",
     ]));
-    let logged =
-        |db: &str| -> String { ch.query(&format!("SELECT count() FROM {db}.raw WHERE kind = 0")) };
-    // The shipper has everything once its count stops moving with the server's.
     let report = csv(&["report", &logs.display().to_string(), "--by", "day"]);
-    let started = Instant::now();
-    let wanted = {
-        ok(ship_dir(
-            &ch,
-            "once",
-            &logs.display().to_string(),
-            &["--init", "--distinct", "exact"],
-        ));
-        logged("once")
-    };
-    while logged("live") != wanted {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the shipper has {} of {wanted} records",
-            logged("live")
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    ok(ship_dir(
+        &ch,
+        "once",
+        &logs.display().to_string(),
+        &["--init", "--distinct", "exact"],
+    ));
+    wait_for_records(&ch, "live", &records_in(&ch, "once"));
     common::terminate(&mut ship);
     common::terminate(&mut serve);
     assert!(report.len() > 1, "the server logged nothing");
@@ -789,18 +793,7 @@ fn the_path_through_nginx_and_two_servers_reports_what_the_logs_report() {
         &dir,
         &["--init", "--distinct", "exact"],
     ));
-    let logged =
-        |db: &str| -> String { ch.query(&format!("SELECT count() FROM {db}.raw WHERE kind = 0")) };
-    let wanted = logged("once");
-    let started = Instant::now();
-    while logged("path") != wanted {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the shipper has {} of {wanted} records",
-            logged("path")
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_records(&ch, "path", &records_in(&ch, "once"));
     common::terminate(&mut ship);
     common::terminate(&mut s1);
     common::terminate(&mut s2);
