@@ -487,7 +487,7 @@ fn stamps(root: &Path, streams: &[&[MinuteGroup]], threads: usize) -> Vec<FileSt
 /// file's whole path walked for each cost half of the stat).
 fn stamps_of(root: &Path, files: &[&Path]) -> Vec<FileStamp> {
     // The day directories met, the latest last: a minute's files are in a few of them.
-    let mut dirs: Vec<(&Path, Option<std::fs::File>)> = Vec::new();
+    let mut dirs: Vec<(&Path, Option<rustix::fd::OwnedFd>)> = Vec::new();
     files
         .iter()
         .map(|&path| {
@@ -497,7 +497,7 @@ fn stamps_of(root: &Path, files: &[&Path]) -> Vec<FileStamp> {
                         .iter()
                         .rposition(|(d, _)| d.as_os_str() == dir.as_os_str());
                     let at = known.unwrap_or_else(|| {
-                        dirs.push((dir, std::fs::File::open(dir).ok()));
+                        dirs.push((dir, open_directory(dir)));
                         dirs.len() - 1
                     });
                     match &dirs[at].1 {
@@ -516,8 +516,16 @@ fn stamps_of(root: &Path, files: &[&Path]) -> Vec<FileStamp> {
         .collect()
 }
 
+/// `dir` opened to stat its files by name; only a directory: something else put there
+/// since the scan (a FIFO) is never opened in a way that could block.
+fn open_directory(dir: &Path) -> Option<rustix::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    rustix::fs::open(dir, flags, Mode::empty()).ok()
+}
+
 /// [`size_and_modified`] of the file `name` in the open directory `dir`.
-fn size_and_modified_in(dir: &std::fs::File, name: &std::ffi::OsStr) -> (u64, u128) {
+fn size_and_modified_in(dir: &rustix::fd::OwnedFd, name: &std::ffi::OsStr) -> (u64, u128) {
     let Ok(stat) = rustix::fs::statat(dir, name, rustix::fs::AtFlags::empty()) else {
         return (0, 0);
     };
@@ -650,6 +658,44 @@ mod tests {
         assert_eq!(load(&path), None);
         std::fs::write(&path, &bytes[..bytes.len() - 1]).expect("write");
         assert_eq!(load(&path), None);
+    }
+
+    #[test]
+    fn files_are_stat_ed_in_their_directory_and_a_fifo_there_is_never_opened() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let day = dir.path().join("feedback/20120807");
+        std::fs::create_dir_all(&day).expect("mkdir");
+        let file = day.join("20120807-0130.jsonl");
+        std::fs::write(&file, b"0123456789").expect("write");
+        // A day directory replaced by a FIFO after the scan: opening it to read would
+        // wait for a writer.
+        let fifo = dir.path().join("feedback/20120808");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .expect("mkfifo");
+        let (root, gone) = (dir.path().to_owned(), fifo.join("20120808-0000.jsonl"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(stamps_of(&root, &[file.as_path(), gone.as_path()]));
+        });
+        let stamps = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a FIFO where a day directory was does not block");
+        assert_eq!(
+            stamps[0].path,
+            Path::new("feedback/20120807/20120807-0130.jsonl")
+        );
+        assert_eq!(
+            (stamps[0].len, stamps[0].modified_ns),
+            size_and_modified(&dir.path().join(&stamps[0].path))
+        );
+        assert_eq!(stamps[0].len, 10);
+        assert_eq!((stamps[1].len, stamps[1].modified_ns), (0, 0));
     }
 
     #[test]
