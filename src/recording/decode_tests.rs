@@ -205,14 +205,7 @@ fn lines_over_the_limit_are_skipped_unheld_and_numbered() {
 fn a_fifo_or_a_link_is_reported_without_blocking() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fifo = dir.path().join("20120807-0130.jsonl");
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o644),
-        0,
-    )
-    .expect("mkfifo");
+    crate::recording::layout::mkfifo(&fifo);
     let text = read(&fifo, false);
     assert!(
         text.damage.as_deref().is_some_and(|d| d.contains("FIFO")),

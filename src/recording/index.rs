@@ -25,6 +25,7 @@ use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
+use super::layout::TreeDir;
 use super::pipeline::{progress_bar, read_in_order};
 use super::probe_checkpoints::{CHECKPOINT_MS, ProbeCheckpoints, fnv1a};
 use super::scan::MinuteGroup;
@@ -487,7 +488,9 @@ fn stamps(root: &Path, streams: &[&[MinuteGroup]], threads: usize) -> Vec<FileSt
 /// file's whole path walked for each cost half of the stat).
 fn stamps_of(root: &Path, files: &[&Path]) -> Vec<FileStamp> {
     // The day directories met, the latest last: a minute's files are in a few of them.
-    let mut dirs: Vec<(&Path, Option<rustix::fd::OwnedFd>)> = Vec::new();
+    // Opened as a tree's root is, only as a directory: a FIFO put there since the scan
+    // is never opened in a way that could block.
+    let mut dirs: Vec<(&Path, Option<TreeDir>)> = Vec::new();
     files
         .iter()
         .map(|&path| {
@@ -497,7 +500,7 @@ fn stamps_of(root: &Path, files: &[&Path]) -> Vec<FileStamp> {
                         .iter()
                         .rposition(|(d, _)| d.as_os_str() == dir.as_os_str());
                     let at = known.unwrap_or_else(|| {
-                        dirs.push((dir, open_directory(dir)));
+                        dirs.push((dir, TreeDir::root(dir).ok()));
                         dirs.len() - 1
                     });
                     match &dirs[at].1 {
@@ -516,17 +519,9 @@ fn stamps_of(root: &Path, files: &[&Path]) -> Vec<FileStamp> {
         .collect()
 }
 
-/// `dir` opened to stat its files by name; only a directory: something else put there
-/// since the scan (a FIFO) is never opened in a way that could block.
-fn open_directory(dir: &Path) -> Option<rustix::fd::OwnedFd> {
-    use rustix::fs::{Mode, OFlags};
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    rustix::fs::open(dir, flags, Mode::empty()).ok()
-}
-
 /// [`size_and_modified`] of the file `name` in the open directory `dir`.
-fn size_and_modified_in(dir: &rustix::fd::OwnedFd, name: &std::ffi::OsStr) -> (u64, u128) {
-    let Ok(stat) = rustix::fs::statat(dir, name, rustix::fs::AtFlags::empty()) else {
+fn size_and_modified_in(dir: &TreeDir, name: &std::ffi::OsStr) -> (u64, u128) {
+    let Ok(stat) = dir.stat(name) else {
         return (0, 0);
     };
     let len = u64::try_from(stat.st_size).unwrap_or(0);
@@ -670,14 +665,7 @@ mod tests {
         // A day directory replaced by a FIFO after the scan: opening it to read would
         // wait for a writer.
         let fifo = dir.path().join("feedback/20120808");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o644),
-            0,
-        )
-        .expect("mkfifo");
+        crate::recording::layout::mkfifo(&fifo);
         let (root, gone) = (dir.path().to_owned(), fifo.join("20120808-0000.jsonl"));
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

@@ -262,6 +262,12 @@ fn refine(dir: &OwnedFd, name: &OsStr, path: PathBuf, err: rustix::io::Errno) ->
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
+/// Makes a FIFO at `path`: what tests put where a minute file or directory belongs.
+#[cfg(test)]
+pub fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o644), 0).expect("mkfifo");
+}
+
 /// A directory of a log tree, held open: its files are opened, renamed and removed
 /// through its descriptor, never through a path that could lead elsewhere.
 #[derive(Debug)]
@@ -319,6 +325,14 @@ impl TreeDir {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What `stat` says of `name` in this directory: its path is not walked again.
+    pub fn stat(&self, name: &OsStr) -> io::Result<rustix::fs::Stat> {
+        rustix::fs::statat(&self.fd, name, AtFlags::empty()).map_err(|e| {
+            let e = io::Error::from(e);
+            io::Error::new(e.kind(), format!("{}: {e}", self.path.join(name).display()))
+        })
     }
 
     /// Opens a regular file of this directory; anything else is an [`OddEntry`] error.

@@ -1,10 +1,6 @@
 use super::*;
 use std::os::unix::fs::symlink;
 
-fn mkfifo(path: &Path) {
-    rustix::fs::mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o644), 0).expect("mkfifo");
-}
-
 #[test]
 fn names_and_paths_follow_the_layout() {
     assert_eq!(minute_of_stem("20120807-0130"), Some(1_344_303_000_000));

@@ -171,14 +171,7 @@ fn recovery_leaves_links_fifos_and_directories_alone_and_reports_them() {
     let victim = outside.path().join("victim");
     fs::write(&victim, "precious\n").expect("write");
     std::os::unix::fs::symlink(&victim, dir.path().join("20120807-0130.jsonl")).expect("link");
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        dir.path().join("20120807-0131.jsonl"),
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o644),
-        0,
-    )
-    .expect("mkfifo");
+    crate::recording::layout::mkfifo(&dir.path().join("20120807-0131.jsonl"));
     fs::create_dir(dir.path().join("20120807-0132.jsonl")).expect("mkdir");
     fs::write(dir.path().join("20120807-0133.jsonl"), two_records()).expect("write");
     fs::create_dir(dir.path().join("20120807-0133.jsonl.gz")).expect("mkdir");
