@@ -580,24 +580,32 @@ fn load(path: &Path) -> Option<RecordingIndex> {
     postcard::from_bytes(body).ok()
 }
 
-/// Numbers each save's partial file: two threads of one process may save one index.
-static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Numbers each partial file: two threads of one process may write one file.
+static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Written beside its final name and renamed over it: a reader never sees half an index.
+/// Writes a file kept in the cache (an index, the explanations beside it) beside its
+/// final name and renames it over that: a reader never sees half a file.
+pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let extension = path.extension().unwrap_or_default().to_string_lossy();
+    let partial = path.with_extension(format!(
+        "{extension}.{}-{write}.partial",
+        std::process::id()
+    ));
+    std::fs::write(&partial, bytes)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&partial);
+        })
+}
+
 fn save(index: &RecordingIndex, path: &Path) -> Result<(), String> {
     let dir = path.parent().ok_or("no directory")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let body = postcard::to_stdvec(index).map_err(|e| e.to_string())?;
     let mut bytes = checksum(&body).to_le_bytes().to_vec();
     bytes.extend_from_slice(&body);
-    let save = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let partial = path.with_extension(format!("index.{}-{save}.partial", std::process::id()));
-    std::fs::write(&partial, bytes)
-        .and_then(|()| std::fs::rename(&partial, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&partial);
-            format!("cannot write {}: {e}", path.display())
-        })?;
+    write_whole(path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     // Versions before 5 kept the index as JSON, under the same hash.
     let _ = std::fs::remove_file(path.with_extension("json"));
     Ok(())

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::alerts::{Alert, AlertKind};
 use crate::engine::explain::{Cube, explain};
 use crate::engine::monitor::ExplainQuery;
-use crate::recording::index::remove_others_beside;
+use crate::recording::index::{remove_others_beside, write_whole};
 use crate::recording::probe_checkpoints::fnv1a;
 
 /// The newest alerts that get an explanation.
@@ -104,13 +104,8 @@ impl AlertCauses {
         let Ok(text) = serde_json::to_vec(&kept) else {
             return;
         };
-        // Beside its final name and renamed over it: a reader never sees half a file.
-        let partial = path.with_extension(format!("causes.{}.partial", std::process::id()));
-        let written = std::fs::write(&partial, text).and_then(|()| std::fs::rename(&partial, path));
-        if written.is_ok() {
+        if write_whole(path, &text).is_ok() {
             self.unsaved = false;
-        } else {
-            let _ = std::fs::remove_file(&partial);
         }
     }
 }
