@@ -14,9 +14,9 @@ use rustc_hash::FxHashMap;
 
 use super::{CellKey, Monitor};
 use crate::engine::aggregate::bucket::BucketStats;
-use crate::engine::aggregate::tiers::{ALL, CellId, History};
+use crate::engine::aggregate::tiers::{ALL, CellId};
 use crate::engine::query::filter::Filter;
-use crate::engine::query::snapshot::{Breakdown, Point, Query, Snapshot, SplitBy};
+use crate::engine::query::snapshot::{Breakdown, Point, Query, Snapshot, SplitBy, count_every};
 
 /// One merged bucket per slot: (start, width, sums).
 type MergedSeries = Vec<(i64, i64, BucketStats)>;
@@ -69,7 +69,7 @@ impl Monitor {
             .map(|k| window_point(last_minute - k * 60_000, 60_000))
             .collect();
 
-        let window = series_window(&self.history, q.now - q.window_ms, q.now);
+        let window = self.window_cells(q.now - q.window_ms, q.now);
         let geo = &self.catalog.geo;
         let isp = |k: &CellKey| geo.isp_name(k.isp).to_owned();
         let channel = |k: &CellKey| self.catalog.channels.name(k.channel).to_owned();
@@ -154,7 +154,7 @@ impl Monitor {
             *all.entry(name).or_default() += n;
         }
         let mut v: Vec<(String, i64)> = all.into_iter().collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        count_every(&mut v, []);
         v
     }
 
@@ -202,10 +202,40 @@ impl Monitor {
             .collect()
     }
 
+    /// Each cell's sums over the slots starting in `[from, to)`, in an order that does
+    /// not depend on where the engine began reading (cell ids are handed out as cells
+    /// are met): float sums merged in it come out the same after any seek.
+    fn window_cells(&self, from: i64, to: i64) -> Vec<(CellId, BucketStats)> {
+        let mut sums: Vec<Option<BucketStats>> = vec![None; self.cell_keys.len()];
+        for (slot, _) in self.history.slots() {
+            if slot.start < from || slot.start >= to {
+                continue;
+            }
+            for (cell, stats) in &slot.cells {
+                if let Some(sum) = sums.get_mut(*cell as usize) {
+                    sum.get_or_insert_with(BucketStats::default).merge(stats);
+                }
+            }
+        }
+        let channels = &self.catalog.channels;
+        let mut cells: Vec<(CellId, BucketStats)> = sums
+            .into_iter()
+            .enumerate()
+            .filter_map(|(id, sum)| Some((CellId::try_from(id).ok()?, sum?)))
+            .collect();
+        cells.sort_by(|(a, _), (b, _)| {
+            let (a, b) = (&self.cell_keys[*a as usize], &self.cell_keys[*b as usize]);
+            (a.isp, a.district, a.area)
+                .cmp(&(b.isp, b.district, b.area))
+                .then_with(|| channels.name(a.channel).cmp(channels.name(b.channel)))
+        });
+        cells
+    }
+
     /// The window's figures and the online peers now per group of the cells taken.
     fn breakdown(
         &self,
-        window: &[(CellId, &BucketStats)],
+        window: &[(CellId, BucketStats)],
         taken: &dyn Fn(CellId) -> bool,
         key: &dyn Fn(&CellKey) -> String,
         q: &Query,
@@ -241,15 +271,6 @@ impl Monitor {
         Breakdown::rank(&mut rows);
         rows
     }
-}
-
-/// The cell buckets whose slot starts in [from, to).
-fn series_window(history: &History, from: i64, to: i64) -> Vec<(CellId, &BucketStats)> {
-    history
-        .slots()
-        .filter(|(s, _)| s.start >= from && s.start < to)
-        .flat_map(|(s, _)| s.cells.iter().map(|(c, b)| (*c, b)))
-        .collect()
 }
 
 /// Figures of the window [end − span, end) and online peers at `end` (from bucket ends),

@@ -70,6 +70,20 @@ pub struct Snapshot {
     pub accepted: u64,
 }
 
+/// Adds each of `names` missing from a filter panel's `counts`, with none online, and
+/// ranks the rows as the panel lists them: most online first, then by name.
+pub fn count_every<'a>(counts: &mut Vec<(String, i64)>, names: impl IntoIterator<Item = &'a str>) {
+    let listed: std::collections::BTreeSet<String> =
+        counts.iter().map(|(name, _)| name.clone()).collect();
+    for name in names {
+        if !listed.contains(name) {
+            counts.push((name.to_owned(), 0));
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    counts.dedup_by(|a, b| a.0 == b.0);
+}
+
 impl Breakdown {
     /// Rows as the views rank them: most online first, then by name.
     pub fn rank(rows: &mut [Breakdown]) {
