@@ -32,6 +32,7 @@ use super::scan::MinuteGroup;
 use super::skipped::Skipped;
 use crate::engine::aggregate::bucket::{BucketStats, Series};
 use crate::engine::aggregate::qoe::QoeParams;
+use crate::engine::aggregate::service::ServiceHistory;
 use crate::engine::aggregate::{Aggregator, SessionTrack};
 use crate::engine::calendar::{Calendar, MINUTE_MS};
 use crate::engine::geography::location::IpGeo;
@@ -41,7 +42,7 @@ use crate::engine::probes::route_change::RouteChangeParams;
 use crate::engine::query::snapshot::Point;
 
 /// Bumped whenever what is stored, or how it is computed, changes.
-const VERSION: u32 = 5;
+const VERSION: u32 = 6;
 const SLOT_MS: i64 = 15 * 60_000;
 
 /// A minute file as the index saw it.
@@ -75,6 +76,11 @@ pub struct RecordingIndex {
     /// The whole service's one-minute points, every minute from the recording's first
     /// to its last, exactly as `report --by minute` counts them.
     minutes: Vec<Point>,
+    /// The whole service's sums in the live engine's finest buckets, each with its
+    /// start ([`ServiceHistory`]).
+    service: Vec<(i64, BucketStats)>,
+    /// (start, lines) of every minute where lines were skipped.
+    skipped_by_minute: Vec<(i64, u64)>,
     /// Start of `slots[0]`, a multiple of [`SLOT_MS`].
     first_slot: i64,
     slots: Vec<SlotViews>,
@@ -217,18 +223,24 @@ impl RecordingIndex {
     ) -> RecordingIndex {
         // Locations play no part here: an empty table saves the lookups.
         let mut catalog = Catalog::new(IpGeo::empty());
-        let mut service = Aggregator::new(options.qoe, Calendar::new(chrono_tz::UTC), MINUTE_MS);
+        let mut service =
+            Aggregator::new(options.qoe, Calendar::new(chrono_tz::UTC), MINUTE_MS).keep_finest();
         let mut first_recv: Vec<i64> = Vec::new();
         // Per view, by its id: the span of all its lines, duplicates too (a view's every
         // record is read with it), and its extent as `report` counts it.
         let mut views: Vec<((i64, i64), Option<SessionTrack>)> = Vec::new();
         let mut online_span_ms = 0;
         let mut skipped = Skipped::default();
+        let mut skipped_by_minute = Vec::new();
         let bar = options
             .progress
             .then(|| progress_bar(groups.len(), "indexing"));
         read_in_order(groups, options.threads, |batch| {
             skipped.merge(&batch.skipped);
+            let lines = batch.skipped.total();
+            if lines > 0 {
+                skipped_by_minute.push((batch.start_ms, lines));
+            }
             for record in batch.records() {
                 let recv = record.payload.recv;
                 let session = catalog.sessions.intern(record.session) as usize;
@@ -293,6 +305,11 @@ impl RecordingIndex {
             first_seen,
             channels,
             minutes,
+            service: service
+                .finest()
+                .map(|f| f.by_start().map(|(at, b)| (at, b.clone())).collect())
+                .unwrap_or_default(),
+            skipped_by_minute,
             first_slot,
             slots,
             online_span_ms,
@@ -353,6 +370,15 @@ impl RecordingIndex {
     /// The whole service's point of every minute of the recording, in time order.
     pub fn minutes(&self) -> &[Point] {
         &self.minutes
+    }
+
+    /// The whole service's history, for replay engines that read only their cells'
+    /// records.
+    pub fn take_service_history(&mut self) -> ServiceHistory {
+        ServiceHistory::new(
+            std::mem::take(&mut self.service),
+            std::mem::take(&mut self.skipped_by_minute),
+        )
     }
 
     /// Copies of the probe book through the recording, if kept.
@@ -626,6 +652,8 @@ mod tests {
             qoe: QoeParams::default(),
             channels: Vec::new(),
             minutes: Vec::new(),
+            service: Vec::new(),
+            skipped_by_minute: Vec::new(),
             first_seen: vec![("a".into(), 5), ("b".into(), Q), ("c".into(), 3 * Q)],
             first_slot,
             slots,

@@ -7,7 +7,7 @@
 
 use crate::engine::aggregate::qoe::nearest_rank;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BucketStats {
     /// Accepted records of any event.
     pub records: u32,
@@ -191,6 +191,11 @@ impl Series {
         };
         self.hint = p;
         p
+    }
+
+    /// The buckets, each with the instant it starts at.
+    pub fn by_start(&self) -> impl Iterator<Item = (i64, &BucketStats)> {
+        self.buckets.iter().map(|(i, b)| (i * self.width_ms, b))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &(i64, BucketStats)> {

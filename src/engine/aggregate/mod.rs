@@ -1,6 +1,7 @@
 //! Exact figures: the online rule ([`online`]), additive sums in time buckets
 //! ([`bucket`]) and their history at decreasing resolution ([`tiers`]), the QoE formula
-//! ([`qoe`]), and the aggregator `report` runs over one filtered record stream — the
+//! ([`qoe`]), the whole service's history in the finest buckets that a replay seeds its
+//! engine with ([`service`]), and the aggregator `report` runs over one filtered record stream — the
 //! exact value of every metric of DESIGN §5.
 //!
 //! Records must arrive in `recv` order (the recording reader and the live merger both
@@ -13,6 +14,7 @@
 pub mod bucket;
 pub mod online;
 pub mod qoe;
+pub mod service;
 pub mod tiers;
 
 use std::collections::BTreeMap;
@@ -22,6 +24,7 @@ use rustc_hash::FxHashSet;
 use crate::engine::aggregate::bucket::{BucketStats, Series};
 use crate::engine::aggregate::online::{Expiry, OnlineTracker};
 use crate::engine::aggregate::qoe::QoeParams;
+use crate::engine::aggregate::tiers::FINEST_BUCKET_MS;
 use crate::engine::calendar::{Calendar, Day};
 use crate::engine::observe::observation::Observation;
 use crate::engine::record::Event;
@@ -96,6 +99,9 @@ pub struct Aggregator {
     qoe: QoeParams,
     calendar: Calendar,
     buckets: Series,
+    /// The same sums in the live engine's finest buckets, when asked for
+    /// ([`keep_finest`](Self::keep_finest)).
+    finest: Option<Series>,
     online: OnlineTracker,
     peers: Vec<Option<PeerTrack>>,
     sessions: Vec<Option<SessionTrack>>,
@@ -111,6 +117,7 @@ impl Aggregator {
             qoe,
             calendar,
             buckets: Series::new(bucket_ms),
+            finest: None,
             online: OnlineTracker::new(Expiry::AtClose),
             peers: Vec::new(),
             sessions: Vec::new(),
@@ -118,6 +125,25 @@ impl Aggregator {
             ip_days: FxHashSet::default(),
             accepted: 0,
             latest_recv: i64::MIN,
+        }
+    }
+
+    /// Also keeps every sum in buckets of [`FINEST_BUCKET_MS`], exactly as the live
+    /// engine's whole-service cell holds them: the recording's index keeps them, so that
+    /// a replay need not read hours of records for the service's older points.
+    #[must_use]
+    pub fn keep_finest(mut self) -> Self {
+        self.finest = Some(Series::new(FINEST_BUCKET_MS));
+        self
+    }
+
+    /// Adds to the bucket holding `recv` in the series kept.
+    fn each_bucket(&mut self, recv: i64, mut add: impl FnMut(&mut BucketStats)) {
+        let index = self.buckets.index_of(recv);
+        add(self.buckets.bucket_mut(index));
+        if let Some(finest) = &mut self.finest {
+            let index = finest.index_of(recv);
+            add(finest.bucket_mut(index));
         }
     }
 
@@ -129,15 +155,12 @@ impl Aggregator {
     pub fn ingest(&mut self, obs: &Observation) {
         self.accepted += 1;
         self.latest_recv = self.latest_recv.max(obs.payload.recv);
-        let day = self.calendar.day_of(obs.payload.recv);
-        let bucket = self.buckets.index_of(obs.payload.recv);
-        self.buckets.bucket_mut(bucket).records += 1;
-
+        let recv = obs.payload.recv;
+        let day = self.calendar.day_of(recv);
         let slot = grow(&mut self.peers, obs.peer);
         let is_new = slot.is_none();
         let peer = slot.get_or_insert(PeerTrack::UNSEEN);
         if is_new {
-            self.buckets.bucket_mut(bucket).new_peers += 1;
             self.days.entry(day).or_default().new += 1;
         }
         if peer.last_day != day {
@@ -149,28 +172,32 @@ impl Aggregator {
             self.ip_days.insert((obs.ip, day));
         }
 
+        self.each_bucket(recv, |b| {
+            b.records += 1;
+            b.new_peers += u32::from(is_new);
+        });
+
         let until = (obs.payload.event != Event::Leave).then(|| obs.payload.online_until());
         self.online.record(
             obs.peer,
             STREAM,
-            obs.payload.recv,
+            recv,
             until,
-            &mut file_online(&mut self.buckets),
+            &mut file_online(&mut self.buckets, self.finest.as_mut()),
         );
 
         let session = grow(&mut self.sessions, obs.session)
-            .get_or_insert(SessionTrack::begin(obs.peer, obs.payload.recv));
-        session.extend(obs.payload.recv, obs.payload.event);
+            .get_or_insert(SessionTrack::begin(obs.peer, recv));
+        session.extend(recv, obs.payload.event);
 
         if obs.payload.event == Event::Report {
-            let b = self.buckets.bucket_mut(bucket);
-            b.add_report(&obs.payload.report_sums(&self.qoe));
-            if let Some(startup) = obs.payload.startup_ms {
-                if !session.startup_seen {
-                    session.startup_seen = true;
-                    b.startups.push(startup);
-                }
-            }
+            let startup = obs.payload.startup_ms.filter(|_| !session.startup_seen);
+            session.startup_seen |= startup.is_some();
+            let sums = obs.payload.report_sums(&self.qoe);
+            self.each_bucket(recv, |b| {
+                b.add_report(&sums);
+                b.startups.extend(startup);
+            });
         }
     }
 
@@ -178,11 +205,17 @@ impl Aggregator {
     /// (Until then an interval's end is filed when the peer's next record cuts it
     /// short; deltas carry their own time, so filing late changes nothing.)
     pub fn close(&mut self) {
-        self.online.close(&mut file_online(&mut self.buckets));
+        self.online
+            .close(&mut file_online(&mut self.buckets, self.finest.as_mut()));
     }
 
     pub fn buckets(&self) -> &Series {
         &self.buckets
+    }
+
+    /// The sums in the finest buckets, if [kept](Self::keep_finest).
+    pub fn finest(&self) -> Option<&Series> {
+        self.finest.as_ref()
     }
 
     pub fn calendar(&self) -> &Calendar {
@@ -215,11 +248,17 @@ impl Aggregator {
     }
 }
 
-/// Files an online change in the bucket whose end is the first at or after `at`.
-fn file_online(buckets: &mut Series) -> impl FnMut(u32, i64, i32) + '_ {
-    |_, at, delta| {
-        let index = buckets.index_ending_at_or_after(at);
-        buckets.bucket_mut(index).online_delta += delta;
+/// Files an online change in the bucket whose end is the first at or after `at`, in
+/// each series.
+fn file_online<'a>(
+    buckets: &'a mut Series,
+    mut finest: Option<&'a mut Series>,
+) -> impl FnMut(u32, i64, i32) + 'a {
+    move |_, at, delta| {
+        for series in std::iter::once(&mut *buckets).chain(finest.as_deref_mut()) {
+            let index = series.index_ending_at_or_after(at);
+            series.bucket_mut(index).online_delta += delta;
+        }
     }
 }
 
