@@ -36,11 +36,9 @@ fn bench(c: &mut Criterion) {
     )))
     .expect("geo");
     let options = IndexOptions::default();
-    let first_seen = Arc::new(
-        RecordingIndex::open(dir, index.groups(), &[], &options)
-            .0
-            .first_seen(),
-    );
+    let mut recording_index = RecordingIndex::open(dir, index.groups(), &[], &options).0;
+    let first_seen = Arc::new(recording_index.first_seen());
+    let service = Arc::new(recording_index.take_service_history());
     let start = index.start().expect("start");
     let ui = UiState::new(Mode::Replay, 60_000, chrono_tz::Asia::Hong_Kong);
     let far = [start + 150 * 60_000, start + 70 * 60_000];
@@ -54,7 +52,22 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             k += 1;
             let at = far[k % 2];
-            engine.seek(at, frame_request(&ui, at, Some(start)).lookback_ms);
+            let request = frame_request(&ui, at, Some(start));
+            engine.seek(at, request.lookback_ms, request.lookback_ms);
+            engine.monitor().accepted()
+        });
+    });
+    // The same seek once the index is read: the service's older points from it.
+    group.bench_function("seek, 1-h range, service history from the index", |b| {
+        let mut engine = ReplayEngine::new(Arc::clone(&index), geo.clone(), QoeParams::default());
+        engine.set_first_seen(Arc::clone(&first_seen));
+        engine.set_service_history(Arc::clone(&service));
+        let mut k = 0;
+        b.iter(|| {
+            k += 1;
+            let at = far[k % 2];
+            let request = frame_request(&ui, at, Some(start));
+            engine.seek(at, request.lookback_ms, request.cells_lookback_ms);
             engine.monitor().accepted()
         });
     });
@@ -62,7 +75,7 @@ fn bench(c: &mut Criterion) {
     engine.set_first_seen(first_seen);
     let at = far[0];
     let request = frame_request(&ui, at, Some(start));
-    engine.seek(at, request.lookback_ms);
+    engine.seek(at, request.lookback_ms, request.lookback_ms);
     group.bench_function("snapshot", |b| {
         b.iter(|| engine.monitor().snapshot(black_box(&request.query)));
     });

@@ -119,7 +119,7 @@ impl Counting<'_> {
         if let Some(g) = &self.geography {
             engine.set_geography(Arc::clone(g));
         }
-        engine.seek(to, to - from);
+        engine.seek(to, to - from, to - from);
         // The lines skipped and files found damaged in the minutes read.
         let skipped = engine.skipped().clone();
         let catalog = engine.monitor().catalog();

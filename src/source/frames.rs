@@ -92,8 +92,11 @@ pub struct FrameRequest {
     pub probes: ProbeQuery,
     /// View 7: the change to explain.
     pub explain: Option<ExplainQuery>,
-    /// History the engine must hold behind the clock.
+    /// The whole service's history the engine must hold behind the clock.
     pub lookback_ms: i64,
+    /// Every cell's history it must hold (at most `lookback_ms`): what filters, splits
+    /// and view 7 read over the whole lookback, and the rest only over the window.
+    pub cells_lookback_ms: i64,
 }
 
 /// Computes frames; runs on the engine thread.

@@ -8,12 +8,19 @@
 //! clock forward by less than the lookback feeds the records in between instead. "New
 //! peers" stays exact because the engine judges newness by the recording's own first
 //! appearances ([`FirstSeen`]), kept in the recording's index.
+//!
+//! Views that read only the whole service's history before the window (no filter, no
+//! split) need the records of far less: once the index is read, the engine takes the
+//! records of its cells' lookback (the window) and its warm-up, and the service's older
+//! history, and its sums during the warm-up, come from the index's
+//! [`ServiceHistory`], exactly as reading them would have left them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::engine::aggregate::qoe::QoeParams;
+use crate::engine::aggregate::service::ServiceHistory;
 use crate::engine::geography::Geography;
 use crate::engine::geography::location::IpGeo;
 use crate::engine::monitor::Monitor;
@@ -89,12 +96,20 @@ pub struct ReplayEngine {
     geo: IpGeo,
     qoe: QoeParams,
     first_seen: Option<Arc<FirstSeen>>,
+    /// The service's history from the index, once read.
+    service: Option<Arc<ServiceHistory>>,
     geography: Option<Arc<Geography>>,
     monitor: Monitor,
     /// Records with `recv` ≤ this have been fed (i64::MIN: none).
     clock: i64,
-    /// The engine holds history from here on.
+    /// The engine holds every cell's history from here on.
     fed_from: i64,
+    /// The engine holds the whole service's history from here on (before `fed_from`
+    /// when seeded from the index).
+    service_from: i64,
+    /// The warm-up whose whole-service sums are settled from the service's history
+    /// once the clock has passed it.
+    settling: Option<(i64, i64)>,
     /// Next group to read.
     next: usize,
     /// A group read in part: the rows after `pending_at` are not fed yet.
@@ -114,10 +129,13 @@ impl ReplayEngine {
             geo,
             qoe,
             first_seen: None,
+            service: None,
             geography: None,
             monitor,
             clock: i64::MIN,
             fed_from: i64::MAX,
+            service_from: i64::MAX,
+            settling: None,
             next: 0,
             pending: None,
             skipped: Skipped::default(),
@@ -133,6 +151,13 @@ impl ReplayEngine {
         self.fed_from = i64::MAX;
     }
 
+    /// From now on, seeks that need no cell's history before their window read the
+    /// service's older history from `service`; the engine is rebuilt at its next seek.
+    pub fn set_service_history(&mut self, service: Arc<ServiceHistory>) {
+        self.service = Some(service);
+        self.fed_from = i64::MAX;
+    }
+
     /// Places peers in map areas from the next seek on.
     pub fn set_geography(&mut self, geography: Arc<Geography>) {
         self.geography = Some(geography);
@@ -143,9 +168,22 @@ impl ReplayEngine {
         &self.monitor
     }
 
-    /// Lines skipped (bad records, long lines) in what the engine holds.
+    /// Lines skipped (bad records, long lines) in what the engine read since it was
+    /// rebuilt.
     pub fn skipped(&self) -> &Skipped {
         &self.skipped
+    }
+
+    /// Lines skipped in the minutes the engine holds: those it read, and those of the
+    /// service's history it was given.
+    pub fn skipped_lines(&self) -> u64 {
+        let seeded = match &self.service {
+            Some(service) if self.service_from < self.fed_from => {
+                service.skipped_lines(self.service_from, self.fed_from)
+            }
+            _ => 0,
+        };
+        self.skipped.total() + seeded
     }
 
     pub fn damaged(&self) -> &DamagedFiles {
@@ -159,15 +197,43 @@ impl ReplayEngine {
         from_start || self.fed_from.saturating_add(WARM_UP_MS) <= t
     }
 
-    /// Puts the engine at `clock` with history back to `clock − lookback_ms`.
-    pub fn seek(&mut self, clock: i64, lookback_ms: i64) {
+    /// Puts the engine at `clock` with the whole service's history back to `clock −
+    /// lookback_ms` and every cell's back to `clock − cells_lookback_ms` (at most the
+    /// lookback; the same when the service's history is not known yet).
+    pub fn seek(&mut self, clock: i64, lookback_ms: i64, cells_lookback_ms: i64) {
+        let cells_lookback_ms = match self.service {
+            Some(_) => cells_lookback_ms.min(lookback_ms),
+            None => lookback_ms,
+        };
         let from = clock - lookback_ms;
-        let forward = clock >= self.clock && from >= self.fed_from;
-        if !forward || clock - self.clock > lookback_ms + WARM_UP_MS {
-            self.rebuild(from - WARM_UP_MS);
+        let cells_from = clock - cells_lookback_ms;
+        let forward =
+            clock >= self.clock && cells_from >= self.fed_from && from >= self.service_from;
+        if !forward || clock - self.clock > cells_lookback_ms + WARM_UP_MS {
+            self.rebuild(cells_from - WARM_UP_MS);
+            self.seed_service(from - WARM_UP_MS);
         }
+        let settle = self.settling.take();
         self.feed_until(clock);
         self.monitor.advance(clock);
+        if let (Some((from, to)), Some(service)) = (settle, &self.service) {
+            self.monitor.settle_service_warm_up(service, from, to);
+        }
+    }
+
+    /// Gives the freshly rebuilt engine the service's history of `[from, fed_from)`;
+    /// the service's sums of the warm-up after `fed_from` are settled once read.
+    fn seed_service(&mut self, from: i64) {
+        let from = from.div_euclid(MINUTE_MS) * MINUTE_MS;
+        let Some(service) = &self.service else {
+            return;
+        };
+        if from >= self.fed_from {
+            return;
+        }
+        self.monitor.seed_service(service, from, self.fed_from);
+        self.service_from = from;
+        self.settling = Some((self.fed_from, self.fed_from + WARM_UP_MS));
     }
 
     fn rebuild(&mut self, from: i64) {
@@ -182,6 +248,8 @@ impl ReplayEngine {
         let start = from.div_euclid(MINUTE_MS) * MINUTE_MS;
         self.next = self.minutes.position(start);
         self.fed_from = start;
+        self.service_from = start;
+        self.settling = None;
         self.clock = start - 1;
         self.pending = None;
         self.skipped = Skipped::default();
@@ -283,8 +351,8 @@ mod tests {
         seeking.set_first_seen(first);
         for t in targets {
             // From the very start: a lookback longer than the recording.
-            whole.seek(t, 10 * 3_600_000);
-            seeking.seek(t, 30 * MINUTE_MS);
+            whole.seek(t, 10 * 3_600_000, 10 * 3_600_000);
+            seeking.seek(t, 30 * MINUTE_MS, 30 * MINUTE_MS);
             let q = Query::at(t, MINUTE_MS);
             let a = whole.monitor().snapshot(&q);
             let b = seeking.monitor().snapshot(&q);
@@ -304,10 +372,10 @@ mod tests {
         let mut stepping = ReplayEngine::new(Arc::clone(&index), geo(), QoeParams::default());
         let mut direct = ReplayEngine::new(Arc::clone(&index), geo(), QoeParams::default());
         for k in 1..=20 {
-            stepping.seek(start + k * 7_000, 3_600_000);
+            stepping.seek(start + k * 7_000, 3_600_000, 3_600_000);
         }
         let t = start + 20 * 7_000;
-        direct.seek(t, 3_600_000);
+        direct.seek(t, 3_600_000, 3_600_000);
         let q = Query::at(t, 10_000);
         assert_eq!(
             stepping.monitor().snapshot(&q).current,

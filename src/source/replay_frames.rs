@@ -29,6 +29,7 @@ use crate::engine::explain::{Cube, explain};
 use crate::engine::geography::Geography;
 use crate::engine::probes::route_change::RouteChangeParams;
 use crate::engine::query::filter::Filter;
+use crate::engine::query::snapshot::count_every;
 use crate::geodata::{load_geography, load_ip_geo};
 use crate::recording::index::{IndexOptions, Opened, RecordingIndex, size_and_modified};
 use crate::recording::scan::Recording;
@@ -162,6 +163,8 @@ impl ReplayFrames {
 
     fn take_index(&mut self, mut index: RecordingIndex) {
         self.engine.set_first_seen(Arc::new(index.first_seen()));
+        self.engine
+            .set_service_history(Arc::new(index.take_service_history()));
         note_damage(&mut self.damaged, index.skipped());
         if let Some(books) = index.take_probe_books() {
             note_damage(&mut self.damaged, books.skipped());
@@ -201,8 +204,18 @@ impl FrameSource for ReplayFrames {
             }
         }
         let clock = request.query.now;
-        self.engine.seek(clock, request.lookback_ms);
-        let snapshot = self.engine.monitor().snapshot(&request.query);
+        self.engine
+            .seek(clock, request.lookback_ms, request.cells_lookback_ms);
+        let mut snapshot = self.engine.monitor().snapshot(&request.query);
+        // The filter panel offers every value the recording may hold, not only those of
+        // the cells the engine read (as the cubes do): the same list whatever it read.
+        let geo = &self.engine.monitor().catalog().geo;
+        count_every(&mut snapshot.isp_counts, geo.isps());
+        count_every(&mut snapshot.district_counts, geo.districts());
+        count_every(
+            &mut snapshot.channel_counts,
+            self.channels.iter().map(String::as_str),
+        );
         // Until the whole recording is read, the alerts of the minutes the views hold.
         let mut alerts = match &self.alerts {
             Some(log) => log.as_of(clock),
@@ -214,7 +227,8 @@ impl FrameSource for ReplayFrames {
             if engine.holds_history_from(q.reads_from()) {
                 return Some(engine.monitor().explain_cube(q, slow));
             }
-            explainer.seek(q.moment, q.moment - q.reads_from());
+            let lookback = q.moment - q.reads_from();
+            explainer.seek(q.moment, lookback, lookback);
             Some(explainer.monitor().explain_cube(q, slow))
         });
         let explanation = request.explain.as_ref().map(|q| {
@@ -228,7 +242,8 @@ impl FrameSource for ReplayFrames {
             let expected = if self.engine.holds_history_from(baseline.0) {
                 self.engine.monitor().cell_sums(q, baseline, slow, None)
             } else {
-                self.explainer.seek(baseline.1, baseline.1 - baseline.0);
+                let lookback = baseline.1 - baseline.0;
+                self.explainer.seek(baseline.1, lookback, lookback);
                 self.explainer.monitor().cell_sums(q, baseline, slow, None)
             };
             explain(&Cube::pair(&actual, &expected), q.target)
@@ -250,7 +265,7 @@ impl FrameSource for ReplayFrames {
                 last_error: None,
                 bytes: 0,
             }],
-            skipped: self.engine.skipped().total() + self.probes.skipped(),
+            skipped: self.engine.skipped_lines() + self.probes.skipped(),
             damaged: damaged_list([&self.damaged, self.engine.damaged(), self.probes.damaged()]),
             start: self.minutes.start(),
             end: self.minutes.end(),

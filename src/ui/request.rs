@@ -65,17 +65,23 @@ pub fn frame_request(ui: &UiState, clock: i64, start: Option<i64>) -> FrameReque
     let explain = (ui.view == View::Explain)
         .then(|| model::explain_query(ui, clock))
         .flatten();
+    let lookback_ms = range.max(recent).max(minutes_range) + step;
+    // Without a filter, a split or view 7, cells are read only over the window (the
+    // breakdowns, the histogram): the older points are the whole service's.
+    let whole_service = query.filter.is_empty() && query.split.is_none() && explain.is_none();
     FrameRequest {
         query,
         probes,
         explain,
-        lookback_ms: range.max(recent).max(minutes_range) + step,
+        lookback_ms,
+        cells_lookback_ms: if whole_service { window } else { lookback_ms },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::query::filter::Filter;
     use crate::ui::state::Mode;
 
     #[test]
@@ -104,5 +110,24 @@ mod tests {
         let r = frame_request(&ui, 100 * 86_400_000, Some(0));
         assert_eq!(r.query.minutes_range_ms, 2 * 3_600_000 + 60_000);
         assert!(r.lookback_ms >= r.query.minutes_range_ms);
+    }
+
+    #[test]
+    fn cells_are_read_over_the_whole_lookback_only_when_a_view_needs_them() {
+        let mut ui = UiState::new(Mode::Replay, 60_000, chrono_tz::UTC);
+        let r = frame_request(&ui, 10_000_000, None);
+        assert_eq!(r.cells_lookback_ms, 60_000);
+        ui.split = Split::Isp;
+        let r = frame_request(&ui, 10_000_000, None);
+        assert_eq!(r.cells_lookback_ms, r.lookback_ms);
+        ui.split = Split::None;
+        ui.filter.isps.insert("PCCW".into());
+        let r = frame_request(&ui, 10_000_000, None);
+        assert_eq!(r.cells_lookback_ms, r.lookback_ms);
+        ui.filter = Filter::default();
+        ui.view = View::Explain;
+        let r = frame_request(&ui, 10_000_000, None);
+        assert!(r.explain.is_some());
+        assert_eq!(r.cells_lookback_ms, r.lookback_ms);
     }
 }

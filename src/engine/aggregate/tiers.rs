@@ -137,6 +137,20 @@ impl History {
         }
     }
 
+    /// The stats of `cell` in each slot starting in `[from, to)`, where it has any.
+    pub fn cell_in_mut(
+        &mut self,
+        from: i64,
+        to: i64,
+        cell: CellId,
+    ) -> impl Iterator<Item = &mut BucketStats> {
+        self.tiers
+            .iter_mut()
+            .flat_map(|t| t.slots.iter_mut())
+            .filter(move |s| s.start >= from && s.start < to)
+            .filter_map(move |s| s.cells.get_mut(&cell))
+    }
+
     /// Every slot of every tier, oldest first, with its width.
     pub fn slots(&self) -> impl Iterator<Item = (&Slot, i64)> {
         self.tiers

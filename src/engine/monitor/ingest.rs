@@ -1,6 +1,8 @@
 //! Taking records in, and moving the clock.
 
 use super::{Monitor, PeerLive, SAMPLE_SPAN_MS, Sample};
+use crate::engine::aggregate::bucket::BucketStats;
+use crate::engine::aggregate::service::ServiceHistory;
 use crate::engine::aggregate::tiers::{ALL, CellId, History};
 use crate::engine::record::Event;
 use crate::engine::record::FeedbackCore;
@@ -66,6 +68,37 @@ impl Monitor {
             startup,
         });
         self.sampled.insert(obs.peer);
+    }
+
+    /// Puts the whole service's history of `[from, to)` in the cell [`ALL`] as if this
+    /// engine had read those records: call before it takes any, with `to` no later than
+    /// its first record.
+    pub fn seed_service(&mut self, service: &ServiceHistory, from: i64, to: i64) {
+        debug_assert!(self.accepted == 0);
+        let (online, buckets) = service.range(from, to);
+        if online != 0 {
+            // Peers online before `from` count from there on.
+            self.history.cell_mut(from, ALL).online_delta += i32::try_from(online).unwrap_or(0);
+        }
+        for (start, stats) in buckets {
+            self.history.cell_mut(*start, ALL).merge(stats);
+        }
+    }
+
+    /// Replaces the whole service's sums of `[from, to)` with the service's own: after
+    /// [`seed_service`](Self::seed_service) up to `from` and taking records from `from`
+    /// on, this engine counts online only the peers it has met, and takes a duplicate of
+    /// a record from before `from` as new; both are right once the warm-up `[from, to)`
+    /// has passed, not during it. Call once the clock is past `to`, so that every online
+    /// end in it is filed.
+    pub fn settle_service_warm_up(&mut self, service: &ServiceHistory, from: i64, to: i64) {
+        debug_assert!(self.clock >= to);
+        for stats in self.history.cell_in_mut(from, to, ALL) {
+            *stats = BucketStats::default();
+        }
+        for (start, stats) in service.range(from, to).1 {
+            *self.history.cell_mut(*start, ALL) = stats.clone();
+        }
     }
 
     /// Moves the clock: files online ends that ran out, ages history, drops old samples.
