@@ -1,10 +1,12 @@
 //! The TUI's costs on the shipped sample: a replay seek (the engine rebuilt at a far
-//! point from the minutes the views need; goal well under a second), a frame's
+//! point from the minutes the views need; goal well under a second), a whole frame
+//! after a seek to the end and back (also on any recording, given as
+//! `PEERSCOPE_BENCH_RECORDING=DIR`, its index read from the user's cache), a frame's
 //! snapshot, a whole frame with and without view 7's explanation, and drawing a view at 160×48 (goal: a small fraction of a 100 ms frame;
 //! for the choropleths, under 2 ms once the raster of that size is cached).
 
 use std::hint::black_box;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -12,7 +14,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use peerscope::config::{Config, validate};
 use peerscope::engine::aggregate::qoe::QoeParams;
 use peerscope::engine::geography::location::IpGeo;
-use peerscope::recording::index::{IndexOptions, RecordingIndex};
+use peerscope::recording::index::{IndexOptions, RecordingIndex, user_cache};
 use peerscope::recording::scan::Recording;
 use peerscope::source::frames::FrameSource;
 use peerscope::source::replay::{FeedbackMinutes, ReplayEngine};
@@ -122,5 +124,38 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// What the TUI waits for after a far seek: a frame at the recording's end, then one
+/// three hours before it (or an hour after the start of a shorter recording), each a
+/// rebuilt engine, the probe book from its copy and the frame's queries.
+fn seek_far(c: &mut Criterion) {
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/recordings/olympics-2012-sample"
+    );
+    let (dir, cache) = match std::env::var_os("PEERSCOPE_BENCH_RECORDING") {
+        Some(dir) => (PathBuf::from(dir), user_cache()),
+        None => (PathBuf::from(sample), None),
+    };
+    let settings = validate(Config::default(), None).expect("settings");
+    let mut frames = ReplayFrames::open(&dir, &settings).expect("a recording");
+    frames.read_index(cache, false);
+    let (Some(start), Some(end)) = frames.span() else {
+        panic!("{} holds no minutes", dir.display());
+    };
+    let ui = UiState::new(Mode::Replay, 60_000, chrono_tz::Asia::Hong_Kong);
+    let moments = [end - 1, (end - 3 * 3_600_000).max(start + 3_600_000)];
+    let mut group = c.benchmark_group("replay");
+    group.sample_size(10);
+    group.bench_function("frame after a seek to the end and back", |b| {
+        let mut k = 0;
+        b.iter(|| {
+            k += 1;
+            let at = moments[k % 2];
+            frames.frame(&frame_request(&ui, at, Some(start)))
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, seek_far);
 criterion_main!(benches);

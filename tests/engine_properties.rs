@@ -2,7 +2,7 @@
 //! brute-force recomputation straight from DESIGN §5, whatever the order of lines inside
 //! a minute file, however records are split across servers, and with retried duplicates.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use proptest::prelude::*;
@@ -16,25 +16,9 @@ use peerscope::report::analysis::{AnalysisOptions, analyse};
 use peerscope::report::figures::by_minute;
 use peerscope::report::output::{Cell, Table};
 
-const T0: i64 = 1_344_297_600_000;
+use common::stream::{Rec, T0, write_recording};
 
-#[derive(Debug, Clone)]
-struct Rec {
-    peer: u8,
-    session: u8,
-    seq: u64,
-    recv: i64,
-    event: &'static str,
-    period: f64,
-    up: f64,
-    down: f64,
-    server: f64,
-    bitrate: f64,
-    play: f64,
-    stall: f64,
-    startup: Option<i64>,
-    server_index: u8,
-}
+mod common;
 
 fn arb_stream() -> impl Strategy<Value = Vec<Rec>> {
     let one = (
@@ -115,42 +99,6 @@ fn arb_stream() -> impl Strategy<Value = Vec<Rec>> {
         }
         recs
     })
-}
-
-fn line(r: &Rec) -> String {
-    serde_json::json!({
-        "v": 1, "peer": format!("p{}", r.peer), "session": format!("s{}", r.session), "seq": r.seq,
-        "ts": r.recv, "event": r.event, "channel": "c", "period_s": r.period, "up_kbps": r.up,
-        "down_kbps": r.down, "server_kbps": r.server, "bitrate_kbps": r.bitrate, "play_s": r.play,
-        "stall_s": r.stall, "startup_ms": r.startup, "buffer_s": 1, "partners": 1, "nat": "open",
-        "player": "x", "os": "y", "rtt_ms": 1, "ip": "10.0.0.1", "recv": r.recv, "srv": "s",
-    })
-    .to_string()
-}
-
-fn write_recording(dir: &Path, recs: &[Rec], shuffle_seed: u64) {
-    let mut files: BTreeMap<(u8, i64), Vec<String>> = BTreeMap::new();
-    for r in recs {
-        files
-            .entry((r.server_index, r.recv.div_euclid(MINUTE_MS)))
-            .or_default()
-            .push(line(r));
-    }
-    for ((srv, minute), mut lines) in files {
-        // Lines inside a file in an arbitrary order.
-        let n = lines.len();
-        for i in 0..n {
-            let j = (shuffle_seed as usize).wrapping_mul(31).wrapping_add(i * 7) % n;
-            lines.swap(i, j);
-        }
-        let t = chrono::DateTime::from_timestamp_millis(minute * MINUTE_MS).expect("time");
-        let d = dir
-            .join(format!("fs{srv}/feedback"))
-            .join(t.format("%Y%m%d").to_string());
-        std::fs::create_dir_all(&d).expect("mkdir");
-        let body = lines.join("\n") + "\n";
-        std::fs::write(d.join(t.format("%Y%m%d-%H%M.jsonl").to_string()), body).expect("write");
-    }
 }
 
 /// DESIGN §5 per minute, computed the slow and obvious way.

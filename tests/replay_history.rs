@@ -4,10 +4,14 @@
 //! lookback: the same snapshot, float for float, and alerts, for every window and timeline range
 //! the TUI offers, after a seek and after stepping forward from one. Under the sample
 //! (three hours) and a two-day simulated recording, whose older hours the engine holds
-//! by the minute.
+//! by the minute, and for random streams whose records often fall on bucket bounds
+//! (where the engine files an online change in the bucket before).
 
 use std::path::Path;
 
+use proptest::prelude::*;
+
+use common::stream::{Rec, T0, write_recording};
 use peerscope::config::{Config, validate};
 use peerscope::source::frames::{FrameData, FrameSource};
 use peerscope::source::replay_frames::ReplayFrames;
@@ -215,5 +219,84 @@ fn the_service_history_stands_for_the_records_it_replaces_over_two_days() {
     // Late on each day: the timeline's hours behind the clock held by the minute.
     for clock in [end - 1, start + 21 * 3_600_000 + 5_000, end - 3 * 3_600_000] {
         check_at(&mut reading, &mut seeded, clock);
+    }
+}
+
+/// Peers reporting at random moments over sixteen minutes, a third of them on a 10-s
+/// bucket bound, some retried on the other server 1.5 s later.
+fn arb_stream() -> impl Strategy<Value = Vec<Rec>> {
+    let at = prop_oneof![
+        (0i64..96).prop_map(|k| k * 10_000),
+        0i64..(16 * MINUTE_MS),
+        0i64..(16 * MINUTE_MS),
+    ];
+    let one = (
+        0u8..12,
+        0u8..2,
+        at,
+        prop_oneof![Just("join"), Just("report"), Just("report"), Just("leave")],
+        prop_oneof![Just(10.0), Just(30.0), Just(45.5)],
+        0u8..2,
+        0u8..6,
+    );
+    proptest::collection::vec(one, 20..200).prop_map(|raw| {
+        let mut sorted = raw;
+        sorted.sort_by_key(|r| r.2);
+        let mut seqs = [0u64; 12];
+        let mut recs = Vec::new();
+        for (peer, session, at, event, period, srv, retry) in sorted {
+            seqs[peer as usize] += 1;
+            let r = Rec {
+                peer,
+                session: peer * 10 + session,
+                seq: seqs[peer as usize],
+                recv: T0 + at,
+                event,
+                period,
+                up: 500.0 + f64::from(peer) * 37.5,
+                down: 800.0 + at as f64 / 1e4,
+                server: 100.0,
+                bitrate: 700.0,
+                play: period - 0.5,
+                stall: 0.5,
+                startup: (event == "join").then_some(900 + i64::from(peer)),
+                server_index: srv,
+            };
+            if retry == 0 {
+                let mut again = r.clone();
+                again.server_index = 1 - srv;
+                again.recv += 1_500;
+                recs.push(again);
+            }
+            recs.push(r);
+        }
+        recs
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn seeded_frames_equal_read_ones_for_random_streams(
+        recs in arb_stream(),
+        clock in (9 * MINUTE_MS)..(16 * MINUTE_MS),
+        window in prop_oneof![Just(10_000i64), Just(MINUTE_MS)],
+        range in 0usize..2,
+    ) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_recording(dir.path(), &recs, 3);
+        let (mut reading, mut seeded) = (replay(dir.path()), replay(dir.path()));
+        let clock = T0 + clock;
+        let mut ui = UiState::new(Mode::Replay, window, chrono_tz::Asia::Hong_Kong);
+        ui.range = range;
+        let request = frame_request(&ui, clock, seeded.span().0);
+        let mut whole = request.clone();
+        whole.cells_lookback_ms = whole.lookback_ms;
+        let a = reading.frame(&whole);
+        let mut b = seeded.frame(&request);
+        (b.snapshot.accepted, b.snapshot.duplicates) = (a.snapshot.accepted, a.snapshot.duplicates);
+        prop_assert!(a.snapshot == b.snapshot, "{}", first_difference(&a, &b));
+        prop_assert_eq!(a.alerts, b.alerts);
     }
 }

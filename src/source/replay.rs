@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use crate::engine::aggregate::qoe::QoeParams;
 use crate::engine::aggregate::service::ServiceHistory;
+use crate::engine::aggregate::tiers::FINEST_BUCKET_MS;
 use crate::engine::geography::Geography;
 use crate::engine::geography::location::IpGeo;
 use crate::engine::monitor::Monitor;
@@ -233,7 +234,10 @@ impl ReplayEngine {
         }
         self.monitor.seed_service(service, from, self.fed_from);
         self.service_from = from;
-        self.settling = Some((self.fed_from, self.fed_from + WARM_UP_MS));
+        // The engine files an online change at `t` in the bucket holding `t − 1`: those
+        // of records at the warm-up's very start land in the seeded bucket before it.
+        let settle_from = self.fed_from - FINEST_BUCKET_MS;
+        self.settling = Some((settle_from, self.fed_from + WARM_UP_MS));
     }
 
     fn rebuild(&mut self, from: i64) {

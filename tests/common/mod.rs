@@ -8,6 +8,7 @@ pub mod faketime;
 pub mod hostile;
 pub mod mmdb;
 pub mod nginx;
+pub mod stream;
 pub mod tmux;
 
 use std::io::{BufRead, BufReader};
