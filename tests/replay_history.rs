@@ -193,25 +193,7 @@ fn the_service_history_stands_for_the_records_it_replaces_in_the_sample() {
 
 #[test]
 fn the_service_history_stands_for_the_records_it_replaces_over_two_days() {
-    let rec = tempfile::tempdir().expect("tempdir");
-    let out = common::peerscope(&[
-        "simulate",
-        "--seed",
-        "11",
-        "--scale",
-        "0.01",
-        "--from",
-        "2012-08-06 00:00",
-        "--to",
-        "2012-08-08 00:00",
-        "--out",
-        rec.path().to_str().expect("utf8"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let rec = common::simulate(11, "2012-08-06 00:00", "2012-08-08 00:00");
     let (mut reading, mut seeded) = (replay(rec.path()), replay(rec.path()));
     let (Some(start), Some(end)) = seeded.span() else {
         panic!("two days of minutes");

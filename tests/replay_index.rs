@@ -36,25 +36,7 @@ fn snapshot(dir: &Path, cache: Option<&Path>, view: &str, at: &str) -> Run {
 
 #[test]
 fn a_frame_is_the_same_built_kept_or_without_an_index() {
-    let rec = tempfile::tempdir().expect("tempdir");
-    let out = common::peerscope(&[
-        "simulate",
-        "--seed",
-        "7",
-        "--scale",
-        "0.01",
-        "--from",
-        "2012-08-06 00:00",
-        "--to",
-        "2012-08-08 00:00",
-        "--out",
-        rec.path().to_str().expect("utf8"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let rec = common::simulate(7, "2012-08-06 00:00", "2012-08-08 00:00");
     let cache = tempfile::tempdir().expect("tempdir");
 
     let built = snapshot(

@@ -46,26 +46,7 @@ fn report(dir: &Path, cache: &Path, args: &[&str]) -> Run {
 
 /// Three days whose evenings' views run past midnight, at a small scale.
 fn recording() -> TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = common::peerscope(&[
-        "simulate",
-        "--seed",
-        "5",
-        "--scale",
-        "0.01",
-        "--from",
-        "2012-08-06 00:00",
-        "--to",
-        "2012-08-09 00:00",
-        "--out",
-        dir.path().to_str().expect("utf8"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
+    common::simulate(5, "2012-08-06 00:00", "2012-08-09 00:00")
 }
 
 /// The rows of a whole-recording table that belong to `day`: its CSV lines starting so.

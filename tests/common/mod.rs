@@ -51,6 +51,32 @@ pub fn peerscope(args: &[&str]) -> std::process::Output {
         .expect("run peerscope")
 }
 
+/// Simulates the event at 0.01 of its audience from `from` to `to` (`YYYY-MM-DD HH:MM`)
+/// into a new temporary directory; the run must succeed.
+pub fn simulate(seed: u64, from: &str, to: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seed = seed.to_string();
+    let out = peerscope(&[
+        "simulate",
+        "--seed",
+        &seed,
+        "--scale",
+        "0.01",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--out",
+        dir.path().to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
 /// `peerscope ARGS --snapshot overview --size 120x30`: the Overview as text; the run
 /// must succeed.
 pub fn overview(args: &[&str]) -> String {
