@@ -137,16 +137,6 @@ impl Aggregator {
         self
     }
 
-    /// Adds to the bucket holding `recv` in the series kept.
-    fn each_bucket(&mut self, recv: i64, mut add: impl FnMut(&mut BucketStats)) {
-        let index = self.buckets.index_of(recv);
-        add(self.buckets.bucket_mut(index));
-        if let Some(finest) = &mut self.finest {
-            let index = finest.index_of(recv);
-            add(finest.bucket_mut(index));
-        }
-    }
-
     /// A peer seen before the records this aggregator gets: not new when met.
     pub fn know_peer(&mut self, peer: u32) {
         grow(&mut self.peers, peer).get_or_insert(PeerTrack::UNSEEN);
@@ -157,10 +147,14 @@ impl Aggregator {
         self.latest_recv = self.latest_recv.max(obs.payload.recv);
         let recv = obs.payload.recv;
         let day = self.calendar.day_of(recv);
+        let bucket = self.buckets.index_of(recv);
+        self.buckets.bucket_mut(bucket).records += 1;
+
         let slot = grow(&mut self.peers, obs.peer);
         let is_new = slot.is_none();
         let peer = slot.get_or_insert(PeerTrack::UNSEEN);
         if is_new {
+            self.buckets.bucket_mut(bucket).new_peers += 1;
             self.days.entry(day).or_default().new += 1;
         }
         if peer.last_day != day {
@@ -171,33 +165,49 @@ impl Aggregator {
             peer.last_ip_day = (obs.ip, day);
             self.ip_days.insert((obs.ip, day));
         }
-
-        self.each_bucket(recv, |b| {
+        if let Some(finest) = &mut self.finest {
+            let b = finest.bucket_mut(finest.index_of(recv));
             b.records += 1;
             b.new_peers += u32::from(is_new);
-        });
+        }
 
         let until = (obs.payload.event != Event::Leave).then(|| obs.payload.online_until());
-        self.online.record(
-            obs.peer,
-            STREAM,
-            recv,
-            until,
-            &mut file_online(&mut self.buckets, self.finest.as_mut()),
-        );
+        match &mut self.finest {
+            None => self.online.record(
+                obs.peer,
+                STREAM,
+                recv,
+                until,
+                &mut file_online(&mut self.buckets),
+            ),
+            Some(finest) => {
+                let (mut coarse, mut fine) = (file_online(&mut self.buckets), file_online(finest));
+                self.online
+                    .record(obs.peer, STREAM, recv, until, &mut |p, at, delta| {
+                        coarse(p, at, delta);
+                        fine(p, at, delta);
+                    });
+            }
+        }
 
         let session = grow(&mut self.sessions, obs.session)
             .get_or_insert(SessionTrack::begin(obs.peer, recv));
         session.extend(recv, obs.payload.event);
 
         if obs.payload.event == Event::Report {
-            let startup = obs.payload.startup_ms.filter(|_| !session.startup_seen);
-            session.startup_seen |= startup.is_some();
             let sums = obs.payload.report_sums(&self.qoe);
-            self.each_bucket(recv, |b| {
+            let b = self.buckets.bucket_mut(bucket);
+            b.add_report(&sums);
+            let startup = obs.payload.startup_ms.filter(|_| !session.startup_seen);
+            if let Some(startup) = startup {
+                session.startup_seen = true;
+                b.startups.push(startup);
+            }
+            if let Some(finest) = &mut self.finest {
+                let b = finest.bucket_mut(finest.index_of(recv));
                 b.add_report(&sums);
                 b.startups.extend(startup);
-            });
+            }
         }
     }
 
@@ -205,8 +215,16 @@ impl Aggregator {
     /// (Until then an interval's end is filed when the peer's next record cuts it
     /// short; deltas carry their own time, so filing late changes nothing.)
     pub fn close(&mut self) {
-        self.online
-            .close(&mut file_online(&mut self.buckets, self.finest.as_mut()));
+        match &mut self.finest {
+            None => self.online.close(&mut file_online(&mut self.buckets)),
+            Some(finest) => {
+                let (mut coarse, mut fine) = (file_online(&mut self.buckets), file_online(finest));
+                self.online.close(&mut |p, at, delta| {
+                    coarse(p, at, delta);
+                    fine(p, at, delta);
+                });
+            }
+        }
     }
 
     pub fn buckets(&self) -> &Series {
@@ -248,17 +266,11 @@ impl Aggregator {
     }
 }
 
-/// Files an online change in the bucket whose end is the first at or after `at`, in
-/// each series.
-fn file_online<'a>(
-    buckets: &'a mut Series,
-    mut finest: Option<&'a mut Series>,
-) -> impl FnMut(u32, i64, i32) + 'a {
-    move |_, at, delta| {
-        for series in std::iter::once(&mut *buckets).chain(finest.as_deref_mut()) {
-            let index = series.index_ending_at_or_after(at);
-            series.bucket_mut(index).online_delta += delta;
-        }
+/// Files an online change in the bucket whose end is the first at or after `at`.
+fn file_online(buckets: &mut Series) -> impl FnMut(u32, i64, i32) + '_ {
+    |_, at, delta| {
+        let index = buckets.index_ending_at_or_after(at);
+        buckets.bucket_mut(index).online_delta += delta;
     }
 }
 
