@@ -306,8 +306,8 @@ impl RecordingIndex {
             channels,
             minutes,
             service: service
-                .finest()
-                .map(|f| f.by_start().map(|(at, b)| (at, b.clone())).collect())
+                .take_finest()
+                .map(Series::into_by_start)
                 .unwrap_or_default(),
             skipped_by_minute,
             first_slot,

@@ -194,8 +194,12 @@ impl Series {
     }
 
     /// The buckets, each with the instant it starts at.
-    pub fn by_start(&self) -> impl Iterator<Item = (i64, &BucketStats)> {
-        self.buckets.iter().map(|(i, b)| (i * self.width_ms, b))
+    pub fn into_by_start(self) -> Vec<(i64, BucketStats)> {
+        let width = self.width_ms;
+        self.buckets
+            .into_iter()
+            .map(|(i, b)| (i * width, b))
+            .collect()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &(i64, BucketStats)> {

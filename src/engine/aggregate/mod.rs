@@ -180,14 +180,13 @@ impl Aggregator {
                 until,
                 &mut file_online(&mut self.buckets),
             ),
-            Some(finest) => {
-                let (mut coarse, mut fine) = (file_online(&mut self.buckets), file_online(finest));
-                self.online
-                    .record(obs.peer, STREAM, recv, until, &mut |p, at, delta| {
-                        coarse(p, at, delta);
-                        fine(p, at, delta);
-                    });
-            }
+            Some(finest) => self.online.record(
+                obs.peer,
+                STREAM,
+                recv,
+                until,
+                &mut file_online_in_both(&mut self.buckets, finest),
+            ),
         }
 
         let session = grow(&mut self.sessions, obs.session)
@@ -217,13 +216,9 @@ impl Aggregator {
     pub fn close(&mut self) {
         match &mut self.finest {
             None => self.online.close(&mut file_online(&mut self.buckets)),
-            Some(finest) => {
-                let (mut coarse, mut fine) = (file_online(&mut self.buckets), file_online(finest));
-                self.online.close(&mut |p, at, delta| {
-                    coarse(p, at, delta);
-                    fine(p, at, delta);
-                });
-            }
+            Some(finest) => self
+                .online
+                .close(&mut file_online_in_both(&mut self.buckets, finest)),
         }
     }
 
@@ -231,9 +226,9 @@ impl Aggregator {
         &self.buckets
     }
 
-    /// The sums in the finest buckets, if [kept](Self::keep_finest).
-    pub fn finest(&self) -> Option<&Series> {
-        self.finest.as_ref()
+    /// The sums in the finest buckets, if [kept](Self::keep_finest), taken out.
+    pub fn take_finest(&mut self) -> Option<Series> {
+        self.finest.take()
     }
 
     pub fn calendar(&self) -> &Calendar {
@@ -271,6 +266,19 @@ fn file_online(buckets: &mut Series) -> impl FnMut(u32, i64, i32) + '_ {
     |_, at, delta| {
         let index = buckets.index_ending_at_or_after(at);
         buckets.bucket_mut(index).online_delta += delta;
+    }
+}
+
+/// Files an online change in both series (a separate path: report keeps one series, and
+/// its per-record filing stays a direct call).
+fn file_online_in_both<'a>(
+    coarse: &'a mut Series,
+    fine: &'a mut Series,
+) -> impl FnMut(u32, i64, i32) + 'a {
+    let (mut coarse, mut fine) = (file_online(coarse), file_online(fine));
+    move |peer, at, delta| {
+        coarse(peer, at, delta);
+        fine(peer, at, delta);
     }
 }
 
