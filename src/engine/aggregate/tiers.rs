@@ -65,12 +65,21 @@ impl History {
     }
 
     /// The stats of `cell` in the finest bucket holding `at` (created if needed). A late
-    /// record older than the finest tier lands in the tier that covers its time.
+    /// record older than the finest tier lands in the tier that covers its time: a tier
+    /// takes a time before its first bucket only when nothing older has aged into the
+    /// coarser tiers (before anything has aged, an online change filed in the bucket
+    /// before the first record's is the finest tier's, not a coarse bucket's that would
+    /// hide it from a point at that bound).
     pub fn cell_mut(&mut self, at: i64, cell: CellId) -> &mut BucketStats {
-        let tier_index = self
-            .tiers
-            .iter()
-            .position(|t| t.slots.front().is_none_or(|s| s.start <= at))
+        let tier_index = (0..self.tiers.len())
+            .find(|&i| {
+                self.tiers[i].slots.front().is_some_and(|s| s.start <= at)
+                    || self.tiers[i + 1..]
+                        .iter()
+                        .filter_map(|t| t.slots.back().map(|s| s.start + t.width_ms))
+                        .max()
+                        .is_none_or(|aged_until| aged_until <= at)
+            })
             .unwrap_or(self.tiers.len() - 1);
         let tier = &mut self.tiers[tier_index];
         let start = at.div_euclid(tier.width_ms) * tier.width_ms;
@@ -167,6 +176,23 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first records of an engine can file a change before their own bucket (an
+    /// online start at a bound): it is the finest tier's, not a coarse bucket's that
+    /// would hide it from a point at that bound.
+    #[test]
+    fn a_time_before_the_first_bucket_is_the_finest_tier_s_until_something_ages() {
+        let mut h = History::default();
+        h.cell_mut(10_000, ALL).records += 1;
+        h.cell_mut(9_999, ALL).online_delta += 1;
+        let slots: Vec<(i64, i64)> = h.slots().map(|(s, w)| (s.start, w)).collect();
+        assert_eq!(slots, [(0, 10_000), (10_000, 10_000)]);
+        // Once buckets have aged, an older time is the coarse tier's.
+        h.compact(10 * 3_600_000);
+        h.cell_mut(5_000, ALL).records += 1;
+        let slots: Vec<(i64, i64)> = h.slots().map(|(s, w)| (s.start, w)).collect();
+        assert_eq!(slots, [(0, 60_000)]);
+    }
 
     #[test]
     fn compaction_keeps_sums_and_bounds_slots() {
