@@ -45,6 +45,43 @@ use crate::engine::query::snapshot::Point;
 const VERSION: u32 = 6;
 const SLOT_MS: i64 = 15 * 60_000;
 
+/// The recording's minute files (feedback, then probes) as they stood when stat-ed:
+/// what says whether a kept index is still true. Taken before anything is read, so a
+/// file that changes meanwhile makes the next index a stale one, never a wrong one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStamps(Vec<FileStamp>);
+
+impl FileStamps {
+    /// The files of `groups` and `probes`, named relative to `root`, in the order the
+    /// scan found them, stat-ed on `threads` threads: a 17-day recording has 73 k files
+    /// to check before every frame.
+    pub fn take(
+        root: &Path,
+        groups: &[MinuteGroup],
+        probes: &[MinuteGroup],
+        threads: usize,
+    ) -> FileStamps {
+        let files: Vec<&Path> = [groups, probes]
+            .into_iter()
+            .flatten()
+            .flat_map(|g| &g.files)
+            .map(|f| f.path.as_path())
+            .collect();
+        // Small recordings are not worth a thread.
+        let share = files.len().div_ceil(threads.max(1)).max(4096);
+        FileStamps(std::thread::scope(|scope| {
+            let parts: Vec<_> = files
+                .chunks(share)
+                .map(|part| scope.spawn(move || stamps_of(root, part)))
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|part| part.join().expect("a stat does not panic"))
+                .collect()
+        }))
+    }
+}
+
 /// A minute file as the index saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct FileStamp {
@@ -144,15 +181,15 @@ impl Default for IndexOptions {
 
 impl RecordingIndex {
     /// The index of the recording at `root` whose feedback and probe minutes are
-    /// `groups` and `probes`: loaded from the cache when it matches the files and the
-    /// parameters exactly, else built and saved.
+    /// `groups` and `probes`, stamped as `files`: loaded from the cache when it matches
+    /// the files and the parameters exactly, else built and saved.
     pub fn open(
         root: &Path,
+        FileStamps(files): FileStamps,
         groups: &[MinuteGroup],
         probes: &[MinuteGroup],
         options: &IndexOptions,
     ) -> (RecordingIndex, Opened) {
-        let files = stamps(root, &[groups, probes], options.threads);
         let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
         let path = options.cache.as_deref().map(|dir| cache_path(dir, &root));
         if let Some(index) = path.as_deref().and_then(load) {
@@ -484,30 +521,6 @@ fn slot_views(views: impl Iterator<Item = ViewSpan> + Clone) -> (i64, Vec<SlotVi
         }
     }
     (first_slot, slots)
-}
-
-/// The files of `streams` named relative to the recording's directory, in the order
-/// the scan found them, stat-ed on `threads` threads: a 17-day recording has 73 k files
-/// to check before every frame.
-fn stamps(root: &Path, streams: &[&[MinuteGroup]], threads: usize) -> Vec<FileStamp> {
-    let files: Vec<&Path> = streams
-        .iter()
-        .flat_map(|groups| groups.iter())
-        .flat_map(|g| &g.files)
-        .map(|f| f.path.as_path())
-        .collect();
-    // Small recordings are not worth a thread.
-    let share = files.len().div_ceil(threads.max(1)).max(4096);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = files
-            .chunks(share)
-            .map(|part| scope.spawn(move || stamps_of(root, part)))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|part| part.join().expect("a stat does not panic"))
-            .collect()
-    })
 }
 
 /// The stamps of `files`, each stat-ed by its name in its directory, opened once (a

@@ -19,7 +19,7 @@ use crate::config::Settings;
 use crate::engine::calendar::{Calendar, Day, MINUTE_MS};
 use crate::engine::probes::ProbeMetric;
 use crate::engine::query::filter::Filter;
-use crate::recording::index::{IndexOptions, RecordingIndex, user_cache};
+use crate::recording::index::{FileStamps, IndexOptions, RecordingIndex, user_cache};
 use crate::recording::input::Input;
 use crate::recording::scan::{MinuteGroup, Recording};
 
@@ -236,8 +236,9 @@ fn day_part<'a>(
         threads,
         progress,
     };
+    let files = FileStamps::take(dir, &recording.feedback, &recording.probes, threads);
     let (index, opened) =
-        RecordingIndex::open(dir, &recording.feedback, &recording.probes, &options);
+        RecordingIndex::open(dir, files, &recording.feedback, &recording.probes, &options);
     opened.say();
     let (start, end) = (calendar.day_start(day), calendar.day_start(day + 1));
     let read_from = index.read_from(start, end);

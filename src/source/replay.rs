@@ -310,7 +310,7 @@ impl ReplayEngine {
 mod tests {
     use super::*;
     use crate::engine::query::snapshot::Query;
-    use crate::recording::index::{IndexOptions, RecordingIndex};
+    use crate::recording::index::{FileStamps, IndexOptions, RecordingIndex};
 
     const SAMPLE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -324,14 +324,11 @@ mod tests {
 
     fn first_seen(minutes: &FeedbackMinutes) -> FirstSeen {
         let options = IndexOptions::default();
-        RecordingIndex::open(
-            std::path::Path::new(SAMPLE),
-            minutes.groups(),
-            &[],
-            &options,
-        )
-        .0
-        .first_seen()
+        let root = std::path::Path::new(SAMPLE);
+        let files = FileStamps::take(root, minutes.groups(), &[], 1);
+        RecordingIndex::open(root, files, minutes.groups(), &[], &options)
+            .0
+            .first_seen()
     }
 
     fn geo() -> IpGeo {

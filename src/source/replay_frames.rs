@@ -31,8 +31,13 @@ use crate::engine::probes::route_change::RouteChangeParams;
 use crate::engine::query::filter::Filter;
 use crate::engine::query::snapshot::count_every;
 use crate::geodata::{load_geography, load_ip_geo};
-use crate::recording::index::{IndexOptions, Opened, RecordingIndex, size_and_modified};
-use crate::recording::scan::Recording;
+use crate::recording::index::{
+    FileStamps, IndexOptions, Opened, RecordingIndex, size_and_modified,
+};
+use crate::recording::scan::{MinuteGroup, Recording};
+
+/// Threads that stat the recording's files (the machines we run on have two cores).
+const STAT_THREADS: usize = 2;
 
 pub struct ReplayFrames {
     engine: ReplayEngine,
@@ -43,6 +48,8 @@ pub struct ReplayFrames {
     minutes: Arc<FeedbackMinutes>,
     /// The recording's directory, what its index is named by.
     root: PathBuf,
+    /// Its files as they stood when it was opened, until the index is read.
+    files: Option<FileStamps>,
     indexing: Option<Receiver<RecordingIndex>>,
     /// Files that could not be read whole, from the scan and the index.
     damaged: DamagedFiles,
@@ -67,8 +74,23 @@ impl ReplayFrames {
     /// route-change parameters. A directory holding no minute files opens too (its
     /// frames are empty); one that cannot be read is an error.
     pub fn open(dir: &Path, settings: &Settings) -> anyhow::Result<ReplayFrames> {
-        let recording = Recording::scan(dir)
-            .with_context(|| format!("cannot read recording {}", dir.display()))?;
+        // Building the map's polygons takes about as long as listing and stat-ing a few
+        // days of minute files: one beside the other, the first frame of a long
+        // recording waits for the longer only.
+        let (scanned, geography) = std::thread::scope(|scope| {
+            let geography = scope.spawn(|| load_geography(settings));
+            let scanned = Recording::scan(dir).map(|recording| {
+                let files =
+                    FileStamps::take(dir, &recording.feedback, &recording.probes, STAT_THREADS);
+                (recording, files)
+            });
+            let geography = geography
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (scanned, geography)
+        });
+        let (recording, files) =
+            scanned.with_context(|| format!("cannot read recording {}", dir.display()))?;
         let probes = ProbeReplay::new(recording.probes.clone(), settings.route_change);
         let minutes = Arc::new(FeedbackMinutes::new(recording));
         let damaged: DamagedFiles = minutes
@@ -76,7 +98,6 @@ impl ReplayFrames {
             .iter()
             .map(|p| (p.path.clone(), p.message.clone()))
             .collect();
-        let geography = load_geography(settings);
         let geo = load_ip_geo(settings, geography.clone().ok())?;
         let mut engine = ReplayEngine::new(Arc::clone(&minutes), geo.clone(), settings.qoe);
         let mut explainer = ReplayEngine::new(Arc::clone(&minutes), geo, settings.qoe);
@@ -91,6 +112,7 @@ impl ReplayFrames {
             probes,
             minutes,
             root: dir.to_owned(),
+            files: Some(files),
             indexing: None,
             damaged,
             channels: Vec::new(),
@@ -120,8 +142,9 @@ impl ReplayFrames {
         self.cache.clone_from(&cache);
         let options = self.index_options(cache, 2, progress);
         let probes = self.probes.minutes();
+        let files = self.files_now(&probes);
         let (index, opened) =
-            RecordingIndex::open(&self.root, self.minutes.groups(), &probes, &options);
+            RecordingIndex::open(&self.root, files, self.minutes.groups(), &probes, &options);
         self.take_index(index);
         opened
     }
@@ -135,15 +158,23 @@ impl ReplayFrames {
         let probes = self.probes.minutes();
         let root = self.root.clone();
         let options = self.index_options(cache, 1, false);
+        let files = self.files_now(&probes);
         std::thread::Builder::new()
             .name("index".into())
             .spawn(move || {
-                let index = RecordingIndex::open(&root, minutes.groups(), &probes, &options);
+                let index = RecordingIndex::open(&root, files, minutes.groups(), &probes, &options);
                 let _ = tx.send(index.0);
             })
             .context("cannot start the indexing thread")?;
         self.indexing = Some(rx);
         Ok(())
+    }
+
+    /// The files as stamped at opening, the first time; stamped anew after.
+    fn files_now(&mut self, probes: &[MinuteGroup]) -> FileStamps {
+        self.files.take().unwrap_or_else(|| {
+            FileStamps::take(&self.root, self.minutes.groups(), probes, STAT_THREADS)
+        })
     }
 
     fn index_options(
