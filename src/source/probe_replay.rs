@@ -19,6 +19,17 @@ use crate::recording::scan::MinuteGroup;
 use crate::recording::skipped::Skipped;
 use crate::source::replay::{DamagedFiles, note_damage};
 
+/// Minutes read ahead of the book (each a minute of the probe stream, a few hundred
+/// records at full scale).
+const MINUTES_READ_AHEAD: usize = 16;
+
+/// One minute's records, and what reading it skipped.
+fn read_minute(group: &MinuteGroup) -> (Skipped, Vec<ProbeRecord<'static>>) {
+    let mut skipped = Skipped::default();
+    let records = read_probe_minute(group, &mut skipped);
+    (skipped, records)
+}
+
 struct Checkpoint {
     /// Every record with `recv` < `until` is in `book`; `next` is the first group after.
     until: i64,
@@ -91,14 +102,55 @@ impl ProbeReplay {
 
     /// Puts the book at `clock`: every record with `recv` ≤ `clock` is in it.
     pub fn seek(&mut self, clock: i64) {
+        let mut copy = None;
         if clock < self.clock {
             self.restore(clock);
         } else if let Some(stored) = self.stored_at_or_before(clock) {
             // A copy ahead of what the book holds: start from it instead of reading up.
             if stored.next > self.next {
-                self.load(stored);
+                copy = Some(stored);
             }
         }
+        let groups = Arc::clone(&self.groups);
+        let from = copy.map_or(self.next, |c| c.next);
+        let upto = from + groups[from..].partition_point(|g| g.start_ms <= clock);
+        // Reading the minutes is most of a long seek: one thread reads them in order
+        // while this one loads the copy (the larger, the longer the recording) and
+        // feeds the book.
+        std::thread::scope(|scope| {
+            let (tx, read_ahead) = std::sync::mpsc::sync_channel(MINUTES_READ_AHEAD);
+            if upto - from > 1 {
+                let minutes = &groups[from..upto];
+                scope.spawn(move || {
+                    for g in minutes {
+                        if tx.send(read_minute(g)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            } else {
+                // Nothing to read ahead: the minute there is, read in turn.
+                drop(tx);
+            }
+            // A copy that cannot be read leaves the book where it was: what was read
+            // ahead is then not what comes next (dropping it stops the reader).
+            let read_ahead = match copy {
+                Some(stored) if !self.load(stored) => None,
+                _ => Some(read_ahead),
+            };
+            self.feed_minutes(clock, read_ahead.iter().flatten());
+        });
+        self.clock = clock;
+        self.book.advance(clock);
+    }
+
+    /// Feeds what is pending, then the minutes from `next` on that start by `clock`,
+    /// taking each from `read_ahead` while it has them (they are the same minutes).
+    fn feed_minutes(
+        &mut self,
+        clock: i64,
+        mut read_ahead: impl Iterator<Item = (Skipped, Vec<ProbeRecord<'static>>)>,
+    ) {
         if !self.pending.is_empty() {
             let rest = std::mem::take(&mut self.pending);
             self.feed(rest, clock);
@@ -123,14 +175,11 @@ impl ProbeReplay {
                 });
             }
             self.next += 1;
-            let mut skipped = Skipped::default();
-            let records = read_probe_minute(g, &mut skipped);
+            let (skipped, records) = read_ahead.next().unwrap_or_else(|| read_minute(g));
             self.skipped += skipped.total();
             note_damage(&mut self.damaged, &skipped);
             self.feed(records, clock);
         }
-        self.clock = clock;
-        self.book.advance(clock);
     }
 
     /// Feeds the records up to `clock` and keeps the rest pending.
