@@ -193,4 +193,30 @@ fn report_uses_configured_databases() {
     );
     assert!(stdout.contains("PCCW,1,"), "{stdout}");
     assert!(stdout.contains("HKBN,1,"), "{stdout}");
+
+    // A replay places the same peers on the map's districts (its map is built on a
+    // thread of its own, and waited for at once when a city database needs it).
+    let cache = tmp.path().join("cache");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_peerscope"))
+        .current_dir(root())
+        .env("XDG_CACHE_HOME", &cache)
+        .args(["replay", &tmp.path().join("rec").to_string_lossy()])
+        .args(["--snapshot", "district", "--at", "2012-08-07 17:00"])
+        .args(["--set", &format!("maps.city_db={}", city_path.display())])
+        .args(["--set", &format!("maps.asn_db={}", asn_path.display())])
+        .output()
+        .expect("replay");
+    let frame = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for district in ["Sha Tin", "Eastern"] {
+        let row = frame
+            .lines()
+            .find(|l| l.contains(district))
+            .unwrap_or_else(|| panic!("no {district} in\n{frame}"));
+        assert!(row.contains(" 1 "), "{district}: {row}\n{frame}");
+    }
 }

@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, TryRecvError};
+use std::thread::JoinHandle;
 
 use anyhow::Context;
 use chrono_tz::Tz;
@@ -62,6 +63,9 @@ pub struct ReplayFrames {
     route_change: RouteChangeParams,
     tz: Tz,
     name: String,
+    /// The map's build, until the first frame waits for it.
+    map: Option<JoinHandle<Result<Arc<Geography>, String>>>,
+    /// The map, or why there is none (once `map` is taken).
     geography: Result<Arc<Geography>, String>,
     /// Where the index is kept, if it is: alert explanations are kept beside it.
     cache: Option<PathBuf>,
@@ -74,23 +78,26 @@ impl ReplayFrames {
     /// route-change parameters. A directory holding no minute files opens too (its
     /// frames are empty); one that cannot be read is an error.
     pub fn open(dir: &Path, settings: &Settings) -> anyhow::Result<ReplayFrames> {
-        // Building the map's polygons takes about as long as listing and stat-ing a few
-        // days of minute files: one beside the other, the first frame of a long
-        // recording waits for the longer only.
-        let (scanned, geography) = std::thread::scope(|scope| {
-            let geography = scope.spawn(|| load_geography(settings));
-            let scanned = Recording::scan(dir).map(|recording| {
-                let files =
-                    FileStamps::take(dir, &recording.feedback, &recording.probes, STAT_THREADS);
-                (recording, files)
-            });
-            let geography = geography
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (scanned, geography)
-        });
-        let (recording, files) =
-            scanned.with_context(|| format!("cannot read recording {}", dir.display()))?;
+        // Building the map's polygons (about 0.1 s) takes as long as listing and
+        // stat-ing a few days of minute files and reading their index: the map is built
+        // on a thread of its own until the first frame needs it.
+        let map = {
+            let settings = settings.clone();
+            std::thread::Builder::new()
+                .name("map".into())
+                .spawn(move || load_geography(&settings))
+                .context("cannot start the map's thread")?
+        };
+        let recording = Recording::scan(dir)
+            .with_context(|| format!("cannot read recording {}", dir.display()))?;
+        let files = FileStamps::take(dir, &recording.feedback, &recording.probes, STAT_THREADS);
+        // City-database coordinates are placed on the map's districts: then it is
+        // needed now (the table's own districts do not need it).
+        let (map, ready) = if settings.city_db.is_some() {
+            (None, Some(built(map)))
+        } else {
+            (Some(map), None)
+        };
         let probes = ProbeReplay::new(recording.probes.clone(), settings.route_change);
         let minutes = Arc::new(FeedbackMinutes::new(recording));
         let damaged: DamagedFiles = minutes
@@ -98,14 +105,10 @@ impl ReplayFrames {
             .iter()
             .map(|p| (p.path.clone(), p.message.clone()))
             .collect();
-        let geo = load_ip_geo(settings, geography.clone().ok())?;
-        let mut engine = ReplayEngine::new(Arc::clone(&minutes), geo.clone(), settings.qoe);
-        let mut explainer = ReplayEngine::new(Arc::clone(&minutes), geo, settings.qoe);
-        if let Ok(g) = &geography {
-            engine.set_geography(Arc::clone(g));
-            explainer.set_geography(Arc::clone(g));
-        }
-        Ok(ReplayFrames {
+        let geo = load_ip_geo(settings, ready.clone().and_then(Result::ok))?;
+        let engine = ReplayEngine::new(Arc::clone(&minutes), geo.clone(), settings.qoe);
+        let explainer = ReplayEngine::new(Arc::clone(&minutes), geo, settings.qoe);
+        let mut frames = ReplayFrames {
             engine,
             explainer,
             causes: AlertCauses::default(),
@@ -129,10 +132,24 @@ impl ReplayFrames {
                     |n| n.to_string_lossy().into_owned()
                 )
             ),
-            geography,
+            map,
+            geography: Err("the map is being built".into()),
             cache: None,
             explained_with: explained_with(settings),
-        })
+        };
+        if let Some(geography) = ready {
+            frames.take_map(geography);
+        }
+        Ok(frames)
+    }
+
+    /// The map, once built: given to the engines, then to every frame.
+    fn take_map(&mut self, geography: Result<Arc<Geography>, String>) {
+        if let Ok(g) = &geography {
+            self.engine.set_geography(Arc::clone(g));
+            self.explainer.set_geography(Arc::clone(g));
+        }
+        self.geography = geography;
     }
 
     /// Opens the recording's index now, from `cache` (see [`IndexOptions`]) or by reading
@@ -223,6 +240,9 @@ impl ReplayFrames {
 
 impl FrameSource for ReplayFrames {
     fn frame(&mut self, request: &FrameRequest) -> FrameData {
+        if let Some(map) = self.map.take() {
+            self.take_map(built(map));
+        }
         let mut loading = None;
         if let Some(rx) = &self.indexing {
             match rx.try_recv() {
@@ -311,6 +331,12 @@ impl FrameSource for ReplayFrames {
     fn span(&self) -> (Option<i64>, Option<i64>) {
         (self.minutes.start(), self.minutes.end())
     }
+}
+
+/// What a map's build gave (its panic, if it panicked, goes on here).
+fn built(map: JoinHandle<Result<Arc<Geography>, String>>) -> Result<Arc<Geography>, String> {
+    map.join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// The alert rules, ISP names and map files (by path, size and modification time):
