@@ -27,12 +27,16 @@ printf 'index build (first snapshot): one day %.2f s, four days %.2f s\n' \
 du -ch "$XDG_CACHE_HOME"/peerscope/index/*.index | tail -1 | sed 's/total/kept indexes/'
 du -ch "$XDG_CACHE_HOME"/peerscope/index/*.probes | tail -1 | sed 's/total/kept probe books/'
 
-declare -a A B P Q
+declare -a A B P Q RO RP
 for ((i = 0; i < ROUNDS; i++)); do
     A+=("$(time_of frame "$ONE" overview "$AT_ONE")")
     B+=("$(time_of frame "$FOUR" overview "$AT_END")")
     P+=("$(time_of frame "$ONE" probes "$AT_ONE")")
     Q+=("$(time_of frame "$FOUR" probes "$AT_END")")
+    # Each round's own ratio too: the two frames of a round run seconds apart, so the
+    # machine's drift moves both (its noise is of the size of what is compared).
+    RO+=("$(echo "${B[-1]} / ${A[-1]}" | bc -l)")
+    RP+=("$(echo "${Q[-1]} / ${P[-1]}" | bc -l)")
     printf 'round %d: overview one day %.2f s, four days %.2f s   probes one day %.2f s, four days %.2f s\n' \
         "$((i + 1))" "${A[-1]}" "${B[-1]}" "${P[-1]}" "${Q[-1]}"
 done
@@ -40,3 +44,5 @@ ma=$(median "${A[@]}"); mb=$(median "${B[@]}"); mp=$(median "${P[@]}"); mq=$(med
 printf 'median: overview %.2f s / %.2f s   probes %.2f s / %.2f s\n' "$ma" "$mb" "$mp" "$mq"
 printf 'four days / one day: overview %.2f, probes %.2f (goal <= 1.2)\n' \
     "$(echo "$mb / $ma" | bc -l)" "$(echo "$mq / $mp" | bc -l)"
+printf 'median of the rounds'"'"' own ratios: overview %.2f, probes %.2f\n' \
+    "$(median "${RO[@]}")" "$(median "${RP[@]}")"
