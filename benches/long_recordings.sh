@@ -1,4 +1,4 @@
-# Sourced by the comparison scripts of issue 19 (compare_day_report.sh,
+# Sourced by the comparison scripts of issue 19 (compare_day_report.sh, compare_index_growth.sh,
 # compare_long_replay.sh): the release binary, a one-day and a four-day recording at
 # SCALE of the full-scale audience (simulated into $TMPDIR the first time, kept for the
 # next run), and the timing helpers. Expects SCALE to be set; sets BIN, ONE and FOUR.

@@ -225,7 +225,8 @@ fn the_index_is_rebuilt_when_the_files_differ_or_it_is_damaged_and_optional() {
     );
 }
 
-/// The one index kept in `dir` and the one file of its probe book's copies.
+/// The one index kept in `dir` and the one file of its probe book's copies (beside
+/// them, where the next build may take this one up).
 fn index_files(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("cache dir")
@@ -234,13 +235,14 @@ fn index_files(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
         .collect();
     files.sort_by_key(|f| f.extension().map(std::ffi::OsStr::to_owned));
     match &files[..] {
-        [index, books]
-            if index.extension().is_some_and(|e| e == "index")
+        [growth, index, books]
+            if growth.extension().is_some_and(|e| e == "growth")
+                && index.extension().is_some_and(|e| e == "index")
                 && books.extension().is_some_and(|e| e == "probes") =>
         {
             (index.clone(), books.clone())
         }
-        _ => panic!("expected an index and its probe books: {files:?}"),
+        _ => panic!("expected an index, its probe books and its growth point: {files:?}"),
     }
 }
 

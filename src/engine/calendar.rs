@@ -14,10 +14,28 @@ pub const MINUTE_MS: i64 = 60_000;
 /// A local calendar day, as days since 1970-01-01.
 pub type Day = i32;
 
-#[derive(Debug, Clone)]
+/// Kept as its zone's name.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct Calendar {
     tz: Tz,
     cache: Cell<(i64, Day)>,
+}
+
+impl From<Calendar> for String {
+    fn from(calendar: Calendar) -> String {
+        calendar.tz.name().to_owned()
+    }
+}
+
+impl TryFrom<String> for Calendar {
+    type Error = String;
+
+    fn try_from(zone: String) -> Result<Calendar, String> {
+        zone.parse::<Tz>()
+            .map(Calendar::new)
+            .map_err(|e| format!("time zone {zone}: {e}"))
+    }
 }
 
 impl Calendar {

@@ -25,25 +25,22 @@ use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
+use super::index_build::{Built, IndexBuilder, SLOT_MS, SlotViews, UNSETTLED_MS};
 use super::layout::TreeDir;
-use super::pipeline::{progress_bar, read_in_order};
+use super::pipeline::{progress_bar, read_raw_in_order};
 use super::probe_checkpoints::{CHECKPOINT_MS, ProbeCheckpoints, fnv1a};
 use super::scan::MinuteGroup;
 use super::skipped::Skipped;
-use crate::engine::aggregate::bucket::{BucketStats, Series};
+use crate::engine::aggregate::bucket::BucketStats;
 use crate::engine::aggregate::qoe::QoeParams;
 use crate::engine::aggregate::service::ServiceHistory;
-use crate::engine::aggregate::{Aggregator, SessionTrack};
-use crate::engine::calendar::{Calendar, MINUTE_MS};
-use crate::engine::geography::location::IpGeo;
-use crate::engine::observe::catalog::Catalog;
+use crate::engine::calendar::MINUTE_MS;
 use crate::engine::observe::first_seen::FirstSeen;
 use crate::engine::probes::route_change::RouteChangeParams;
 use crate::engine::query::snapshot::Point;
 
 /// Bumped whenever what is stored, or how it is computed, changes.
-const VERSION: u32 = 6;
-const SLOT_MS: i64 = 15 * 60_000;
+const VERSION: u32 = 7;
 
 /// The recording's minute files (feedback, then probes) as they stood when stat-ed:
 /// what says whether a kept index is still true. Taken before anything is read, so a
@@ -90,14 +87,6 @@ struct FileStamp {
     modified_ns: u128,
 }
 
-/// The views of one quarter hour: when the earliest with a record in it began, and the
-/// summed length of those that began in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct SlotViews {
-    earliest_start: i64,
-    begun_ms: i64,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordingIndex {
     version: u32,
@@ -134,22 +123,107 @@ pub struct RecordingIndex {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Opened {
     Loaded,
-    Built { saved: Result<PathBuf, String> },
+    Built {
+        saved: Result<PathBuf, String>,
+        /// The minutes read, when the build took up a kept one's state (the recording
+        /// grew): `None` for a whole build.
+        grown: Option<usize>,
+    },
 }
 
 impl Opened {
-    /// Tells the user, on stderr, that the recording was just read whole to index it,
-    /// and where the index is kept (or why it is not).
+    /// Tells the user, on stderr, that the recording was just read, whole or its new
+    /// minutes, to index it, and where the index is kept (or why it is not).
     pub fn say(&self) {
-        if let Opened::Built { saved } = self {
-            match saved {
-                Ok(path) => eprintln!("indexed the recording in {}", path.display()),
-                Err(why) => eprintln!(
+        if let Opened::Built { saved, grown } = self {
+            match (saved, grown) {
+                (Ok(path), None) => eprintln!("indexed the recording in {}", path.display()),
+                (Ok(path), Some(minutes)) => eprintln!(
+                    "indexed the recording's last {minutes} minutes (the rest as before) in {}",
+                    path.display()
+                ),
+                (Err(why), _) => eprintln!(
                     "warning: the recording's index is not kept ({why}): the next run builds it again"
                 ),
             }
         }
     }
+}
+
+/// Where a later build takes this one up (`<index>.growth`, beside the index): the
+/// state of the feedback pass at a minute's start, and the probe book's copies; each
+/// part is used only when every file before it is as it was when kept.
+#[derive(Debug, Serialize, Deserialize)]
+struct GrowthPoint {
+    version: u32,
+    root: PathBuf,
+    qoe: QoeParams,
+    feedback: Option<FeedbackPoint>,
+    probes: Option<ProbePoint>,
+}
+
+/// The feedback pass's state ([`IndexBuilder`], in postcard's encoding) when it had read
+/// every minute before `next`, whose files are `files`.
+#[derive(Debug, Serialize, Deserialize)]
+struct FeedbackPoint {
+    next: i64,
+    files: Vec<FileStamp>,
+    state: Vec<u8>,
+}
+
+impl FeedbackPoint {
+    /// The minute of `groups` to read on from, and the state to read on with, when
+    /// every minute before `next` is as it was: the same files (none added, none
+    /// changed) in `stamps`, the stamps of every file of `groups`.
+    fn resume(self, groups: &[MinuteGroup], stamps: &[FileStamp]) -> Option<(usize, IndexBuilder)> {
+        let next = groups.partition_point(|g| g.start_ms < self.next);
+        let unchanged = stamps.get(..files_of(groups, next)) == Some(&self.files[..]);
+        let builder = unchanged.then(|| postcard::from_bytes(&self.state).ok())??;
+        Some((next, builder))
+    }
+}
+
+/// The probe book's copies, and the stamps of the probe files of the minutes before the
+/// last copy.
+#[derive(Debug, Serialize, Deserialize)]
+struct ProbePoint {
+    files: Vec<FileStamp>,
+    books: ProbeCheckpoints,
+}
+
+impl ProbePoint {
+    /// Whether the copies can be grown from their last: made with `params`, their file
+    /// whole, and every probe minute before the last copy as it was (`stamps`: every
+    /// file of `probes`).
+    fn still_true(
+        &self,
+        probes: &[MinuteGroup],
+        stamps: &[FileStamp],
+        params: RouteChangeParams,
+    ) -> bool {
+        let Some((next, until)) = self.books.last_taken() else {
+            return false;
+        };
+        // The copy was taken before the minute at `until`: it must still be there.
+        self.books.usable_with(params)
+            && probes.get(next).is_some_and(|g| g.start_ms == until)
+            && stamps.get(..files_of(probes, next)) == Some(&self.files[..])
+    }
+}
+
+/// How many files the first `n` of `groups` hold.
+fn files_of(groups: &[MinuteGroup], n: usize) -> usize {
+    groups[..n].iter().map(|g| g.files.len()).sum()
+}
+
+/// Where a build that starts reading `groups` at `first` keeps its state: at the first
+/// minute that may still change ([`UNSETTLED_MS`] before the last), or at `first` when
+/// that is before it (the state cannot go back), or after the last minute when there is
+/// nothing to read.
+fn kept_minute(groups: &[MinuteGroup], first: usize) -> Option<usize> {
+    let last = groups.last()?;
+    let settled = groups.partition_point(|g| g.start_ms < last.start_ms - UNSETTLED_MS);
+    Some(settled.max(first))
 }
 
 /// How an index is opened: where indexes are kept, and how it is built when needed.
@@ -182,7 +256,8 @@ impl Default for IndexOptions {
 impl RecordingIndex {
     /// The index of the recording at `root` whose feedback and probe minutes are
     /// `groups` and `probes`, stamped as `files`: loaded from the cache when it matches
-    /// the files and the parameters exactly, else built and saved.
+    /// the files and the parameters exactly, else built and saved — from where the last
+    /// build's kept state stopped, when every file before that is as it was then.
     pub fn open(
         root: &Path,
         FileStamps(files): FileStamps,
@@ -192,7 +267,7 @@ impl RecordingIndex {
     ) -> (RecordingIndex, Opened) {
         let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
         let path = options.cache.as_deref().map(|dir| cache_path(dir, &root));
-        if let Some(index) = path.as_deref().and_then(load) {
+        if let Some(index) = path.as_deref().and_then(load::<RecordingIndex>) {
             let probes_usable = match &index.probes {
                 Some(books) => books.usable_with(options.route_change),
                 None => probes.is_empty(),
@@ -206,28 +281,63 @@ impl RecordingIndex {
                 return (index, Opened::Loaded);
             }
         }
-        let mut index = RecordingIndex::build(root, files, groups, options);
         let Some(path) = path else {
+            let (index, _) = RecordingIndex::build(root, files, groups, options, None, None);
             let saved = Err("neither XDG_CACHE_HOME nor HOME is set".into());
-            return (index, Opened::Built { saved });
+            return (index, Opened::Built { saved, grown: None });
         };
+        let growth_path = path.with_extension("growth");
+        let growth = load::<GrowthPoint>(&growth_path)
+            .filter(|g| g.version == VERSION && g.root == root && g.qoe == options.qoe);
+        let (feedback_files, probe_files) = files.split_at(files_of(groups, groups.len()));
+        let (resume, probe_books) = match growth {
+            Some(g) => (
+                g.feedback.and_then(|f| f.resume(groups, feedback_files)),
+                g.probes
+                    .filter(|p| p.still_true(probes, probe_files, options.route_change))
+                    .map(|p| p.books),
+            ),
+            None => (None, None),
+        };
+        let grown = resume.as_ref().map(|(next, _)| groups.len() - next);
+        let keep_at = kept_minute(groups, resume.as_ref().map_or(0, |(next, _)| *next));
+        let probe_stamps = probe_files.to_vec();
+        let (mut index, feedback) =
+            RecordingIndex::build(root, files, groups, options, resume, keep_at);
         let saved = index
-            .keep_probe_books(probes, options.route_change, &path)
+            .keep_probe_books(probes, options.route_change, &path, probe_books)
+            .and_then(|()| {
+                let growth = GrowthPoint {
+                    version: VERSION,
+                    root: index.root.clone(),
+                    qoe: options.qoe,
+                    feedback,
+                    probes: index.probes.clone().map(|books| {
+                        let next = books.last_taken().map_or(0, |(next, _)| next);
+                        let files = probe_stamps[..files_of(probes, next)].to_vec();
+                        ProbePoint { files, books }
+                    }),
+                };
+                save(&growth, &growth_path)
+            })
             .and_then(|()| save(&index, &path))
             .map(|()| {
                 index.remove_old_probe_books(&path);
                 path
             });
-        (index, Opened::Built { saved })
+        (index, Opened::Built { saved, grown })
     }
 
     /// Writes the probe book's copies beside the index at `path`, in a file named by
-    /// what they were made from (two runs building one index write the same file).
+    /// what they were made from (two runs building one index write the same file):
+    /// on from the last copy of `earlier` when given, the copies of an earlier build
+    /// whose files before its last copy are still those of `probes`.
     fn keep_probe_books(
         &mut self,
         probes: &[MinuteGroup],
         params: RouteChangeParams,
         path: &Path,
+        earlier: Option<ProbeCheckpoints>,
     ) -> Result<(), String> {
         if probes.is_empty() {
             return Ok(());
@@ -237,12 +347,11 @@ impl RecordingIndex {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let store = path.with_extension(format!("{:016x}.probes", fnv1a(&what)));
-        self.probes = Some(ProbeCheckpoints::build(
-            probes,
-            params,
-            &store,
-            CHECKPOINT_MS,
-        )?);
+        let grown = earlier.and_then(|books| books.grow(probes, &store, CHECKPOINT_MS).ok());
+        self.probes = Some(match grown {
+            Some(books) => books,
+            None => ProbeCheckpoints::build(probes, params, &store, CHECKPOINT_MS)?,
+        });
         Ok(())
     }
 
@@ -252,89 +361,60 @@ impl RecordingIndex {
         remove_beside(path, "probes", kept);
     }
 
+    /// Reads `groups` — from `resume`'s minute with its state, else from the first —
+    /// and, when `keep_at` says so, keeps the state at the start of that minute.
     fn build(
         root: PathBuf,
         files: Vec<FileStamp>,
         groups: &[MinuteGroup],
         options: &IndexOptions,
-    ) -> RecordingIndex {
-        // Locations play no part here: an empty table saves the lookups.
-        let mut catalog = Catalog::new(IpGeo::empty());
-        let mut service =
-            Aggregator::new(options.qoe, Calendar::new(chrono_tz::UTC), MINUTE_MS).keep_finest();
-        let mut first_recv: Vec<i64> = Vec::new();
-        // Per view, by its id: the span of all its lines, duplicates too (a view's every
-        // record is read with it), and its extent as `report` counts it.
-        let mut views: Vec<((i64, i64), Option<SessionTrack>)> = Vec::new();
-        let mut online_span_ms = 0;
-        let mut skipped = Skipped::default();
-        let mut skipped_by_minute = Vec::new();
+        resume: Option<(usize, IndexBuilder)>,
+        keep_at: Option<usize>,
+    ) -> (RecordingIndex, Option<FeedbackPoint>) {
+        let (first, mut builder) = resume.unwrap_or_else(|| (0, IndexBuilder::new(options.qoe)));
+        let mut kept = None;
+        let end = groups.last().map_or(0, |g| g.start_ms + MINUTE_MS);
+        let mut keep = |at: usize, builder: &IndexBuilder| {
+            if keep_at == Some(at) {
+                kept = postcard::to_stdvec(builder)
+                    .ok()
+                    .map(|state| FeedbackPoint {
+                        next: groups.get(at).map_or(end, |g| g.start_ms),
+                        files: files[..files_of(groups, at)].to_vec(),
+                        state,
+                    });
+            }
+        };
         let bar = options
             .progress
-            .then(|| progress_bar(groups.len(), "indexing"));
-        read_in_order(groups, options.threads, |batch| {
-            skipped.merge(&batch.skipped);
-            let lines = batch.skipped.total();
-            if lines > 0 {
-                skipped_by_minute.push((batch.start_ms, lines));
-            }
-            for record in batch.records() {
-                let recv = record.payload.recv;
-                let session = catalog.sessions.intern(record.session) as usize;
-                // Ids are handed out in order, and only here before `observe` sees one.
-                debug_assert!(session <= views.len());
-                if session == views.len() {
-                    views.push(((recv, recv), None));
-                }
-                let view = &mut views[session];
-                view.0 = (view.0.0.min(recv), view.0.1.max(recv));
-                online_span_ms = online_span_ms.max(record.payload.online_until() - recv);
-                let Some(obs) = catalog.observe(&record) else {
-                    continue;
-                };
-                service.ingest(&obs);
-                view.1
-                    .get_or_insert(SessionTrack::begin(obs.peer, recv))
-                    .extend(recv, obs.payload.event);
-                let peer = obs.peer as usize;
-                if peer >= first_recv.len() {
-                    first_recv.resize(peer + 1, i64::MAX);
-                }
-                first_recv[peer] = first_recv[peer].min(recv);
-            }
+            .then(|| progress_bar(groups.len() - first, "indexing"));
+        let mut at = first;
+        read_raw_in_order(&groups[first..], options.threads, |batch| {
+            keep(at, &builder);
+            builder.take(batch);
+            at += 1;
             if let Some(bar) = &bar {
                 bar.inc(1);
             }
             true
         });
+        keep(at, &builder);
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        let mut first_seen: Vec<(Box<str>, i64)> = first_recv
-            .iter()
-            .enumerate()
-            .filter(|(_, recv)| **recv != i64::MAX)
-            .map(|(id, &recv)| {
-                let id = u32::try_from(id).expect("peer ids are u32");
-                (catalog.peers.name(id).into(), recv)
-            })
-            .collect();
-        first_seen.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-        let mut channels: Vec<Box<str>> = catalog.channels.names().map(Into::into).collect();
-        channels.sort_unstable();
-        service.close();
-        let minutes = match (groups.first(), groups.last()) {
-            (Some(first), Some(last)) => {
-                minute_points(service.buckets(), first.start_ms, last.start_ms + MINUTE_MS)
-            }
-            _ => Vec::new(),
-        };
-        let (first_slot, slots) = slot_views(
-            views
-                .iter()
-                .map(|(span, track)| (*span, track.map(|t| (t.start, t.length_ms())))),
-        );
-        RecordingIndex {
+        let start = groups.first().map_or(0, |g| g.start_ms);
+        let Built {
+            first_seen,
+            channels,
+            minutes,
+            service,
+            skipped_by_minute,
+            first_slot,
+            slots,
+            online_span_ms,
+            skipped,
+        } = builder.finish(start, end);
+        let index = RecordingIndex {
             version: VERSION,
             root,
             files,
@@ -342,17 +422,15 @@ impl RecordingIndex {
             first_seen,
             channels,
             minutes,
-            service: service
-                .take_finest()
-                .map(Series::into_by_start)
-                .unwrap_or_default(),
+            service,
             skipped_by_minute,
             first_slot,
             slots,
             online_span_ms,
             skipped,
             probes: None,
-        }
+        };
+        (index, kept)
     }
 
     /// Where to start reading so that every unfiltered figure of `[from, to)` — read up
@@ -464,65 +542,6 @@ fn remove_beside(path: &Path, extension: &str, keep: Option<&Path>) {
     }
 }
 
-/// A point per minute of `[start, end)` (whole minutes): each minute's figures and the
-/// peers online at its end.
-fn minute_points(minutes: &Series, start: i64, end: i64) -> Vec<Point> {
-    let mut points = Vec::new();
-    let mut online = 0i64;
-    let mut filed = minutes.iter().peekable();
-    let mut index = start.div_euclid(MINUTE_MS);
-    while index * MINUTE_MS < end {
-        let mut figures = BucketStats::default().figures();
-        // Online changes filed before the recording's first minute count too.
-        while let Some((i, stats)) = filed.next_if(|(i, _)| *i <= index) {
-            online += i64::from(stats.online_delta);
-            if *i == index {
-                figures = stats.figures();
-            }
-        }
-        index += 1;
-        points.push(Point {
-            at: index * MINUTE_MS,
-            online,
-            figures,
-        });
-    }
-    points
-}
-
-/// A view: its lines' span and, if one of them was accepted, its (start, length).
-type ViewSpan = ((i64, i64), Option<(i64, i64)>);
-
-/// Every quarter hour between the first view's start and the last one's end, with the
-/// views that have a record in it — taken as every view whose span covers it, a
-/// superset that only ever makes the part read larger — and the length of those that
-/// began in it.
-fn slot_views(views: impl Iterator<Item = ViewSpan> + Clone) -> (i64, Vec<SlotViews>) {
-    let Some(first) = views.clone().map(|((s, _), _)| s).min() else {
-        return (0, Vec::new());
-    };
-    let last = views.clone().map(|((_, e), _)| e).max().unwrap_or(first);
-    let first_slot = first.div_euclid(SLOT_MS) * SLOT_MS;
-    let count = usize::try_from((last - first_slot).div_euclid(SLOT_MS) + 1).unwrap_or(0);
-    let mut slots = vec![
-        SlotViews {
-            earliest_start: i64::MAX,
-            begun_ms: 0,
-        };
-        count
-    ];
-    let slot_of = |t: i64| usize::try_from((t - first_slot).div_euclid(SLOT_MS)).unwrap_or(0);
-    for ((start, end), counted) in views {
-        for slot in &mut slots[slot_of(start)..=slot_of(end)] {
-            slot.earliest_start = slot.earliest_start.min(start);
-        }
-        if let Some((start, length)) = counted {
-            slots[slot_of(start)].begun_ms += length;
-        }
-    }
-    (first_slot, slots)
-}
-
 /// The stamps of `files`, each stat-ed by its name in its directory, opened once (a
 /// file's whole path walked for each cost half of the stat).
 fn stamps_of(root: &Path, files: &[&Path]) -> Vec<FileStamp> {
@@ -607,10 +626,10 @@ fn checksum(body: &[u8]) -> u32 {
     crc.sum()
 }
 
-/// The index kept at `path`: its body's [`checksum`] (4 bytes, little-endian), then the
+/// What is kept at `path` (an index, or where to grow it): its body's [`checksum`] (4 bytes, little-endian), then the
 /// body in postcard's encoding. `None` when the bytes are not whole: postcard alone
 /// would read a changed number as another number.
-fn load(path: &Path) -> Option<RecordingIndex> {
+fn load<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
     let bytes = std::fs::read(path).ok()?;
     let (sum, body) = bytes.split_first_chunk::<4>()?;
     if u32::from_le_bytes(*sum) != checksum(body) {
@@ -638,10 +657,11 @@ pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         })
 }
 
-fn save(index: &RecordingIndex, path: &Path) -> Result<(), String> {
+/// Keeps `kept` (an index, or where to grow it) at `path`, as [`load`] reads it.
+fn save(kept: &impl Serialize, path: &Path) -> Result<(), String> {
     let dir = path.parent().ok_or("no directory")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let body = postcard::to_stdvec(index).map_err(|e| e.to_string())?;
+    let body = postcard::to_stdvec(kept).map_err(|e| e.to_string())?;
     let mut bytes = checksum(&body).to_le_bytes().to_vec();
     bytes.extend_from_slice(&body);
     write_whole(path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -653,6 +673,7 @@ fn save(index: &RecordingIndex, path: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recording::index_build::{ViewSpan, slot_views};
 
     const Q: i64 = SLOT_MS;
 
@@ -699,9 +720,9 @@ mod tests {
             })
             .expect("a change postcard reads");
         std::fs::write(&path, &changed).expect("write");
-        assert_eq!(load(&path), None);
+        assert_eq!(load::<RecordingIndex>(&path), None);
         std::fs::write(&path, &bytes[..bytes.len() - 1]).expect("write");
-        assert_eq!(load(&path), None);
+        assert_eq!(load::<RecordingIndex>(&path), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod access_log;
 pub mod batch;
 pub mod decode;
 pub mod index;
+mod index_build;
 pub mod input;
 pub mod layout;
 pub mod pipeline;

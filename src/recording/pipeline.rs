@@ -23,10 +23,19 @@ pub fn read_in_order(
     mut consume: impl FnMut(FeedbackBatch) -> bool,
 ) {
     let mut sessions = CmcdSessions::new();
-    let mut consume = move |mut batch: FeedbackBatch| {
+    read_raw_in_order(groups, threads, |mut batch| {
         batch.derive_cmcd(&mut sessions);
         consume(batch)
-    };
+    });
+}
+
+/// [`read_in_order`] leaving the CMCD reports as they are: for a reader that follows
+/// the sessions itself (the recording index, which resumes them where it stopped).
+pub fn read_raw_in_order(
+    groups: &[MinuteGroup],
+    threads: usize,
+    mut consume: impl FnMut(FeedbackBatch) -> bool,
+) {
     let threads = threads.max(1).min(groups.len().max(1));
     if threads == 1 {
         for g in groups {

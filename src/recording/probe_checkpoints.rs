@@ -50,6 +50,20 @@ pub struct ProbeCheckpoints {
     params: RouteChangeParams,
     books: Vec<StoredBook>,
     skipped: Skipped,
+    /// What was skipped before the last book: where a grown recording's books go on.
+    skipped_before_last: Skipped,
+}
+
+/// Where writing books goes on from: the book as it stands before group `next`, the
+/// books written so far (their bytes end at `offset`), what was skipped, and what was
+/// skipped before the last of them.
+struct Writing {
+    next: usize,
+    book: ProbeBook,
+    books: Vec<StoredBook>,
+    skipped: Skipped,
+    skipped_before_last: Skipped,
+    offset: u64,
 }
 
 impl ProbeCheckpoints {
@@ -63,54 +77,59 @@ impl ProbeCheckpoints {
         every_ms: i64,
     ) -> Result<ProbeCheckpoints, String> {
         let failed = |e: std::io::Error| format!("cannot write {}: {e}", store.display());
-        let partial = store.with_extension(format!("probes.{}.partial", std::process::id()));
-        let mut out = BufWriter::new(File::create(&partial).map_err(failed)?);
-        let mut book = ProbeBook::new(params);
-        let mut books: Vec<StoredBook> = Vec::new();
-        let mut skipped = Skipped::default();
-        let mut offset = 0u64;
-        let written = (|| {
-            for (next, g) in groups.iter().enumerate() {
-                if books
-                    .last()
-                    .is_none_or(|b| g.start_ms - b.until >= every_ms)
-                {
-                    // Aged as a replay at this clock would age it: the copy stays small.
-                    book.advance(g.start_ms);
-                    let bytes = postcard::to_stdvec(&book)
-                        .map_err(|e| std::io::Error::other(e.to_string()))?;
-                    let mut deflate = DeflateEncoder::new(Vec::new(), Compression::fast());
-                    deflate.write_all(&bytes)?;
-                    let bytes = deflate.finish()?;
-                    out.write_all(&bytes)?;
-                    books.push(StoredBook {
-                        until: g.start_ms,
-                        next,
-                        skipped: skipped.total(),
-                        offset,
-                        len: bytes.len() as u64,
-                        hash: fnv1a(&bytes),
-                    });
-                    offset += bytes.len() as u64;
-                }
-                for r in read_probe_minute(g, &mut skipped) {
-                    book.ingest(&r);
-                }
-            }
-            out.flush()?;
-            out.get_ref().sync_all()?;
-            std::fs::rename(&partial, store)
-        })();
-        if let Err(e) = written {
+        let partial = partial_of(store);
+        let out = File::create(&partial).map_err(failed)?;
+        let from = Writing {
+            next: 0,
+            book: ProbeBook::new(params),
+            books: Vec::new(),
+            skipped: Skipped::default(),
+            skipped_before_last: Skipped::default(),
+            offset: 0,
+        };
+        write_books(groups, params, from, out, &partial, store, every_ms)
+    }
+
+    /// These books, grown with the groups of `groups` from the last one's on (those
+    /// before it are the ones the books were made from), into `store`: the file of
+    /// these books is moved there, its books kept as they are and the new ones written
+    /// after them. (A book's bytes depend on its contents only, so they are those a
+    /// whole build writes.)
+    pub fn grow(
+        self,
+        groups: &[MinuteGroup],
+        store: &Path,
+        every_ms: i64,
+    ) -> Result<ProbeCheckpoints, String> {
+        let last = *self.books.last().ok_or("no book to grow from")?;
+        let book = self.load(&last)?;
+        let failed = |e: std::io::Error| format!("cannot write {}: {e}", store.display());
+        let partial = partial_of(store);
+        std::fs::rename(&self.store, &partial).map_err(failed)?;
+        let out = (|| {
+            let out = std::fs::OpenOptions::new().write(true).open(&partial)?;
+            out.set_len(last.offset + last.len)?;
+            Ok(out)
+        })()
+        .map_err(|e| {
             let _ = std::fs::remove_file(&partial);
-            return Err(failed(e));
-        }
-        Ok(ProbeCheckpoints {
-            store: store.to_owned(),
-            params,
-            books,
-            skipped,
-        })
+            failed(e)
+        })?;
+        let from = Writing {
+            next: last.next,
+            book,
+            skipped: self.skipped_before_last.clone(),
+            skipped_before_last: self.skipped_before_last,
+            offset: last.offset + last.len,
+            books: self.books,
+        };
+        write_books(groups, self.params, from, out, &partial, store, every_ms)
+    }
+
+    /// The last book's group and the start of that group's minute: what growing goes
+    /// on from.
+    pub fn last_taken(&self) -> Option<(usize, i64)> {
+        self.books.last().map(|b| (b.next, b.until))
     }
 
     /// Whether these books were made with `params` and their file is there whole.
@@ -156,6 +175,80 @@ impl ProbeCheckpoints {
     pub fn skipped(&self) -> &Skipped {
         &self.skipped
     }
+}
+
+/// The file a store is written as until it is whole.
+fn partial_of(store: &Path) -> PathBuf {
+    store.with_extension(format!("probes.{}.partial", std::process::id()))
+}
+
+/// Feeds `groups` from `from.next` on into the book, writing a copy of it to `out` (the
+/// file `partial`, from `from.offset` on) before each group that starts `every_ms` or
+/// more after the last copy (before the first group when there is none), and moves the
+/// file to `store` once whole.
+fn write_books(
+    groups: &[MinuteGroup],
+    params: RouteChangeParams,
+    from: Writing,
+    out: File,
+    partial: &Path,
+    store: &Path,
+    every_ms: i64,
+) -> Result<ProbeCheckpoints, String> {
+    let Writing {
+        next: first,
+        mut book,
+        mut books,
+        mut skipped,
+        mut skipped_before_last,
+        mut offset,
+    } = from;
+    let mut out = BufWriter::new(out);
+    let written = (|| {
+        out.seek(SeekFrom::Start(offset))?;
+        for (next, g) in groups.iter().enumerate().skip(first) {
+            if books
+                .last()
+                .is_none_or(|b| g.start_ms - b.until >= every_ms)
+            {
+                // Aged as a replay at this clock would age it: the copy stays small.
+                book.advance(g.start_ms);
+                let bytes =
+                    postcard::to_stdvec(&book).map_err(|e| std::io::Error::other(e.to_string()))?;
+                let mut deflate = DeflateEncoder::new(Vec::new(), Compression::fast());
+                deflate.write_all(&bytes)?;
+                let bytes = deflate.finish()?;
+                out.write_all(&bytes)?;
+                books.push(StoredBook {
+                    until: g.start_ms,
+                    next,
+                    skipped: skipped.total(),
+                    offset,
+                    len: bytes.len() as u64,
+                    hash: fnv1a(&bytes),
+                });
+                skipped_before_last = skipped.clone();
+                offset += bytes.len() as u64;
+            }
+            for r in read_probe_minute(g, &mut skipped) {
+                book.ingest(&r);
+            }
+        }
+        out.flush()?;
+        out.get_ref().sync_all()?;
+        std::fs::rename(partial, store)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(partial);
+        return Err(format!("cannot write {}: {e}", store.display()));
+    }
+    Ok(ProbeCheckpoints {
+        store: store.to_owned(),
+        params,
+        books,
+        skipped,
+        skipped_before_last,
+    })
 }
 
 /// FNV-1a over bytes: stable across builds, enough to tell a damaged copy.

@@ -134,7 +134,7 @@ pub struct Figures {
 }
 
 /// Buckets of a fixed width, stored only where something happened, in time order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Series {
     width_ms: i64,
     buckets: Vec<(i64, BucketStats)>,

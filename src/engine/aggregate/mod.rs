@@ -32,7 +32,7 @@ use crate::engine::record::Event;
 /// The one cell of the aggregator's stream.
 const STREAM: u32 = 0;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct PeerTrack {
     last_day: Day,
     last_ip_day: (u32, Day),
@@ -46,7 +46,7 @@ impl PeerTrack {
 }
 
 /// One view: join → leave on one channel.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SessionTrack {
     pub peer: u32,
     pub start: i64,
@@ -86,7 +86,7 @@ impl SessionTrack {
 }
 
 /// Per-day peer counts that are not sums over buckets.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DayUsers {
     /// Peers whose first record falls on this day.
     pub new: u32,
@@ -94,7 +94,7 @@ pub struct DayUsers {
     pub total: u32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Aggregator {
     qoe: QoeParams,
     calendar: Calendar,

@@ -29,7 +29,7 @@ const NO_END: i64 = i64::MIN;
 
 /// A peer's latest record in one cell, and where its online interval ends (`NO_END`
 /// once ended, or for a `leave`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Track {
     cell: CellId,
     last_recv: i64,
@@ -51,7 +51,7 @@ impl Track {
 }
 
 /// One record as an overlap remembers it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Mark {
     recv: i64,
     cell: CellId,
@@ -61,7 +61,7 @@ struct Mark {
 
 /// A peer's records while it had open intervals in more than one cell, from the first
 /// such record until every interval it held then has ended.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Overlap {
     end: i64,
     marks: Vec<Mark>,
@@ -96,7 +96,7 @@ impl Overlap {
 }
 
 /// When an interval's −1 is filed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Expiry {
     /// As the clock passes it ([`OnlineTracker::expire`]): a live engine answers for now.
     Eager,
@@ -118,7 +118,7 @@ impl<F: FnMut(CellId, i64, i32)> DeltaSink for F {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct PeerTracks {
     tracks: SmallVec<[Track; 1]>,
     /// The overlap this peer is in, while it lasts.
@@ -126,7 +126,7 @@ struct PeerTracks {
 }
 
 /// Every overlap so far, by start.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Overlaps {
     by_start: BTreeMap<OverlapKey, Overlap>,
     /// The longest so far: how far back from an instant one may still cover it.
@@ -134,7 +134,7 @@ struct Overlaps {
     made: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OnlineTracker {
     peers: Vec<PeerTracks>,
     expiry: Expiry,

@@ -37,7 +37,7 @@ const FORGET_AFTER_MS: i64 = 3_600_000;
 const RECENT: usize = 4;
 
 /// A player state, as `sta` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum State {
     Playing,
     Rebuffering,
@@ -59,7 +59,7 @@ impl State {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Session {
     channel: String,
     ip: String,
@@ -146,7 +146,7 @@ impl Reading {
 pub const NO_CONTENT_ID: &str = "(no cid)";
 
 /// Every session's state; feed it reports in `recv` order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct CmcdSessions {
     sessions: FxHashMap<String, Session>,
     last_sweep: i64,

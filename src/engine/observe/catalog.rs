@@ -12,10 +12,12 @@ use crate::engine::record::FeedbackCore;
 
 /// Per peer: seen sequence numbers, and the ids of its latest session, channel and
 /// address, which the next record nearly always repeats (a compare instead of a hash).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct PeerEntry {
     seqs: SeqSet,
     ip: u32,
+    /// Not kept: located again from `ip` when next met.
+    #[serde(skip)]
     location: Option<Location>,
     session: Option<u32>,
     channel: Option<u32>,
@@ -33,8 +35,11 @@ fn cached(interner: &mut Interner, slot: &mut Option<u32>, name: &str) -> u32 {
 }
 
 /// Identifier tables shared by every view of the data.
-#[derive(Debug)]
+/// Kept (the recording index's build, to resume it) without its table: it comes back
+/// with an empty one, the only one that build uses.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Catalog {
+    #[serde(skip, default = "IpGeo::empty")]
     pub geo: IpGeo,
     pub peers: Interner,
     pub sessions: Interner,

@@ -4,7 +4,7 @@
 //! storing runs keeps dedup exact over a 17-day event at a few bytes per peer,
 //! where a set of every (peer, seq) pair would hold a hundred million entries.
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SeqSet {
     /// Disjoint, non-adjacent inclusive runs, sorted.
     runs: Vec<(u64, u64)>,

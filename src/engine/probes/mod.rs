@@ -219,10 +219,23 @@ pub struct ProbeBook {
     dests: Interner,
     /// Destination group, by destination id (the latest record's).
     groups: Vec<String>,
+    /// Kept by key, so that a book's bytes depend on what it holds, not on the map's
+    /// history: a recording's copies of the book are the same from any build.
+    #[serde(serialize_with = "by_key")]
     paths: FxHashMap<(u32, u32), PathState>,
     events: VecDeque<RouteChange>,
     accepted: u64,
     duplicates: u64,
+}
+
+/// A map's entries, by key.
+fn by_key<S: serde::Serializer, K: Ord + serde::Serialize, V: serde::Serialize>(
+    map: &FxHashMap<K, V>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut entries: Vec<(&K, &V)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    serializer.collect_map(entries)
 }
 
 impl ProbeBook {
