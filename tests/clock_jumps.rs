@@ -21,13 +21,7 @@ fn serve_with_fake_clock(dir: &Path) -> (Child, String, FakeClock) {
 
 fn post(c: &reqwest::blocking::Client, addr: &str, seqs: std::ops::Range<u64>) {
     let body: String = seqs.map(|s| feedback_record("clock", s) + "\n").collect();
-    let status = c
-        .post(format!("http://{addr}/v1/feedback"))
-        .body(body)
-        .send()
-        .expect("post")
-        .status();
-    assert_eq!(status.as_u16(), 204);
+    common::post_feedback(c, addr, body);
 }
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {

@@ -29,13 +29,7 @@ fn post_minute(c: &reqwest::blocking::Client, addr: &str, clock: &FakeClock, min
             record + "\n"
         })
         .collect();
-    let status = c
-        .post(format!("http://{addr}/v1/feedback"))
-        .body(body)
-        .send()
-        .expect("post")
-        .status();
-    assert_eq!(status.as_u16(), 204);
+    common::post_feedback(c, addr, body);
 }
 
 /// Waits until every minute file but the newest is compressed: what a server leaves

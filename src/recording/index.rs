@@ -31,7 +31,6 @@ use super::pipeline::{progress_bar, read_raw_in_order};
 use super::probe_checkpoints::{CHECKPOINT_MS, ProbeCheckpoints, fnv1a};
 use super::scan::MinuteGroup;
 use super::skipped::Skipped;
-use crate::engine::aggregate::bucket::BucketStats;
 use crate::engine::aggregate::qoe::QoeParams;
 use crate::engine::aggregate::service::ServiceHistory;
 use crate::engine::calendar::MINUTE_MS;
@@ -93,26 +92,10 @@ pub struct RecordingIndex {
     root: PathBuf,
     /// The feedback minute files, then the probe minute files.
     files: Vec<FileStamp>,
-    /// What `minutes` were computed with.
+    /// What `built.minutes` were computed with.
     qoe: QoeParams,
-    /// Peers by the `recv` of their first accepted record, earliest first.
-    first_seen: Vec<(Box<str>, i64)>,
-    /// Every channel of an accepted record, sorted.
-    channels: Vec<Box<str>>,
-    /// The whole service's one-minute points, every minute from the recording's first
-    /// to its last, exactly as `report --by minute` counts them.
-    minutes: Vec<Point>,
-    /// The whole service's sums in the live engine's finest buckets, each with its
-    /// start ([`ServiceHistory`]).
-    service: Vec<(i64, BucketStats)>,
-    /// (start, lines) of every minute where lines were skipped.
-    skipped_by_minute: Vec<(i64, u64)>,
-    /// Start of `slots[0]`, a multiple of [`SLOT_MS`].
-    first_slot: i64,
-    slots: Vec<SlotViews>,
-    /// The longest a record keeps its peer online (2 × its period).
-    online_span_ms: i64,
-    skipped: Skipped,
+    /// What the pass over the feedback found.
+    built: Built,
     /// Copies of the probe book (none for a recording without probes, or an index that
     /// is not kept).
     probes: Option<ProbeCheckpoints>,
@@ -403,31 +386,12 @@ impl RecordingIndex {
             bar.finish_and_clear();
         }
         let start = groups.first().map_or(0, |g| g.start_ms);
-        let Built {
-            first_seen,
-            channels,
-            minutes,
-            service,
-            skipped_by_minute,
-            first_slot,
-            slots,
-            online_span_ms,
-            skipped,
-        } = builder.finish(start, end);
         let index = RecordingIndex {
             version: VERSION,
             root,
             files,
             qoe: options.qoe,
-            first_seen,
-            channels,
-            minutes,
-            service,
-            skipped_by_minute,
-            first_slot,
-            slots,
-            online_span_ms,
-            skipped,
+            built: builder.finish(start, end),
             probes: None,
         };
         (index, kept)
@@ -441,7 +405,7 @@ impl RecordingIndex {
     pub fn read_from(&self, from: i64, to: i64) -> i64 {
         self.slots_of(from, to)
             .map(|slot| slot.earliest_start)
-            .fold(from.saturating_sub(self.online_span_ms), i64::min)
+            .fold(from.saturating_sub(self.built.online_span_ms), i64::min)
     }
 
     /// The summed length of the views that began in `[from, to)` (quarter-hour bounds),
@@ -452,26 +416,27 @@ impl RecordingIndex {
     }
 
     fn slots_of(&self, from: i64, to: i64) -> impl Iterator<Item = &SlotViews> {
-        let index =
-            |t: i64| usize::try_from((t - self.first_slot).div_euclid(SLOT_MS).max(0)).unwrap_or(0);
-        let slots = &self.slots[..index(to).min(self.slots.len())];
+        let index = |t: i64| {
+            usize::try_from((t - self.built.first_slot).div_euclid(SLOT_MS).max(0)).unwrap_or(0)
+        };
+        let slots = &self.built.slots[..index(to).min(self.built.slots.len())];
         slots.get(index(from)..).unwrap_or_default().iter()
     }
 
     /// Peers whose first accepted record came before `t`.
     pub fn peers_before(&self, t: i64) -> &[(Box<str>, i64)] {
-        &self.first_seen[..self.first_seen.partition_point(|(_, recv)| *recv < t)]
+        &self.built.first_seen[..self.built.first_seen.partition_point(|(_, recv)| *recv < t)]
     }
 
     /// The lines the whole recording skipped, and its damaged files.
     pub fn skipped(&self) -> &Skipped {
-        &self.skipped
+        &self.built.skipped
     }
 
     /// Each peer's first appearance, for exact "new peers" wherever an engine starts.
     pub fn first_seen(&self) -> FirstSeen {
         let mut first = FirstSeen::default();
-        for (peer, recv) in &self.first_seen {
+        for (peer, recv) in &self.built.first_seen {
             first.observe(peer, *recv);
         }
         first
@@ -479,20 +444,20 @@ impl RecordingIndex {
 
     /// Every channel the recording holds, sorted.
     pub fn channels(&self) -> impl Iterator<Item = &str> {
-        self.channels.iter().map(|c| &**c)
+        self.built.channels.iter().map(|c| &**c)
     }
 
     /// The whole service's point of every minute of the recording, in time order.
     pub fn minutes(&self) -> &[Point] {
-        &self.minutes
+        &self.built.minutes
     }
 
     /// The whole service's history, for replay engines that read only their cells'
     /// records.
     pub fn take_service_history(&mut self) -> ServiceHistory {
         ServiceHistory::new(
-            std::mem::take(&mut self.service),
-            std::mem::take(&mut self.skipped_by_minute),
+            std::mem::take(&mut self.built.service),
+            std::mem::take(&mut self.built.skipped_by_minute),
         )
     }
 
@@ -684,15 +649,17 @@ mod tests {
             root: PathBuf::new(),
             files: Vec::new(),
             qoe: QoeParams::default(),
-            channels: Vec::new(),
-            minutes: Vec::new(),
-            service: Vec::new(),
-            skipped_by_minute: Vec::new(),
-            first_seen: vec![("a".into(), 5), ("b".into(), Q), ("c".into(), 3 * Q)],
-            first_slot,
-            slots,
-            online_span_ms: 60_000,
-            skipped: Skipped::default(),
+            built: Built {
+                channels: Vec::new(),
+                minutes: Vec::new(),
+                service: Vec::new(),
+                skipped_by_minute: Vec::new(),
+                first_seen: vec![("a".into(), 5), ("b".into(), Q), ("c".into(), 3 * Q)],
+                first_slot,
+                slots,
+                online_span_ms: 60_000,
+                skipped: Skipped::default(),
+            },
             probes: None,
         }
     }

@@ -53,15 +53,25 @@ pub struct IndexBuilder {
     skipped_by_minute: Vec<(i64, u64)>,
 }
 
-/// What the pass found, once every minute is read.
+/// What the pass found, once every minute is read: most of the index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Built {
+    /// Peers by the `recv` of their first accepted record, earliest first.
     pub first_seen: Vec<(Box<str>, i64)>,
+    /// Every channel of an accepted record, sorted.
     pub channels: Vec<Box<str>>,
+    /// The whole service's one-minute points, every minute from the recording's first
+    /// to its last, exactly as `report --by minute` counts them.
     pub minutes: Vec<Point>,
+    /// The whole service's sums in the live engine's finest buckets, each with its
+    /// start (a replay's `ServiceHistory`).
     pub service: Vec<(i64, BucketStats)>,
+    /// (start, lines) of every minute where lines were skipped.
     pub skipped_by_minute: Vec<(i64, u64)>,
+    /// Start of `slots[0]`, a multiple of [`SLOT_MS`].
     pub first_slot: i64,
     pub slots: Vec<SlotViews>,
+    /// The longest a record keeps its peer online (2 × its period).
     pub online_span_ms: i64,
     pub skipped: Skipped,
 }

@@ -265,6 +265,17 @@ pub fn check_acked_in_union(acked_path: &Path, logs: &[&Path], report: &str, bat
     acked.len()
 }
 
+/// POSTs `body` (feedback lines) to the server at `addr`, which must store it (204).
+pub fn post_feedback(c: &reqwest::blocking::Client, addr: &str, body: String) {
+    let status = c
+        .post(format!("http://{addr}/v1/feedback"))
+        .body(body)
+        .send()
+        .expect("post")
+        .status();
+    assert_eq!(status.as_u16(), 204);
+}
+
 /// A feedback report of `peer` with sequence number `seq`.
 pub fn feedback_record(peer: &str, seq: u64) -> String {
     format!(
