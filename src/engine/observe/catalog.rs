@@ -35,8 +35,9 @@ fn cached(interner: &mut Interner, slot: &mut Option<u32>, name: &str) -> u32 {
 }
 
 /// Identifier tables shared by every view of the data.
-/// Kept (the recording index's build, to resume it) without its table: it comes back
-/// with an empty one, the only one that build uses.
+///
+/// Kept (by the recording index's build, to take it up again) without its IP table: it
+/// comes back with an empty one, the only one that build uses.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Catalog {
     #[serde(skip, default = "IpGeo::empty")]
