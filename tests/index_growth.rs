@@ -25,26 +25,17 @@ fn recording() -> &'static Path {
         .path()
 }
 
-/// Every file of the recording, relative to it, by its minute (`20120806-1020`).
+/// Every minute file of the recording (feedback and probes), relative to it, by its
+/// minute (`20120806-1020`), as the recording's scan finds them.
 fn files_by_minute(root: &Path) -> BTreeMap<String, Vec<PathBuf>> {
+    let recording = Recording::scan(root).expect("scan");
     let mut by_minute: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-    let mut dirs = vec![root.to_owned()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-                continue;
-            }
-            let name = path
-                .file_name()
-                .expect("name")
-                .to_string_lossy()
-                .into_owned();
-            let minute = name.split('.').next().expect("a minute").to_owned();
-            let relative = path.strip_prefix(root).expect("inside").to_owned();
-            by_minute.entry(minute).or_default().push(relative);
-        }
+    let files = recording.feedback.iter().chain(&recording.probes);
+    for file in files.flat_map(|g| &g.files) {
+        let name = file.path.file_name().expect("name").to_string_lossy();
+        let minute = name.split('.').next().expect("a minute").to_owned();
+        let relative = file.path.strip_prefix(root).expect("inside").to_owned();
+        by_minute.entry(minute).or_default().push(relative);
     }
     by_minute
 }
