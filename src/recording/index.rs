@@ -272,7 +272,8 @@ impl RecordingIndex {
         let growth_path = path.with_extension("growth");
         let growth = load::<GrowthPoint>(&growth_path)
             .filter(|g| g.version == VERSION && g.root == root && g.qoe == options.qoe);
-        let (feedback_files, probe_files) = files.split_at(files_of(groups, groups.len()));
+        let feedback_count = files_of(groups, groups.len());
+        let (feedback_files, probe_files) = files.split_at(feedback_count);
         let (resume, probe_books) = match growth {
             Some(g) => (
                 g.feedback.and_then(|f| f.resume(groups, feedback_files)),
@@ -284,7 +285,6 @@ impl RecordingIndex {
         };
         let grown = resume.as_ref().map(|(next, _)| groups.len() - next);
         let keep_at = kept_minute(groups, resume.as_ref().map_or(0, |(next, _)| *next));
-        let probe_stamps = probe_files.to_vec();
         let (mut index, feedback) =
             RecordingIndex::build(root, files, groups, options, resume, keep_at);
         let saved = index
@@ -297,7 +297,8 @@ impl RecordingIndex {
                     feedback,
                     probes: index.probes.clone().map(|books| {
                         let next = books.last_taken().map_or(0, |(next, _)| next);
-                        let files = probe_stamps[..files_of(probes, next)].to_vec();
+                        let before = feedback_count + files_of(probes, next);
+                        let files = index.files[feedback_count..before].to_vec();
                         ProbePoint { files, books }
                     }),
                 };
