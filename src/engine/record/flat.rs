@@ -97,6 +97,9 @@ fn literal<'a>(
 
 /// A JSON number read exactly as `serde_json` reads it, or `None` where it would differ
 /// (negative zero, integers beyond 64 bits, out-of-range floats).
+///
+/// One pass builds the digits' value as it checks the syntax: plain integers and
+/// decimals without exponent (nearly every number in a record) need no second look.
 pub(crate) fn number(line: &[u8], start: usize) -> Option<(Scalar<'static>, usize)> {
     let mut i = start;
     let negative = *line.get(i)? == b'-';
@@ -104,27 +107,24 @@ pub(crate) fn number(line: &[u8], start: usize) -> Option<(Scalar<'static>, usiz
         i += 1;
     }
     let int_start = i;
-    while line.get(i).is_some_and(u8::is_ascii_digit) {
-        i += 1;
-    }
-    let int_digits = i - int_start;
+    // Every digit, fraction included, as one integer; `None` once it overflows.
+    let mut mantissa = Some(0u64);
+    let int_digits = digits(line, &mut i, &mut mantissa);
     if int_digits == 0 || (int_digits > 1 && line[int_start] == b'0') {
         return None;
     }
-    let mut integer = true;
+    let mut fraction_digits = None;
     if line.get(i) == Some(&b'.') {
-        integer = false;
-        let frac_start = i + 1;
-        i = frac_start;
-        while line.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == frac_start {
+        i += 1;
+        let n = digits(line, &mut i, &mut mantissa);
+        if n == 0 {
             return None;
         }
+        fraction_digits = Some(n);
     }
+    let mut exponent = false;
     if let Some(b'e' | b'E') = line.get(i) {
-        integer = false;
+        exponent = true;
         i += 1;
         if let Some(b'+' | b'-') = line.get(i) {
             i += 1;
@@ -137,16 +137,34 @@ pub(crate) fn number(line: &[u8], start: usize) -> Option<(Scalar<'static>, usiz
             return None;
         }
     }
-    let value = if let Some(v) = exact_small(&line[int_start..i], negative, integer) {
-        v
-    } else {
-        general_number(
+    let exact = match (exponent, fraction_digits, mantissa) {
+        (false, None, Some(m)) => exact_integer(m, negative),
+        (false, Some(k), Some(m)) => exact_decimal(m, k, negative),
+        _ => None,
+    };
+    let value = match exact {
+        Some(v) => v,
+        None => general_number(
             std::str::from_utf8(&line[start..i]).ok()?,
             negative,
-            integer,
-        )?
+            fraction_digits.is_none() && !exponent,
+        )?,
     };
     Some((value, i))
+}
+
+/// Steps over a run of digits, appending them to `mantissa`; returns how many there were.
+fn digits(line: &[u8], i: &mut usize, mantissa: &mut Option<u64>) -> usize {
+    let from = *i;
+    while let Some(d) = line
+        .get(*i)
+        .map(|b| b.wrapping_sub(b'0'))
+        .filter(|d| *d <= 9)
+    {
+        *mantissa = mantissa.and_then(|m| m.checked_mul(10)?.checked_add(u64::from(d)));
+        *i += 1;
+    }
+    *i - from
 }
 
 /// Powers of ten exactly representable in an f64.
@@ -155,33 +173,20 @@ const POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
-/// Plain integers and decimals without exponent, read without `str::parse`: a mantissa
-/// below 2^53 and at most 22 fraction digits make `m / 10^k` a single correctly rounded
-/// division, the same value `str::parse` (and `serde_json` with `float_roundtrip`) give.
-fn exact_small(digits: &[u8], negative: bool, integer: bool) -> Option<Scalar<'static>> {
-    let mut mantissa: u64 = 0;
-    let mut fraction_digits = 0usize;
-    let mut in_fraction = false;
-    for &b in digits {
-        match b {
-            b'0'..=b'9' => {
-                mantissa = mantissa.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-                if in_fraction {
-                    fraction_digits += 1;
-                }
-            }
-            b'.' => in_fraction = true,
-            _ => return None,
-        }
+/// An integer that fits an `i64`, as `serde_json` reads it (which keeps `-0` apart).
+fn exact_integer(mantissa: u64, negative: bool) -> Option<Scalar<'static>> {
+    let n = i64::try_from(mantissa).ok()?;
+    match (negative, n) {
+        (true, 0) => None,
+        (true, n) => Some(Scalar::Int(-n)),
+        (false, n) => Some(Scalar::Int(n)),
     }
-    if integer {
-        let n = i64::try_from(mantissa).ok()?;
-        return match (negative, n) {
-            (true, 0) => None,
-            (true, n) => Some(Scalar::Int(-n)),
-            (false, n) => Some(Scalar::Int(n)),
-        };
-    }
+}
+
+/// A decimal without exponent, read without `str::parse`: a mantissa below 2^53 and at
+/// most 22 fraction digits make `m / 10^k` a single correctly rounded division, the
+/// same value `str::parse` (and `serde_json` with `float_roundtrip`) give.
+fn exact_decimal(mantissa: u64, fraction_digits: usize, negative: bool) -> Option<Scalar<'static>> {
     if mantissa >= 1 << 53 || fraction_digits >= POW10.len() {
         return None;
     }
@@ -256,5 +261,24 @@ mod tests {
             assert_eq!(scan(line), None, "{line}");
         }
         assert_eq!(scan("{}"), Some(Vec::new()));
+    }
+
+    proptest::proptest! {
+        /// Wherever the scanner reads a number, it reads serde's value; and every
+        /// plain integer or short decimal (the numbers records hold) is read here.
+        #[test]
+        fn numbers_read_as_serde_reads_them(
+            text in "-?(0|[1-9][0-9]{0,21})(\\.[0-9]{1,24})?([eE][+-]?[0-9]{1,3})?",
+        ) {
+            let line = format!("{{\"a\":{text}}}");
+            let serde = serde_json::from_str::<Scalar>(&text).ok();
+            match scan(&line) {
+                Some(fields) => proptest::prop_assert_eq!(Some(&fields[0].1), serde.as_ref()),
+                None => proptest::prop_assert!(
+                    text.contains(['e', 'E']) || text.len() > 17 || text == "-0",
+                    "{} left to the general reader", text
+                ),
+            }
+        }
     }
 }
