@@ -244,17 +244,24 @@ impl<R: BufRead> Read for GzSalvage<R> {
 /// blank lines left out. Yields (1-based line number, line).
 pub fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    bytes
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .filter_map(|(i, line)| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                None
-            } else {
-                Some((i + 1, line))
-            }
-        })
+    let mut rest = Some(bytes);
+    // A vector search for the end of each line: a byte-by-byte split cost a tenth of a
+    // whole report's time.
+    std::iter::from_fn(move || {
+        let text = rest?;
+        let end = memchr::memchr(b'\n', text);
+        rest = end.map(|end| &text[end + 1..]);
+        Some(&text[..end.unwrap_or(text.len())])
+    })
+    .enumerate()
+    .filter_map(|(i, line)| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            Some((i + 1, line))
+        }
+    })
 }
 
 #[cfg(test)]

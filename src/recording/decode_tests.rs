@@ -223,3 +223,19 @@ fn a_fifo_or_a_link_is_reported_without_blocking() {
         text.damage
     );
 }
+
+proptest::proptest! {
+    /// The line splitter numbers and cuts lines as a plain split on `\n` does.
+    #[test]
+    fn lines_are_split_on_every_newline(text in proptest::collection::vec(
+        proptest::sample::select(b"ab \r\n\t{}".to_vec()), 0..64,
+    )) {
+        let plain: Vec<(usize, &[u8])> = text
+            .split(|&b| b == b'\n')
+            .enumerate()
+            .map(|(i, line)| (i + 1, line.strip_suffix(b"\r").unwrap_or(line)))
+            .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+            .collect();
+        proptest::prop_assert_eq!(lines(&text).collect::<Vec<_>>(), plain);
+    }
+}
