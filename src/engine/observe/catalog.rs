@@ -9,28 +9,47 @@ use crate::engine::observe::intern::Interner;
 use crate::engine::observe::observation::Observation;
 use crate::engine::observe::seqset::SeqSet;
 use crate::engine::record::FeedbackCore;
+use smallvec::SmallVec;
 
-/// Per peer: seen sequence numbers, and the ids of its latest session, channel and
-/// address, which the next record nearly always repeats (a compare instead of a hash).
+/// Per peer: seen sequence numbers, and its latest session, channel and address, which
+/// the next record nearly always repeats. Only the numbers are kept by a recording
+/// index: the rest is a cache, filled again from the tables when next met.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct PeerEntry {
     seqs: SeqSet,
-    ip: u32,
-    /// Not kept: located again from `ip` when next met.
+    #[serde(skip)]
+    ip: Recent,
     #[serde(skip)]
     location: Option<Location>,
-    session: Option<u32>,
-    channel: Option<u32>,
+    #[serde(skip)]
+    session: Recent,
+    #[serde(skip)]
+    channel: Recent,
 }
 
-fn cached(interner: &mut Interner, slot: &mut Option<u32>, name: &str) -> u32 {
-    match *slot {
-        Some(id) if interner.name(id) == name => id,
-        _ => {
-            let id = interner.intern(name);
-            *slot = Some(id);
-            id
+/// The id of the name a peer sent last, with a copy of the name beside it: the next
+/// record's name is compared in place, where looking it up in its table would reach
+/// into memory the peer's other records have long left.
+#[derive(Debug, Default)]
+struct Recent {
+    id: Option<u32>,
+    name: SmallVec<[u8; 24]>,
+}
+
+impl Recent {
+    /// The id of `name`, interned only when it differs from the last one.
+    fn id(&mut self, interner: &mut Interner, name: &str) -> u32 {
+        match self.id {
+            Some(id) if self.name.as_slice() == name.as_bytes() => id,
+            _ => self.replace(interner.intern(name), name),
         }
+    }
+
+    fn replace(&mut self, id: u32, name: &str) -> u32 {
+        self.id = Some(id);
+        self.name.clear();
+        self.name.extend_from_slice(name.as_bytes());
+        id
     }
 }
 
@@ -81,18 +100,16 @@ impl Catalog {
             self.duplicates += 1;
             return None;
         }
-        let location = match entry.location {
-            Some(loc) if self.ips.name(entry.ip) == r.ip => loc,
+        let (ip, location) = match (entry.ip.id, entry.location) {
+            (Some(ip), Some(loc)) if entry.ip.name.as_slice() == r.ip.as_bytes() => (ip, loc),
             _ => {
                 let loc = self.geo.locate_str(r.ip);
-                entry.ip = self.ips.intern(r.ip);
                 entry.location = Some(loc);
-                loc
+                (entry.ip.replace(self.ips.intern(r.ip), r.ip), loc)
             }
         };
-        let ip = entry.ip;
-        let session = cached(&mut self.sessions, &mut entry.session, r.session);
-        let channel = cached(&mut self.channels, &mut entry.channel, r.channel);
+        let session = entry.session.id(&mut self.sessions, r.session);
+        let channel = entry.channel.id(&mut self.channels, r.channel);
         Some(Observation {
             peer,
             session,

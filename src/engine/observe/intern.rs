@@ -4,12 +4,15 @@
 //! and the string is stored once for the whole recording.
 
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 /// Serialized as its names in id order; the lookup is rebuilt when read.
 #[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(from = "Vec<Box<str>>", into = "Vec<Box<str>>")]
 pub struct Interner {
-    ids: FxHashMap<Box<str>, u32>,
+    /// Names up to 24 bytes (every peer and session ID `serve` and `simulate` make)
+    /// are held in the table itself: a lookup compares them where it finds them.
+    ids: FxHashMap<SmallVec<[u8; 24]>, u32>,
     names: Vec<Box<str>>,
 }
 
@@ -32,17 +35,17 @@ impl From<Interner> for Vec<Box<str>> {
 impl Interner {
     /// The id of `name`, allocating one on first sight.
     pub fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.ids.get(name) {
+        if let Some(&id) = self.ids.get(name.as_bytes()) {
             return id;
         }
         let id = u32::try_from(self.names.len()).expect("fewer than 2^32 distinct identifiers");
         self.names.push(name.into());
-        self.ids.insert(name.into(), id);
+        self.ids.insert(SmallVec::from_slice(name.as_bytes()), id);
         id
     }
 
     pub fn get(&self, name: &str) -> Option<u32> {
-        self.ids.get(name).copied()
+        self.ids.get(name.as_bytes()).copied()
     }
 
     pub fn name(&self, id: u32) -> &str {

@@ -4,10 +4,13 @@
 //! storing runs keeps dedup exact over a 17-day event at a few bytes per peer,
 //! where a set of every (peer, seq) pair would hold a hundred million entries.
 
+use smallvec::SmallVec;
+
 #[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SeqSet {
-    /// Disjoint, non-adjacent inclusive runs, sorted.
-    runs: Vec<(u64, u64)>,
+    /// Disjoint, non-adjacent inclusive runs, sorted. The one run nearly every peer has
+    /// is held in place: checking a record's number touches no other memory.
+    runs: SmallVec<[(u64, u64); 1]>,
 }
 
 impl SeqSet {
