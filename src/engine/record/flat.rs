@@ -59,14 +59,37 @@ pub(crate) fn skip_ws(line: &[u8], mut i: usize) -> usize {
 /// A string without escapes or control characters, starting after its opening quote.
 pub(crate) fn simple_string(text: &str, start: usize) -> Option<(&str, usize)> {
     let rest = text.as_bytes().get(start..)?;
-    // Strings here are short: a plain loop beats setting up a vector search.
-    let len = rest
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    let len = string_end(rest)?;
     if rest[len] != b'"' {
         return None;
     }
     Some((text.get(start..start + len)?, start + len + 1))
+}
+
+/// The position of the first `"`, `\` or control byte. Strings here are short, too
+/// short to set up a vector search: eight bytes are tested at once in a word instead.
+fn string_end(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // The high bit of each byte of `w` below `n` (n <= 128); bits above the first one
+    // set may be wrong, the first is exact.
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let w = u64::from_le_bytes(chunk.try_into().expect("chunks of eight"));
+        let found = below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1)
+            | below(w, 0x20);
+        if found != 0 {
+            return Some(at + found.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let tail = chunks.remainder();
+    tail.iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
 }
 
 fn scalar(text: &str, i: usize) -> Option<(Scalar<'_>, usize)> {
@@ -264,6 +287,17 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The word-at-a-time search finds what a byte loop finds.
+        #[test]
+        fn string_ends_are_found_as_a_byte_loop_finds_them(
+            bytes in proptest::collection::vec(proptest::sample::select(
+                b"a\"\\\x00\x1f\x20\x7f\x80\xff!#[]\x21\x5b\x5d".to_vec(),
+            ), 0..40),
+        ) {
+            let plain = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            proptest::prop_assert_eq!(string_end(&bytes), plain);
+        }
+
         /// Wherever the scanner reads a number, it reads serde's value; and every
         /// plain integer or short decimal (the numbers records hold) is read here.
         #[test]
