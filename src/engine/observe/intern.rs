@@ -1,7 +1,7 @@
 //! Interning of peer, session and channel identifiers.
 //!
 //! The engine keys its state by small integers: a peer ID is hashed once per record
-//! and the string is stored once for the whole recording.
+//! and its string kept once for the whole recording (twice, counting the table's key).
 
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
