@@ -179,6 +179,11 @@ pub(crate) fn number(line: &[u8], start: usize) -> Option<(Scalar<'static>, usiz
 /// Steps over a run of digits, appending them to `mantissa`; returns how many there were.
 fn digits(line: &[u8], i: &mut usize, mantissa: &mut Option<u64>) -> usize {
     let from = *i;
+    // Times in milliseconds have thirteen digits: the first eight are taken as one word.
+    while let Some(eight) = line.get(*i..*i + 8).and_then(eight_digits) {
+        *mantissa = mantissa.and_then(|m| m.checked_mul(100_000_000)?.checked_add(eight));
+        *i += 8;
+    }
     while let Some(d) = line
         .get(*i)
         .map(|b| b.wrapping_sub(b'0'))
@@ -188,6 +193,23 @@ fn digits(line: &[u8], i: &mut usize, mantissa: &mut Option<u64>) -> usize {
         *i += 1;
     }
     *i - from
+}
+
+/// The value of eight ASCII digits, or `None` if any byte is not one (the usual SWAR
+/// reading: each step combines neighbouring digits, then pairs, then fours).
+fn eight_digits(bytes: &[u8]) -> Option<u64> {
+    const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+    let w = u64::from_le_bytes(bytes.try_into().ok()?);
+    let v = w.wrapping_sub(ZEROS);
+    // Every byte was at least '0' and, with 6 added, stays below 16: all are digits.
+    let digits = (w & 0xF0F0_F0F0_F0F0_F0F0) == ZEROS & 0xF0F0_F0F0_F0F0_F0F0
+        && (v.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) == 0;
+    if !digits {
+        return None;
+    }
+    let pairs = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let fours = (pairs.wrapping_mul(100) + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((fours.wrapping_mul(10_000) + (fours >> 32)) & 0xFFFF_FFFF)
 }
 
 /// Powers of ten exactly representable in an f64.
@@ -296,6 +318,21 @@ mod tests {
         ) {
             let plain = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
             proptest::prop_assert_eq!(string_end(&bytes), plain);
+        }
+
+        /// Eight digits at once read as the byte loop reads them; anything else is not
+        /// eight digits.
+        #[test]
+        fn eight_digits_read_as_a_byte_loop_reads_them(
+            bytes in proptest::collection::vec(proptest::prop_oneof![
+                12 => b'0'..=b'9',
+                1 => proptest::sample::select(b"/:\x00\xb0\xff\x3f\x40a".to_vec()),
+            ], 8..=8),
+        ) {
+            let plain = bytes.iter().try_fold(0u64, |n, &b| {
+                b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+            });
+            proptest::prop_assert_eq!(eight_digits(&bytes), plain);
         }
 
         /// Wherever the scanner reads a number, it reads serde's value; and every
