@@ -10,8 +10,9 @@ use smallvec::SmallVec;
 #[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(from = "Vec<Box<str>>", into = "Vec<Box<str>>")]
 pub struct Interner {
-    /// Names up to 24 bytes (every peer and session ID `serve` and `simulate` make)
-    /// are held in the table itself: a lookup compares them where it finds them.
+    /// Names up to 24 bytes (the simulator's peer and session IDs, addresses) are held
+    /// in the table itself: a lookup compares them where it finds them. Longer ones,
+    /// such as a CMCD session's UUID, are boxed as before.
     ids: FxHashMap<SmallVec<[u8; 24]>, u32>,
     names: Vec<Box<str>>,
 }
