@@ -201,7 +201,7 @@ fn eight_digits(bytes: &[u8]) -> Option<u64> {
     const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
     let w = u64::from_le_bytes(bytes.try_into().ok()?);
     let v = w.wrapping_sub(ZEROS);
-    // Every byte was at least '0' and, with 6 added, stays below 16: all are digits.
+    // Digits: every byte is 0x30..=0x3F, and its low nibble plus 6 stays below 16.
     let digits = (w & 0xF0F0_F0F0_F0F0_F0F0) == ZEROS & 0xF0F0_F0F0_F0F0_F0F0
         && (v.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) == 0;
     if !digits {
