@@ -50,10 +50,25 @@ pub fn read_minute_file(file: &MinuteFile) -> FileText {
         let guess = usize::try_from(size.saturating_mul(8))
             .unwrap_or(0)
             .min(1 << 30);
-        let mut text = read_capped(
-            &mut GzSalvage::new(BufReader::with_capacity(1 << 16, f)),
-            guess,
-        );
+        let mut text = if size <= WHOLE_LIMIT as u64 {
+            let mut packed = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            let mut f = f;
+            match f.read_to_end(&mut packed) {
+                Ok(_) => match inflate_whole(&packed) {
+                    Some(bytes) => return without_long_lines(bytes),
+                    None => read_capped(&mut GzSalvage::new(&packed[..]), guess),
+                },
+                Err(e) => FileText {
+                    damage: Some(e.to_string()),
+                    ..FileText::default()
+                },
+            }
+        } else {
+            read_capped(
+                &mut GzSalvage::new(BufReader::with_capacity(1 << 16, f)),
+                guess,
+            )
+        };
         if let Some(e) = text.damage.take() {
             // Keep whole lines only: the last one was cut by the damage.
             let keep = text
@@ -73,6 +88,65 @@ pub fn read_minute_file(file: &MinuteFile) -> FileText {
             text.damage = Some(format!("cannot read: {e}"));
         }
         text
+    }
+}
+
+/// The largest gzip file, and text, inflated whole; larger ones are streamed, so that a
+/// long line is never held.
+const WHOLE_LIMIT: usize = 256 << 20;
+
+/// The text of a one-member gzip file, inflated in one call (libdeflate: twice zlib's
+/// speed, but all or nothing), or `None` where that cannot be trusted, and the streaming
+/// reader takes the file: a second member may follow (the gzip magic recurs), or the
+/// member is damaged, or the size its trailer states is not its text's size (or is over
+/// the limit). Trailing bytes that happen to end in the member's size go unreported.
+fn inflate_whole(packed: &[u8]) -> Option<Vec<u8>> {
+    const MAGIC: &[u8] = &[0x1f, 0x8b, 0x08];
+    if !packed.starts_with(MAGIC) || memchr::memmem::find(&packed[1..], MAGIC).is_some() {
+        return None;
+    }
+    let trailer = packed.get(packed.len().checked_sub(4)?..)?;
+    let size = usize::try_from(u32::from_le_bytes(trailer.try_into().ok()?)).ok()?;
+    if size > WHOLE_LIMIT {
+        return None;
+    }
+    let mut text = vec![0; size];
+    let n = libdeflater::Decompressor::new()
+        .gzip_decompress(packed, &mut text)
+        .ok()?;
+    (n == size).then_some(text)
+}
+
+/// A whole text with every line over [`MAX_LINE`] left as an empty line, as
+/// [`read_capped`] leaves them.
+fn without_long_lines(mut bytes: Vec<u8>) -> FileText {
+    let mut long_lines = Vec::new();
+    let mut start = 0;
+    let mut number = 1;
+    let mut kept = 0;
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        if end - start > MAX_LINE {
+            long_lines.push(number);
+        } else {
+            // Nothing moves until the first long line.
+            if kept != start {
+                bytes.copy_within(start..end, kept);
+            }
+            kept += end - start;
+        }
+        if end < bytes.len() {
+            bytes[kept] = b'\n';
+            kept += 1;
+        }
+        start = end + 1;
+        number += 1;
+    }
+    bytes.truncate(kept);
+    FileText {
+        bytes,
+        long_lines,
+        damage: None,
     }
 }
 

@@ -239,3 +239,57 @@ proptest::proptest! {
         proptest::prop_assert_eq!(lines(&text).collect::<Vec<_>>(), plain);
     }
 }
+
+#[test]
+fn one_member_is_inflated_whole_and_anything_else_is_left_to_the_stream() {
+    let whole = numbered_lines(50).concat();
+    let packed = gz(whole.as_bytes());
+    assert_eq!(inflate_whole(&packed).as_deref(), Some(whole.as_bytes()));
+    // Two members with the same text: the first alone would pass every check of its own.
+    let mut twice = gz(b"a\n");
+    twice.extend(gz(b"a\n"));
+    assert_eq!(inflate_whole(&twice), None);
+    let mut trailing = packed.clone();
+    trailing.extend_from_slice(b"garbage");
+    assert_eq!(inflate_whole(&trailing), None);
+    let mut flipped = packed.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x10;
+    assert_eq!(inflate_whole(&flipped), None);
+    let mut wrong_size = packed.clone();
+    let at = wrong_size.len() - 4;
+    wrong_size[at] ^= 1;
+    assert_eq!(inflate_whole(&wrong_size), None);
+    assert_eq!(inflate_whole(&packed[..packed.len() - 1]), None);
+    assert_eq!(inflate_whole(b""), None);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// A text inflated whole loses its long lines exactly as the streaming reader drops
+    /// them: the same bytes kept, the same lines numbered.
+    #[test]
+    fn long_lines_are_left_out_as_the_stream_leaves_them(
+        lengths in proptest::collection::vec(proptest::prop_oneof![
+            4 => 0..40usize,
+            1 => proptest::sample::select(vec![
+                MAX_LINE - 1, MAX_LINE, MAX_LINE + 1, 2 * MAX_LINE + 3,
+            ]),
+        ], 0..8),
+        last_newline in proptest::bool::ANY,
+    ) {
+        let mut text = Vec::new();
+        for (i, &n) in lengths.iter().enumerate() {
+            text.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, n));
+            if last_newline || i + 1 < lengths.len() {
+                text.push(b'\n');
+            }
+        }
+        let streamed = read_capped(&mut &text[..], 0);
+        let whole = without_long_lines(text);
+        proptest::prop_assert_eq!(whole.long_lines, streamed.long_lines);
+        proptest::prop_assert!(whole.bytes == streamed.bytes, "kept bytes differ");
+        proptest::prop_assert_eq!(whole.damage, None);
+    }
+}
