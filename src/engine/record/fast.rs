@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 
 use super::fields::{EVENTS, F, Kind, NATS, Range};
-use super::flat::{number as scan_number, simple_string, skip_ws, walk_flat};
+use super::flat::{Plain, plain_number, simple_string, skip_ws, walk_flat};
 use super::scalar::Scalar;
 use super::{Event, Feedback, Nat, Origin, Payload};
 
@@ -156,22 +156,25 @@ impl<'a> Cursor<'a> {
         bounded(&Scalar::Str(Cow::Borrowed(s)), max)
     }
 
-    fn scalar_number(&mut self) -> Option<Scalar<'static>> {
-        let (v, next) = scan_number(self.text.as_bytes(), self.i)?;
+    /// A number as most are written (no exponent, digits that fit 64 bits); any other
+    /// leaves the line to the general reader.
+    fn plain(&mut self) -> Option<Plain> {
+        let (v, next) = plain_number(self.text.as_bytes(), self.i)?;
         self.i = next;
         Some(v)
     }
 
     fn int(&mut self) -> Option<i64> {
-        int(&self.scalar_number()?)
+        self.plain()?.integer()
     }
 
     fn uint(&mut self) -> Option<u64> {
-        uint(&self.scalar_number()?)
+        self.plain()?.unsigned()
     }
 
     fn number(&mut self, f: F) -> Option<f64> {
-        number(&self.scalar_number()?, range(f))
+        let x = self.plain()?.value()?;
+        range(f).holds(x).then_some(x)
     }
 
     /// `Some(None)` for null, `Some(Some(n))` for an integer, `None` for anything else.

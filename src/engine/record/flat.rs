@@ -120,18 +120,37 @@ fn literal<'a>(
 
 /// A JSON number read exactly as `serde_json` reads it, or `None` where it would differ
 /// (negative zero, integers beyond 64 bits, out-of-range floats).
-///
-/// One pass builds the digits' value as it checks the syntax: plain integers and
-/// decimals without exponent (nearly every number in a record) need no second look.
 pub(crate) fn number(line: &[u8], start: usize) -> Option<(Scalar<'static>, usize)> {
+    if let Some((plain, end)) = plain_number(line, start) {
+        if let Some(v) = plain.scalar() {
+            return Some((v, end));
+        }
+    }
+    let end = number_end(line, start)?;
+    let text = std::str::from_utf8(&line[start..end]).ok()?;
+    let integer = !text.contains(['.', 'e', 'E']);
+    Some((general_number(text, text.starts_with('-'), integer)?, end))
+}
+
+/// A number without exponent whose digits fit 64 bits: nearly every number in a record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Plain {
+    negative: bool,
+    /// Every digit, fraction included, as one integer.
+    digits: u64,
+    fraction_digits: Option<usize>,
+}
+
+/// One pass builds the digits' value as it checks the syntax; `None` for anything but
+/// a [`Plain`] number (an exponent, too many digits, bad syntax).
+pub(crate) fn plain_number(line: &[u8], start: usize) -> Option<(Plain, usize)> {
     let mut i = start;
     let negative = *line.get(i)? == b'-';
     if negative {
         i += 1;
     }
     let int_start = i;
-    // Every digit, fraction included, as one integer; `None` once it overflows.
-    let mut mantissa = Some(0u64);
+    let mut mantissa = 0u64;
     let int_digits = digits(line, &mut i, &mut mantissa);
     if int_digits == 0 || (int_digits > 1 && line[int_start] == b'0') {
         return None;
@@ -145,43 +164,113 @@ pub(crate) fn number(line: &[u8], start: usize) -> Option<(Scalar<'static>, usiz
         }
         fraction_digits = Some(n);
     }
-    let mut exponent = false;
     if let Some(b'e' | b'E') = line.get(i) {
-        exponent = true;
+        return None;
+    }
+    if int_digits + fraction_digits.unwrap_or(0) > EXACT_DIGITS {
+        return None;
+    }
+    let plain = Plain {
+        negative,
+        digits: mantissa,
+        fraction_digits,
+    };
+    Some((plain, i))
+}
+
+impl Plain {
+    /// The value `serde_json` gives, where it is exact here.
+    fn scalar(self) -> Option<Scalar<'static>> {
+        match self.fraction_digits {
+            None => self.integer().map(Scalar::Int),
+            Some(k) => self.decimal(k).map(Scalar::Float),
+        }
+    }
+
+    /// An integer that fits an `i64` (`-0` is not one: serde keeps it apart).
+    pub(crate) fn integer(self) -> Option<i64> {
+        if self.fraction_digits.is_some() {
+            return None;
+        }
+        let n = i64::try_from(self.digits).ok()?;
+        match (self.negative, n) {
+            (true, 0) => None,
+            (true, n) => Some(-n),
+            (false, n) => Some(n),
+        }
+    }
+
+    /// A non-negative integer of any 64-bit size.
+    pub(crate) fn unsigned(self) -> Option<u64> {
+        (!self.negative && self.fraction_digits.is_none()).then_some(self.digits)
+    }
+
+    /// The value as a float, as serde's integer or float would be read into one.
+    #[allow(clippy::cast_precision_loss)]
+    pub(crate) fn value(self) -> Option<f64> {
+        match self.fraction_digits {
+            None if !self.negative => Some(self.digits as f64),
+            None => self.integer().map(|n| n as f64),
+            Some(k) => self.decimal(k),
+        }
+    }
+
+    /// A decimal read without `str::parse`: a mantissa below 2^53 and at most 22
+    /// fraction digits make `m / 10^k` a single correctly rounded division, the same
+    /// value `str::parse` (and `serde_json` with `float_roundtrip`) give.
+    fn decimal(self, fraction_digits: usize) -> Option<f64> {
+        if self.digits >= 1 << 53 || fraction_digits >= POW10.len() {
+            return None;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let x = self.digits as f64 / POW10[fraction_digits];
+        Some(if self.negative { -x } else { x })
+    }
+}
+
+/// Where a number that JSON's grammar accepts ends, for the general reading.
+fn number_end(line: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    if line.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    let digits_from = |i: &mut usize| {
+        let from = *i;
+        while line.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - from
+    };
+    let int_start = i;
+    let n = digits_from(&mut i);
+    if n == 0 || (n > 1 && line[int_start] == b'0') {
+        return None;
+    }
+    if line.get(i) == Some(&b'.') {
+        i += 1;
+        if digits_from(&mut i) == 0 {
+            return None;
+        }
+    }
+    if let Some(b'e' | b'E') = line.get(i) {
         i += 1;
         if let Some(b'+' | b'-') = line.get(i) {
             i += 1;
         }
-        let exp_start = i;
-        while line.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == exp_start {
+        if digits_from(&mut i) == 0 {
             return None;
         }
     }
-    let exact = match (exponent, fraction_digits, mantissa) {
-        (false, None, Some(m)) => exact_integer(m, negative),
-        (false, Some(k), Some(m)) => exact_decimal(m, k, negative),
-        _ => None,
-    };
-    let value = match exact {
-        Some(v) => v,
-        None => general_number(
-            std::str::from_utf8(&line[start..i]).ok()?,
-            negative,
-            fraction_digits.is_none() && !exponent,
-        )?,
-    };
-    Some((value, i))
+    Some(i)
 }
 
-/// Steps over a run of digits, appending them to `mantissa`; returns how many there were.
-fn digits(line: &[u8], i: &mut usize, mantissa: &mut Option<u64>) -> usize {
+/// Steps over a run of digits, appending them to `mantissa` (wrapping: the caller
+/// counts digits, and more than [`EXACT_DIGITS`] may have wrapped); returns how many.
+fn digits(line: &[u8], i: &mut usize, mantissa: &mut u64) -> usize {
     let from = *i;
     // Times in milliseconds have thirteen digits: the first eight are taken as one word.
     while let Some(eight) = line.get(*i..*i + 8).and_then(eight_digits) {
-        *mantissa = mantissa.and_then(|m| m.checked_mul(100_000_000)?.checked_add(eight));
+        *mantissa = mantissa.wrapping_mul(100_000_000).wrapping_add(eight);
         *i += 8;
     }
     while let Some(d) = line
@@ -189,11 +278,14 @@ fn digits(line: &[u8], i: &mut usize, mantissa: &mut Option<u64>) -> usize {
         .map(|b| b.wrapping_sub(b'0'))
         .filter(|d| *d <= 9)
     {
-        *mantissa = mantissa.and_then(|m| m.checked_mul(10)?.checked_add(u64::from(d)));
+        *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
         *i += 1;
     }
     *i - from
 }
+
+/// Any run of this many decimal digits fits a `u64`.
+const EXACT_DIGITS: usize = 19;
 
 /// The value of eight ASCII digits, or `None` if any byte is not one (the usual SWAR
 /// reading: each step combines neighbouring digits, then pairs, then fours).
@@ -217,28 +309,6 @@ const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
-
-/// An integer that fits an `i64`, as `serde_json` reads it (which keeps `-0` apart).
-fn exact_integer(mantissa: u64, negative: bool) -> Option<Scalar<'static>> {
-    let n = i64::try_from(mantissa).ok()?;
-    match (negative, n) {
-        (true, 0) => None,
-        (true, n) => Some(Scalar::Int(-n)),
-        (false, n) => Some(Scalar::Int(n)),
-    }
-}
-
-/// A decimal without exponent, read without `str::parse`: a mantissa below 2^53 and at
-/// most 22 fraction digits make `m / 10^k` a single correctly rounded division, the
-/// same value `str::parse` (and `serde_json` with `float_roundtrip`) give.
-fn exact_decimal(mantissa: u64, fraction_digits: usize, negative: bool) -> Option<Scalar<'static>> {
-    if mantissa >= 1 << 53 || fraction_digits >= POW10.len() {
-        return None;
-    }
-    #[allow(clippy::cast_precision_loss)]
-    let x = mantissa as f64 / POW10[fraction_digits];
-    Some(Scalar::Float(if negative { -x } else { x }))
-}
 
 fn general_number(text: &str, negative: bool, integer: bool) -> Option<Scalar<'static>> {
     let value = if integer {
