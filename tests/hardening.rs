@@ -418,40 +418,49 @@ fn gz(text: &str) -> Vec<u8> {
 
 #[test]
 fn issue13_8_a_huge_line_is_skipped_without_holding_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let day = dir.path().join("fs1/feedback/20120807");
-    std::fs::create_dir_all(&day).expect("mkdir");
-    let mut f = std::fs::File::create(day.join("20120807-0130.jsonl")).expect("create");
-    let recv = 1_344_303_000_000 + 5_000;
-    f.write_all((logged_record("a", 1, recv) + "\n").as_bytes())
-        .expect("write");
-    f.write_all(b"{\"x\":\"").expect("write");
-    let block = vec![b'x'; 1 << 20];
-    for _ in 0..400 {
-        f.write_all(&block).expect("write");
+    // Plain, and gzipped: a gzip minute over the size inflated whole is streamed.
+    for gzip in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let day = dir.path().join("fs1/feedback/20120807");
+        std::fs::create_dir_all(&day).expect("mkdir");
+        let recv = 1_344_303_000_000 + 5_000;
+        let mut body = Vec::with_capacity(401 << 20);
+        body.extend_from_slice((logged_record("a", 1, recv) + "\n").as_bytes());
+        body.extend_from_slice(b"{\"x\":\"");
+        body.resize(body.len() + (400 << 20), b'x');
+        body.extend_from_slice(b"\"}\n");
+        body.extend_from_slice((logged_record("b", 1, recv) + "\n").as_bytes());
+        if gzip {
+            let f = std::fs::File::create(day.join("20120807-0130.jsonl.gz")).expect("create");
+            let mut e = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+            e.write_all(&body).expect("write");
+            e.finish().expect("finish");
+        } else {
+            std::fs::write(day.join("20120807-0130.jsonl"), &body).expect("write");
+        }
+        drop(body);
+        let out = Command::new("bash")
+            .args([
+                "-c",
+                r#"ulimit -v 1048576; exec "$0" "$@""#,
+                env!("CARGO_BIN_EXE_peerscope"),
+                "report",
+            ])
+            .arg(dir.path())
+            .args(["--by", "day", "--format", "json"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("MALLOC_ARENA_MAX", "2")
+            .output()
+            .expect("report");
+        let all = text(&out);
+        assert!(out.status.success(), "gzip {gzip}: {all}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(
+            json["skipped"]["by_reason"]["too_long"], 1,
+            "gzip {gzip}: {all}"
+        );
+        assert_eq!(json["rows"][0]["total_users"], 2, "gzip {gzip}: {all}");
     }
-    f.write_all(b"\"}\n").expect("write");
-    f.write_all((logged_record("b", 1, recv) + "\n").as_bytes())
-        .expect("write");
-    drop(f);
-    let out = Command::new("bash")
-        .args([
-            "-c",
-            r#"ulimit -v 1048576; exec "$0" "$@""#,
-            env!("CARGO_BIN_EXE_peerscope"),
-            "report",
-        ])
-        .arg(dir.path())
-        .args(["--by", "day", "--format", "json"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("MALLOC_ARENA_MAX", "2")
-        .output()
-        .expect("report");
-    let all = text(&out);
-    assert!(out.status.success(), "{all}");
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(json["skipped"]["by_reason"]["too_long"], 1, "{all}");
-    assert_eq!(json["rows"][0]["total_users"], 2, "{all}");
 }
 
 #[test]

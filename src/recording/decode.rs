@@ -4,8 +4,10 @@
 //! damage, whatever the file's size, and says what went wrong: the decoder hands out
 //! what it inflated before an error and reports the error on the next read (a plain
 //! `read_to_end` over flate2 drops the bytes of the read that failed, which for a small
-//! file is all of them). Lines longer than [`MAX_LINE`] are skipped while reading, never
-//! held, and reported by line number; what is not a regular file is not read at all.
+//! file is all of them). Lines longer than [`MAX_LINE`] are skipped and reported by line
+//! number: while reading, never held, except in a one-member gzip file of at most
+//! [`WHOLE_LIMIT`] inflated whole, which is quicker; what is not a regular file is not
+//! read at all.
 
 use std::io::{self, BufRead, BufReader, Read};
 
@@ -91,9 +93,10 @@ pub fn read_minute_file(file: &MinuteFile) -> FileText {
     }
 }
 
-/// The largest gzip file, and text, inflated whole; larger ones are streamed, so that a
-/// long line is never held.
-const WHOLE_LIMIT: usize = 256 << 20;
+/// The largest gzip file, and text, inflated whole. A long line in such a text is held
+/// until it is dropped; larger files are streamed, which never holds more than
+/// [`MAX_LINE`] of a line.
+const WHOLE_LIMIT: usize = 64 << 20;
 
 /// The text of a one-member gzip file, inflated in one call (libdeflate: twice zlib's
 /// speed, but all or nothing), or `None` where that cannot be trusted, and the streaming
