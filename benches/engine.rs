@@ -1,5 +1,5 @@
-//! Parse and aggregate throughput on simulated minutes (the hot path of `report`), and
-//! an explanation's time at the full 2012 scale.
+//! Parse and aggregate throughput on simulated minutes (the hot path of `report`), the
+//! two ways a minute file is inflated, and an explanation's time at the full 2012 scale.
 //!
 //! The recording is made in memory by the simulator (scale 0.2, 30 minutes around the
 //! flash crowd), so the benchmark needs no files.
@@ -22,7 +22,7 @@ use peerscope::engine::monitor::{ExplainQuery, Monitor};
 use peerscope::engine::observe::catalog::Catalog;
 use peerscope::engine::query::filter::Filter;
 use peerscope::engine::record::{Origin, parse_feedback};
-use peerscope::recording::decode::lines;
+use peerscope::recording::decode::{GzSalvage, lines};
 use peerscope::server::stamp::stamp_cmcd;
 use peerscope::simulate::emit::{EmitKnobs, Format, sweep};
 use peerscope::simulate::olympics::{FLASH_AT_MS, FLASH_DAY, Knobs, Population, population};
@@ -97,6 +97,50 @@ fn bench(c: &mut Criterion) {
             }
             agg.close();
             agg.accepted()
+        });
+    });
+    group.finish();
+
+    // Inflating minute files: zlib-rs streaming (the salvaging reader every damaged or
+    // many-member file goes to) against libdeflate inflating one member whole (what a
+    // sound minute gets), on the simulated text cut into minute-sized members at gzip
+    // level 1, as `serve` and `simulate` write them.
+    let minutes: Vec<Vec<u8>> = text
+        .split_inclusive(|&b| b == b'\n')
+        .collect::<Vec<_>>()
+        .chunks(4_000)
+        .map(|lines| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            for line in lines {
+                std::io::Write::write_all(&mut e, line).expect("gzip");
+            }
+            e.finish().expect("gzip")
+        })
+        .collect();
+    let mut group = c.benchmark_group("inflate");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.sample_size(10);
+    group.bench_function("zlib-rs stream", |b| {
+        b.iter(|| {
+            let mut total = 0;
+            for m in &minutes {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(&mut GzSalvage::new(&m[..]), &mut out).expect("gzip");
+                total += out.len();
+            }
+            total
+        });
+    });
+    group.bench_function("libdeflate whole", |b| {
+        let mut inflate = libdeflater::Decompressor::new();
+        b.iter(|| {
+            let mut total = 0;
+            for m in &minutes {
+                let size = u32::from_le_bytes(m[m.len() - 4..].try_into().expect("trailer"));
+                let mut out = vec![0; size as usize];
+                total += inflate.gzip_decompress(m, &mut out).expect("gzip");
+            }
+            total
         });
     });
     group.finish();
