@@ -98,9 +98,9 @@ pub fn read_minute_file(file: &MinuteFile) -> FileText {
 /// [`MAX_LINE`] of a line.
 const WHOLE_LIMIT: usize = 64 << 20;
 
-/// The text of a one-member gzip file, inflated in one call (libdeflate: twice zlib's
-/// speed, but all or nothing), or `None` where that cannot be trusted, and the streaming
-/// reader takes the file: a second member may follow (the gzip magic recurs), or the
+/// The text of a one-member gzip file, inflated in one call (libdeflate: about 1.4×
+/// zlib-rs's streaming speed on minute files, but all or nothing), or `None` where that
+/// cannot be trusted, and the streaming reader takes the file: a second member may follow (the gzip magic recurs), or the
 /// member is damaged, or the size its trailer states is not its text's size (or is over
 /// the limit). Trailing bytes that happen to end in the member's size go unreported.
 fn inflate_whole(packed: &[u8]) -> Option<Vec<u8>> {
