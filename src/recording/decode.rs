@@ -124,6 +124,13 @@ fn inflate_whole(packed: &[u8]) -> Option<Vec<u8>> {
 /// [`read_capped`] leaves them.
 fn without_long_lines(mut bytes: Vec<u8>) -> FileText {
     let mut long_lines = Vec::new();
+    if !has_long_line(&bytes) {
+        return FileText {
+            bytes,
+            long_lines,
+            damage: None,
+        };
+    }
     let mut start = 0;
     let mut number = 1;
     let mut kept = 0;
@@ -151,6 +158,19 @@ fn without_long_lines(mut bytes: Vec<u8>) -> FileText {
         long_lines,
         damage: None,
     }
+}
+
+/// Whether a line is over [`MAX_LINE`]: a step to the last newline within the limit,
+/// not one per line (the line splitter goes through every line afterwards anyway).
+fn has_long_line(bytes: &[u8]) -> bool {
+    let mut start = 0;
+    while bytes.len() - start > MAX_LINE {
+        match memchr::memrchr(b'\n', &bytes[start..=start + MAX_LINE]) {
+            Some(i) => start += i + 1,
+            None => return true,
+        }
+    }
+    false
 }
 
 /// Reads `input` to its end into memory, leaving out (as empty lines) every line over
