@@ -121,12 +121,10 @@ fn literal<'a>(
 /// A JSON number read exactly as `serde_json` reads it, or `None` where it would differ
 /// (negative zero, integers beyond 64 bits, out-of-range floats).
 pub(crate) fn number(line: &[u8], start: usize) -> Option<(Scalar<'static>, usize)> {
-    if let Some((plain, end)) = plain_number(line, start) {
-        if let Some(v) = plain.scalar() {
-            return Some((v, end));
-        }
+    let (plain, end) = scan(line, start)?;
+    if let Some(v) = plain.and_then(Plain::scalar) {
+        return Some((v, end));
     }
-    let end = number_end(line, start)?;
     let text = std::str::from_utf8(&line[start..end]).ok()?;
     let integer = !text.contains(['.', 'e', 'E']);
     Some((general_number(text, text.starts_with('-'), integer)?, end))
@@ -141,9 +139,16 @@ pub(crate) struct Plain {
     fraction_digits: Option<usize>,
 }
 
-/// One pass builds the digits' value as it checks the syntax; `None` for anything but
-/// a [`Plain`] number (an exponent, too many digits, bad syntax).
+/// A [`Plain`] number and where it ends; `None` for any other (an exponent, too many
+/// digits, bad syntax).
 pub(crate) fn plain_number(line: &[u8], start: usize) -> Option<(Plain, usize)> {
+    let (plain, end) = scan(line, start)?;
+    Some((plain?, end))
+}
+
+/// Checks a number's syntax in one pass, building its digits' value on the way: where
+/// it ends, and its [`Plain`] form if it has one.
+fn scan(line: &[u8], start: usize) -> Option<(Option<Plain>, usize)> {
     let mut i = start;
     let negative = *line.get(i)? == b'-';
     if negative {
@@ -164,17 +169,27 @@ pub(crate) fn plain_number(line: &[u8], start: usize) -> Option<(Plain, usize)> 
         }
         fraction_digits = Some(n);
     }
+    let mut exponent = false;
     if let Some(b'e' | b'E') = line.get(i) {
-        return None;
+        exponent = true;
+        i += 1;
+        if let Some(b'+' | b'-') = line.get(i) {
+            i += 1;
+        }
+        let exp_start = i;
+        while line.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == exp_start {
+            return None;
+        }
     }
-    if int_digits + fraction_digits.unwrap_or(0) > EXACT_DIGITS {
-        return None;
-    }
-    let plain = Plain {
-        negative,
-        digits: mantissa,
-        fraction_digits,
-    };
+    let plain =
+        (!exponent && int_digits + fraction_digits.unwrap_or(0) <= EXACT_DIGITS).then_some(Plain {
+            negative,
+            digits: mantissa,
+            fraction_digits,
+        });
     Some((plain, i))
 }
 
@@ -226,42 +241,6 @@ impl Plain {
         let x = self.digits as f64 / POW10[fraction_digits];
         Some(if self.negative { -x } else { x })
     }
-}
-
-/// Where a number that JSON's grammar accepts ends, for the general reading.
-fn number_end(line: &[u8], start: usize) -> Option<usize> {
-    let mut i = start;
-    if line.get(i) == Some(&b'-') {
-        i += 1;
-    }
-    let digits_from = |i: &mut usize| {
-        let from = *i;
-        while line.get(*i).is_some_and(u8::is_ascii_digit) {
-            *i += 1;
-        }
-        *i - from
-    };
-    let int_start = i;
-    let n = digits_from(&mut i);
-    if n == 0 || (n > 1 && line[int_start] == b'0') {
-        return None;
-    }
-    if line.get(i) == Some(&b'.') {
-        i += 1;
-        if digits_from(&mut i) == 0 {
-            return None;
-        }
-    }
-    if let Some(b'e' | b'E') = line.get(i) {
-        i += 1;
-        if let Some(b'+' | b'-') = line.get(i) {
-            i += 1;
-        }
-        if digits_from(&mut i) == 0 {
-            return None;
-        }
-    }
-    Some(i)
 }
 
 /// Steps over a run of digits, appending them to `mantissa` (wrapping: the caller
