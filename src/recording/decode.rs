@@ -103,7 +103,7 @@ const WHOLE_LIMIT: usize = 64 << 20;
 /// cannot be trusted, and the streaming reader takes the file: a second member may follow (the gzip magic recurs), or the
 /// member is damaged, or the size its trailer states is not its text's size (or is over
 /// the limit). Trailing bytes that happen to end in the member's size go unreported.
-fn inflate_whole(packed: &[u8]) -> Option<Vec<u8>> {
+pub fn inflate_whole(packed: &[u8]) -> Option<Vec<u8>> {
     const MAGIC: &[u8] = &[0x1f, 0x8b, 0x08];
     if !packed.starts_with(MAGIC) || memchr::memmem::find(&packed[1..], MAGIC).is_some() {
         return None;
