@@ -183,6 +183,44 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     bench_cmcd(c);
+    bench_consume(c);
+}
+
+/// The engine's consumer alone, as `report`'s ordering thread runs it: records already
+/// parsed and in `recv` order, each resolved by the catalog and taken by the aggregator.
+/// At the full 2012 scale around the flash crowd (7,000 peers online and more), so the
+/// per-peer and per-session state a record reaches is as spread in memory as in a full
+/// day's report, where the 0.2 scale of `engine/parse+aggregate` keeps it in cache.
+fn bench_consume(c: &mut Criterion) {
+    let (pop, emit) = flash_day(1.0);
+    let mut text = Vec::new();
+    let (from, to) = (FLASH_AT_MS - 15 * MINUTE_MS, FLASH_AT_MS + 15 * MINUTE_MS);
+    sweep(&pop, emit, from, to, |m| text.extend_from_slice(&m.text));
+    let mut records: Vec<_> = lines(&text)
+        .filter_map(|(_, line)| parse_feedback(line, Origin::Log).ok())
+        .collect();
+    records.sort_by_key(|r| r.payload.recv);
+    let mut geo = IpGeo::empty();
+    geo.extend_from_csv(&ip_geo_csv()).expect("plan table");
+
+    let mut group = c.benchmark_group("consume");
+    group.throughput(Throughput::Elements(records.len() as u64));
+    group.sample_size(10);
+    group.bench_function("observe+ingest, full scale", |b| {
+        b.iter(|| {
+            let mut catalog = Catalog::new(geo.clone());
+            let mut agg =
+                Aggregator::new(QoeParams::default(), Calendar::new(Hong_Kong), MINUTE_MS);
+            for r in &records {
+                if let Some(obs) = catalog.observe(&r.core()) {
+                    agg.ingest(&obs);
+                }
+            }
+            agg.close();
+            agg.accepted()
+        });
+    });
+    group.finish();
 }
 
 /// CMCD: the same 30 minutes told by CMCD players (`simulate --format cmcd`), as the
