@@ -102,8 +102,9 @@ pub struct Aggregator {
     /// The same sums in the live engine's finest buckets, when asked for
     /// ([`keep_finest`](Self::keep_finest)).
     finest: Option<Series>,
-    online: OnlineTracker,
-    peers: Vec<Option<PeerTrack>>,
+    /// Online intervals, and beside each peer's tracks its [`PeerTrack`] (`None`: not
+    /// met yet).
+    online: OnlineTracker<Option<PeerTrack>>,
     sessions: Vec<Option<SessionTrack>>,
     days: BTreeMap<Day, DayUsers>,
     ip_days: FxHashSet<(u32, Day)>,
@@ -119,7 +120,6 @@ impl Aggregator {
             buckets: Series::new(bucket_ms),
             finest: None,
             online: OnlineTracker::new(Expiry::AtClose),
-            peers: Vec::new(),
             sessions: Vec::new(),
             days: BTreeMap::new(),
             ip_days: FxHashSet::default(),
@@ -139,7 +139,7 @@ impl Aggregator {
 
     /// A peer seen before the records this aggregator gets: not new when met.
     pub fn know_peer(&mut self, peer: u32) {
-        grow(&mut self.peers, peer).get_or_insert(PeerTrack::UNSEEN);
+        self.online.kept_mut(peer).get_or_insert(PeerTrack::UNSEEN);
     }
 
     pub fn ingest(&mut self, obs: &Observation) {
@@ -150,7 +150,23 @@ impl Aggregator {
         let bucket = self.buckets.index_of(recv);
         self.buckets.bucket_mut(bucket).records += 1;
 
-        let slot = grow(&mut self.peers, obs.peer);
+        let until = (obs.payload.event != Event::Leave).then(|| obs.payload.online_until());
+        let slot = match &mut self.finest {
+            None => self.online.record(
+                obs.peer,
+                STREAM,
+                recv,
+                until,
+                &mut file_online(&mut self.buckets),
+            ),
+            Some(finest) => self.online.record(
+                obs.peer,
+                STREAM,
+                recv,
+                until,
+                &mut file_online_in_both(&mut self.buckets, finest),
+            ),
+        };
         let is_new = slot.is_none();
         let peer = slot.get_or_insert(PeerTrack::UNSEEN);
         if is_new {
@@ -169,24 +185,6 @@ impl Aggregator {
             let b = finest.bucket_mut(finest.index_of(recv));
             b.records += 1;
             b.new_peers += u32::from(is_new);
-        }
-
-        let until = (obs.payload.event != Event::Leave).then(|| obs.payload.online_until());
-        match &mut self.finest {
-            None => self.online.record(
-                obs.peer,
-                STREAM,
-                recv,
-                until,
-                &mut file_online(&mut self.buckets),
-            ),
-            Some(finest) => self.online.record(
-                obs.peer,
-                STREAM,
-                recv,
-                until,
-                &mut file_online_in_both(&mut self.buckets, finest),
-            ),
         }
 
         let session = grow(&mut self.sessions, obs.session)

@@ -149,10 +149,15 @@ proptest! {
         }
         // The present, from per-peer state, for every filter and for every group.
         let last = records.iter().map(|r| r.2).max().unwrap_or(0);
-        let mut live = OnlineTracker::new(Expiry::Eager);
+        // Each peer's own state counts its records: every one reaches it, late or not.
+        let mut live = OnlineTracker::<usize>::new(Expiry::Eager);
         let mut sink = |_: CellId, _: i64, _: i32| {};
         for &(peer, cell, recv, until) in &records {
-            live.record(peer, cell, recv, until, &mut sink);
+            *live.record(peer, cell, recv, until, &mut sink) += 1;
+        }
+        for peer in 0..4 {
+            let records_of_peer = records.iter().filter(|r| r.0 == peer).count();
+            prop_assert_eq!(*live.kept_mut(peer), records_of_peer);
         }
         for now in [last, last + 20_000, last + 70_000] {
             prop_assert_eq!(live.online_at(now, &matches), brute(&records, now, &matches));
