@@ -14,7 +14,7 @@ use crate::engine::cmcd::json::parse_log_line;
 use crate::engine::cmcd::sessions::{CmcdSessions, Reading};
 use crate::engine::record::{FeedbackCore, Origin, Payload, parse_feedback};
 
-use super::decode::{lines, read_minute_file};
+use super::decode::{lines, read_minute_file, recycle};
 use super::layout::Stream;
 use super::scan::MinuteGroup;
 use super::skipped::Skipped;
@@ -80,6 +80,7 @@ impl FeedbackBatch {
                         Err(e) => batch.skipped.record(&file.path, n, &e),
                     }
                 }
+                recycle(text);
                 continue;
             }
             batch.rows.reserve(text.bytes.len() / 300);
@@ -98,6 +99,7 @@ impl FeedbackBatch {
                     Err(e) => batch.skipped.record(&file.path, n, &e),
                 }
             }
+            recycle(text);
         }
         batch.rows.sort_by_key(|r| r.payload.recv);
         batch.cmcd.sort_by_key(|r| r.recv);

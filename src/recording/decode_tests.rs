@@ -264,6 +264,21 @@ fn one_member_is_inflated_whole_and_anything_else_is_left_to_the_stream() {
     assert_eq!(inflate_whole(b""), None);
 }
 
+#[test]
+fn a_recycled_text_leaves_nothing_in_the_next() {
+    // Longer, shorter, then longer again than the buffer last held: each text whole and
+    // alone, whatever the memory it took held before.
+    for n in [400, 7, 0, 90, 1000] {
+        let whole = numbered_lines(n).concat();
+        let text = inflate_whole(&gz(whole.as_bytes())).expect("one sound member");
+        assert_eq!(text, whole.as_bytes(), "{n} lines");
+        recycle(FileText {
+            bytes: text,
+            ..FileText::default()
+        });
+    }
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
 
