@@ -103,7 +103,8 @@ thread_local! {
     /// A text given back by [`recycle`], whose memory the next text inflated whole on
     /// this thread takes: a minute's text is over a megabyte, and fresh memory costs
     /// zeroing it and faulting its pages in, where a reused buffer is zeroed only
-    /// where the new text is longer, and is likely still in cache.
+    /// where the new text is longer, and is likely still in cache. One text a thread at
+    /// most, and none over [`WHOLE_LIMIT`].
     static SPARE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
