@@ -39,7 +39,7 @@ use crate::engine::probes::route_change::RouteChangeParams;
 use crate::engine::query::snapshot::Point;
 
 /// Bumped whenever what is stored, or how it is computed, changes.
-const VERSION: u32 = 9;
+const VERSION: u32 = 10;
 
 /// The recording's minute files (feedback, then probes) as they stood when stat-ed:
 /// what says whether a kept index is still true. Taken before anything is read, so a

@@ -12,10 +12,11 @@ use crate::engine::record::FeedbackCore;
 use smallvec::SmallVec;
 
 /// Per peer: seen sequence numbers, and its latest session, channel and address, which
-/// the next record nearly always repeats. Only the numbers are kept by a recording
-/// index: the rest is a cache, filled again from the tables when next met.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct PeerEntry {
+/// the next record nearly always repeats. Held beside the peer's name in its table, so
+/// the lookup of a record's peer reaches it too. Only the numbers are kept by a
+/// recording index: the rest is a cache, filled again from the tables when next met.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PeerEntry {
     seqs: SeqSet,
     #[serde(skip)]
     ip: Recent,
@@ -30,7 +31,7 @@ struct PeerEntry {
 /// The id of the name a peer sent last, with a copy of the name beside it: the next
 /// record's name is compared in place, where looking it up in its table would reach
 /// into memory the peer's other records have long left.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Recent {
     id: Option<u32>,
     name: SmallVec<[u8; 24]>,
@@ -61,11 +62,10 @@ impl Recent {
 pub struct Catalog {
     #[serde(skip, default = "IpGeo::empty")]
     pub geo: IpGeo,
-    pub peers: Interner,
+    pub peers: Interner<PeerEntry>,
     pub sessions: Interner,
     pub channels: Interner,
     pub ips: Interner,
-    peer_entries: Vec<PeerEntry>,
     duplicates: u64,
 }
 
@@ -77,7 +77,6 @@ impl Catalog {
             sessions: Interner::default(),
             channels: Interner::default(),
             ips: Interner::default(),
-            peer_entries: Vec::new(),
             duplicates: 0,
         }
     }
@@ -85,17 +84,15 @@ impl Catalog {
     /// The id of a peer, known from now on (also one met before the records read, in a
     /// report of one day: none of its records yet).
     pub fn know_peer(&mut self, name: &str) -> u32 {
-        let peer = self.peers.intern(name);
-        if peer as usize == self.peer_entries.len() {
-            self.peer_entries.push(PeerEntry::default());
-        }
-        peer
+        self.peers.intern(name)
     }
 
     /// Resolves a record, or `None` when it duplicates one already accepted.
     pub fn observe(&mut self, r: &FeedbackCore<'_>) -> Option<Observation> {
-        let peer = self.know_peer(r.peer);
-        let entry = &mut self.peer_entries[peer as usize];
+        let (peer, entry) = match self.peers.get_mut(r.peer) {
+            Some(known) => known,
+            None => self.peers.entry(r.peer),
+        };
         if !entry.seqs.insert(r.payload.seq) {
             self.duplicates += 1;
             return None;

@@ -2,51 +2,88 @@
 //!
 //! The engine keys its state by small integers: a peer ID is hashed once per record
 //! and its string kept once for the whole recording (twice, counting the table's key).
+//! A table may keep a value beside each name (the catalog's per-peer entry): the lookup
+//! that finds the id then finds the value in the same place in memory.
 
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-/// Serialized as its names in id order; the lookup is rebuilt when read.
+/// Serialized as its names and values in id order; the lookup is rebuilt when read.
 #[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(from = "Vec<Box<str>>", into = "Vec<Box<str>>")]
-pub struct Interner {
+#[serde(
+    from = "Vec<(Box<str>, V)>",
+    into = "Vec<(Box<str>, V)>",
+    bound = "V: Default + Clone + serde::Serialize + serde::de::DeserializeOwned"
+)]
+pub struct Interner<V = ()> {
     /// Names up to 24 bytes (the simulator's peer and session IDs, addresses) are held
     /// in the table itself: a lookup compares them where it finds them. Longer ones,
     /// such as a CMCD session's UUID, are boxed as before.
-    ids: FxHashMap<SmallVec<[u8; 24]>, u32>,
+    ids: FxHashMap<SmallVec<[u8; 24]>, (u32, V)>,
     names: Vec<Box<str>>,
 }
 
-impl From<Vec<Box<str>>> for Interner {
-    fn from(names: Vec<Box<str>>) -> Self {
+impl<V: Default> From<Vec<(Box<str>, V)>> for Interner<V> {
+    fn from(named: Vec<(Box<str>, V)>) -> Self {
         let mut interner = Interner::default();
-        for name in names {
-            interner.intern(&name);
+        for (name, value) in named {
+            *interner.entry(&name).1 = value;
         }
         interner
     }
 }
 
-impl From<Interner> for Vec<Box<str>> {
-    fn from(interner: Interner) -> Self {
-        interner.names
+impl<V> From<Interner<V>> for Vec<(Box<str>, V)> {
+    fn from(interner: Interner<V>) -> Self {
+        let mut values: Vec<Option<V>> = std::iter::repeat_with(|| None)
+            .take(interner.names.len())
+            .collect();
+        for (id, value) in interner.ids.into_values() {
+            values[id as usize] = Some(value);
+        }
+        interner
+            .names
+            .into_iter()
+            .zip(values.into_iter().flatten())
+            .collect()
     }
 }
 
-impl Interner {
-    /// The id of `name`, allocating one on first sight.
+impl<V: Default> Interner<V> {
+    /// The id of `name`, allocating one (and a default value) on first sight.
     pub fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.ids.get(name.as_bytes()) {
-            return id;
+        if let Some((id, _)) = self.ids.get(name.as_bytes()) {
+            return *id;
         }
         let id = u32::try_from(self.names.len()).expect("fewer than 2^32 distinct identifiers");
         self.names.push(name.into());
-        self.ids.insert(SmallVec::from_slice(name.as_bytes()), id);
+        self.ids
+            .insert(SmallVec::from_slice(name.as_bytes()), (id, V::default()));
         id
     }
 
+    /// The id of `name` and the value beside it, as [`intern`](Self::intern) makes them.
+    /// (Two lookups: a caller that mostly meets known names tries
+    /// [`get_mut`](Self::get_mut) first.)
+    pub fn entry(&mut self, name: &str) -> (u32, &mut V) {
+        self.intern(name);
+        match self.ids.get_mut(name.as_bytes()) {
+            Some((id, value)) => (*id, value),
+            None => unreachable!("interned above"),
+        }
+    }
+}
+
+impl<V> Interner<V> {
     pub fn get(&self, name: &str) -> Option<u32> {
-        self.ids.get(name.as_bytes()).copied()
+        self.ids.get(name.as_bytes()).map(|(id, _)| *id)
+    }
+
+    /// The id of a known `name` and the value beside it.
+    pub fn get_mut(&mut self, name: &str) -> Option<(u32, &mut V)> {
+        self.ids
+            .get_mut(name.as_bytes())
+            .map(|(id, value)| (*id, value))
     }
 
     pub fn name(&self, id: u32) -> &str {
@@ -63,5 +100,48 @@ impl Interner {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.names.iter().map(AsRef::as_ref)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Interner;
+
+    const NAMES: [&str; 4] = ["b", "a", "a name longer than twenty-four bytes", "c"];
+
+    #[test]
+    fn values_keep_to_their_names_and_ids_through_a_round_trip() {
+        let mut table: Interner<u64> = Interner::default();
+        for name in NAMES {
+            table.intern(name);
+        }
+        *table.entry("a").1 = 7;
+        *table.get_mut(NAMES[2]).expect("known").1 += 2;
+        assert!(table.get_mut("d").is_none());
+        assert_eq!(table.entry("d").0, 4);
+        let bytes = postcard::to_stdvec(&table).expect("encode");
+        let mut back: Interner<u64> = postcard::from_bytes(&bytes).expect("decode");
+        for (id, name) in (0..).zip(NAMES.iter().chain(&["d"])) {
+            assert_eq!(back.get(name), Some(id));
+            assert_eq!(back.name(id), *name);
+        }
+        let values: Vec<u64> = NAMES
+            .iter()
+            .map(|name| *back.get_mut(name).expect("known").1)
+            .collect();
+        assert_eq!(values, [0, 7, 2, 0]);
+    }
+
+    #[test]
+    fn a_table_without_values_is_kept_as_its_names_alone() {
+        let mut table: Interner = Interner::default();
+        for name in NAMES {
+            table.intern(name);
+        }
+        let names: Vec<Box<str>> = NAMES.iter().map(|n| Box::from(*n)).collect();
+        assert_eq!(
+            postcard::to_stdvec(&table).expect("encode"),
+            postcard::to_stdvec(&names).expect("encode")
+        );
     }
 }
