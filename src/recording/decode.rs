@@ -109,9 +109,12 @@ thread_local! {
 }
 
 /// Gives a text's memory back for the next file read on this thread (a reader of many
-/// minute files calls it once it is done with each).
+/// minute files calls it once it is done with each); a text streamed from a larger file
+/// is let go.
 pub fn recycle(text: FileText) {
-    SPARE.set(text.bytes);
+    if text.bytes.capacity() <= WHOLE_LIMIT {
+        SPARE.set(text.bytes);
+    }
 }
 
 /// The text of a one-member gzip file, inflated in one call (libdeflate: about 1.4×

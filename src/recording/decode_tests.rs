@@ -277,6 +277,13 @@ fn a_recycled_text_leaves_nothing_in_the_next() {
             ..FileText::default()
         });
     }
+    // A text streamed from a file too large to inflate whole is not kept.
+    recycle(FileText {
+        bytes: Vec::with_capacity(WHOLE_LIMIT + 1),
+        ..FileText::default()
+    });
+    let text = inflate_whole(&gz(b"a\n")).expect("one sound member");
+    assert!(text.capacity() <= WHOLE_LIMIT, "{}", text.capacity());
 }
 
 proptest::proptest! {
