@@ -15,7 +15,7 @@ use smallvec::SmallVec;
 /// the next record nearly always repeats. Held beside the peer's name in its table, so
 /// the lookup of a record's peer reaches it too. Only the numbers are kept by a
 /// recording index: the rest is a cache, filled again from the tables when next met.
-#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct PeerEntry {
     seqs: SeqSet,
     #[serde(skip)]
@@ -31,7 +31,7 @@ pub struct PeerEntry {
 /// The id of the name a peer sent last, with a copy of the name beside it: the next
 /// record's name is compared in place, where looking it up in its table would reach
 /// into memory the peer's other records have long left.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 struct Recent {
     id: Option<u32>,
     name: SmallVec<[u8; 24]>,

@@ -9,11 +9,10 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 /// Serialized as its names and values in id order; the lookup is rebuilt when read.
-#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize)]
 #[serde(
     from = "Vec<(Box<str>, V)>",
-    into = "Vec<(Box<str>, V)>",
-    bound = "V: Default + Clone + serde::Serialize + serde::de::DeserializeOwned"
+    bound = "V: Default + serde::de::DeserializeOwned"
 )]
 pub struct Interner<V = ()> {
     /// Names up to 24 bytes (the simulator's peer and session IDs, addresses) are held
@@ -33,19 +32,16 @@ impl<V: Default> From<Vec<(Box<str>, V)>> for Interner<V> {
     }
 }
 
-impl<V> From<Interner<V>> for Vec<(Box<str>, V)> {
-    fn from(interner: Interner<V>) -> Self {
-        let mut values: Vec<Option<V>> = std::iter::repeat_with(|| None)
-            .take(interner.names.len())
-            .collect();
-        for (id, value) in interner.ids.into_values() {
-            values[id as usize] = Some(value);
-        }
-        interner
-            .names
-            .into_iter()
-            .zip(values.into_iter().flatten())
-            .collect()
+/// Written in place, name by name: a table of a whole event's peers is not copied to
+/// be kept.
+impl<V: serde::Serialize> serde::Serialize for Interner<V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Every name has its entry: the two are only ever added together.
+        s.collect_seq(
+            self.names
+                .iter()
+                .map(|name| (name, &self.ids[name.as_bytes()].1)),
+        )
     }
 }
 
