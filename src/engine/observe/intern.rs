@@ -26,7 +26,9 @@ impl<V: Default> From<Vec<(Box<str>, V)>> for Interner<V> {
     fn from(named: Vec<(Box<str>, V)>) -> Self {
         let mut interner = Interner::default();
         for (name, value) in named {
-            *interner.entry(&name).1 = value;
+            if interner.get(&name).is_none() {
+                interner.insert(&name, value);
+            }
         }
         interner
     }
@@ -51,11 +53,7 @@ impl<V: Default> Interner<V> {
         if let Some((id, _)) = self.ids.get(name.as_bytes()) {
             return *id;
         }
-        let id = u32::try_from(self.names.len()).expect("fewer than 2^32 distinct identifiers");
-        self.names.push(name.into());
-        self.ids
-            .insert(SmallVec::from_slice(name.as_bytes()), (id, V::default()));
-        id
+        self.insert(name, V::default())
     }
 
     /// The id of `name` and the value beside it, as [`intern`](Self::intern) makes them.
@@ -71,6 +69,15 @@ impl<V: Default> Interner<V> {
 }
 
 impl<V> Interner<V> {
+    /// Gives a new `name` the next id, with `value` beside it.
+    fn insert(&mut self, name: &str, value: V) -> u32 {
+        let id = u32::try_from(self.names.len()).expect("fewer than 2^32 distinct identifiers");
+        self.names.push(name.into());
+        self.ids
+            .insert(SmallVec::from_slice(name.as_bytes()), (id, value));
+        id
+    }
+
     pub fn get(&self, name: &str) -> Option<u32> {
         self.ids.get(name.as_bytes()).map(|(id, _)| *id)
     }
