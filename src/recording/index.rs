@@ -39,7 +39,7 @@ use crate::engine::probes::route_change::RouteChangeParams;
 use crate::engine::query::snapshot::Point;
 
 /// Bumped whenever what is stored, or how it is computed, changes.
-const VERSION: u32 = 10;
+const VERSION: u32 = 11;
 
 /// The recording's minute files (feedback, then probes) as they stood when stat-ed:
 /// what says whether a kept index is still true. Taken before anything is read, so a
@@ -584,9 +584,10 @@ fn cache_path(cache: &Path, root: &Path) -> PathBuf {
     cache.join(format!("{hash:016x}.index"))
 }
 
-/// The CRC-32 of a kept index's body: zlib-rs computes it at gigabytes a second, so
-/// checking the 17-day event's 9 MB costs a few milliseconds of each frame.
-fn checksum(body: &[u8]) -> u32 {
+/// The CRC-32 of a kept index's body (or of a probe book's bytes): zlib-rs computes it
+/// at gigabytes a second, so checking the 17-day event's 9 MB costs a few milliseconds
+/// of each frame.
+pub(super) fn checksum(body: &[u8]) -> u32 {
     let mut crc = flate2::Crc::new();
     crc.update(body);
     crc.sum()

@@ -6,18 +6,20 @@
 //!
 //! The books are written one after another in one file, each in postcard's encoding
 //! deflated at level 1 (a third of the size, for about 75 ms per four-day book), with
-//! its offset, length and FNV-1a hash in the index: a book whose bytes do not match is
-//! never used (the replay then feeds from the start, as it would without checkpoints).
+//! its offset, length, inflated size and CRC-32 in the index: a book whose bytes do not
+//! match is never used (the replay then feeds from the start, as it would without
+//! checkpoints). Knowing the size, a seek inflates a book in one call, into memory
+//! taken once.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use flate2::Compression;
-use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 use serde::{Deserialize, Serialize};
 
+use super::index::checksum;
 use super::probes::read_probe_minute;
 use super::scan::MinuteGroup;
 use super::skipped::Skipped;
@@ -39,7 +41,10 @@ pub struct StoredBook {
     pub skipped: u64,
     offset: u64,
     len: u64,
-    hash: u64,
+    /// Its length inflated (its postcard encoding's).
+    size: u64,
+    /// The [`checksum`] of its deflated bytes.
+    crc: u32,
 }
 
 /// The books of one recording's probe stream, and what reading the whole stream skipped.
@@ -157,17 +162,27 @@ impl ProbeCheckpoints {
         let len = usize::try_from(book.len).map_err(|e| e.to_string())?;
         let mut bytes = vec![0; len];
         file.read_exact(&mut bytes).map_err(at)?;
-        if fnv1a(&bytes) != book.hash {
-            return Err(format!(
+        let not_written = || {
+            format!(
                 "{}: the probe book at byte {} is not the one written",
                 self.store.display(),
                 book.offset
-            ));
+            )
+        };
+        if checksum(&bytes) != book.crc {
+            return Err(not_written());
         }
-        let mut encoded = Vec::new();
-        DeflateDecoder::new(&bytes[..])
-            .read_to_end(&mut encoded)
-            .map_err(at)?;
+        let size = usize::try_from(book.size).map_err(|e| e.to_string())?;
+        // Deflate cannot inflate beyond 1,032 times: a larger size is not one written,
+        // and no memory is taken for it.
+        if size > len.saturating_mul(1032) {
+            return Err(not_written());
+        }
+        let mut encoded = vec![0; size];
+        let inflated = libdeflater::Decompressor::new().deflate_decompress(&bytes, &mut encoded);
+        if inflated.ok() != Some(size) {
+            return Err(not_written());
+        }
         postcard::from_bytes(&encoded).map_err(|e| format!("{}: {e}", self.store.display()))
     }
 
@@ -213,10 +228,10 @@ fn write_books(
             {
                 // Aged as a replay at this clock would age it: the copy stays small.
                 book.advance(g.start_ms);
-                let bytes =
+                let encoded =
                     postcard::to_stdvec(&book).map_err(|e| std::io::Error::other(e.to_string()))?;
                 let mut deflate = DeflateEncoder::new(Vec::new(), Compression::fast());
-                deflate.write_all(&bytes)?;
+                deflate.write_all(&encoded)?;
                 let bytes = deflate.finish()?;
                 out.write_all(&bytes)?;
                 books.push(StoredBook {
@@ -225,7 +240,8 @@ fn write_books(
                     skipped: skipped.total(),
                     offset,
                     len: bytes.len() as u64,
-                    hash: fnv1a(&bytes),
+                    size: encoded.len() as u64,
+                    crc: checksum(&bytes),
                 });
                 skipped_before_last = skipped.clone();
                 offset += bytes.len() as u64;
@@ -256,4 +272,41 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::scan::Recording;
+
+    fn sample_books(dir: &Path) -> ProbeCheckpoints {
+        let sample = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/recordings/olympics-2012-sample"
+        );
+        let groups = Recording::scan(Path::new(sample)).expect("sample").probes;
+        let store = dir.join("sample.probes");
+        ProbeCheckpoints::build(&groups, RouteChangeParams::default(), &store, 20 * 60_000)
+            .expect("books written")
+    }
+
+    /// A book is inflated into exactly the size the index states: one that inflates to
+    /// any other size (a changed index, a changed encoder) is refused, not cut or padded.
+    #[test]
+    fn a_book_of_another_size_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let books = sample_books(dir.path());
+        let last = *books.books.last().expect("books");
+        assert!(books.load(&last).is_ok());
+        for size in [last.size - 1, last.size + 1, 0, u64::MAX] {
+            let stated = StoredBook { size, ..last };
+            let refused = books.load(&stated).expect_err("refused");
+            assert!(refused.contains("is not the one written"), "{refused}");
+        }
+        let changed = StoredBook {
+            crc: last.crc ^ 1,
+            ..last
+        };
+        assert!(books.load(&changed).is_err());
+    }
 }
