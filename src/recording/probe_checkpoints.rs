@@ -291,7 +291,8 @@ mod tests {
     }
 
     /// A book is inflated into exactly the size the index states: one that inflates to
-    /// any other size (a changed index, a changed encoder) is refused, not cut or padded.
+    /// any other size (an index that does not match its store) is refused, not cut or
+    /// padded.
     #[test]
     fn a_book_of_another_size_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
