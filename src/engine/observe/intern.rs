@@ -5,6 +5,8 @@
 //! A table may keep a value beside each name (the catalog's per-peer entry): the lookup
 //! that finds the id then finds the value in the same place in memory.
 
+use std::collections::hash_map::Entry;
+
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
@@ -57,13 +59,20 @@ impl<V: Default> Interner<V> {
     }
 
     /// The id of `name` and the value beside it, as [`intern`](Self::intern) makes them.
-    /// (Two lookups: a caller that mostly meets known names tries
-    /// [`get_mut`](Self::get_mut) first.)
+    /// (It copies `name` into a key before looking: a caller that mostly meets known
+    /// names tries [`get_mut`](Self::get_mut) first.)
     pub fn entry(&mut self, name: &str) -> (u32, &mut V) {
-        self.intern(name);
-        match self.ids.get_mut(name.as_bytes()) {
-            Some((id, value)) => (*id, value),
-            None => unreachable!("interned above"),
+        match self.ids.entry(SmallVec::from_slice(name.as_bytes())) {
+            Entry::Occupied(known) => {
+                let (id, value) = known.into_mut();
+                (*id, value)
+            }
+            Entry::Vacant(new) => {
+                let id = next_id(&self.names);
+                self.names.push(name.into());
+                let (id, value) = new.insert((id, V::default()));
+                (*id, value)
+            }
         }
     }
 }
@@ -71,7 +80,7 @@ impl<V: Default> Interner<V> {
 impl<V> Interner<V> {
     /// Gives a new `name` the next id, with `value` beside it.
     fn insert(&mut self, name: &str, value: V) -> u32 {
-        let id = u32::try_from(self.names.len()).expect("fewer than 2^32 distinct identifiers");
+        let id = next_id(&self.names);
         self.names.push(name.into());
         self.ids
             .insert(SmallVec::from_slice(name.as_bytes()), (id, value));
@@ -104,6 +113,11 @@ impl<V> Interner<V> {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.names.iter().map(AsRef::as_ref)
     }
+}
+
+/// The id a table with `names` gives the next name.
+fn next_id(names: &[Box<str>]) -> u32 {
+    u32::try_from(names.len()).expect("fewer than 2^32 distinct identifiers")
 }
 
 #[cfg(test)]
