@@ -30,8 +30,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::decode::GzSalvage;
+use super::digest::fnv1a;
 use super::layout::{self, Stream};
-use super::probe_checkpoints::fnv1a;
 use super::skipped::Skipped;
 use crate::cli::UsageError;
 use crate::engine::calendar::MINUTE_MS;

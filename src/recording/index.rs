@@ -25,10 +25,11 @@ use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
+use super::digest::{crc32, fnv1a};
 use super::index_build::{Built, IndexBuilder, SLOT_MS, SlotViews, UNSETTLED_MS};
 use super::layout::TreeDir;
 use super::pipeline::{progress_bar, read_raw_in_order};
-use super::probe_checkpoints::{CHECKPOINT_MS, ProbeCheckpoints, fnv1a};
+use super::probe_checkpoints::{CHECKPOINT_MS, ProbeCheckpoints};
 use super::scan::MinuteGroup;
 use super::skipped::Skipped;
 use crate::engine::aggregate::qoe::QoeParams;
@@ -584,22 +585,13 @@ fn cache_path(cache: &Path, root: &Path) -> PathBuf {
     cache.join(format!("{hash:016x}.index"))
 }
 
-/// The CRC-32 of a kept index's body (or of a probe book's bytes): zlib-rs computes it
-/// at gigabytes a second, so checking the 17-day event's 9 MB costs a few milliseconds
-/// of each frame.
-pub(super) fn checksum(body: &[u8]) -> u32 {
-    let mut crc = flate2::Crc::new();
-    crc.update(body);
-    crc.sum()
-}
-
-/// What is kept at `path` (an index, or where to grow it): its body's [`checksum`] (4 bytes, little-endian), then the
+/// What is kept at `path` (an index, or where to grow it): its body's [`crc32`] (4 bytes, little-endian), then the
 /// body in postcard's encoding. `None` when the bytes are not whole: postcard alone
 /// would read a changed number as another number.
 fn load<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
     let bytes = std::fs::read(path).ok()?;
     let (sum, body) = bytes.split_first_chunk::<4>()?;
-    if u32::from_le_bytes(*sum) != checksum(body) {
+    if u32::from_le_bytes(*sum) != crc32(body) {
         return None;
     }
     postcard::from_bytes(body).ok()
@@ -629,7 +621,7 @@ fn save(kept: &impl Serialize, path: &Path) -> Result<(), String> {
     let dir = path.parent().ok_or("no directory")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let body = postcard::to_stdvec(kept).map_err(|e| e.to_string())?;
-    let mut bytes = checksum(&body).to_le_bytes().to_vec();
+    let mut bytes = crc32(&body).to_le_bytes().to_vec();
     bytes.extend_from_slice(&body);
     write_whole(path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     // Versions before 5 kept the index as JSON, under the same hash.

@@ -4,6 +4,7 @@
 pub mod access_log;
 pub mod batch;
 pub mod decode;
+pub mod digest;
 pub mod index;
 mod index_build;
 pub mod input;

@@ -19,7 +19,7 @@ use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use serde::{Deserialize, Serialize};
 
-use super::index::checksum;
+use super::digest::crc32;
 use super::probes::read_probe_minute;
 use super::scan::MinuteGroup;
 use super::skipped::Skipped;
@@ -43,7 +43,7 @@ pub struct StoredBook {
     len: u64,
     /// Its length inflated (its postcard encoding's).
     size: u64,
-    /// The [`checksum`] of its deflated bytes.
+    /// The [`crc32`] of its deflated bytes.
     crc: u32,
 }
 
@@ -169,7 +169,7 @@ impl ProbeCheckpoints {
                 book.offset
             )
         };
-        if checksum(&bytes) != book.crc {
+        if crc32(&bytes) != book.crc {
             return Err(not_written());
         }
         let size = usize::try_from(book.size).map_err(|e| e.to_string())?;
@@ -241,7 +241,7 @@ fn write_books(
                     offset,
                     len: bytes.len() as u64,
                     size: encoded.len() as u64,
-                    crc: checksum(&bytes),
+                    crc: crc32(&bytes),
                 });
                 skipped_before_last = skipped.clone();
                 offset += bytes.len() as u64;
@@ -264,13 +264,6 @@ fn write_books(
         books,
         skipped,
         skipped_before_last,
-    })
-}
-
-/// FNV-1a over bytes: stable across builds, enough to tell a damaged copy.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::engine::alerts::{Alert, AlertKind};
 use crate::engine::explain::{Cube, explain};
 use crate::engine::monitor::ExplainQuery;
+use crate::recording::digest::fnv1a;
 use crate::recording::index::{remove_others_beside, write_whole};
-use crate::recording::probe_checkpoints::fnv1a;
 
 /// The newest alerts that get an explanation.
 const EXPLAINED_ALERTS: usize = 8;
