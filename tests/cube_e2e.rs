@@ -319,7 +319,10 @@ fn a_shipper_killed_at_any_moment_loses_nothing_and_doubles_nothing() {
     }
 }
 
-/// ClickHouse stopped and started again while a shipper works: it waits, then goes on.
+/// ClickHouse stopped and started again while a shipper works: it waits, then goes on,
+/// and the cubes hold each record once. (The stop splits a batch between ClickHouse's
+/// parts at a moment of its own choosing: the cubes once lost or doubled the minute
+/// whose batch marker was in another part than its rows.)
 #[test]
 #[ignore = "needs clickhouse-server (Debian package); .ci/run installs it"]
 fn a_shipper_waits_out_a_clickhouse_restart() {
@@ -332,48 +335,55 @@ fn a_shipper_waits_out_a_clickhouse_restart() {
         &hour,
         &["--init", "--distinct", "exact"],
     ));
-    init(&ch, "restarted");
-    let child = ship_process(
-        &ch,
-        "restarted",
-        &[
-            "--dir",
-            &hour,
-            "--once",
-            "--batch-rows",
-            "1000",
-            "--threads",
-            "1",
-        ],
-    )
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("ship");
-    // Some 630 INSERTs of 1,000 rows: seconds of work, so the stop finds the shipper
-    // mid-run. Once some batches are in, stop ClickHouse for a while.
-    let started = Instant::now();
-    while ch.query("SELECT count() FROM restarted.raw WHERE kind = 2") == "0\n" {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no batch landed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    ch.stop();
-    std::thread::sleep(Duration::from_secs(3));
-    ch.restart();
-    let out = child.wait_with_output().expect("ship");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("retrying"),
-        "the shipper never met the stop: {stderr}"
-    );
-    let rows = |db: &str| ch.query(&format!("SELECT count() FROM {db}.raw WHERE kind = 0"));
-    assert_eq!(rows("restarted"), rows("once"));
     let a = csv(&["report", "--from", &ch.uri("once"), "--by", "minute"]);
-    let b = csv(&["report", "--from", &ch.uri("restarted"), "--by", "minute"]);
-    assert_agree(&a, &b, EXACT, "after a restart");
+    // A stopping server finishes what it is running first, and a shipper may finish with
+    // it: then the scenario is run again, into a database of its own.
+    let mut met = 0;
+    for attempt in 0..3 {
+        let db = format!("restarted{attempt}");
+        init(&ch, &db);
+        let child = ship_process(
+            &ch,
+            &db,
+            &[
+                "--dir",
+                &hour,
+                "--once",
+                "--batch-rows",
+                "1000",
+                "--threads",
+                "1",
+            ],
+        )
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ship");
+        // Some 60 INSERTs of a minute each: seconds of work. Once some batches are in,
+        // stop ClickHouse for a while.
+        let started = Instant::now();
+        while ch.query(&format!("SELECT count() FROM {db}.raw WHERE kind = 2")) == "0\n" {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no batch landed"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ch.stop();
+        std::thread::sleep(Duration::from_secs(3));
+        ch.restart();
+        let out = child.wait_with_output().expect("ship");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let rows = |db: &str| ch.query(&format!("SELECT count() FROM {db}.raw WHERE kind = 0"));
+        assert_eq!(rows(&db), rows("once"), "{stderr}");
+        let b = csv(&["report", "--from", &ch.uri(&db), "--by", "minute"]);
+        assert_agree(&a, &b, EXACT, &format!("after a restart: {stderr}"));
+        if stderr.contains("retrying") {
+            met += 1;
+            break;
+        }
+    }
+    assert_eq!(met, 1, "the shipper never met the stop in three runs");
 }
 
 fn fails(out: &Output, code: i32, says: &str) {
@@ -693,11 +703,11 @@ fn a_batch_a_table_missed_is_filled_in_from_raw() {
     let said = String::from_utf8_lossy(&again.stderr).into_owned();
     ok(again);
     assert!(
-        said.contains("filling in batch 1 in holes.cube_1h from raw"),
+        said.contains("filling in batch 1 (2012-08-07) in holes.cube_1h from raw"),
         "{said}"
     );
     assert!(
-        said.contains("filling in batch 1 in holes.skipped from raw"),
+        said.contains("filling in batch 1 (2012-08-07) in holes.skipped from raw"),
         "{said}"
     );
     assert!(
@@ -718,6 +728,89 @@ fn a_batch_a_table_missed_is_filled_in_from_raw() {
         json(&["report", SAMPLE, "--format", "json"])["skipped"],
         json(&["report", "--from", &ch.uri("holes"), "--format", "json"])["skipped"]
     );
+}
+
+/// A batch across midnight of which ClickHouse kept one day's part and lost the other
+/// (a server that stopped mid-INSERT, then the shipper too): the next start sends the
+/// lost day's facts again, under the same batch, and the cubes report what the logs do.
+#[test]
+#[ignore = "needs clickhouse-server (Debian package); .ci/run installs it"]
+fn a_batch_kept_for_one_day_only_is_made_whole() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ch = ClickHouse::start(&tmp.path().join("ch"), None);
+    let dir = tmp.path().join("midnight").display().to_string();
+    ok(peerscope(&[
+        "simulate",
+        "--out",
+        &dir,
+        "--from",
+        "2012-08-07 23:30",
+        "--to",
+        "2012-08-08 00:30",
+        "--scale",
+        "0.2",
+        "--no-probes",
+    ]));
+    init(&ch, "partial");
+    // One batch, two days' parts; then the first day's part goes from every table.
+    ok(ship_dir(&ch, "partial", &dir, &["--batch-rows", "1000000"]));
+    for table in ["raw", "cube_10s", "cube_1m", "cube_1h", "overview_1m"] {
+        ch.query(&format!(
+            "ALTER TABLE partial.{table} DROP PARTITION 20120807"
+        ));
+    }
+    let again = ship_dir(&ch, "partial", &dir, &[]);
+    let said = String::from_utf8_lossy(&again.stderr).into_owned();
+    ok(again);
+    assert!(
+        said.contains("batch 1 is in ClickHouse for 1 of its 2 days only"),
+        "{said}"
+    );
+    assert!(
+        said.contains("sending batch 1 again for 2012-08-07"),
+        "{said}"
+    );
+    let third = ship_dir(&ch, "partial", &dir, &[]);
+    let said = String::from_utf8_lossy(&third.stderr).into_owned();
+    ok(third);
+    assert!(said.contains("already shipped"), "{said}");
+    for by in ["day", "minute"] {
+        compare(&ch, "partial", &dir, by, &[], EXACT);
+    }
+}
+
+/// A schema made before the batch markers went beside their rows (its views kept them
+/// on day 1970-01-01): `ship` refuses it in one line, `ship --init` makes the views
+/// again, and then it ships and reports as a new one.
+#[test]
+#[ignore = "needs clickhouse-server (Debian package); .ci/run installs it"]
+fn a_schema_of_older_markers_is_refused_then_made_again() {
+    use peerscope::clickhouse::schema::{Distinct, statements};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ch = ClickHouse::start(&tmp.path().join("ch"), None);
+    init(&ch, "old");
+    for view in statements("old", Distinct::Exact)
+        .into_iter()
+        .filter(|st| st.contains(" AS shipped"))
+    {
+        let name = view
+            .strip_prefix("CREATE MATERIALIZED VIEW IF NOT EXISTS ")
+            .and_then(|v| v.split_whitespace().next())
+            .expect("a view's name");
+        ch.query(&format!("DROP TABLE {name}"));
+        ch.query(&view.replacen(
+            "SELECT day,",
+            "SELECT if(kind = 2, toDate(0), day) AS day,",
+            1,
+        ));
+    }
+    fails(
+        &ship(&ch, "old", &[]),
+        1,
+        "keep batch markers on 1970-01-01 (an older schema): run `peerscope ship --init` once",
+    );
+    ok(ship(&ch, "old", &["--init"]));
+    compare(&ch, "old", SAMPLE, "minute", &[], EXACT);
 }
 
 /// The whole path of the issue: `simulate` (players, one record a request, each naming

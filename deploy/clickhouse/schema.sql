@@ -16,20 +16,28 @@ CREATE DATABASE IF NOT EXISTS {db};
 --   0  an accepted record: its cell, its sums as a 10 s bucket's would hold them, and
 --      whether it brought its session's startup delay (first one only);
 --   1  a change of +1 or -1 online peers in a cell, counting from the end of `bucket`;
---   2  the end of a batch: `cursor` says where the shipper's sources stand after it
---      (the shipper's last cursor is read here: ORDER BY puts these rows together);
+--   2  the end of one day's part of a batch: `cursor` says where the shipper's sources
+--      stand after the batch, `reason` where they stood before it, `lines` how many
+--      days' parts the batch has (the shipper's last cursor is read here: ORDER BY puts
+--      these rows together);
 --   3  `lines` lines skipped for `reason`.
--- A batch is one INSERT, so its rows and its cursor are stored together or not at all.
+--
+-- A batch is one INSERT, but ClickHouse stores it as one part per partition (day), and
+-- a server that stops in the middle of the INSERT may keep some days' parts and not
+-- others. So a batch's rows of each day end with a cursor row of their own, in the
+-- same part: `raw` holds a day's part of a batch whole or not at all, and says which.
 --
 -- ClickHouse fills each materialized view's table after `raw`, one table at a time: a
 -- server that stops in the middle of an INSERT can leave some tables without the batch.
--- So every table that sums (the cubes, `skipped`) keeps, in the same block as the
--- batch's rows, a marker row: key day 1970-01-01, `isp` (or `reason`) the shipper's name
--- after a NUL byte, `shipped` the batch number. A shipper that cannot tell whether its
--- INSERT went through reads `raw`'s cursor, then each table's marker, and fills in what
--- a table lacks from `raw` with that table's own SELECT (`{batch}` below narrows it to
--- one batch). The other tables keep min, max or distinct states: filling them twice
--- changes nothing.
+-- So every table that sums (the cubes, `skipped`) keeps, in the same part as each day's
+-- rows of a batch, a marker row: that day, bucket 1970-01-01 00:00:00, `isp` (or
+-- `reason`) the shipper's name after a NUL byte, `shipped` the batch number. A shipper
+-- that cannot tell whether its INSERT went through reads which days' cursor rows `raw`
+-- holds, sends the days it lacks again, then reads each table's marker of each day and
+-- fills in what a table lacks from `raw` with that table's own SELECT (`{batch}` below
+-- narrows it to one day of one batch). The other tables keep min, max or distinct
+-- states: filling them twice changes nothing. (Schemas made before 2026-12 kept every
+-- marker on day 1970-01-01; `ship --init` makes the views again.)
 CREATE TABLE IF NOT EXISTS {db}.raw (
     kind UInt8,
     shipper String,
@@ -109,7 +117,7 @@ CREATE TABLE IF NOT EXISTS {db}.overview_1m AS {db}.cube_10s;
 -- toStartOfMinute(bucket), toStartOfHour(bucket)), {district} and {area} the columns
 -- or '' (the narrow cube).
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{cube}_mv TO {db}.{cube} AS
-SELECT if(kind = 2, toDate(0), day) AS day,
+SELECT day,
     if(kind = 2, toDateTime(0), {bucket}) AS bucket,
     if(kind = 2, concat('\0', shipper), isp) AS isp, channel,
     {district} AS district, {area} AS area,
@@ -180,7 +188,7 @@ CREATE TABLE IF NOT EXISTS {db}.skipped (
 ) ENGINE = AggregatingMergeTree ORDER BY (day, reason);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.skipped_mv TO {db}.skipped AS
-SELECT if(kind = 2, toDate(0), day) AS day,
+SELECT day,
     if(kind = 2, concat('\0', shipper), reason) AS reason,
     sumState(lines) AS lines,
     maxState(if(kind = 2, batch, 0)) AS shipped

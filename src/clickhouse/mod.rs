@@ -270,7 +270,7 @@ impl ClickHouse {
         Err(self.refused(error_line(status.as_u16(), &body)))
     }
 
-    fn refused(&self, why: String) -> ClickHouseError {
+    pub(crate) fn refused(&self, why: String) -> ClickHouseError {
         ClickHouseError::Refused {
             url: self.target.url.clone(),
             why,

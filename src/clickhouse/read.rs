@@ -16,9 +16,13 @@ pub const SUMS: &str = "sumMerge(records), sumMerge(reports), sumMerge(period_s)
     sumMerge(play_s), sumMerge(stall_s), sumMerge(mos_sum), sumMerge(mos_n), sumMerge(online)";
 pub const SUM_COUNT: usize = 13;
 
-/// The rows that hold data: each summing table keeps its batch markers on day 0
-/// (deploy/clickhouse/schema.sql).
-pub const DATA: &str = "day > toDate(0)";
+/// The rows of a cube that hold data: its batch markers have bucket 1970-01-01 00:00:00
+/// (deploy/clickhouse/schema.sql; an older schema's are on day 1970-01-01, bucket 0 too).
+pub const DATA: &str = "bucket > toDateTime(0)";
+
+/// The rows of `skipped` that hold data: its batch markers' reason is a shipper's name
+/// after a NUL byte.
+pub const SKIPPED_DATA: &str = "NOT startsWith(reason, '\\0')";
 
 /// The cell columns, in the order of the explanation's dimensions.
 pub const CELL: &str = "isp, channel, district, area";

@@ -18,8 +18,8 @@ pub const TABLES: [&str; 8] = [
     "skipped",
 ];
 
-/// The tables that sum, and the key column their batch marker is kept under (the
-/// shipper's name after a NUL byte, on day 1970-01-01; readers look at later days).
+/// The tables that sum, and the key column their batch markers are kept under (the
+/// shipper's name after a NUL byte; one marker per day of a batch, on that day).
 pub const MARKED: [(&str, &str); 5] = [
     ("cube_10s", "isp"),
     ("cube_1m", "isp"),
@@ -27,6 +27,10 @@ pub const MARKED: [(&str, &str); 5] = [
     ("overview_1m", "isp"),
     ("skipped", "reason"),
 ];
+
+/// The marked table that keeps every day (`ship --keep-days` drops none of it): its
+/// markers say which days of a batch reached `raw` after `raw` has lost them.
+pub const MARKED_FOR_GOOD: (&str, &str) = ("cube_1m", "isp");
 
 /// A table filled from `raw` by a materialized view, with the view's SELECT narrowed to
 /// one batch of one shipper.
@@ -66,9 +70,19 @@ pub fn statements(database: &str, distinct: Distinct) -> Vec<String> {
     )
 }
 
-/// Every table a materialized view fills, with the view's own SELECT over one batch.
-pub fn filled_tables(database: &str, distinct: Distinct, shipper: &str, batch: u64) -> Vec<Filled> {
-    let only = format!(" AND shipper = {} AND batch = {batch}", quote(shipper));
+/// Every table a materialized view fills, with the view's own SELECT over one day of one
+/// batch (`day` as days since 1970-01-01).
+pub fn filled_tables(
+    database: &str,
+    distinct: Distinct,
+    shipper: &str,
+    batch: u64,
+    day: i32,
+) -> Vec<Filled> {
+    let only = format!(
+        " AND shipper = {} AND batch = {batch} AND day = toDate({day})",
+        quote(shipper)
+    );
     let view = format!("CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.");
     split(
         SCHEMA,
@@ -154,12 +168,23 @@ fn split(sql: &str, names: &[(&str, &str)]) -> Vec<String> {
 }
 
 /// Creates whatever of the schema is missing (every statement is `IF NOT EXISTS`),
-/// and with `cluster` the `<database>_all` tables over its shards.
+/// makes again the views of an older schema (see [`outdated_views`]), and with `cluster`
+/// makes the `<database>_all` tables over its shards.
 pub fn init(
     ch: &ClickHouse,
     distinct: Distinct,
     cluster: Option<&str>,
 ) -> Result<(), ClickHouseError> {
+    let outdated = outdated_views(ch)?;
+    // The views made again count distinct values as the tables they fill were made to.
+    let distinct = if outdated.is_empty() {
+        distinct
+    } else {
+        distinct_of(ch)?
+    };
+    for view in outdated {
+        ch.query(&format!("DROP TABLE {}.{view}", ch.target.database))?;
+    }
     for statement in statements(&ch.target.database, distinct) {
         ch.query(&statement)?;
     }
@@ -189,6 +214,37 @@ pub fn check(ch: &ClickHouse) -> Result<Distinct, ClickHouseError> {
         });
     }
     distinct_of(ch)
+}
+
+/// [`check`], for a shipper: the views must also be this version's, or the batch
+/// markers it looks for are not where it looks.
+pub fn check_for_shipping(ch: &ClickHouse) -> Result<Distinct, ClickHouseError> {
+    let distinct = check(ch)?;
+    let outdated = outdated_views(ch)?;
+    if !outdated.is_empty() {
+        return Err(ClickHouseError::Refused {
+            url: ch.target.url.clone(),
+            why: format!(
+                "the views {} of {} keep batch markers on 1970-01-01 (an older schema): run `peerscope ship --init` once, while no shipper runs, to make them again",
+                outdated.join(", "),
+                ch.target.database
+            ),
+        });
+    }
+    Ok(distinct)
+}
+
+/// The materialized views of an older schema, which kept every batch marker on day
+/// 1970-01-01, apart from its batch's rows and so in another partition: a server stopping
+/// between the two parts could keep one without the other. Their tables stay as they
+/// are (readers skip both kinds of marker); only the views are made again.
+fn outdated_views(ch: &ClickHouse) -> Result<Vec<String>, ClickHouseError> {
+    let answer = ch.query(&format!(
+        "SELECT name FROM system.tables WHERE database = {} AND engine = 'MaterializedView' \
+         AND position(create_table_query, 'toDate(0)') > 0 ORDER BY name FORMAT TabSeparated",
+        quote(&ch.target.database)
+    ))?;
+    Ok(answer.lines().map(str::to_owned).collect())
 }
 
 /// The distinct-count function the cubes were made with.
@@ -226,7 +282,7 @@ mod tests {
 
     #[test]
     fn every_view_is_a_select_over_one_batch_and_the_summing_ones_keep_markers() {
-        let filled = filled_tables("games", Distinct::Combined, "fs'1", 7);
+        let filled = filled_tables("games", Distinct::Combined, "fs'1", 7, 15_559);
         let tables: Vec<&str> = filled.iter().map(|f| f.table.as_str()).collect();
         assert_eq!(
             tables,
@@ -243,7 +299,8 @@ mod tests {
         for f in &filled {
             assert!(f.select.starts_with("SELECT "), "{}", f.table);
             assert!(
-                f.select.contains("AND shipper = 'fs\\'1' AND batch = 7\n"),
+                f.select
+                    .contains("AND shipper = 'fs\\'1' AND batch = 7 AND day = toDate(15559)\n"),
                 "{}: {}",
                 f.table,
                 f.select
@@ -256,6 +313,11 @@ mod tests {
             let marker = format!("if(kind = 2, concat('\\0', shipper), {column}) AS {column}");
             assert!(f.select.contains(&marker), "{table}");
         }
+    }
+
+    #[test]
+    fn the_table_kept_for_good_is_marked() {
+        assert!(MARKED.contains(&MARKED_FOR_GOOD));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use anyhow::Context;
 
 use crate::cli::UsageError;
 use crate::clickhouse::read::{
-    self, DATA, SUM_COUNT, SUMS, histogram, rows_of, seconds_to_ms, sums_of,
+    self, DATA, SKIPPED_DATA, SUM_COUNT, SUMS, histogram, rows_of, seconds_to_ms, sums_of,
 };
 use crate::clickhouse::schema::{self, Distinct};
 use crate::clickhouse::{ClickHouse, Credentials, Target, quote};
@@ -266,7 +266,7 @@ impl Cube<'_> {
         let when = day.map_or_else(|| "1".into(), |d| format!("day = toDate({d})"));
         let mut skipped = Skipped::default();
         for r in self.query(&format!(
-            "SELECT reason, sumMerge(lines) FROM {}.skipped WHERE {DATA} AND {when} GROUP BY reason",
+            "SELECT reason, sumMerge(lines) FROM {}.skipped WHERE {SKIPPED_DATA} AND {when} GROUP BY reason",
             self.db
         ))? {
             let reason = Reason::ALL

@@ -1,16 +1,23 @@
-//! Committing a batch: one INSERT of rows that end with the shipper's cursor, sent
-//! exactly once whatever breaks, and the questions that settle it.
+//! Committing a batch: one INSERT of rows whose every day's part ends with the
+//! shipper's cursor, stored exactly once whatever breaks, and the questions that settle it.
 //!
-//! `raw` takes a batch whole or not at all, and its cursor row says which. The tables
-//! ClickHouse's views fill after it may each lack a batch when the server stopped in the
-//! middle of the INSERT: [`complete`] fills in the last batch wherever its marker is
-//! missing, from `raw` with the view's own SELECT (deploy/clickhouse/schema.sql).
+//! `raw` takes each day's part of a batch whole or not at all (one partition, one part),
+//! and the part's cursor row says which: a batch whose INSERT stopped half-way is made
+//! whole by sending the days it lacks. The tables ClickHouse's views fill after `raw` may
+//! each lack a day's part when the server stopped in the middle of the INSERT:
+//! [`complete`] fills in each missing one, found by its marker, from `raw` with the
+//! view's own SELECT (deploy/clickhouse/schema.sql).
+
+use std::collections::BTreeSet;
 
 use super::rows::{RAW_COLUMNS, Rows};
-use crate::clickhouse::schema::{self, MARKED};
+use crate::clickhouse::schema::{self, MARKED, MARKED_FOR_GOOD};
 use crate::clickhouse::{ClickHouse, ClickHouseError, quote};
 use crate::engine::calendar::Day;
 use crate::source::health::Backoff;
+
+/// The cursor of a shipper that has shipped nothing.
+pub const START: &str = "start";
 
 /// What a shipper has sent so far.
 #[derive(Debug, Default)]
@@ -20,34 +27,117 @@ pub struct Sent {
     pub skipped: u64,
 }
 
-/// Where a starting shipper stands: its last batch and cursor, if it shipped any, once
-/// no INSERT of its own is running and that batch is complete in every table.
-pub fn resume(ch: &ClickHouse, shipper: &str) -> Result<Option<(u64, String)>, ClickHouseError> {
+/// A shipper's last batch, as `raw` holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Last {
+    pub batch: u64,
+    /// Where the shipper's sources stood after the batch, and before it.
+    pub cursor: String,
+    pub before: String,
+    /// The days whose parts `raw` holds, and how many the batch has.
+    pub landed: BTreeSet<Day>,
+    pub parts: usize,
+}
+
+impl Last {
+    /// Whether `raw` holds every day's part. (A schema made before parts had a count of
+    /// its own wrote 0: its batches were one part.)
+    pub fn whole(&self) -> bool {
+        self.landed.len() >= self.parts
+    }
+}
+
+/// Where a starting shipper stands: its last batch, if it shipped any, once no INSERT
+/// of its own is running. A whole batch is also made complete in every table; one that
+/// `raw` holds only some days of is the caller's to send again ([`Committer::repair`]).
+pub fn resume(ch: &ClickHouse, shipper: &str) -> Result<Option<Last>, ClickHouseError> {
     wait_settled(ch, shipper)?;
     let last = last_batch(ch, shipper)?;
-    if let Some((batch, _)) = &last {
-        complete(ch, shipper, *batch)?;
+    if let Some(last) = last.as_ref().filter(|l| l.whole()) {
+        complete(ch, shipper, last.batch)?;
     }
     Ok(last)
 }
 
-/// The shipper's last batch and its cursor, if it shipped any.
-fn last_batch(ch: &ClickHouse, shipper: &str) -> Result<Option<(u64, String)>, ClickHouseError> {
+/// The shipper's last batch, if it shipped any.
+fn last_batch(ch: &ClickHouse, shipper: &str) -> Result<Option<Last>, ClickHouseError> {
+    let (db, name) = (&ch.target.database, quote(shipper));
     let answer = ch.query(&format!(
-        "SELECT batch, cursor FROM {}.raw WHERE kind = 2 AND shipper = {} ORDER BY batch DESC LIMIT 1 FORMAT TabSeparated",
+        "SELECT batch, cursor, reason, lines, toUInt16(day) FROM {db}.raw \
+         WHERE kind = 2 AND shipper = {name} AND batch = \
+         (SELECT max(batch) FROM {db}.raw WHERE kind = 2 AND shipper = {name}) \
+         FORMAT TabSeparated"
+    ))?;
+    let mut last: Option<Last> = None;
+    for line in answer.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [batch, cursor, before, parts, day] = f[..] else {
+            return Err(ch.refused(format!("a cursor row of 5 columns, not {line:?}")));
+        };
+        let (Ok(batch), Ok(parts), Ok(day)) = (batch.parse(), parts.parse(), day.parse()) else {
+            return Err(ch.refused(format!("a cursor row of numbers, not {line:?}")));
+        };
+        let last = last.get_or_insert_with(|| Last {
+            batch,
+            cursor: crate::clickhouse::unescape_tsv(cursor),
+            before: crate::clickhouse::unescape_tsv(before),
+            landed: BTreeSet::new(),
+            parts,
+        });
+        last.landed.insert(day);
+    }
+    // `--keep-days` may have dropped old days of a batch that was whole everywhere: the
+    // minute cube, which keeps every day, still holds their markers.
+    if let Some(last) = last.as_mut().filter(|l| !l.whole()) {
+        let kept = marked_days(ch, MARKED_FOR_GOOD, shipper, last.batch)?;
+        last.landed.extend(kept.into_iter().filter(|d| *d > 0));
+    }
+    Ok(last)
+}
+
+/// The days `table` (one of [`MARKED`], whose marker is under `column`) holds a marker
+/// of batch `batch` of `shipper` on, or of a later one; day 0 is an older schema's.
+pub fn marked_days(
+    ch: &ClickHouse,
+    (table, column): (&str, &str),
+    shipper: &str,
+    batch: u64,
+) -> Result<BTreeSet<Day>, ClickHouseError> {
+    let answer = ch.query(&format!(
+        "SELECT toUInt16(day) FROM {}.{table} WHERE {column} = concat('\\0', {}) \
+         GROUP BY day HAVING maxMerge(shipped) >= {batch} FORMAT TabSeparated",
         ch.target.database,
         quote(shipper)
     ))?;
-    Ok(answer.lines().next().and_then(|l| {
-        let (batch, cursor) = l.split_once('\t')?;
-        Some((batch.parse().ok()?, crate::clickhouse::unescape_tsv(cursor)))
-    }))
+    Ok(answer
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect())
+}
+
+/// The days of batch `batch` whose parts `raw` holds.
+fn landed_days(
+    ch: &ClickHouse,
+    shipper: &str,
+    batch: u64,
+) -> Result<BTreeSet<Day>, ClickHouseError> {
+    let answer = ch.query(&format!(
+        "SELECT DISTINCT toUInt16(day) FROM {}.raw WHERE kind = 2 AND shipper = {} AND batch = {batch} FORMAT TabSeparated",
+        ch.target.database,
+        quote(shipper)
+    ))?;
+    Ok(answer
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect())
 }
 
 /// A closed batch on its way to ClickHouse.
 struct Closed {
     batch: u64,
-    bytes: Vec<u8>,
+    parts: Vec<(Day, Vec<u8>)>,
+    /// A batch's missing days sent again: its other days may lack a view's rows.
+    repair: bool,
     rows: u64,
     skipped: u64,
 }
@@ -58,10 +148,13 @@ struct Closed {
 pub struct Committer {
     tx: Option<std::sync::mpsc::SyncSender<Closed>>,
     thread: Option<std::thread::JoinHandle<Result<Sent, ClickHouseError>>>,
+    /// The cursor of the last batch committed: where the next one begins.
+    cursor: String,
 }
 
 impl Committer {
-    pub fn start(ch: &ClickHouse, shipper: &str) -> Committer {
+    /// A committer whose first batch begins at `cursor` (the last batch's, or [`START`]).
+    pub fn start(ch: &ClickHouse, shipper: &str, cursor: &str) -> Committer {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Closed>(1);
         let (ch, shipper) = (ch.clone(), shipper.to_owned());
         let thread = std::thread::Builder::new()
@@ -69,7 +162,10 @@ impl Committer {
             .spawn(move || {
                 let mut sent = Sent::default();
                 for closed in rx {
-                    insert_once(&ch, &shipper, closed.batch, &closed.bytes)?;
+                    insert_once(&ch, &shipper, closed.batch, closed.parts)?;
+                    if closed.repair {
+                        complete(&ch, &shipper, closed.batch)?;
+                    }
                     sent.rows += closed.rows;
                     sent.batches += 1;
                     sent.skipped += closed.skipped;
@@ -80,6 +176,7 @@ impl Committer {
         Committer {
             tx: Some(tx),
             thread: Some(thread),
+            cursor: cursor.to_owned(),
         }
     }
 
@@ -91,12 +188,33 @@ impl Committer {
         day: Day,
         cursor: &str,
     ) -> Result<(), ClickHouseError> {
-        rows.cursor(day, cursor);
+        rows.cursor(day, cursor, &self.cursor, None);
+        cursor.clone_into(&mut self.cursor);
+        self.queue(rows, false)
+    }
+
+    /// Queues the days' parts of `last` that `raw` lacked, made again from the same
+    /// records (`rows`, numbered `last.batch`): the batch is then whole.
+    pub fn repair(&mut self, mut rows: Rows<'_>, last: &Last) -> Result<(), ClickHouseError> {
+        if rows.count == 0 {
+            eprintln!(
+                "warning: the logs read again hold nothing of batch {}'s missing days; it stays as ClickHouse has it",
+                last.batch
+            );
+            return Ok(());
+        }
+        let day = last.landed.first().copied().unwrap_or(0);
+        rows.cursor(day, &last.cursor, &last.before, Some(last.parts));
+        self.queue(rows, true)
+    }
+
+    fn queue(&mut self, rows: Rows<'_>, repair: bool) -> Result<(), ClickHouseError> {
         let closed = Closed {
             batch: rows.batch(),
+            repair,
             rows: rows.count as u64,
             skipped: rows.skipped,
-            bytes: rows.into_bytes(),
+            parts: rows.into_parts(),
         };
         let queued = self.tx.as_ref().is_some_and(|tx| tx.send(closed).is_ok());
         if queued {
@@ -122,55 +240,55 @@ impl Committer {
 
 /// Inserts one batch exactly once. A failure whose outcome is unknown (the connection
 /// broke, ClickHouse went away) is settled by asking before anything is sent again:
-/// once no query of this shipper is running, the batch is in ClickHouse if and only if
-/// its cursor is. While ClickHouse cannot answer, the shipper waits and asks again.
+/// once no query of this shipper is running, a day's part of the batch is in ClickHouse
+/// if and only if its cursor row is, and only the days that are not are sent again.
+/// While ClickHouse cannot answer, the shipper waits and asks again.
 fn insert_once(
     ch: &ClickHouse,
     shipper: &str,
     batch: u64,
-    bytes: &[u8],
+    mut parts: Vec<(Day, Vec<u8>)>,
 ) -> Result<(), ClickHouseError> {
     let query_id = format!("{}{batch}", query_id_prefix(shipper));
     let table = format!("raw ({})", RAW_COLUMNS.join(", "));
     let mut backoff = Backoff::default();
     let mut said = false;
-    loop {
-        match ch.insert_with_id(&table, "RowBinary", bytes.to_vec(), &query_id) {
+    while !parts.is_empty() {
+        let bytes: Vec<u8> = parts.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+        match ch.insert_with_id(&table, "RowBinary", bytes, &query_id) {
             Ok(()) => break,
             Err(e) if e.is_transient() => {
                 if !said {
                     eprintln!("warning: {e}; retrying batch {batch}");
                     said = true;
                 }
-                if landed(ch, shipper, batch, &mut backoff) {
-                    complete(ch, shipper, batch)?;
-                    break;
-                }
+                let landed = landed(ch, shipper, batch, &mut backoff);
+                parts.retain(|(day, _)| !landed.contains(day));
             }
             Err(e) => return Err(e),
         }
     }
     if said {
+        complete(ch, shipper, batch)?;
         eprintln!("batch {batch} is in ClickHouse; going on");
     }
     Ok(())
 }
 
-/// Whether batch `batch` is stored, asked until ClickHouse can say.
-fn landed(ch: &ClickHouse, shipper: &str, batch: u64, backoff: &mut Backoff) -> bool {
+/// The days of batch `batch` that are stored, asked until ClickHouse can say.
+fn landed(ch: &ClickHouse, shipper: &str, batch: u64, backoff: &mut Backoff) -> BTreeSet<Day> {
     loop {
         std::thread::sleep(backoff.next_wait());
-        let answer = settled(ch, shipper).and_then(|settled| {
-            Ok(settled.then_some(matches!(last_batch(ch, shipper)?, Some((b, _)) if b >= batch)))
-        });
-        if let Ok(Some(stored)) = answer {
-            return stored;
+        let answer = settled(ch, shipper)
+            .and_then(|settled| settled.then(|| landed_days(ch, shipper, batch)).transpose());
+        if let Ok(Some(days)) = answer {
+            return days;
         }
     }
 }
 
 /// Whether no INSERT of this shipper is running in ClickHouse (one a dead or cut-off
-/// shipper started may still be finishing): only then does its last cursor say it all.
+/// shipper started may still be finishing): only then do its cursor rows say it all.
 fn settled(ch: &ClickHouse, shipper: &str) -> Result<bool, ClickHouseError> {
     let running = ch.query(&format!(
         "SELECT count() FROM system.processes WHERE startsWith(query_id, {}) FORMAT TabSeparated",
@@ -200,30 +318,57 @@ fn query_id_prefix(shipper: &str) -> String {
     format!("peerscope-ship-{hash:016x}-")
 }
 
-/// Makes every table the views fill hold batch `batch` of `shipper` once: a summing table
-/// without the batch's marker gets the view's SELECT over that batch's raw rows (with
-/// its marker, in one block); the others get it again, which changes nothing (min, max
-/// and distinct states). Call it for the last batch `raw` holds, whenever an INSERT of
-/// it may have stopped half-way.
+/// Makes every table the views fill hold each day's part of batch `batch` of `shipper`
+/// that `raw` holds, once: a summing table without that day's marker for the batch gets
+/// the view's SELECT over those raw rows (with its marker, in one part); the others get
+/// it again, which changes nothing (min, max and distinct states). Call it for the last
+/// batch `raw` holds, whenever an INSERT of it may have stopped half-way.
 fn complete(ch: &ClickHouse, shipper: &str, batch: u64) -> Result<(), ClickHouseError> {
     let db = &ch.target.database;
     let distinct = schema::distinct_of(ch)?;
-    for filled in schema::filled_tables(db, distinct, shipper, batch) {
-        if let Some((_, column)) = MARKED.iter().find(|(t, _)| *t == filled.table) {
-            let holds = ch.query(&format!(
-                "SELECT maxMerge(shipped) FROM {db}.{} WHERE day = toDate(0) AND {column} = concat('\\0', {}) FORMAT TabSeparated",
-                filled.table,
-                quote(shipper)
-            ))?;
-            if holds.trim().parse::<u64>().is_ok_and(|b| b >= batch) {
-                continue;
+    let mut marked = Vec::new();
+    for (table, column) in MARKED {
+        marked.push((table, marked_days(ch, (table, column), shipper, batch)?));
+    }
+    for day in landed_days(ch, shipper, batch)? {
+        for filled in schema::filled_tables(db, distinct, shipper, batch, day) {
+            if let Some((_, days)) = marked.iter().find(|(t, _)| *t == filled.table) {
+                // A schema made before markers went beside their rows kept them all
+                // on day 0: a batch marked there is whole in this table.
+                if days.contains(&day) || days.contains(&0) {
+                    continue;
+                }
+                eprintln!(
+                    "filling in batch {batch} ({}) in {db}.{} from raw",
+                    crate::engine::calendar::Calendar::day_label(day),
+                    filled.table
+                );
             }
-            eprintln!("filling in batch {batch} in {db}.{} from raw", filled.table);
+            ch.execute(&format!(
+                "INSERT INTO {db}.{} {}",
+                filled.table, filled.select
+            ))?;
         }
-        ch.execute(&format!(
-            "INSERT INTO {db}.{} {}",
-            filled.table, filled.select
-        ))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_whole_when_raw_holds_as_many_days_as_it_has() {
+        let last = |landed: &[Day], parts| Last {
+            batch: 3,
+            cursor: "done".into(),
+            before: START.into(),
+            landed: landed.iter().copied().collect(),
+            parts,
+        };
+        assert!(last(&[15_559, 15_560], 2).whole());
+        assert!(!last(&[15_560], 2).whole());
+        // An older schema's cursor row counted no parts: its batch was one part.
+        assert!(last(&[15_559], 0).whole());
+    }
 }

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::signal::unix::SignalKind;
 
-use super::commit::{Committer, resume};
+use super::commit::{Committer, START, resume};
+use super::repair::Repair;
 use super::rows::Rows;
 use crate::clickhouse::ClickHouse;
 use crate::config::Settings;
@@ -50,6 +51,8 @@ struct Source {
     calendar: Calendar,
     /// Lines ending at or before this were sent in a committed batch.
     shipped: Option<Cursor>,
+    /// Where it stood before the last batch, while that batch is sent again in part.
+    before: Option<Cursor>,
     /// Where the lines read so far end.
     at: Option<Cursor>,
     newest_recv: i64,
@@ -60,7 +63,13 @@ struct Source {
 impl Source {
     /// Takes lines that end at `next`: their facts go into `rows`, unless a committed
     /// batch already holds them.
-    fn take(&mut self, bytes: &[u8], next: &Cursor, rows: &mut Rows<'_>) {
+    fn take(
+        &mut self,
+        bytes: &[u8],
+        next: &Cursor,
+        rows: &mut Rows<'_>,
+        mut repair: Option<&mut Repair<'_>>,
+    ) {
         let total = bytes.len() as u64;
         let mut start = 0usize;
         for end in memchr::memchr_iter(b'\n', bytes) {
@@ -81,7 +90,21 @@ impl Source {
                 .is_some_and(|s| position(&line_end) <= position(s));
             let skipped = self.line(line);
             if sent_before {
-                self.facts.clear();
+                let in_last = self
+                    .before
+                    .as_ref()
+                    .is_none_or(|b| position(&line_end) > position(b));
+                match repair.as_deref_mut().filter(|_| in_last) {
+                    Some(r) => {
+                        for fact in self.facts.drain(..) {
+                            r.fact(&fact, &self.catalog, &self.areas);
+                        }
+                        if let Some(e) = skipped {
+                            r.skipped(self.day(), e.reason.name(), 1);
+                        }
+                    }
+                    None => self.facts.clear(),
+                }
                 continue;
             }
             for fact in self.facts.drain(..) {
@@ -118,6 +141,15 @@ impl Source {
                 .expire(self.newest_recv - HOLD_MS, &mut self.facts);
         }
         None
+    }
+
+    /// Whether it has been read again up to where the last batch left it.
+    fn caught_up(&self) -> bool {
+        match (&self.shipped, &self.at) {
+            (None, _) => true,
+            (Some(shipped), Some(at)) => position(at) >= position(shipped),
+            (Some(_), None) => false,
+        }
     }
 
     fn day(&self) -> Day {
@@ -165,14 +197,25 @@ pub fn follow(
     settings: &Settings,
     batch_rows: usize,
 ) -> anyhow::Result<()> {
-    let (mut batch, stored) = match resume(ch, shipper)? {
+    let last = resume(ch, shipper)?;
+    let parse = |cursor: &str| -> anyhow::Result<Positions> {
+        if cursor == START {
+            return Ok(Positions::default());
+        }
+        serde_json::from_str(cursor).with_context(|| {
+            format!("shipper {shipper:?} has cursor {cursor:?} in ClickHouse, which is not a live shipper's (another --name?)")
+        })
+    };
+    let (mut batch, stored) = match &last {
         None => (0, Positions::default()),
-        Some((batch, cursor)) => (
-            batch,
-            serde_json::from_str(&cursor).with_context(|| {
-                format!("shipper {shipper:?} has cursor {cursor:?} in ClickHouse, which is not a live shipper's (another --name?)")
-            })?,
-        ),
+        Some(last) => (last.batch, parse(&last.cursor)?),
+    };
+    // The last batch's lines, when raw lacks some of its days: read again, their facts
+    // of those days are sent again.
+    let mut repair = last.as_ref().and_then(|l| Repair::of(l, shipper));
+    let before = match &repair {
+        Some(r) => parse(&r.last.before)?,
+        None => Positions::default(),
     };
     let geography = crate::geodata::load_geography(settings).ok();
     let geo: IpGeo = crate::geodata::load_ip_geo(settings, geography.clone())?;
@@ -182,7 +225,9 @@ pub fn follow(
         .map(|o| {
             let name = o.name();
             let shipped = stored.sources.get(&name).and_then(|c| Cursor::parse(c));
+            let before = before.sources.get(&name).and_then(|c| Cursor::parse(c));
             Source {
+                before,
                 catalog: Catalog::new(geo.clone()),
                 areas: Areas::new(geography.clone()),
                 tracker: CubeTracker::new(settings.qoe, calendar.clone(), Expiry::Eager),
@@ -224,7 +269,7 @@ pub fn follow(
         follow::spawn(origin, Stream::Feedback, i, 0, tx.clone());
     }
     drop(tx);
-    let mut committer = Committer::start(ch, shipper);
+    let mut committer = Committer::start(ch, shipper, last.as_ref().map_or(START, |l| &l.cursor));
     let mut rows = Rows::new(shipper, batch + 1);
     let mut committed = positions(&sources, &stored);
     let mut last_flush = Instant::now();
@@ -243,7 +288,7 @@ pub fn follow(
                         s.name
                     );
                 };
-                s.take(&bytes, &next, &mut rows);
+                s.take(&bytes, &next, &mut rows, repair.as_mut());
             }
             Ok(SourceEvent::State {
                 source,
@@ -255,6 +300,23 @@ pub fn follow(
             Err(RecvTimeoutError::Disconnected) => anyhow::bail!("every source stopped"),
         }
         let stopping = stop.load(Ordering::SeqCst);
+        // The repaired batch goes first, once every source is read again up to it.
+        if repair.is_some() && sources.iter().all(Source::caught_up) {
+            if let Some(r) = repair.take() {
+                eprintln!("sending batch {} again for {}", r.last.batch, r.days());
+                committer.repair(r.rows, &r.last)?;
+            }
+        }
+        if repair.is_some() {
+            if stopping {
+                committer.finish()?;
+                eprintln!(
+                    "stopped before the sources were read again up to batch {batch}: the next start sends its missing days"
+                );
+                return Ok(());
+            }
+            continue;
+        }
         let now = positions(&sources, &stored);
         let due = last_flush.elapsed() >= FLUSH || stopping;
         if rows.count >= batch_rows || (due && (rows.count > 0 || now != committed)) {

@@ -2,8 +2,9 @@
 //!
 //! A shipper reads records (a finished recording, or log directories and servers it
 //! follows), derives each record's facts with [`crate::engine::cube`], and inserts them
-//! in batches. Each batch is one INSERT of at most one block, and its last row is the
-//! shipper's cursor: rows and cursor are stored together or not at all. On start the
+//! in batches. Each batch is one INSERT of at most one block, and its rows of each day
+//! (ClickHouse's partition) end with the shipper's cursor: a day's rows and its cursor
+//! are stored together or not at all, and a batch stored in part is completed. On start the
 //! shipper asks ClickHouse for its last cursor, reads what lies before it again without
 //! sending it (its online and session state must be what it was), and goes on from
 //! there: a `kill -9` or a ClickHouse that goes away loses nothing and counts nothing
@@ -12,6 +13,7 @@
 mod commit;
 mod live;
 mod once;
+mod repair;
 mod retention;
 pub mod rows;
 
@@ -133,7 +135,7 @@ pub fn run(args: &ShipArgs, settings: &Settings) -> anyhow::Result<()> {
     if matches!(work, Work::InitOnly) {
         return Ok(());
     }
-    schema::check(&ch)?;
+    schema::check_for_shipping(&ch)?;
     match (work, recording) {
         (Work::Recording(dir), Some(recording)) => {
             let shipper = args.name.clone().unwrap_or_else(|| {

@@ -4,7 +4,8 @@
 
 use anyhow::Context;
 
-use super::commit::{Committer, resume};
+use super::commit::{Committer, START, resume};
+use super::repair::Repair;
 use super::rows::Rows;
 use crate::clickhouse::{ClickHouse, ClickHouseError};
 use crate::config::Settings;
@@ -16,8 +17,8 @@ use crate::engine::observe::catalog::Catalog;
 use crate::recording::pipeline::{progress_bar, read_in_order};
 use crate::recording::scan::Recording;
 
-/// Where a shipper of a finished recording stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a shipper of a finished recording stands (in the order it gets there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Position {
     /// Nothing shipped yet.
     Start,
@@ -29,8 +30,10 @@ enum Position {
 
 impl Position {
     fn parse(cursor: &str) -> Option<Position> {
-        if cursor == "done" {
-            return Some(Position::Done);
+        match cursor {
+            "done" => return Some(Position::Done),
+            START => return Some(Position::Start),
+            _ => {}
         }
         cursor
             .strip_prefix("minute:")
@@ -40,11 +43,29 @@ impl Position {
 
     fn cursor(self) -> String {
         match self {
-            Position::Start => "start".into(),
+            Position::Start => START.into(),
             Position::Through(ms) => format!("minute:{ms}"),
             Position::Done => "done".into(),
         }
     }
+
+    /// Whether minute `start_ms` lies at or before this position.
+    fn holds(self, start_ms: i64) -> bool {
+        match self {
+            Position::Start => false,
+            Position::Through(ms) => start_ms <= ms,
+            Position::Done => true,
+        }
+    }
+}
+
+/// A recording's cursor read back from ClickHouse.
+fn position_of(shipper: &str, cursor: &str) -> anyhow::Result<Position> {
+    Position::parse(cursor).with_context(|| {
+        format!(
+            "shipper {shipper:?} has cursor {cursor:?} in ClickHouse, which is not a recording's"
+        )
+    })
 }
 
 pub fn ship_recording(
@@ -55,16 +76,19 @@ pub fn ship_recording(
     batch_rows: usize,
     threads: usize,
 ) -> anyhow::Result<()> {
-    let (mut batch, position) = match resume(ch, shipper)? {
+    let last = resume(ch, shipper)?;
+    let (mut batch, position) = match &last {
         None => (0, Position::Start),
-        Some((batch, cursor)) => (
-            batch,
-            Position::parse(&cursor).with_context(|| {
-                format!("shipper {shipper:?} has cursor {cursor:?} in ClickHouse, which is not a recording's")
-            })?,
-        ),
+        Some(last) => (last.batch, position_of(shipper, &last.cursor)?),
     };
-    if position == Position::Done {
+    // The last batch's minutes (and the close, after a "done"), when raw lacks some of
+    // its days: read again, their facts of those days are sent again.
+    let mut repair = last.as_ref().and_then(|l| Repair::of(l, shipper));
+    let repaired = match &repair {
+        Some(r) => Some((position_of(shipper, &r.last.before)?, position)),
+        None => None,
+    };
+    if position == Position::Done && repair.is_none() {
         eprintln!(
             "already shipped: {shipper} (batch {batch}) is all in {}",
             ch.target.database
@@ -86,14 +110,14 @@ pub fn ship_recording(
     let calendar = Calendar::new(settings.timezone);
     let mut tracker = CubeTracker::new(settings.qoe, calendar.clone(), Expiry::AtClose);
     let mut facts: Vec<Fact> = Vec::new();
-    let mut committer = Committer::start(ch, shipper);
+    let mut committer = Committer::start(ch, shipper, &position.cursor());
     let mut failure: Option<ClickHouseError> = None;
     batch += 1;
     let mut rows = Rows::new(shipper, batch);
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bar = progress.then(|| progress_bar(recording.feedback.len(), "shipping"));
     read_in_order(&recording.feedback, threads, |minute| {
-        let resent = matches!(position, Position::Through(ms) if minute.start_ms <= ms);
+        let resent = position.holds(minute.start_ms);
         for record in minute.records() {
             let Some(obs) = catalog.observe(&record) else {
                 continue;
@@ -110,11 +134,28 @@ pub fn ship_recording(
         if let Some(bar) = &bar {
             bar.inc(1);
         }
+        let day = calendar.day_of(minute.start_ms);
         if resent {
-            facts.clear();
+            let in_last = repaired.is_some_and(|(before, _)| !before.holds(minute.start_ms));
+            match repair.as_mut().filter(|_| in_last) {
+                Some(r) => {
+                    for fact in facts.drain(..) {
+                        r.fact(&fact, &catalog, &areas);
+                    }
+                    for (reason, lines) in &minute.skipped.by_reason {
+                        r.skipped(day, reason.name(), *lines);
+                    }
+                }
+                None => facts.clear(),
+            }
             return true;
         }
-        let day = calendar.day_of(minute.start_ms);
+        if let Some(r) = repair.take() {
+            if let Err(e) = send_repair(&mut committer, r) {
+                failure = Some(e);
+                return false;
+            }
+        }
         for fact in facts.drain(..) {
             rows.fact(&fact, &catalog, &areas);
         }
@@ -140,6 +181,22 @@ pub fn ship_recording(
         return Err(e.into());
     }
     tracker.close(&mut facts);
+    if let Some(mut r) = repair.take() {
+        // The batch was the last, "done": the close is part of it.
+        if position == Position::Done {
+            for fact in facts.drain(..) {
+                r.fact(&fact, &catalog, &areas);
+            }
+            send_repair(&mut committer, r)?;
+            let sent = committer.finish()?;
+            eprintln!(
+                "shipped {} rows again: {shipper} is all in {}",
+                sent.rows, ch.target.database
+            );
+            return Ok(());
+        }
+        send_repair(&mut committer, r)?;
+    }
     for fact in facts.drain(..) {
         rows.fact(&fact, &catalog, &areas);
     }
@@ -158,4 +215,28 @@ pub fn ship_recording(
         sent.skipped
     );
     Ok(())
+}
+
+/// Queues the repair of the last batch, saying which days it sends.
+fn send_repair(committer: &mut Committer, r: Repair<'_>) -> Result<(), ClickHouseError> {
+    eprintln!("sending batch {} again for {}", r.last.batch, r.days());
+    committer.repair(r.rows, &r.last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_as_the_position_it_was_and_says_which_minutes_it_holds() {
+        for p in [Position::Start, Position::Through(60_000), Position::Done] {
+            assert_eq!(Position::parse(&p.cursor()), Some(p));
+        }
+        assert_eq!(Position::parse("minute:x"), None);
+        assert!(Position::Start < Position::Through(0) && Position::Through(0) < Position::Done);
+        assert!(!Position::Start.holds(0));
+        assert!(Position::Through(60_000).holds(60_000));
+        assert!(!Position::Through(60_000).holds(120_000));
+        assert!(Position::Done.holds(i64::MAX));
+    }
 }

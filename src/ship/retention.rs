@@ -5,14 +5,17 @@
 //! day the cubes hold (the event's clock, not the wall clock: a recorded event loses
 //! the same days as a live one).
 //!
-//! A partition is never dropped while it holds what a shipper needs to resume: its last
-//! cursor row, and all of its last batch's rows while some table may still need them
-//! filled in (its marker missing there); nor the batch markers' day, 1970-01-01.
+//! A partition is never dropped while it holds what a shipper needs to resume: a cursor
+//! row of its last batch, and all of that batch's rows while some table may still need
+//! them filled in (a day's marker missing there); nor an older schema's markers' day,
+//! 1970-01-01.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
-use crate::clickhouse::schema::MARKED;
-use crate::clickhouse::{ClickHouse, ClickHouseError, quote, unescape_tsv};
+use super::commit::marked_days;
+
+use crate::clickhouse::schema::{MARKED, MARKED_FOR_GOOD};
+use crate::clickhouse::{ClickHouse, ClickHouseError, unescape_tsv};
 use crate::engine::calendar::{Calendar, Day};
 
 /// The tables whose old days go.
@@ -58,9 +61,10 @@ pub fn drop_old_days(ch: &ClickHouse, keep: u32) -> Result<Option<Day>, ClickHou
     Ok(dropped.then_some(first_kept))
 }
 
-/// The first day a shipper needs to resume: for each shipper, the day of its last
-/// cursor row; and when some summing table lacks that batch's marker (an INSERT that may
-/// have stopped half-way, which `complete` fills in from `raw`), the batch's first day.
+/// The first day a shipper needs to resume: for each shipper, the newest day holding
+/// a cursor row of its last batch; and every day of that batch while it may still need
+/// to be made whole or filled in (some table lacks a day's marker of it, or `raw` some
+/// day's part).
 fn resume_from(ch: &ClickHouse) -> Result<Day, ClickHouseError> {
     let db = &ch.target.database;
     let rows = |sql: &str| -> Result<Vec<Vec<String>>, ClickHouseError> {
@@ -70,50 +74,41 @@ fn resume_from(ch: &ClickHouse) -> Result<Day, ClickHouseError> {
             .map(|l| l.split('\t').map(unescape_tsv).collect())
             .collect())
     };
-    let mut marked: HashMap<String, u64> = HashMap::new();
-    let mut first = true;
-    for (table, column) in MARKED {
-        let mut here = HashMap::new();
-        for r in rows(&format!(
-            "SELECT substring({column}, 2), maxMerge(shipped) FROM {db}.{table} \
-             WHERE day = toDate(0) GROUP BY {column}"
-        ))? {
-            here.insert(r[0].clone(), r[1].parse::<u64>().unwrap_or(0));
+    // Each shipper's last batch: its number, how many days' parts it has, and the days
+    // whose cursor rows `raw` holds.
+    let mut last: HashMap<String, (u64, usize, Vec<Day>)> = HashMap::new();
+    for r in rows(&format!(
+        "SELECT shipper, batch, max(lines), groupArray(toUInt16(day)) FROM {db}.raw \
+         WHERE kind = 2 GROUP BY shipper, batch"
+    ))? {
+        let batch = r[1].parse::<u64>().unwrap_or(0);
+        if last.get(&r[0]).is_some_and(|(b, _, _)| *b > batch) {
+            continue;
         }
-        // A shipper's batch is marked everywhere up to the least of the tables' marks.
-        marked = if first {
-            here
-        } else {
-            marked
-                .into_iter()
-                .filter_map(|(k, b)| here.get(&k).map(|h| (k, b.min(*h))))
-                .collect()
-        };
-        first = false;
+        let parts = r[2].parse::<usize>().unwrap_or(0);
+        let days = r[3]
+            .trim_matches(['[', ']'])
+            .split(',')
+            .filter_map(|d| d.trim().parse::<Day>().ok())
+            .collect();
+        last.insert(r[0].clone(), (batch, parts, days));
     }
     let mut from = Day::MAX;
-    for r in rows(&format!(
-        "SELECT shipper, max(batch), toUInt16(argMax(day, batch)) FROM {db}.raw \
-         WHERE kind = 2 GROUP BY shipper"
-    ))? {
-        let (batch, cursor_day) = (
-            r[1].parse::<u64>().unwrap_or(0),
-            r[2].parse::<Day>().unwrap_or(0),
-        );
-        let whole = marked.get(&r[0]).is_some_and(|m| *m >= batch);
+    for (shipper, (batch, parts, days)) in &last {
+        // Whole in `raw` (the minute cube keeps the markers of days dropped already)
+        // and marked in every table on each day `raw` holds.
+        let kept = marked_days(ch, MARKED_FOR_GOOD, shipper, *batch)?;
+        let mut whole = days.iter().chain(&kept).collect::<BTreeSet<_>>().len() >= *parts;
+        for table in MARKED {
+            let marked = marked_days(ch, table, shipper, *batch)?;
+            whole &= marked.contains(&0) || days.iter().all(|d| marked.contains(d));
+        }
         let needed = if whole {
-            cursor_day
+            days.iter().max()
         } else {
-            rows(&format!(
-                "SELECT toUInt16(min(day)) FROM {db}.raw WHERE day > toDate(0) \
-                 AND shipper = {} AND batch = {batch}",
-                quote(&r[0])
-            ))?
-            .first()
-            .and_then(|r| r[0].parse::<Day>().ok())
-            .unwrap_or(0)
+            days.iter().min()
         };
-        from = from.min(needed);
+        from = from.min(needed.copied().unwrap_or(0));
     }
     Ok(from)
 }
@@ -156,6 +151,11 @@ pub fn say(first_kept: Option<Day>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_that_says_which_days_reached_raw_keeps_every_day() {
+        assert!(!TABLES.contains(&MARKED_FOR_GOOD.0));
+    }
 
     #[test]
     fn days_name_their_partitions() {

@@ -1,6 +1,10 @@
 //! The rows of the `raw` table (deploy/clickhouse/schema.sql), encoded in RowBinary:
 //! the facts of [`crate::engine::cube`] with their names, a batch's cursor, and its
-//! skipped lines.
+//! skipped lines. A batch's rows are kept apart by day, each day's part ending with a
+//! cursor row of its own: ClickHouse stores each day (partition) as a part of its own,
+//! and a server that stops mid-INSERT may keep some days' parts and not others.
+
+use std::collections::BTreeMap;
 
 use crate::clickhouse::row_binary::RowBinary;
 use crate::engine::calendar::Day;
@@ -57,7 +61,10 @@ const NO_LEAVE: i64 = i64::MAX;
 
 /// One batch of rows for one INSERT.
 pub struct Rows<'a> {
-    out: RowBinary,
+    /// Each day's rows.
+    parts: BTreeMap<Day, RowBinary>,
+    /// The day of the row being written.
+    day: Day,
     shipper: &'a str,
     batch: u64,
     pub count: usize,
@@ -68,7 +75,8 @@ pub struct Rows<'a> {
 impl<'a> Rows<'a> {
     pub fn new(shipper: &'a str, batch: u64) -> Self {
         Rows {
-            out: RowBinary::default(),
+            parts: BTreeMap::new(),
+            day: 0,
             shipper,
             batch,
             count: 0,
@@ -84,23 +92,37 @@ impl<'a> Rows<'a> {
         self.batch
     }
 
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.out.bytes
+    /// The days the batch has rows of.
+    pub fn days(&self) -> impl Iterator<Item = Day> + '_ {
+        self.parts.keys().copied()
+    }
+
+    /// Each day's part of the batch: its rows, then its cursor row.
+    pub fn into_parts(self) -> Vec<(Day, Vec<u8>)> {
+        self.parts.into_iter().map(|(d, o)| (d, o.bytes)).collect()
+    }
+
+    /// The part of the row being written.
+    fn out(&mut self) -> &mut RowBinary {
+        self.parts.entry(self.day).or_default()
     }
 
     fn head(&mut self, kind: u8, day: Day, bucket_ms: i64, recv_ms: i64) {
         self.count += 1;
-        let o = &mut self.out;
+        self.day = day;
+        let shipper = self.shipper;
+        let batch = self.batch;
+        let o = self.out();
         o.u8(kind);
-        o.string(self.shipper);
-        o.u64(self.batch);
+        o.string(shipper);
+        o.u64(batch);
         o.date(day);
         o.date_time(bucket_ms);
         o.i64(recv_ms);
     }
 
     fn cell(&mut self, cell: &Cell, catalog: &Catalog, areas: &Areas) {
-        let o = &mut self.out;
+        let o = self.out();
         o.string(catalog.geo.isp_name(cell.isp));
         o.string(catalog.channels.name(cell.channel));
         o.string(catalog.geo.district_name(cell.district));
@@ -109,7 +131,7 @@ impl<'a> Rows<'a> {
 
     /// Every column from `event` to `qoe_counts` left empty, then the tail columns.
     fn no_measures(&mut self) {
-        let o = &mut self.out;
+        let o = self.out();
         o.u8(0);
         o.u8(0);
         for _ in 0..9 {
@@ -123,7 +145,7 @@ impl<'a> Rows<'a> {
     }
 
     fn tail(&mut self, leave_ms: i64, online: i8, cursor: &str, reason: &str, lines: u64) {
-        let o = &mut self.out;
+        let o = self.out();
         o.i64(leave_ms);
         o.i8(online);
         o.string(cursor);
@@ -136,13 +158,13 @@ impl<'a> Rows<'a> {
             Fact::Record(record) => {
                 let payload = &record.obs.payload;
                 self.head(RECORD, record.day, record.bucket_ms, payload.recv);
-                let o = &mut self.out;
+                let o = self.out();
                 o.string(catalog.peers.name(record.obs.peer));
                 o.string(catalog.sessions.name(record.obs.session));
                 o.string(catalog.ips.name(record.obs.ip));
                 self.cell(&record.cell, catalog, areas);
                 let sums = &record.sums;
-                let o = &mut self.out;
+                let o = self.out();
                 o.u8(match payload.event {
                     Event::Join => 0,
                     Event::Report => 1,
@@ -179,7 +201,7 @@ impl<'a> Rows<'a> {
             }
             Fact::Online(c) => {
                 self.head(ONLINE, c.day, c.bucket_ms, c.bucket_ms);
-                let o = &mut self.out;
+                let o = self.out();
                 for _ in 0..3 {
                     o.string("");
                 }
@@ -191,12 +213,22 @@ impl<'a> Rows<'a> {
         }
     }
 
-    /// The row that closes the batch: where the shipper's sources stand after it.
-    pub fn cursor(&mut self, day: Day, cursor: &str) {
-        self.head(CURSOR, day, 0, 0);
-        self.no_cell();
-        self.no_measures();
-        self.tail(NO_LEAVE, 0, cursor, "", 0);
+    /// The rows that close the batch, one at the end of each day's part (on `day` when
+    /// the batch is empty): where the shipper's sources stand after it (`cursor`) and
+    /// stood before it (`before`), and of how many days' parts the batch is made
+    /// (`parts`, when these rows are only some of them: a batch sent again in part).
+    pub fn cursor(&mut self, day: Day, cursor: &str, before: &str, parts: Option<usize>) {
+        let mut days: Vec<Day> = self.parts.keys().copied().collect();
+        if days.is_empty() {
+            days.push(day);
+        }
+        let parts = parts.unwrap_or(days.len()) as u64;
+        for day in days {
+            self.head(CURSOR, day, 0, 0);
+            self.no_cell();
+            self.no_measures();
+            self.tail(NO_LEAVE, 0, cursor, before, parts);
+        }
     }
 
     /// Lines skipped for `reason` in this batch.
@@ -209,8 +241,9 @@ impl<'a> Rows<'a> {
     }
 
     fn no_cell(&mut self) {
+        let o = self.out();
         for _ in 0..7 {
-            self.out.string("");
+            o.string("");
         }
     }
 }
@@ -219,6 +252,49 @@ impl<'a> Rows<'a> {
 mod tests {
     use super::*;
     use crate::clickhouse::schema::{Distinct, statements};
+
+    /// The cursor row's last columns as RowBinary writes them: cursor, reason (the
+    /// cursor before), lines (the batch's days).
+    fn cursor_tail(cursor: &str, before: &str, parts: u64) -> Vec<u8> {
+        let mut o = RowBinary::default();
+        o.string(cursor);
+        o.string(before);
+        o.u64(parts);
+        o.bytes
+    }
+
+    #[test]
+    fn each_days_part_ends_with_a_cursor_row_of_its_own() {
+        let mut rows = Rows::new("fs1", 7);
+        rows.skipped(15_560, "bad_json", 2);
+        rows.skipped(15_559, "bad_json", 1);
+        rows.skipped(15_560, "too_long", 1);
+        rows.cursor(0, "minute:5", "minute:4", None);
+        assert_eq!(rows.count, 5, "three rows and two cursor rows");
+        let parts = rows.into_parts();
+        let days: Vec<Day> = parts.iter().map(|(d, _)| *d).collect();
+        assert_eq!(days, [15_559, 15_560]);
+        for (_, bytes) in &parts {
+            assert!(bytes.ends_with(&cursor_tail("minute:5", "minute:4", 2)));
+        }
+        assert!(parts[1].1.len() > parts[0].1.len(), "two rows and a cursor");
+    }
+
+    #[test]
+    fn an_empty_batch_is_a_cursor_row_on_the_given_day_and_a_part_sent_again_keeps_the_count() {
+        let mut rows = Rows::new("fs1", 8);
+        rows.cursor(15_561, "done", "minute:5", None);
+        let parts = rows.into_parts();
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].0, 15_561);
+        assert!(parts[0].1.ends_with(&cursor_tail("done", "minute:5", 1)));
+        let mut again = Rows::new("fs1", 8);
+        again.skipped(15_559, "bad_json", 1);
+        again.cursor(0, "done", "minute:5", Some(3));
+        let parts = again.into_parts();
+        assert_eq!(parts.len(), 1);
+        assert!(parts[0].1.ends_with(&cursor_tail("done", "minute:5", 3)));
+    }
 
     #[test]
     fn the_columns_are_the_raw_tables_in_its_order() {

@@ -71,6 +71,16 @@ pub enum Fact {
     Online(OnlineFact),
 }
 
+impl Fact {
+    /// The local day the fact counts in.
+    pub fn day(&self) -> Day {
+        match self {
+            Fact::Record(r) => r.day,
+            Fact::Online(c) => c.day,
+        }
+    }
+}
+
 /// The shipper's state over its stream: online intervals, the cell each peer was last
 /// counted in, and the sessions whose startup delay has been counted.
 #[derive(Debug, Clone)]

@@ -21,7 +21,7 @@ use chrono_tz::Tz;
 use super::causes::AlertCauses;
 use super::frames::{FrameData, FrameRequest, FrameSource, Unanswered};
 use super::health::{SourceHealth, SourceState};
-use crate::clickhouse::read::{self, DATA, rows_of};
+use crate::clickhouse::read::{self, DATA, SKIPPED_DATA, rows_of};
 use crate::clickhouse::{ClickHouse, Credentials, Target, schema};
 use crate::config::Settings;
 use crate::engine::alerts::{AlertLog, AlertRules, stale_source};
@@ -171,7 +171,7 @@ impl CubeFrames {
         self.fine_from = self.fine_from()?;
         self.skipped = rows_of(
             &self.ch,
-            &format!("SELECT sumMerge(lines) FROM {db}.skipped WHERE {DATA}"),
+            &format!("SELECT sumMerge(lines) FROM {db}.skipped WHERE {SKIPPED_DATA}"),
         )?
         .first()
         .and_then(|r| r[0].parse().ok())
@@ -214,13 +214,13 @@ impl CubeFrames {
                 .and_then(|r| r[0].parse::<i64>().ok()))
         };
         if count(format!(
-            "SELECT count() FROM {db}.cube_10s WHERE day = toDate({first})"
+            "SELECT count() FROM {db}.cube_10s WHERE day = toDate({first}) AND {DATA}"
         ))? != Some(0)
         {
             return Ok(None);
         }
         let kept = count(format!(
-            "SELECT toUInt16(min(day)) FROM {db}.cube_10s WHERE day > toDate({first})"
+            "SELECT toUInt16(min(day)) FROM {db}.cube_10s WHERE day > toDate({first}) AND {DATA}"
         ))?;
         Ok(kept
             .and_then(|d| Day::try_from(d).ok())
