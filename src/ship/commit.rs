@@ -103,16 +103,15 @@ pub fn marked_days(
     shipper: &str,
     batch: u64,
 ) -> Result<BTreeSet<Day>, ClickHouseError> {
-    let answer = ch.query(&format!(
-        "SELECT toUInt16(day) FROM {}.{table} WHERE {column} = concat('\\0', {}) \
-         GROUP BY day HAVING maxMerge(shipped) >= {batch} FORMAT TabSeparated",
-        ch.target.database,
-        quote(shipper)
-    ))?;
-    Ok(answer
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect())
+    days(
+        ch,
+        &format!(
+            "SELECT toUInt16(day) FROM {}.{table} WHERE {column} = concat('\\0', {}) \
+             GROUP BY day HAVING maxMerge(shipped) >= {batch}",
+            ch.target.database,
+            quote(shipper)
+        ),
+    )
 }
 
 /// The days of batch `batch` whose parts `raw` holds.
@@ -121,15 +120,27 @@ fn landed_days(
     shipper: &str,
     batch: u64,
 ) -> Result<BTreeSet<Day>, ClickHouseError> {
-    let answer = ch.query(&format!(
-        "SELECT DISTINCT toUInt16(day) FROM {}.raw WHERE kind = 2 AND shipper = {} AND batch = {batch} FORMAT TabSeparated",
-        ch.target.database,
-        quote(shipper)
-    ))?;
-    Ok(answer
+    days(
+        ch,
+        &format!(
+            "SELECT DISTINCT toUInt16(day) FROM {}.raw WHERE kind = 2 AND shipper = {} AND batch = {batch}",
+            ch.target.database,
+            quote(shipper)
+        ),
+    )
+}
+
+/// The days a query of one column of day numbers answers.
+fn days(ch: &ClickHouse, sql: &str) -> Result<BTreeSet<Day>, ClickHouseError> {
+    let answer = ch.query(&format!("{sql} FORMAT TabSeparated"))?;
+    answer
         .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect())
+        .map(|l| {
+            l.trim()
+                .parse()
+                .map_err(|_| ch.refused(format!("a day's number, not {l:?}")))
+        })
+        .collect()
 }
 
 /// A closed batch on its way to ClickHouse.
