@@ -319,10 +319,11 @@ fn a_shipper_killed_at_any_moment_loses_nothing_and_doubles_nothing() {
     }
 }
 
-/// ClickHouse stopped and started again while a shipper works: it waits, then goes on,
-/// and the cubes hold each record once. (The stop splits a batch between ClickHouse's
+/// ClickHouse killed and started again while a shipper works: it waits, then goes on,
+/// and the cubes hold each record once. (The kill splits a batch between ClickHouse's
 /// parts at a moment of its own choosing: the cubes once lost or doubled the minute
-/// whose batch marker was in another part than its rows.)
+/// whose batch marker was in another part than its rows.) A SIGTERM would let running
+/// queries finish, and the shipper often finished with them: the test then proved nothing.
 #[test]
 #[ignore = "needs clickhouse-server (Debian package); .ci/run installs it"]
 fn a_shipper_waits_out_a_clickhouse_restart() {
@@ -335,55 +336,48 @@ fn a_shipper_waits_out_a_clickhouse_restart() {
         &hour,
         &["--init", "--distinct", "exact"],
     ));
-    let a = csv(&["report", "--from", &ch.uri("once"), "--by", "minute"]);
-    // A stopping server finishes what it is running first, and a shipper may finish with
-    // it: then the scenario is run again, into a database of its own.
-    let mut met = 0;
-    for attempt in 0..3 {
-        let db = format!("restarted{attempt}");
-        init(&ch, &db);
-        let child = ship_process(
-            &ch,
-            &db,
-            &[
-                "--dir",
-                &hour,
-                "--once",
-                "--batch-rows",
-                "1000",
-                "--threads",
-                "1",
-            ],
-        )
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ship");
-        // Some 60 INSERTs of a minute each: seconds of work. Once some batches are in,
-        // stop ClickHouse for a while.
-        let started = Instant::now();
-        while ch.query(&format!("SELECT count() FROM {db}.raw WHERE kind = 2")) == "0\n" {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "no batch landed"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        ch.stop();
-        std::thread::sleep(Duration::from_secs(3));
-        ch.restart();
-        let out = child.wait_with_output().expect("ship");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{stderr}");
-        let rows = |db: &str| ch.query(&format!("SELECT count() FROM {db}.raw WHERE kind = 0"));
-        assert_eq!(rows(&db), rows("once"), "{stderr}");
-        let b = csv(&["report", "--from", &ch.uri(&db), "--by", "minute"]);
-        assert_agree(&a, &b, EXACT, &format!("after a restart: {stderr}"));
-        if stderr.contains("retrying") {
-            met += 1;
-            break;
-        }
+    init(&ch, "restarted");
+    let child = ship_process(
+        &ch,
+        "restarted",
+        &[
+            "--dir",
+            &hour,
+            "--once",
+            "--batch-rows",
+            "1000",
+            "--threads",
+            "1",
+        ],
+    )
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("ship");
+    // Some 60 INSERTs of a minute each: seconds of work. Once some batches are in,
+    // kill ClickHouse and keep it away for a while.
+    let started = Instant::now();
+    while ch.query("SELECT count() FROM restarted.raw WHERE kind = 2") == "0\n" {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no batch landed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(met, 1, "the shipper never met the stop in three runs");
+    ch.kill();
+    std::thread::sleep(Duration::from_secs(3));
+    ch.restart();
+    let out = child.wait_with_output().expect("ship");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("retrying"),
+        "the shipper never met the kill: {stderr}"
+    );
+    let rows = |db: &str| ch.query(&format!("SELECT count() FROM {db}.raw WHERE kind = 0"));
+    assert_eq!(rows("restarted"), rows("once"));
+    let a = csv(&["report", "--from", &ch.uri("once"), "--by", "minute"]);
+    let b = csv(&["report", "--from", &ch.uri("restarted"), "--by", "minute"]);
+    assert_agree(&a, &b, EXACT, &format!("after a restart: {stderr}"));
 }
 
 fn fails(out: &Output, code: i32, says: &str) {

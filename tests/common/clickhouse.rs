@@ -142,6 +142,15 @@ impl ClickHouse {
         }
     }
 
+    /// Kills the server (SIGKILL, as the kernel's out-of-memory killer would: nothing
+    /// running is let finish) and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// One query's answer (TabSeparated), as the `default` user without a password.
     pub fn query(&self, sql: &str) -> String {
         let resp = reqwest::blocking::Client::new()
