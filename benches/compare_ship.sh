@@ -31,11 +31,10 @@ curl -sf "$CH/" --data-binary "SELECT * FROM bench.raw WHERE shipper = 'first' F
 ROWS=$(curl -sf "$CH/" --data-binary "SELECT count() FROM bench.raw WHERE shipper = 'first'")
 echo "rows per run: $ROWS ($(du -m "$WORK/rows.bin" | cut -f1) MB RowBinary), ClickHouse $(curl -sf "$CH/" --data-binary 'SELECT version()')"
 
-# Each ship run under its own name, so that each ships everything.
-N=0
+# Each ship run under its own name, so that each ships everything (from the clock: a
+# run is timed in a subshell, where a counter would not survive it).
 run_ship() {
-    N=$((N + 1))
-    "$BIN" ship --clickhouse "$CH" --database bench --dir "$WORK/rec" --once --name "run-$N" >/dev/null 2>&1
+    "$BIN" ship --clickhouse "$CH" --database bench --dir "$WORK/rec" --once --name "run-$(date +%s%N)" >/dev/null 2>&1
 }
 run_client() { clickhouse-client --port "$TCP" --query "INSERT INTO floor.raw FORMAT RowBinary" < "$WORK/rows.bin"; }
 # shellcheck source=benches/timing.sh

@@ -265,7 +265,10 @@ fn insert_once(
     let mut backoff = Backoff::default();
     let mut said = false;
     while !parts.is_empty() {
-        let bytes: Vec<u8> = parts.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+        let mut bytes = Vec::with_capacity(parts.iter().map(|(_, b)| b.len()).sum());
+        for (_, part) in &parts {
+            bytes.extend_from_slice(part);
+        }
         match ch.insert_with_id(&table, "RowBinary", bytes, &query_id) {
             Ok(()) => break,
             Err(e) if e.is_transient() => {

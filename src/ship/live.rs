@@ -302,8 +302,8 @@ pub fn follow(
         let stopping = stop.load(Ordering::SeqCst);
         // The repaired batch goes first, once every source is read again up to it.
         if repair.is_some() && sources.iter().all(Source::caught_up) {
-            if let Some(r) = repair.take() {
-                eprintln!("sending batch {} again for {}", r.last.batch, r.days());
+            if let Some(mut r) = repair.take() {
+                r.say();
                 committer.repair(r.rows, &r.last)?;
             }
         }

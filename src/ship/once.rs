@@ -218,8 +218,8 @@ pub fn ship_recording(
 }
 
 /// Queues the repair of the last batch, saying which days it sends.
-fn send_repair(committer: &mut Committer, r: Repair<'_>) -> Result<(), ClickHouseError> {
-    eprintln!("sending batch {} again for {}", r.last.batch, r.days());
+fn send_repair(committer: &mut Committer, mut r: Repair<'_>) -> Result<(), ClickHouseError> {
+    r.say();
     committer.repair(r.rows, &r.last)
 }
 

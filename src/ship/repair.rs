@@ -50,9 +50,18 @@ impl<'a> Repair<'a> {
         }
     }
 
-    /// The days it sends, for the log.
-    pub fn days(&self) -> String {
-        let days: Vec<String> = self.rows.days().map(Calendar::day_label).collect();
-        days.join(", ")
+    /// Says on stderr which days it sends again.
+    pub fn say(&mut self) {
+        let days: Vec<String> = self
+            .rows
+            .days()
+            .into_iter()
+            .map(Calendar::day_label)
+            .collect();
+        eprintln!(
+            "sending batch {} again for {}",
+            self.last.batch,
+            days.join(", ")
+        );
     }
 }

@@ -61,10 +61,12 @@ const NO_LEAVE: i64 = i64::MAX;
 
 /// One batch of rows for one INSERT.
 pub struct Rows<'a> {
-    /// Each day's rows.
+    /// Each day's rows, but those of `day`.
     parts: BTreeMap<Day, RowBinary>,
-    /// The day of the row being written.
+    /// The day of the row being written, and its rows (kept out of the map, so that a
+    /// row's many writes cost no lookup: a batch's rows are nearly all of one day).
     day: Day,
+    current: RowBinary,
     shipper: &'a str,
     batch: u64,
     pub count: usize,
@@ -77,6 +79,7 @@ impl<'a> Rows<'a> {
         Rows {
             parts: BTreeMap::new(),
             day: 0,
+            current: RowBinary::default(),
             shipper,
             batch,
             count: 0,
@@ -93,23 +96,42 @@ impl<'a> Rows<'a> {
     }
 
     /// The days the batch has rows of.
-    pub fn days(&self) -> impl Iterator<Item = Day> + '_ {
-        self.parts.keys().copied()
+    pub fn days(&mut self) -> Vec<Day> {
+        self.settle();
+        self.parts.keys().copied().collect()
     }
 
     /// Each day's part of the batch: its rows, then its cursor row.
-    pub fn into_parts(self) -> Vec<(Day, Vec<u8>)> {
+    pub fn into_parts(mut self) -> Vec<(Day, Vec<u8>)> {
+        self.settle();
         self.parts.into_iter().map(|(d, o)| (d, o.bytes)).collect()
+    }
+
+    /// Puts the current day's rows with the others.
+    fn settle(&mut self) {
+        let current = std::mem::take(&mut self.current);
+        if !current.bytes.is_empty() {
+            self.parts.insert(self.day, current);
+        }
+    }
+
+    /// Makes `day`'s rows the current ones.
+    fn switch_to(&mut self, day: Day) {
+        if day != self.day || self.current.bytes.is_empty() {
+            self.settle();
+            self.current = self.parts.remove(&day).unwrap_or_default();
+            self.day = day;
+        }
     }
 
     /// The part of the row being written.
     fn out(&mut self) -> &mut RowBinary {
-        self.parts.entry(self.day).or_default()
+        &mut self.current
     }
 
     fn head(&mut self, kind: u8, day: Day, bucket_ms: i64, recv_ms: i64) {
         self.count += 1;
-        self.day = day;
+        self.switch_to(day);
         let shipper = self.shipper;
         let batch = self.batch;
         let o = self.out();
@@ -218,7 +240,7 @@ impl<'a> Rows<'a> {
     /// stood before it (`before`), and of how many days' parts the batch is made
     /// (`parts`, when these rows are only some of them: a batch sent again in part).
     pub fn cursor(&mut self, day: Day, cursor: &str, before: &str, parts: Option<usize>) {
-        let mut days: Vec<Day> = self.parts.keys().copied().collect();
+        let mut days = self.days();
         if days.is_empty() {
             days.push(day);
         }
