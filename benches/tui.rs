@@ -39,7 +39,7 @@ fn bench(c: &mut Criterion) {
     .expect("geo");
     let options = IndexOptions::default();
     let files = FileStamps::take(dir, index.groups(), &[], 1);
-    let mut recording_index = RecordingIndex::open(dir, files, index.groups(), &[], &options).0;
+    let mut recording_index = RecordingIndex::open(dir, || files, index.groups(), &[], &options).0;
     let first_seen = Arc::new(recording_index.first_seen());
     let service = Arc::new(recording_index.take_service_history());
     let start = index.start().expect("start");

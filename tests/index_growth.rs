@@ -79,8 +79,13 @@ fn open(dir: &Path, cache: &Path) -> (Opened, Vec<u8>, Vec<u8>) {
         cache: Some(cache.to_owned()),
         ..IndexOptions::default()
     };
-    let (_, opened) =
-        RecordingIndex::open(dir, files, &recording.feedback, &recording.probes, &options);
+    let (_, opened) = RecordingIndex::open(
+        dir,
+        || files,
+        &recording.feedback,
+        &recording.probes,
+        &options,
+    );
     let kept = |extension: &str| {
         let mut found: Vec<PathBuf> = std::fs::read_dir(cache)
             .expect("the cache")

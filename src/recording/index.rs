@@ -26,7 +26,7 @@ use std::time::UNIX_EPOCH;
 use serde::{Deserialize, Serialize};
 
 use super::digest::{crc32, fnv1a};
-use super::index_build::{Built, IndexBuilder, SLOT_MS, SlotViews, UNSETTLED_MS};
+use super::index_build::{Built, IndexBuilder, SLOT_MS, ServiceBlock, SlotViews, UNSETTLED_MS};
 use super::layout::TreeDir;
 use super::pipeline::{progress_bar, read_raw_in_order};
 use super::probe_checkpoints::{CHECKPOINT_MS, ProbeCheckpoints};
@@ -40,7 +40,7 @@ use crate::engine::probes::route_change::RouteChangeParams;
 use crate::engine::query::snapshot::Point;
 
 /// Bumped whenever what is stored, or how it is computed, changes.
-const VERSION: u32 = 11;
+const VERSION: u32 = 12;
 
 /// The recording's minute files (feedback, then probes) as they stood when stat-ed:
 /// what says whether a kept index is still true. Taken before anything is read, so a
@@ -95,6 +95,9 @@ pub struct RecordingIndex {
     files: Vec<FileStamp>,
     /// What `built.minutes` were computed with.
     qoe: QoeParams,
+    /// The digest of the version, `files` and `qoe`: what answers kept beside the
+    /// index are named by (worked out once, not on every frame from 73 k stamps).
+    made_from: u64,
     /// What the pass over the feedback found.
     built: Built,
     /// Copies of the probe book (none for a recording without probes, or an index that
@@ -239,19 +242,23 @@ impl Default for IndexOptions {
 
 impl RecordingIndex {
     /// The index of the recording at `root` whose feedback and probe minutes are
-    /// `groups` and `probes`, stamped as `files`: loaded from the cache when it matches
-    /// the files and the parameters exactly, else built and saved — from where the last
-    /// build's kept state stopped, when every file before that is as it was then.
+    /// `groups` and `probes`, stamped as `stamp` says (it may be waiting on stamps
+    /// being taken: the kept index is read meanwhile): loaded from the cache when it
+    /// matches the files and the parameters exactly, else built and saved — from where
+    /// the last build's kept state stopped, when every file before that is as it was
+    /// then.
     pub fn open(
         root: &Path,
-        FileStamps(files): FileStamps,
+        stamp: impl FnOnce() -> FileStamps,
         groups: &[MinuteGroup],
         probes: &[MinuteGroup],
         options: &IndexOptions,
     ) -> (RecordingIndex, Opened) {
         let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
         let path = options.cache.as_deref().map(|dir| cache_path(dir, &root));
-        if let Some(index) = path.as_deref().and_then(load::<RecordingIndex>) {
+        let kept = path.as_deref().and_then(load::<RecordingIndex>);
+        let FileStamps(files) = stamp();
+        if let Some(index) = kept {
             let probes_usable = match &index.probes {
                 Some(books) => books.usable_with(options.route_change),
                 None => probes.is_empty(),
@@ -388,11 +395,14 @@ impl RecordingIndex {
             bar.finish_and_clear();
         }
         let start = groups.first().map_or(0, |g| g.start_ms);
+        let made_from =
+            fnv1a(&postcard::to_stdvec(&(VERSION, &files, options.qoe)).unwrap_or_default());
         let index = RecordingIndex {
             version: VERSION,
             root,
             files,
             qoe: options.qoe,
+            made_from,
             built: builder.finish(start, end),
             probes: None,
         };
@@ -457,8 +467,11 @@ impl RecordingIndex {
     /// The whole service's history, for replay engines that read only their cells'
     /// records.
     pub fn take_service_history(&mut self) -> ServiceHistory {
-        ServiceHistory::new(
-            std::mem::take(&mut self.built.service),
+        ServiceHistory::from_blocks(
+            std::mem::take(&mut self.built.service)
+                .into_iter()
+                .map(ServiceBlock::into_block)
+                .collect(),
             std::mem::take(&mut self.built.skipped_by_minute),
         )
     }
@@ -473,8 +486,7 @@ impl RecordingIndex {
     /// from, its parameters and `what` else the answers depend on. Files or parameters
     /// that differ give another name, so a kept answer is never one of another recording.
     pub fn kept_beside(&self, cache: &Path, what: &[u8], extension: &str) -> PathBuf {
-        let mut made_from =
-            postcard::to_stdvec(&(VERSION, &self.files, self.qoe)).unwrap_or_default();
+        let mut made_from = self.made_from.to_le_bytes().to_vec();
         made_from.extend_from_slice(what);
         let path = cache_path(cache, &self.root);
         path.with_extension(format!("{:016x}.{extension}", fnv1a(&made_from)))
@@ -510,38 +522,58 @@ fn remove_beside(path: &Path, extension: &str, keep: Option<&Path>) {
 }
 
 /// The stamps of `files`, each stat-ed by its name in its directory, opened once (a
-/// file's whole path walked for each cost half of the stat).
+/// file's whole path walked for each cost half of the stat). The scan made every path
+/// `<root>/…/<dir>/<name>`: it is cut as bytes, where parsing its components cost as
+/// much again.
 fn stamps_of(root: &Path, files: &[&Path]) -> Vec<FileStamp> {
     // The day directories met, the latest last: a minute's files are in a few of them.
     // Opened as a tree's root is, only as a directory: a FIFO put there since the scan
     // is never opened in a way that could block.
-    let mut dirs: Vec<(&Path, Option<TreeDir>)> = Vec::new();
+    let mut dirs: Vec<(&[u8], Option<TreeDir>)> = Vec::new();
+    let root_bytes = root.as_os_str().as_encoded_bytes();
     files
         .iter()
         .map(|&path| {
-            let (len, modified_ns) = match (path.parent(), path.file_name()) {
-                (Some(dir), Some(name)) => {
-                    let known = dirs
-                        .iter()
-                        .rposition(|(d, _)| d.as_os_str() == dir.as_os_str());
+            let bytes = path.as_os_str().as_encoded_bytes();
+            let (len, modified_ns) = match bytes.iter().rposition(|&b| b == b'/') {
+                Some(cut) if cut > 0 && cut + 1 < bytes.len() => {
+                    let (dir, name) = (&bytes[..cut], &bytes[cut + 1..]);
+                    let known = dirs.iter().rposition(|(d, _)| *d == dir);
                     let at = known.unwrap_or_else(|| {
-                        dirs.push((dir, TreeDir::root(dir).ok()));
+                        dirs.push((dir, TreeDir::root(Path::new(os_str(dir))).ok()));
                         dirs.len() - 1
                     });
                     match &dirs[at].1 {
-                        Some(dir) => size_and_modified_in(dir, name),
+                        Some(dir) => size_and_modified_in(dir, os_str(name)),
                         None => size_and_modified(path),
                     }
                 }
                 _ => size_and_modified(path),
             };
+            let relative = bytes
+                .strip_prefix(root_bytes)
+                .and_then(|rest| match rest.strip_prefix(b"/") {
+                    Some(rest) => Some(rest),
+                    None => root_bytes.ends_with(b"/").then_some(rest),
+                })
+                .filter(|rest| !rest.is_empty())
+                .map_or_else(
+                    || path.strip_prefix(root).unwrap_or(path),
+                    |rest| Path::new(os_str(rest)),
+                );
             FileStamp {
-                path: path.strip_prefix(root).unwrap_or(path).to_owned(),
+                path: relative.to_owned(),
                 len,
                 modified_ns,
             }
         })
         .collect()
+}
+
+/// Bytes cut from an `OsStr` at an ASCII `/`, back as one.
+fn os_str(bytes: &[u8]) -> &std::ffi::OsStr {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(bytes)
 }
 
 /// [`size_and_modified`] of the file `name` in the open directory `dir`.
@@ -643,6 +675,7 @@ mod tests {
             root: PathBuf::new(),
             files: Vec::new(),
             qoe: QoeParams::default(),
+            made_from: 0,
             built: Built {
                 channels: Vec::new(),
                 minutes: Vec::new(),
@@ -715,6 +748,34 @@ mod tests {
         );
         assert_eq!(stamps[0].len, 10);
         assert_eq!((stamps[1].len, stamps[1].modified_ns), (0, 0));
+    }
+
+    /// Paths are cut as bytes: a root given with a trailing slash, or as `.`, names
+    /// each file as the plain root does, and a sibling that only begins like the root
+    /// keeps its whole path.
+    #[test]
+    fn files_are_named_relative_to_the_root_however_it_was_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("rec/feedback/20120807/20120807-0130.jsonl");
+        std::fs::create_dir_all(file.parent().expect("day")).expect("mkdir");
+        std::fs::write(&file, b"01234").expect("write");
+        let named = |root: &Path, file: &Path| {
+            let stamp = &stamps_of(root, &[file])[0];
+            (stamp.path.clone(), stamp.len)
+        };
+        let relative = PathBuf::from("feedback/20120807/20120807-0130.jsonl");
+        let root = dir.path().join("rec");
+        assert_eq!(named(&root, &file), (relative.clone(), 5));
+        let slashed = PathBuf::from(format!("{}/", root.display()));
+        assert_eq!(
+            named(&slashed, &slashed.join(&relative)),
+            (relative.clone(), 5)
+        );
+        let sibling = dir.path().join("re");
+        assert_eq!(named(&sibling, &file), (file.clone(), 5));
+        let dot = Path::new(".");
+        let at_dot = dot.join("feedback/20120807/20120807-0130.jsonl");
+        assert_eq!(named(dot, &at_dot).0, relative);
     }
 
     #[test]

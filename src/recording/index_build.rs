@@ -10,6 +10,7 @@ use super::batch::FeedbackBatch;
 use super::skipped::Skipped;
 use crate::engine::aggregate::bucket::{BucketStats, Series};
 use crate::engine::aggregate::qoe::QoeParams;
+use crate::engine::aggregate::service::{Block, Buckets, ServiceHistory};
 use crate::engine::aggregate::{Aggregator, SessionTrack};
 use crate::engine::calendar::{Calendar, MINUTE_MS};
 use crate::engine::cmcd::sessions::CmcdSessions;
@@ -34,6 +35,63 @@ pub type ViewSpan = ((i64, i64), Option<(i64, i64)>);
 pub struct SlotViews {
     pub earliest_start: i64,
     pub begun_ms: i64,
+}
+
+/// One block of the service's history ([`BLOCK_MS`](crate::engine::aggregate::service::BLOCK_MS)),
+/// its buckets kept in postcard's encoding: loading the index copies the bytes, and a
+/// frame decodes only the blocks it reads (the history is two thirds of a long
+/// recording's index).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceBlock {
+    /// The start of its first bucket.
+    pub first: i64,
+    /// The peers online then.
+    pub online_at_start: i64,
+    #[serde(with = "as_bytes")]
+    pub buckets: Vec<u8>,
+}
+
+impl ServiceBlock {
+    /// The history's block, decoded when a frame first reads it. (The index's bytes
+    /// are checked whole when it is loaded: they are those written.)
+    pub fn into_block(self) -> Block {
+        fn decode(bytes: &[u8]) -> Buckets {
+            postcard::from_bytes(bytes).expect("a block the index wrote decodes")
+        }
+        Block::kept(
+            self.first,
+            self.online_at_start,
+            self.buckets.into_boxed_slice(),
+            decode,
+        )
+    }
+}
+
+/// A byte vector as one run of bytes, not a sequence of numbers: postcard reads it
+/// back with one copy.
+mod as_bytes {
+    pub fn serialize<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        deserializer.deserialize_byte_buf(Bytes)
+    }
 }
 
 /// Everything the pass has learnt so far.
@@ -63,9 +121,9 @@ pub struct Built {
     /// The whole service's one-minute points, every minute from the recording's first
     /// to its last, exactly as `report --by minute` counts them.
     pub minutes: Vec<Point>,
-    /// The whole service's sums in the live engine's finest buckets, each with its
-    /// start (a replay's `ServiceHistory`).
-    pub service: Vec<(i64, BucketStats)>,
+    /// The whole service's sums in the live engine's finest buckets, in blocks (a
+    /// replay's `ServiceHistory`).
+    pub service: Vec<ServiceBlock>,
     /// (start, lines) of every minute where lines were skipped.
     pub skipped_by_minute: Vec<(i64, u64)>,
     /// Start of `slots[0]`, a multiple of [`SLOT_MS`].
@@ -157,11 +215,19 @@ impl IndexBuilder {
             first_seen,
             channels,
             minutes,
-            service: self
-                .service
-                .take_finest()
-                .map(Series::into_by_start)
-                .unwrap_or_default(),
+            service: ServiceHistory::blocks_of(
+                self.service
+                    .take_finest()
+                    .map(Series::into_by_start)
+                    .unwrap_or_default(),
+            )
+            .into_iter()
+            .map(|(first, online_at_start, buckets)| ServiceBlock {
+                first,
+                online_at_start,
+                buckets: postcard::to_stdvec(&buckets).expect("buckets encode"),
+            })
+            .collect(),
             skipped_by_minute: self.skipped_by_minute,
             first_slot,
             slots,

@@ -236,9 +236,13 @@ fn day_part<'a>(
         threads,
         progress,
     };
-    let files = FileStamps::take(dir, &recording.feedback, &recording.probes, threads);
-    let (index, opened) =
-        RecordingIndex::open(dir, files, &recording.feedback, &recording.probes, &options);
+    // The files are stat-ed while the kept index is read.
+    let (index, opened) = std::thread::scope(|scope| {
+        let (feedback, probes) = (&recording.feedback, &recording.probes);
+        let stamping = scope.spawn(|| FileStamps::take(dir, feedback, probes, threads));
+        let stamps = || stamping.join().expect("a stat does not panic");
+        RecordingIndex::open(dir, stamps, feedback, probes, &options)
+    });
     opened.say();
     let (start, end) = (calendar.day_start(day), calendar.day_start(day + 1));
     let read_from = index.read_from(start, end);

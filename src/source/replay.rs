@@ -325,8 +325,8 @@ mod tests {
     fn first_seen(minutes: &FeedbackMinutes) -> FirstSeen {
         let options = IndexOptions::default();
         let root = std::path::Path::new(SAMPLE);
-        let files = FileStamps::take(root, minutes.groups(), &[], 1);
-        RecordingIndex::open(root, files, minutes.groups(), &[], &options)
+        let stamps = || FileStamps::take(root, minutes.groups(), &[], 1);
+        RecordingIndex::open(root, stamps, minutes.groups(), &[], &options)
             .0
             .first_seen()
     }

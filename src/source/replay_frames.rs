@@ -35,7 +35,7 @@ use crate::geodata::{load_geography, load_ip_geo};
 use crate::recording::index::{
     FileStamps, IndexOptions, Opened, RecordingIndex, size_and_modified,
 };
-use crate::recording::scan::{MinuteGroup, Recording};
+use crate::recording::scan::Recording;
 
 /// Threads that stat the recording's files (the machines we run on have two cores).
 const STAT_THREADS: usize = 2;
@@ -49,8 +49,6 @@ pub struct ReplayFrames {
     minutes: Arc<FeedbackMinutes>,
     /// The recording's directory, what its index is named by.
     root: PathBuf,
-    /// Its files as they stood when it was opened, until the index is read.
-    files: Option<FileStamps>,
     indexing: Option<Receiver<RecordingIndex>>,
     /// Files that could not be read whole, from the scan and the index.
     damaged: DamagedFiles,
@@ -78,9 +76,9 @@ impl ReplayFrames {
     /// route-change parameters. A directory holding no minute files opens too (its
     /// frames are empty); one that cannot be read is an error.
     pub fn open(dir: &Path, settings: &Settings) -> anyhow::Result<ReplayFrames> {
-        // Building the map's polygons (about 0.1 s) takes as long as listing and
-        // stat-ing a few days of minute files and reading their index: the map is built
-        // on a thread of its own until the first frame needs it.
+        // Building the map's polygons (about 0.05 s) takes as long as listing a few days
+        // of minute files, stat-ing them and reading their index: the map is built on a
+        // thread of its own until the first frame needs it.
         let map = {
             let settings = settings.clone();
             std::thread::Builder::new()
@@ -90,7 +88,6 @@ impl ReplayFrames {
         };
         let recording = Recording::scan(dir)
             .with_context(|| format!("cannot read recording {}", dir.display()))?;
-        let files = FileStamps::take(dir, &recording.feedback, &recording.probes, STAT_THREADS);
         // City-database coordinates are placed on the map's districts: then it is
         // needed now (the table's own districts do not need it).
         let (map, ready) = if settings.city_db.is_some() {
@@ -115,7 +112,6 @@ impl ReplayFrames {
             probes,
             minutes,
             root: dir.to_owned(),
-            files: Some(files),
             indexing: None,
             damaged,
             channels: Vec::new(),
@@ -159,9 +155,14 @@ impl ReplayFrames {
         self.cache.clone_from(&cache);
         let options = self.index_options(cache, 2, progress);
         let probes = self.probes.minutes();
-        let files = self.files_now(&probes);
-        let (index, opened) =
-            RecordingIndex::open(&self.root, files, self.minutes.groups(), &probes, &options);
+        let (root, groups) = (&self.root, self.minutes.groups());
+        // The files are stat-ed (a 17-day recording has 73 k of them) while the kept
+        // index is read.
+        let (index, opened) = std::thread::scope(|scope| {
+            let stamping = scope.spawn(|| FileStamps::take(root, groups, &probes, STAT_THREADS));
+            let stamps = || stamping.join().expect("a stat does not panic");
+            RecordingIndex::open(root, stamps, groups, &probes, &options)
+        });
         self.take_index(index);
         opened
     }
@@ -175,23 +176,17 @@ impl ReplayFrames {
         let probes = self.probes.minutes();
         let root = self.root.clone();
         let options = self.index_options(cache, 1, false);
-        let files = self.files_now(&probes);
         std::thread::Builder::new()
             .name("index".into())
             .spawn(move || {
-                let index = RecordingIndex::open(&root, files, minutes.groups(), &probes, &options);
+                let groups = minutes.groups();
+                let stamps = || FileStamps::take(&root, groups, &probes, STAT_THREADS);
+                let index = RecordingIndex::open(&root, stamps, groups, &probes, &options);
                 let _ = tx.send(index.0);
             })
             .context("cannot start the indexing thread")?;
         self.indexing = Some(rx);
         Ok(())
-    }
-
-    /// The files as stamped at opening, the first time; stamped anew after.
-    fn files_now(&mut self, probes: &[MinuteGroup]) -> FileStamps {
-        self.files.take().unwrap_or_else(|| {
-            FileStamps::take(&self.root, self.minutes.groups(), probes, STAT_THREADS)
-        })
     }
 
     fn index_options(
