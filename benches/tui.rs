@@ -14,7 +14,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use peerscope::config::{Config, validate};
 use peerscope::engine::aggregate::qoe::QoeParams;
 use peerscope::engine::geography::location::IpGeo;
-use peerscope::recording::index::{FileStamps, IndexOptions, RecordingIndex, user_cache};
+use peerscope::recording::index::{IndexOptions, RecordingIndex, user_cache};
 use peerscope::recording::scan::Recording;
 use peerscope::source::frames::FrameSource;
 use peerscope::source::replay::{FeedbackMinutes, ReplayEngine};
@@ -38,8 +38,7 @@ fn bench(c: &mut Criterion) {
     )))
     .expect("geo");
     let options = IndexOptions::default();
-    let files = FileStamps::take(dir, index.groups(), &[], 1);
-    let mut recording_index = RecordingIndex::open(dir, || files, index.groups(), &[], &options).0;
+    let mut recording_index = RecordingIndex::open(dir, index.groups(), &[], &options).0;
     let first_seen = Arc::new(recording_index.first_seen());
     let service = Arc::new(recording_index.take_service_history());
     let start = index.start().expect("start");

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use peerscope::engine::probes::route_change::RouteChangeParams;
-use peerscope::recording::index::{FileStamps, IndexOptions, Opened, RecordingIndex};
+use peerscope::recording::index::{IndexOptions, Opened, RecordingIndex};
 use peerscope::recording::probe_checkpoints::{CHECKPOINT_MS, ProbeCheckpoints};
 use peerscope::recording::scan::Recording;
 use proptest::prelude::*;
@@ -74,18 +74,11 @@ fn write_until(from: &Path, to: &Path, minutes: &BTreeMap<String, Vec<PathBuf>>,
 /// and of the probe book's copies as kept.
 fn open(dir: &Path, cache: &Path) -> (Opened, Vec<u8>, Vec<u8>) {
     let recording = Recording::scan(dir).expect("scan");
-    let files = FileStamps::take(dir, &recording.feedback, &recording.probes, 2);
     let options = IndexOptions {
         cache: Some(cache.to_owned()),
         ..IndexOptions::default()
     };
-    let (_, opened) = RecordingIndex::open(
-        dir,
-        || files,
-        &recording.feedback,
-        &recording.probes,
-        &options,
-    );
+    let (_, opened) = RecordingIndex::open(dir, &recording.feedback, &recording.probes, &options);
     let kept = |extension: &str| {
         let mut found: Vec<PathBuf> = std::fs::read_dir(cache)
             .expect("the cache")

@@ -46,13 +46,13 @@ const VERSION: u32 = 12;
 /// what says whether a kept index is still true. Taken before anything is read, so a
 /// file that changes meanwhile makes the next index a stale one, never a wrong one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileStamps(Vec<FileStamp>);
+struct FileStamps(Vec<FileStamp>);
 
 impl FileStamps {
     /// The files of `groups` and `probes`, named relative to `root`, in the order the
     /// scan found them, stat-ed on `threads` threads: a 17-day recording has 73 k files
     /// to check before every frame.
-    pub fn take(
+    fn take(
         root: &Path,
         groups: &[MinuteGroup],
         probes: &[MinuteGroup],
@@ -221,6 +221,7 @@ pub struct IndexOptions {
     pub qoe: QoeParams,
     /// What the probe book's copies are scored with.
     pub route_change: RouteChangeParams,
+    /// Threads that stat the minute files, and that read them for a build.
     pub threads: usize,
     /// A progress bar on stderr while building.
     pub progress: bool,
@@ -242,22 +243,25 @@ impl Default for IndexOptions {
 
 impl RecordingIndex {
     /// The index of the recording at `root` whose feedback and probe minutes are
-    /// `groups` and `probes`, stamped as `stamp` says (it may be waiting on stamps
-    /// being taken: the kept index is read meanwhile): loaded from the cache when it
-    /// matches the files and the parameters exactly, else built and saved — from where
-    /// the last build's kept state stopped, when every file before that is as it was
-    /// then.
+    /// `groups` and `probes`: loaded from the cache when it matches the files (stat-ed
+    /// now, on `options.threads` threads, while the kept index is read) and the
+    /// parameters exactly, else built and saved — from where the last build's kept
+    /// state stopped, when every file before that is as it was then.
     pub fn open(
         root: &Path,
-        stamp: impl FnOnce() -> FileStamps,
         groups: &[MinuteGroup],
         probes: &[MinuteGroup],
         options: &IndexOptions,
     ) -> (RecordingIndex, Opened) {
+        let scanned = root;
         let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
         let path = options.cache.as_deref().map(|dir| cache_path(dir, &root));
-        let kept = path.as_deref().and_then(load::<RecordingIndex>);
-        let FileStamps(files) = stamp();
+        let (kept, FileStamps(files)) = std::thread::scope(|scope| {
+            let stamping =
+                scope.spawn(|| FileStamps::take(scanned, groups, probes, options.threads));
+            let kept = path.as_deref().and_then(load::<RecordingIndex>);
+            (kept, stamping.join().expect("a stat does not panic"))
+        });
         if let Some(index) = kept {
             let probes_usable = match &index.probes {
                 Some(books) => books.usable_with(options.route_change),

@@ -19,7 +19,7 @@ use crate::config::Settings;
 use crate::engine::calendar::{Calendar, Day, MINUTE_MS};
 use crate::engine::probes::ProbeMetric;
 use crate::engine::query::filter::Filter;
-use crate::recording::index::{FileStamps, IndexOptions, RecordingIndex, user_cache};
+use crate::recording::index::{IndexOptions, RecordingIndex, user_cache};
 use crate::recording::input::Input;
 use crate::recording::scan::{MinuteGroup, Recording};
 
@@ -236,13 +236,8 @@ fn day_part<'a>(
         threads,
         progress,
     };
-    // The files are stat-ed while the kept index is read.
-    let (index, opened) = std::thread::scope(|scope| {
-        let (feedback, probes) = (&recording.feedback, &recording.probes);
-        let stamping = scope.spawn(|| FileStamps::take(dir, feedback, probes, threads));
-        let stamps = || stamping.join().expect("a stat does not panic");
-        RecordingIndex::open(dir, stamps, feedback, probes, &options)
-    });
+    let (index, opened) =
+        RecordingIndex::open(dir, &recording.feedback, &recording.probes, &options);
     opened.say();
     let (start, end) = (calendar.day_start(day), calendar.day_start(day + 1));
     let read_from = index.read_from(start, end);

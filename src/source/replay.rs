@@ -310,7 +310,7 @@ impl ReplayEngine {
 mod tests {
     use super::*;
     use crate::engine::query::snapshot::Query;
-    use crate::recording::index::{FileStamps, IndexOptions, RecordingIndex};
+    use crate::recording::index::{IndexOptions, RecordingIndex};
 
     const SAMPLE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -325,8 +325,7 @@ mod tests {
     fn first_seen(minutes: &FeedbackMinutes) -> FirstSeen {
         let options = IndexOptions::default();
         let root = std::path::Path::new(SAMPLE);
-        let stamps = || FileStamps::take(root, minutes.groups(), &[], 1);
-        RecordingIndex::open(root, stamps, minutes.groups(), &[], &options)
+        RecordingIndex::open(root, minutes.groups(), &[], &options)
             .0
             .first_seen()
     }

@@ -32,13 +32,8 @@ use crate::engine::probes::route_change::RouteChangeParams;
 use crate::engine::query::filter::Filter;
 use crate::engine::query::snapshot::count_every;
 use crate::geodata::{load_geography, load_ip_geo};
-use crate::recording::index::{
-    FileStamps, IndexOptions, Opened, RecordingIndex, size_and_modified,
-};
+use crate::recording::index::{IndexOptions, Opened, RecordingIndex, size_and_modified};
 use crate::recording::scan::Recording;
-
-/// Threads that stat the recording's files (the machines we run on have two cores).
-const STAT_THREADS: usize = 2;
 
 pub struct ReplayFrames {
     engine: ReplayEngine,
@@ -155,14 +150,8 @@ impl ReplayFrames {
         self.cache.clone_from(&cache);
         let options = self.index_options(cache, 2, progress);
         let probes = self.probes.minutes();
-        let (root, groups) = (&self.root, self.minutes.groups());
-        // The files are stat-ed (a 17-day recording has 73 k of them) while the kept
-        // index is read.
-        let (index, opened) = std::thread::scope(|scope| {
-            let stamping = scope.spawn(|| FileStamps::take(root, groups, &probes, STAT_THREADS));
-            let stamps = || stamping.join().expect("a stat does not panic");
-            RecordingIndex::open(root, stamps, groups, &probes, &options)
-        });
+        let (index, opened) =
+            RecordingIndex::open(&self.root, self.minutes.groups(), &probes, &options);
         self.take_index(index);
         opened
     }
@@ -179,9 +168,7 @@ impl ReplayFrames {
         std::thread::Builder::new()
             .name("index".into())
             .spawn(move || {
-                let groups = minutes.groups();
-                let stamps = || FileStamps::take(&root, groups, &probes, STAT_THREADS);
-                let index = RecordingIndex::open(&root, stamps, groups, &probes, &options);
+                let index = RecordingIndex::open(&root, minutes.groups(), &probes, &options);
                 let _ = tx.send(index.0);
             })
             .context("cannot start the indexing thread")?;
